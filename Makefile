@@ -1,0 +1,28 @@
+# Two commands a fresh machine needs: `make demo` and `make test`.
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+TORCH := torch==2.13.0
+
+.PHONY: demo test install clean
+
+$(BIN)/python:
+	$(PY) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+
+# torch is pinned first (the CPU wheel); everything that depends on it comes after.
+$(VENV)/.installed: $(BIN)/python pyproject.toml
+	$(BIN)/pip install -q $(TORCH)
+	$(BIN)/pip install -q -e ".[hf,serve,test]"
+	touch $@
+
+install: $(VENV)/.installed
+
+demo: install
+	HF_HUB_OFFLINE=1 $(BIN)/ponder demo
+
+test: install
+	HF_HUB_OFFLINE=1 $(BIN)/python -m pytest -q -ra
+
+clean:
+	rm -rf $(VENV) build *.egg-info src/*.egg-info

@@ -1,0 +1,47 @@
+"""The Python entry points: ``solve`` and ``asolve``."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from .budget import Budget
+from .engine import Engine
+from .types import Problem, Result
+
+
+def _budget(budget: Budget | dict[str, Any] | None) -> Budget:
+    if budget is None:
+        return Budget()
+    if isinstance(budget, Budget):
+        return budget.fresh()
+    return Budget(**budget)
+
+
+async def asolve(
+    question: str | Problem,
+    *,
+    model: str | Engine = "embedded",
+    strategy: Any = "cot",
+    budget: Budget | dict[str, Any] | None = None,
+    answer: str | None = None,
+) -> Result:
+    """Solve one question with a strategy on a model; the Result carries its ledger.
+
+    ``model`` is a model spec (``embedded``, ``hf:PATH``, ``openai:MODEL@URL``, ``vllm:PATH``) or an
+    Engine; ``strategy`` a spec such as ``"sc(n=16)"`` or a Strategy; ``budget`` a Budget or a dict
+    with ``max_tokens`` / ``max_calls`` / ``max_seconds``.
+    """
+    from .strategies import build_strategy, run_strategy
+
+    strat = build_strategy(strategy)
+    limits = _budget(budget)
+    base = model if isinstance(model, Engine) else Engine.from_spec(model)
+    engine = base.for_problem(limits)
+    problem = question if isinstance(question, Problem) else Problem.from_question(question, answer=answer)
+    return await run_strategy(strat, problem, engine)
+
+
+def solve(question: str | Problem, **kwargs: Any) -> Result:
+    """Synchronous ``asolve`` (for scripts and notebooks without a running event loop)."""
+    return asyncio.run(asolve(question, **kwargs))

@@ -1,0 +1,257 @@
+"""Local Hugging Face backend (``hf:PATH`` and ``embedded``).
+
+Loads a model directory offline with ``AutoModelForCausalLM`` / ``AutoTokenizer`` and decodes with
+its own sampling loop so that the ``n`` samples of one prompt share a single prefill: the prompt is
+encoded once, its KV cache is repeated ``n`` times, and the ``n`` continuations are decoded as one
+batch (finished rows are dropped from the batch). Generation runs in a worker thread, off the event
+loop. Token counts in the ledger are exact.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any, Callable
+
+from ..errors import ModelSpecError
+from ..types import Capabilities, Generation, GenerationRequest, Sample, Usage
+from .base import truncate_at_stop
+
+TokenCallback = Callable[[int, str], None]  # (sample index, text delta)
+
+
+def check_model_dir(path: Path) -> None:
+    if not path.exists():
+        raise ModelSpecError(f"model directory {str(path)!r} does not exist (hf:PATH needs a local "
+                             "Hugging Face model directory with config.json)")
+    if not path.is_dir() or not (path / "config.json").is_file():
+        raise ModelSpecError(f"{str(path)!r} is not a Hugging Face model directory: no config.json "
+                             "(hf:PATH needs a directory saved with save_pretrained)")
+
+
+class HFBackend:
+    """A local transformers causal LM."""
+
+    def __init__(self, path: str | Path, *, name: str | None = None, dtype: str = "float32",
+                 device: str = "cpu") -> None:
+        import torch
+        from transformers import AutoModelForCausalLM, AutoTokenizer
+
+        self.path = Path(path).expanduser()
+        check_model_dir(self.path)
+        self.name = name or f"hf:{self.path}"
+        try:
+            self.tokenizer = AutoTokenizer.from_pretrained(self.path, local_files_only=True)
+            self.model = AutoModelForCausalLM.from_pretrained(
+                self.path, local_files_only=True, dtype=getattr(torch, dtype)
+            ).to(device)
+        except (OSError, ValueError, KeyError) as exc:
+            raise ModelSpecError(f"cannot load a causal LM from {str(self.path)!r}: {exc}") from exc
+        self.model.eval()
+        self.device = device
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ponder-hf")
+        self._lock = threading.Lock()
+        self.eos_ids = self._eos_ids()
+        self.think_ids = self._think_ids()
+        self._caps = Capabilities(
+            logits=True,
+            prefix_continuation=True,
+            native_n=True,
+            token_counts=True,
+            num_parameters=int(self.model.num_parameters()),
+            thinking_tags=("<think>", "</think>") if self.think_ids else None,
+        )
+
+    # -- set-up helpers ---------------------------------------------------------------------
+    def _eos_ids(self) -> set[int]:
+        ids: set[int] = set()
+        for source in (self.tokenizer.eos_token_id, getattr(self.model.generation_config, "eos_token_id", None)):
+            if isinstance(source, int):
+                ids.add(source)
+            elif isinstance(source, (list, tuple)):
+                ids.update(int(i) for i in source)
+        return ids
+
+    def _think_ids(self) -> tuple[int, int] | None:
+        vocab = self.tokenizer.get_vocab()
+        if "<think>" in vocab and "</think>" in vocab:
+            return vocab["<think>"], vocab["</think>"]
+        return None
+
+    def capabilities(self) -> Capabilities:
+        return self._caps
+
+    # -- prompts ----------------------------------------------------------------------------
+    def render(self, request: GenerationRequest) -> str:
+        """The exact text the model sees: chat template with generation prompt, then the prefix."""
+        messages = list(request.messages)
+        prefix = request.prefix
+        if messages and messages[-1].get("role") == "assistant":
+            prefix = messages[-1].get("content", "") + prefix  # continue a partial assistant turn
+            messages = messages[:-1]
+        if getattr(self.tokenizer, "chat_template", None):
+            prompt = self.tokenizer.apply_chat_template(
+                messages, add_generation_prompt=True, tokenize=False, **request.template_kwargs
+            )
+        else:
+            bos = self.tokenizer.bos_token or ""
+            prompt = bos + "\n\n".join(m.get("content", "") for m in messages) + "\n"
+        return prompt + prefix
+
+    def encode(self, text: str) -> list[int]:
+        return list(self.tokenizer(text, add_special_tokens=False)["input_ids"])
+
+    def decode(self, ids: list[int]) -> str:
+        return self.tokenizer.decode(ids, skip_special_tokens=False, clean_up_tokenization_spaces=False)
+
+    # -- generation -------------------------------------------------------------------------
+    async def generate(self, request: GenerationRequest, on_token: TokenCallback | None = None) -> Generation:
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._executor, self.generate_sync, request, on_token)
+
+    def generate_sync(self, request: GenerationRequest, on_token: TokenCallback | None = None) -> Generation:
+        import torch
+
+        with self._lock, torch.inference_mode():
+            return self._decode(request, on_token)
+
+    def _decode(self, request: GenerationRequest, on_token: TokenCallback | None) -> Generation:
+        import torch
+
+        prompt_text = self.render(request)
+        prompt_ids = self.encode(prompt_text)
+        if not prompt_ids:
+            prompt_ids = [self.tokenizer.bos_token_id or 0]
+        n = max(1, request.n)
+        gen = torch.Generator(device=self.device)
+        if request.seed is not None:
+            gen.manual_seed(int(request.seed))
+        else:
+            gen.seed()
+
+        out = self.model(input_ids=torch.tensor([prompt_ids], device=self.device), use_cache=True)
+        cache = out.past_key_values
+        logits = out.logits[:, -1, :].float()
+        if n > 1:
+            cache.batch_repeat_interleave(n)
+            logits = logits.expand(n, -1)
+
+        active = list(range(n))
+        generated: list[list[int]] = [[] for _ in range(n)]
+        logps: list[list[float]] = [[] for _ in range(n)]
+        finish: list[str | None] = [None] * n
+        stop_tail = max((len(s) for s in request.stop), default=0) + 2
+        eos = torch.tensor(sorted(self.eos_ids), device=self.device, dtype=torch.long)
+        prompt_t = torch.tensor(prompt_ids, device=self.device) if request.logits_processors else None
+        emitted = [""] * n
+
+        for step in range(max(0, request.max_tokens)):
+            scores = logits.clone()
+            if request.logits_processors:
+                rows = torch.stack([torch.cat([prompt_t, torch.tensor(generated[i], dtype=torch.long,
+                                    device=self.device)]) for i in active])
+                for proc in request.logits_processors:
+                    scores = proc(rows, scores)
+            if step < request.min_tokens and len(eos):
+                scores[:, eos] = float("-inf")
+            tokens = self._pick(scores, request.temperature, request.top_p, gen)
+            if request.logprobs:
+                lp = torch.log_softmax(logits, dim=-1).gather(1, tokens[:, None])[:, 0].tolist()
+            keep: list[int] = []
+            for row, i in enumerate(active):
+                tok = int(tokens[row])
+                generated[i].append(tok)
+                if request.logprobs:
+                    logps[i].append(lp[row])
+                if tok in self.eos_ids:
+                    finish[i] = "stop"
+                elif request.stop and any(s in self.decode(generated[i][-stop_tail:]) for s in request.stop):
+                    finish[i] = "stop"
+                elif len(generated[i]) >= request.max_tokens:
+                    finish[i] = "length"
+                if on_token is not None:
+                    text_ids = generated[i][:-1] if finish[i] == "stop" and tok in self.eos_ids else generated[i]
+                    emitted[i] = self._emit(on_token, i, text_ids, emitted[i], request.stop,
+                                            final=finish[i] is not None)
+                if finish[i] is not None:
+                    continue
+                keep.append(row)
+            if not keep:
+                break
+            if len(keep) < len(active):
+                cache.batch_select_indices(torch.tensor(keep, device=self.device))
+                active = [active[r] for r in keep]
+                tokens = tokens[keep]
+            out = self.model(input_ids=tokens[:, None], past_key_values=cache, use_cache=True)
+            cache = out.past_key_values
+            logits = out.logits[:, -1, :].float()
+
+        samples = [self._sample(prompt_text, generated[i], logps[i] if request.logprobs else None,
+                                finish[i] or "length", request.stop) for i in range(n)]
+        completion = sum(len(g) for g in generated)
+        reasoning = None
+        if self.think_ids is not None:
+            reasoning = sum(s.reasoning_tokens or 0 for s in samples)
+        usage = Usage(prompt_tokens=len(prompt_ids), cached_prompt_tokens=0,
+                      completion_tokens=completion, reasoning_tokens=reasoning)
+        return Generation(samples=samples, usage=usage)
+
+    def _emit(self, on_token: TokenCallback, i: int, ids: list[int], emitted: str, stop: list[str],
+              final: bool) -> str:
+        """Stream the new text of sample ``i``, holding back what could still become a stop string."""
+        text, _ = truncate_at_stop(self.decode(ids), stop)
+        if not final and stop:
+            hold = max(len(s) for s in stop) - 1
+            text = text[: max(len(emitted), len(text) - hold)]
+        if text.endswith("\ufffd") and not final:  # an incomplete UTF-8 sequence: wait for more
+            return emitted
+        if len(text) > len(emitted) and text.startswith(emitted):
+            on_token(i, text[len(emitted):])
+            return text
+        return emitted
+
+    def _pick(self, scores: Any, temperature: float, top_p: float, gen: Any) -> Any:
+        import torch
+
+        if temperature <= 0:
+            return scores.argmax(dim=-1)
+        probs = torch.softmax(scores / temperature, dim=-1)
+        if top_p < 1.0:
+            sorted_p, order = probs.sort(dim=-1, descending=True)
+            cum = sorted_p.cumsum(dim=-1)
+            sorted_p[(cum - sorted_p) > top_p] = 0.0
+            probs = torch.zeros_like(probs).scatter(1, order, sorted_p)
+        return torch.multinomial(probs, 1, generator=gen)[:, 0]
+
+    def _sample(self, prompt_text: str, ids: list[int], logps: list[float] | None, finish: str,
+                stop: list[str]) -> Sample:
+        text_ids = ids[:-1] if ids and ids[-1] in self.eos_ids else ids
+        text, _ = truncate_at_stop(self.decode(text_ids), stop)
+        reasoning = None
+        if self.think_ids is not None:
+            start, end = self.think_ids
+            inside = prompt_text.rfind("<think>") > prompt_text.rfind("</think>")
+            reasoning = 0
+            for tok in ids:
+                if tok == start:
+                    inside = True
+                if inside:
+                    reasoning += 1
+                if tok == end:
+                    inside = False
+        return Sample(text=text, finish_reason=finish, token_ids=list(ids), logprobs=logps,  # type: ignore[arg-type]
+                      completion_tokens=len(ids), reasoning_tokens=reasoning)
+
+    # -- raw access for scorers -------------------------------------------------------------
+    def forward_logits_sync(self, ids: list[int]) -> Any:
+        """Next-token logits at every position of ``ids`` (1 x L x V), for PRMs and logprob scoring."""
+        import torch
+
+        with self._lock, torch.inference_mode():
+            return self.model(input_ids=torch.tensor([ids], device=self.device)).logits[0].float()
+
+    async def forward_logits(self, ids: list[int]) -> Any:
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._executor, self.forward_logits_sync, ids)

@@ -1,0 +1,310 @@
+"""OpenAI-compatible backend (``openai:MODEL@URL``): vLLM, SGLang, ``transformers serve``,
+llama.cpp, hosted APIs — through the official ``openai`` SDK (``AsyncOpenAI``).
+
+* ``n`` is sent when the server supports it; a server that refuses ``n`` (an error, or fewer
+  choices than asked) is remembered and then served by concurrent single calls.
+* Bounded concurrency per endpoint; several endpoints (``URL1,URL2``) are used least-loaded.
+* Retries with exponential backoff and jitter on 429, 5xx, timeouts and connection errors; each
+  retry is counted in the ledger. An unreachable server fails with an error naming the URL.
+* ``usage`` is read as reported, including cached and reasoning tokens when present.
+* Continuing a partial assistant message: through ``/completions`` with the chat template applied
+  client-side (``?tokenizer=PATH``), or the server's own flag (``?continue=vllm`` sends vLLM's
+  ``continue_final_message``). Without either, a clear CapabilityError.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import random
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qsl
+
+from ..errors import BackendError, CapabilityError, ModelSpecError
+from ..types import Capabilities, Generation, GenerationRequest, Sample, Usage
+from .base import truncate_at_stop
+
+SPEC_OPTIONS = ("tokenizer", "continue", "params", "concurrency", "timeout", "retries", "api_key_env")
+
+
+@dataclass
+class _Endpoint:
+    url: str
+    client: Any
+    sem: asyncio.Semaphore
+    in_flight: int = 0
+    native_n: bool = True
+
+
+@dataclass
+class OpenAIConfig:
+    model: str
+    urls: list[str]
+    tokenizer: str | None = None
+    continuation: str | None = None  # "completions" | "vllm" | None
+    num_parameters: int | None = None
+    concurrency: int = 16
+    timeout: float = 60.0
+    retries: int = 4
+    api_key_env: str = "OPENAI_API_KEY"
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def parse_spec(spec: str) -> OpenAIConfig:
+    """``openai:MODEL@URL[,URL2][?key=value&...]`` → OpenAIConfig (with clear errors)."""
+    body = spec[len("openai:"):]
+    options: dict[str, str] = {}
+    if "?" in body:
+        body, query = body.split("?", 1)
+        options = dict(parse_qsl(query, keep_blank_values=True))
+    at = max(body.rfind("@http://"), body.rfind("@https://"))
+    if at <= 0:
+        raise ModelSpecError(
+            f"model spec {spec!r} needs the form openai:MODEL@URL, e.g. "
+            "openai:Qwen/Qwen2.5-7B-Instruct@http://127.0.0.1:8000/v1 (the URL starts with http)"
+        )
+    model, urls = body[:at], [u.strip().rstrip("/") for u in body[at + 1:].split(",") if u.strip()]
+    unknown = set(options) - set(SPEC_OPTIONS)
+    if unknown:
+        raise ModelSpecError(f"unknown option(s) {sorted(unknown)} in {spec!r}; accepted: {', '.join(SPEC_OPTIONS)}")
+    cfg = OpenAIConfig(model=model, urls=urls)
+    try:
+        if "tokenizer" in options:
+            cfg.tokenizer = options["tokenizer"]
+            cfg.continuation = "completions"
+        if "continue" in options:
+            if options["continue"] not in ("vllm", "completions"):
+                raise ModelSpecError(f"continue= accepts vllm or completions, got {options['continue']!r}")
+            cfg.continuation = options["continue"]
+        if "params" in options:
+            cfg.num_parameters = int(float(options["params"]))
+        if "concurrency" in options:
+            cfg.concurrency = int(options["concurrency"])
+        if "timeout" in options:
+            cfg.timeout = float(options["timeout"])
+        if "retries" in options:
+            cfg.retries = int(options["retries"])
+        if "api_key_env" in options:
+            cfg.api_key_env = options["api_key_env"]
+    except ValueError as exc:
+        raise ModelSpecError(f"bad option value in {spec!r}: {exc}") from exc
+    if cfg.continuation == "completions" and not cfg.tokenizer:
+        raise ModelSpecError("continue=completions needs tokenizer=PATH (a local tokenizer directory "
+                             "whose chat template matches the served model)")
+    if cfg.concurrency <= 0 or cfg.timeout <= 0 or cfg.retries < 0:
+        raise ModelSpecError(f"concurrency and timeout must be positive and retries ≥ 0 in {spec!r}")
+    return cfg
+
+
+class OpenAIBackend:
+    """A model served behind one or more OpenAI-compatible endpoints."""
+
+    def __init__(self, config: OpenAIConfig) -> None:
+        self.config = config
+        self.name = config.model
+        self._endpoints: list[_Endpoint] | None = None
+        self._tokenizer: Any = None
+        if config.tokenizer:
+            path = Path(config.tokenizer).expanduser()
+            if not path.is_dir():
+                raise ModelSpecError(f"tokenizer={config.tokenizer!r} is not a directory")
+
+    @classmethod
+    def from_spec(cls, spec: str) -> "OpenAIBackend":
+        return cls(parse_spec(spec))
+
+    def capabilities(self) -> Capabilities:
+        return Capabilities(
+            logits=False,
+            prefix_continuation=self.config.continuation is not None,
+            native_n=True,
+            token_counts=True,
+            num_parameters=self.config.num_parameters,
+            thinking_tags=("<think>", "</think>"),
+        )
+
+    # -- plumbing ---------------------------------------------------------------------------
+    def _endpoints_list(self) -> list[_Endpoint]:
+        if self._endpoints is None:
+            from openai import AsyncOpenAI
+
+            key = os.environ.get(self.config.api_key_env) or "EMPTY"
+            self._endpoints = [
+                _Endpoint(url=u, client=AsyncOpenAI(base_url=u, api_key=key, max_retries=0,
+                                                    timeout=self.config.timeout),
+                          sem=asyncio.Semaphore(self.config.concurrency))
+                for u in self.config.urls
+            ]
+        return self._endpoints
+
+    def _pick_endpoint(self) -> _Endpoint:
+        return min(self._endpoints_list(), key=lambda e: e.in_flight)
+
+    def _get_tokenizer(self) -> Any:
+        if self._tokenizer is None:
+            from transformers import AutoTokenizer
+
+            self._tokenizer = AutoTokenizer.from_pretrained(self.config.tokenizer, local_files_only=True)
+        return self._tokenizer
+
+    async def _with_retries(self, ep: _Endpoint, make_call: Any) -> tuple[Any, int]:
+        import openai
+
+        retryable = (openai.RateLimitError, openai.InternalServerError, openai.APITimeoutError,
+                     openai.APIConnectionError)
+        attempt = 0
+        while True:
+            try:
+                ep.in_flight += 1
+                async with ep.sem:
+                    return await make_call(ep.client), attempt
+            except retryable as exc:
+                if attempt >= self.config.retries:
+                    kind = type(exc).__name__
+                    raise BackendError(f"{ep.url} failed after {attempt + 1} attempt(s): {kind}: {exc}") from exc
+                delay = min(8.0, 0.25 * 2**attempt) * (0.5 + random.random())
+                attempt += 1
+                await asyncio.sleep(delay)
+            except openai.APIStatusError as exc:
+                raise BackendError(f"{ep.url} answered {exc.status_code}: {_message(exc)}") from exc
+            except (ValueError, TypeError) as exc:  # malformed JSON or a body the SDK cannot read
+                if attempt >= self.config.retries:
+                    raise BackendError(f"{ep.url} sent a malformed response: {exc}") from exc
+                attempt += 1
+                await asyncio.sleep(min(8.0, 0.25 * 2**attempt) * (0.5 + random.random()))
+            finally:
+                ep.in_flight -= 1
+
+    # -- generation -------------------------------------------------------------------------
+    async def generate(self, request: GenerationRequest) -> Generation:
+        if request.logits_processors:
+            raise CapabilityError(f"logits processors need logits access, which {self.name!r} over the "
+                                  "OpenAI API does not give; use hf:PATH, embedded or vllm:PATH")
+        continuing = bool(request.prefix) or (request.messages and request.messages[-1].get("role") == "assistant")
+        if continuing and self.config.continuation is None:
+            raise CapabilityError(
+                f"continuing a partial assistant message needs prefix continuation, which {self.name!r} "
+                "was not configured for; add ?tokenizer=PATH (completions endpoint with the chat template "
+                "applied client-side) or ?continue=vllm (vLLM's continue_final_message)")
+        ep = self._pick_endpoint()
+        if request.n > 1 and not ep.native_n:
+            return await self._fan_out(request)
+        gen = await self._one_call(ep, request, continuing)
+        if len(gen.samples) < request.n:  # the server ignored or refused n: remember, fill the rest
+            ep.native_n = False
+            rest = await self._fan_out(request.replace(n=request.n - len(gen.samples),
+                                                       seed=None if request.seed is None else request.seed + 1))
+            gen = Generation(samples=gen.samples + rest.samples, usage=gen.usage + rest.usage)
+        return gen
+
+    async def _fan_out(self, request: GenerationRequest) -> Generation:
+        continuing = bool(request.prefix) or request.messages[-1].get("role") == "assistant"
+        calls = [self._one_call(self._pick_endpoint(), request.replace(
+            n=1, seed=None if request.seed is None else request.seed + i), continuing)
+            for i in range(request.n)]
+        gens = await asyncio.gather(*calls)
+        usage = Usage(prompt_tokens=None)
+        samples: list[Sample] = []
+        for g in gens:
+            samples.extend(g.samples)
+            usage = usage + g.usage
+        return Generation(samples=samples, usage=usage)
+
+    async def _one_call(self, ep: _Endpoint, request: GenerationRequest, continuing: bool) -> Generation:
+        import openai
+
+        common: dict[str, Any] = dict(model=self.config.model, max_tokens=request.max_tokens,
+                                      temperature=request.temperature, top_p=request.top_p)
+        if request.n > 1:
+            common["n"] = request.n
+        if request.stop:
+            common["stop"] = request.stop[:4]
+        if request.seed is not None:
+            common["seed"] = request.seed
+        extra: dict[str, Any] = {}
+        if request.min_tokens:
+            extra["min_tokens"] = request.min_tokens
+        if request.template_kwargs:
+            extra["chat_template_kwargs"] = request.template_kwargs
+        use_completions = continuing and self.config.continuation == "completions"
+        try:
+            if use_completions:
+                prompt = self._render(request)
+                if request.logprobs:
+                    common["logprobs"] = 1
+                resp, retries = await self._with_retries(ep, lambda c: c.completions.create(
+                    prompt=prompt, extra_body=extra or None, **common))
+            else:
+                messages = list(request.messages)
+                if continuing:
+                    if request.prefix:
+                        messages.append({"role": "assistant", "content": request.prefix})
+                    extra.update(continue_final_message=True, add_generation_prompt=False)
+                if request.logprobs:
+                    common["logprobs"] = True
+                resp, retries = await self._with_retries(ep, lambda c: c.chat.completions.create(
+                    messages=messages, extra_body=extra or None, **common))
+        except BackendError as exc:
+            if request.n > 1 and "n" in str(exc).lower() and ("400" in str(exc) or "422" in str(exc)):
+                ep.native_n = False
+                return Generation(samples=[], usage=Usage())
+            raise
+        except openai.OpenAIError as exc:
+            raise BackendError(f"{ep.url}: {exc}") from exc
+        return self._parse(resp, request, retries, use_completions)
+
+    def _render(self, request: GenerationRequest) -> str:
+        tok = self._get_tokenizer()
+        messages = list(request.messages)
+        prefix = request.prefix
+        if messages and messages[-1].get("role") == "assistant":
+            prefix = messages[-1].get("content", "") + prefix
+            messages = messages[:-1]
+        return tok.apply_chat_template(messages, add_generation_prompt=True, tokenize=False,
+                                       **request.template_kwargs) + prefix
+
+    def _parse(self, resp: Any, request: GenerationRequest, retries: int, completions: bool) -> Generation:
+        choices = getattr(resp, "choices", None)
+        if not isinstance(choices, list):
+            raise BackendError(f"malformed response from the server for {self.name!r}: no choices")
+        samples = []
+        for ch in choices:
+            logprobs = None
+            if completions:
+                text = ch.text or ""
+                if request.logprobs and ch.logprobs is not None and ch.logprobs.token_logprobs:
+                    logprobs = [float(x) for x in ch.logprobs.token_logprobs if x is not None]
+            else:
+                msg = ch.message
+                text = msg.content or ""
+                reasoning = getattr(msg, "reasoning_content", None) or (msg.model_extra or {}).get("reasoning_content")
+                if reasoning:
+                    text = f"<think>{reasoning}</think>{text}"
+                if request.logprobs and ch.logprobs is not None and ch.logprobs.content:
+                    logprobs = [float(t.logprob) for t in ch.logprobs.content]
+            text, _ = truncate_at_stop(text, request.stop)  # servers without stop support
+            finish = "length" if ch.finish_reason == "length" else "stop"
+            samples.append(Sample(text=text, finish_reason=finish, logprobs=logprobs))  # type: ignore[arg-type]
+        u = getattr(resp, "usage", None)
+        usage = Usage(retries=retries)
+        if u is not None:
+            usage.prompt_tokens = u.prompt_tokens
+            usage.completion_tokens = u.completion_tokens
+            ptd = getattr(u, "prompt_tokens_details", None)
+            ctd = getattr(u, "completion_tokens_details", None)
+            usage.cached_prompt_tokens = getattr(ptd, "cached_tokens", None) if ptd else None
+            usage.reasoning_tokens = getattr(ctd, "reasoning_tokens", None) if ctd else None
+        if len(samples) == 1 and usage.completion_tokens is not None:
+            samples[0].completion_tokens = usage.completion_tokens
+        return Generation(samples=samples, usage=usage)
+
+
+def _message(exc: Any) -> str:
+    body = getattr(exc, "body", None)
+    if isinstance(body, dict):
+        err = body.get("error", body)
+        if isinstance(err, dict) and "message" in err:
+            return str(err["message"])
+    return str(exc)

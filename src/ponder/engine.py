@@ -1,0 +1,152 @@
+"""The Engine: the only door to a model. Backend + Ledger + Budget.
+
+Every model call of every strategy and scorer goes through ``Engine.generate`` (or another
+``Engine`` method), which enforces the budget, bounds concurrency and records one ledger entry.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import TYPE_CHECKING, Any
+
+from .budget import Budget
+from .errors import BudgetExhausted, CapabilityError
+from .ledger import Ledger
+from .types import Capabilities, GenerationRequest, Sample
+
+if TYPE_CHECKING:
+    from .backends.base import Backend
+
+
+class Engine:
+    """Runs requests on a backend, recording each call in ``ledger`` and charging ``budget``.
+
+    One Engine per problem: ``engine.for_problem()`` gives a fresh ledger and budget that share
+    the backend and the concurrency limit. ``engine.with_backend(b)`` gives an engine on another
+    model (a PRM, a judge) that writes into the same ledger and budget.
+    """
+
+    def __init__(
+        self,
+        backend: "Backend",
+        *,
+        budget: Budget | None = None,
+        ledger: Ledger | None = None,
+        max_concurrency: int = 64,
+        _semaphore: asyncio.Semaphore | None = None,
+    ) -> None:
+        self.backend = backend
+        self.budget = budget if budget is not None else Budget()
+        self.ledger = ledger if ledger is not None else Ledger()
+        self.max_concurrency = max_concurrency
+        self._semaphore = _semaphore
+
+    # -- construction ---------------------------------------------------------------------
+    @classmethod
+    def from_spec(cls, spec: str = "embedded", **kwargs: Any) -> "Engine":
+        from .backends import load_backend
+
+        return cls(load_backend(spec), **kwargs)
+
+    def for_problem(self, budget: Budget | None = None) -> "Engine":
+        """A fresh ledger and budget (same limits unless given) on the same backend."""
+        return Engine(
+            self.backend,
+            budget=budget if budget is not None else self.budget.fresh(),
+            ledger=Ledger(),
+            max_concurrency=self.max_concurrency,
+            _semaphore=self._sem(),
+        )
+
+    def with_backend(self, backend: "Backend") -> "Engine":
+        """Another model charged to this engine's ledger and budget."""
+        return Engine(
+            backend, budget=self.budget, ledger=self.ledger, max_concurrency=self.max_concurrency
+        )
+
+    def _sem(self) -> asyncio.Semaphore:
+        if self._semaphore is None:
+            self._semaphore = asyncio.Semaphore(self.max_concurrency)
+        return self._semaphore
+
+    # -- queries --------------------------------------------------------------------------
+    @property
+    def model(self) -> str:
+        return self.backend.name
+
+    def capabilities(self) -> Capabilities:
+        return self.backend.capabilities()
+
+    def require(self, what: str, why: str) -> None:
+        """Fail at once when the backend lacks a capability (``logits``, ``prefix_continuation``)."""
+        if not getattr(self.capabilities(), what):
+            hint = {
+                "logits": "a backend with logits access: hf:PATH, embedded or vllm:PATH",
+                "prefix_continuation": (
+                    "hf:PATH, embedded, vllm:PATH, or openai:MODEL@URL?tokenizer=PATH "
+                    "(completions endpoint with a client-side chat template)"
+                ),
+            }.get(what, "another backend")
+            raise CapabilityError(
+                f"{why} needs {what.replace('_', ' ')}, which {self.model!r} "
+                f"({type(self.backend).__name__}) does not offer; use {hint}"
+            )
+
+    # -- calls ----------------------------------------------------------------------------
+    async def generate(self, request: GenerationRequest, role: str = "policy") -> list[Sample]:
+        """Generate ``request.n`` samples; raises BudgetExhausted when the budget is spent."""
+        self.budget.check()
+        clamped = False
+        remaining = self.budget.remaining_tokens()
+        if remaining is not None:
+            per_sample = max(1, remaining // max(1, request.n))
+            if per_sample < request.max_tokens:
+                request = request.replace(max_tokens=per_sample)
+                clamped = True
+        async with self._sem():
+            start = time.perf_counter()
+            generation = await self.backend.generate(request)
+            wall = time.perf_counter() - start
+        samples = generation.samples
+        if clamped:
+            for s in samples:
+                if s.finish_reason == "length":
+                    s.finish_reason = "budget"
+        usage = generation.usage
+        self.ledger.record(
+            role=role,
+            model=self.model,
+            n=request.n,
+            usage=usage,
+            wall_seconds=wall,
+            finish_reasons=[s.finish_reason for s in samples],
+            num_parameters=self.capabilities().num_parameters,
+        )
+        spent = (usage.prompt_tokens or 0) + (usage.completion_tokens or 0)
+        if usage.completion_tokens is None:  # backend did not count: charge what we can see
+            spent += sum(len(s.token_ids or ()) for s in samples)
+        self.budget.charge(spent)
+        return samples
+
+    async def call(self, role: str, fn: Any, *args: Any, **kwargs: Any) -> Any:
+        """Run another kind of model call (scoring, ...) that returns ``(value, Usage)``."""
+        self.budget.check()
+        async with self._sem():
+            start = time.perf_counter()
+            value, usage = await fn(*args, **kwargs)
+            wall = time.perf_counter() - start
+        self.ledger.record(
+            role=role,
+            model=self.model,
+            n=1,
+            usage=usage,
+            wall_seconds=wall,
+            finish_reasons=[],
+            num_parameters=self.capabilities().num_parameters,
+        )
+        self.budget.charge((usage.prompt_tokens or 0) + (usage.completion_tokens or 0))
+        return value
+
+
+__all__ = ["Engine", "BudgetExhausted"]

@@ -1,0 +1,38 @@
+"""Typed errors. Each one carries a message that says what was wrong and what is accepted.
+
+The CLI and the HTTP server turn these into one-line messages; Python callers can catch them by type.
+"""
+
+from __future__ import annotations
+
+
+class PonderError(Exception):
+    """Base class of every error Ponder raises on purpose."""
+
+
+class ModelSpecError(PonderError, ValueError):
+    """A model spec could not be understood or does not point at a usable model."""
+
+
+class StrategySpecError(PonderError, ValueError):
+    """A strategy spec names an unknown strategy or key, or has an invalid value."""
+
+
+class BudgetError(PonderError, ValueError):
+    """A budget was given an invalid limit (zero or negative)."""
+
+
+class CapabilityError(PonderError):
+    """A strategy needs something the backend cannot do (logits, prefix continuation, ...)."""
+
+
+class BackendError(PonderError):
+    """A backend failed to answer (unreachable server, repeated upstream errors, ...)."""
+
+
+class BudgetExhausted(PonderError):
+    """Raised inside the engine when a budget runs out.
+
+    Strategies catch it and return their best answer so far with ``budget_exhausted=True``;
+    callers of a strategy never see it.
+    """

@@ -1,0 +1,199 @@
+"""The compute ledger: one entry per model call, totals, FLOPs estimate and money cost.
+
+A counter the backend reported is kept as reported; a counter it did not report is ``None``
+(shown as "unknown"), never a zero or a guess.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from .types import Usage
+
+
+@dataclass
+class LedgerEntry:
+    role: str
+    model: str
+    n: int
+    prompt_tokens: int | None
+    cached_prompt_tokens: int | None
+    completion_tokens: int | None
+    reasoning_tokens: int | None
+    wall_seconds: float
+    retries: int
+    finish_reasons: list[str]
+    num_parameters: int | None = None
+
+    @property
+    def prefill_flops(self) -> float | None:
+        """2 x parameters x uncached prompt tokens (None where either is unknown)."""
+        if self.num_parameters is None or self.prompt_tokens is None:
+            return None
+        return 2.0 * self.num_parameters * (self.prompt_tokens - (self.cached_prompt_tokens or 0))
+
+    @property
+    def decode_flops(self) -> float | None:
+        if self.num_parameters is None or self.completion_tokens is None:
+            return None
+        return 2.0 * self.num_parameters * self.completion_tokens
+
+
+@dataclass(frozen=True)
+class Price:
+    """Dollars per million tokens."""
+
+    input: float
+    output: float
+    cached_input: float | None = None
+
+
+def _sum(values: list[int | None]) -> int | None:
+    """Sum of the known values; None only if no call reported this counter at all."""
+    known = [v for v in values if v is not None]
+    return sum(known) if known else None
+
+
+@dataclass
+class Ledger:
+    """Every model call of one problem (or one run), appended as calls complete."""
+
+    entries: list[LedgerEntry] = field(default_factory=list)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
+
+    def record(
+        self,
+        *,
+        role: str,
+        model: str,
+        n: int,
+        usage: Usage,
+        wall_seconds: float,
+        finish_reasons: list[str],
+        num_parameters: int | None = None,
+    ) -> LedgerEntry:
+        entry = LedgerEntry(
+            role=role,
+            model=model,
+            n=n,
+            prompt_tokens=usage.prompt_tokens,
+            cached_prompt_tokens=usage.cached_prompt_tokens,
+            completion_tokens=usage.completion_tokens,
+            reasoning_tokens=usage.reasoning_tokens,
+            wall_seconds=wall_seconds,
+            retries=usage.retries,
+            finish_reasons=list(finish_reasons),
+            num_parameters=num_parameters,
+        )
+        with self._lock:
+            self.entries.append(entry)
+        return entry
+
+    def extend(self, other: "Ledger") -> None:
+        with self._lock:
+            self.entries.extend(other.entries)
+
+    # -- totals ---------------------------------------------------------------------------
+    @property
+    def calls(self) -> int:
+        return len(self.entries)
+
+    @property
+    def prompt_tokens(self) -> int | None:
+        return _sum([e.prompt_tokens for e in self.entries])
+
+    @property
+    def cached_prompt_tokens(self) -> int | None:
+        return _sum([e.cached_prompt_tokens for e in self.entries])
+
+    @property
+    def completion_tokens(self) -> int | None:
+        return _sum([e.completion_tokens for e in self.entries])
+
+    @property
+    def reasoning_tokens(self) -> int | None:
+        return _sum([e.reasoning_tokens for e in self.entries])
+
+    @property
+    def total_tokens(self) -> int | None:
+        return _sum([self.prompt_tokens, self.completion_tokens])
+
+    @property
+    def retries(self) -> int:
+        return sum(e.retries for e in self.entries)
+
+    @property
+    def wall_seconds(self) -> float:
+        return sum(e.wall_seconds for e in self.entries)
+
+    def by_role(self) -> dict[str, "Ledger"]:
+        out: dict[str, Ledger] = {}
+        for e in self.entries:
+            out.setdefault(e.role, Ledger()).entries.append(e)
+        return out
+
+    def flops(self) -> dict[str, float | None]:
+        """Estimated FLOPs, prefill and decode apart; None if any call's parameters are unknown."""
+        pre = [e.prefill_flops for e in self.entries]
+        dec = [e.decode_flops for e in self.entries]
+        prefill = None if any(v is None for v in pre) else float(sum(pre))  # type: ignore[arg-type]
+        decode = None if any(v is None for v in dec) else float(sum(dec))  # type: ignore[arg-type]
+        total = None if prefill is None or decode is None else prefill + decode
+        return {"prefill": prefill, "decode": decode, "total": total}
+
+    def cost(self, prices: dict[str, Price]) -> float | None:
+        """Dollars from a price table keyed by model name; None if a call's model is not priced."""
+        total = 0.0
+        for e in self.entries:
+            price = prices.get(e.model)
+            if price is None or e.prompt_tokens is None or e.completion_tokens is None:
+                return None
+            cached = e.cached_prompt_tokens or 0
+            cached_rate = price.cached_input if price.cached_input is not None else price.input
+            total += (e.prompt_tokens - cached) * price.input / 1e6
+            total += cached * cached_rate / 1e6
+            total += e.completion_tokens * price.output / 1e6
+        return total
+
+    def summary(self) -> str:
+        """One line: calls, tokens in/out, wall time."""
+
+        def fmt(v: int | None) -> str:
+            return "unknown" if v is None else f"{v:,}"
+
+        parts = [
+            f"{self.calls} call{'s' if self.calls != 1 else ''}",
+            f"tokens in {fmt(self.prompt_tokens)}",
+            f"out {fmt(self.completion_tokens)}",
+        ]
+        if self.reasoning_tokens is not None:
+            parts.append(f"thinking {fmt(self.reasoning_tokens)}")
+        if self.cached_prompt_tokens:
+            parts.append(f"cached {fmt(self.cached_prompt_tokens)}")
+        if self.retries:
+            parts.append(f"retries {self.retries}")
+        parts.append(f"{self.wall_seconds:.2f}s model time")
+        return ", ".join(parts)
+
+    def totals(self) -> dict[str, Any]:
+        return {
+            "calls": self.calls,
+            "prompt_tokens": self.prompt_tokens,
+            "cached_prompt_tokens": self.cached_prompt_tokens,
+            "completion_tokens": self.completion_tokens,
+            "reasoning_tokens": self.reasoning_tokens,
+            "total_tokens": self.total_tokens,
+            "retries": self.retries,
+            "wall_seconds": round(self.wall_seconds, 4),
+            "flops": self.flops(),
+        }
+
+    def to_dict(self) -> dict[str, Any]:
+        by_role = {role: led.totals() for role, led in self.by_role().items()}
+        return {
+            "totals": self.totals(),
+            "by_role": by_role,
+            "entries": [asdict(e) for e in self.entries],
+        }

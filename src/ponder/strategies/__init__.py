@@ -1,0 +1,10 @@
+"""Strategies: one file per method, registered under its spec name."""
+
+from __future__ import annotations
+
+from . import cot, sc  # noqa: F401  (registration)
+from .base import REGISTRY, Strategy, build_strategy, describe_params, run_strategy
+from .spec import ParsedSpec, Range, parse_spec, split_specs
+
+__all__ = ["REGISTRY", "Strategy", "build_strategy", "describe_params", "run_strategy", "ParsedSpec",
+           "Range", "parse_spec", "split_specs"]

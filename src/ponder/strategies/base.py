@@ -1,0 +1,143 @@
+"""The Strategy base class, the registry of spec names, and helpers strategies share."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any, ClassVar
+
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from ..answers import extract_answer
+from ..engine import Engine
+from ..errors import BudgetExhausted, StrategySpecError
+from ..types import Candidate, Problem, Result, Sample
+from .spec import ParsedSpec, Range, parse_spec
+
+REGISTRY: dict[str, type["Strategy"]] = {}
+
+
+class Params(BaseModel):
+    """Base of every strategy's parameters: unknown keys are errors."""
+
+    model_config = ConfigDict(extra="forbid", arbitrary_types_allowed=True)
+
+
+class Strategy:
+    """A way of spending inference compute on one problem.
+
+    Subclasses set ``name`` (the spec name), ``summary`` (one line), ``paper`` (arXiv id or
+    reference), ``Params`` (a pydantic model) and implement ``run``. Parameters that take another
+    strategy are listed in ``strategy_params``.
+    """
+
+    name: ClassVar[str]
+    summary: ClassVar[str]
+    paper: ClassVar[str] = ""
+    Params: ClassVar[type[Params]] = Params
+    strategy_params: ClassVar[tuple[str, ...]] = ()
+
+    def __init__(self, params: Params | None = None, spec: str | None = None) -> None:
+        self.params = params if params is not None else self.Params()
+        self.spec = spec or self.name
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if "name" in cls.__dict__:
+            REGISTRY[cls.name] = cls
+
+    def __repr__(self) -> str:
+        return f"<strategy {self.spec}>"
+
+    # -- to implement -----------------------------------------------------------------------
+    def check(self, engine: Engine) -> None:
+        """Fail before any model call if the backend or problem cannot serve this strategy."""
+        for key in self.strategy_params:
+            child = getattr(self.params, key, None)
+            if isinstance(child, Strategy):
+                child.check(engine)
+
+    async def run(self, problem: Problem, engine: Engine) -> Result:
+        raise NotImplementedError
+
+    async def sample(self, problem: Problem, engine: Engine, n: int, *, seed: int | None = None,
+                     temperature: float | None = None) -> list[Candidate]:
+        """``n`` independent candidates. Default: ``n`` concurrent runs of this strategy."""
+        results = await asyncio.gather(*(self.run(problem, engine) for _ in range(n)))
+        return [Candidate(text=r.text, answer=r.answer, meta={"strategy": self.spec}) for r in results]
+
+
+# -- building from specs -----------------------------------------------------------------------
+def build_strategy(spec: "str | ParsedSpec | Strategy") -> Strategy:
+    """A Strategy from a spec string; unknown names and keys list what exists."""
+    if isinstance(spec, Strategy):
+        return spec
+    parsed = parse_spec(spec) if isinstance(spec, str) else spec
+    cls = REGISTRY.get(parsed.name)
+    if cls is None:
+        raise StrategySpecError(f"unknown strategy {parsed.name!r}; available: {', '.join(sorted(REGISTRY))}")
+    args = dict(parsed.args)
+    for key, value in args.items():
+        if isinstance(value, Range):
+            raise StrategySpecError(f"{parsed}: the range {key}={value} is for sweeps (ponder bench); "
+                                    f"give one value, e.g. {key}={value.hi}")
+        if key in cls.strategy_params and isinstance(value, (str, ParsedSpec)):
+            args[key] = build_strategy(value)
+        elif isinstance(value, ParsedSpec):
+            raise StrategySpecError(f"{parsed.name}: {key}= does not take a strategy")
+    try:
+        params = cls.Params(**args)
+    except ValidationError as exc:
+        raise StrategySpecError(_explain(cls, exc)) from None
+    return cls(params, str(parsed))
+
+
+def _explain(cls: type[Strategy], exc: ValidationError) -> str:
+    problems = []
+    for err in exc.errors():
+        key = ".".join(str(p) for p in err["loc"]) or "?"
+        if err["type"] == "extra_forbidden":
+            problems.append(f"unknown key {key!r}")
+        else:
+            problems.append(f"{key}: {err['msg']} (got {err.get('input')!r})")
+    return f"{cls.name}: {'; '.join(problems)}. Keys of {cls.name}: {describe_params(cls)}"
+
+
+def describe_params(cls: type[Strategy]) -> str:
+    parts = []
+    for key, f in cls.Params.model_fields.items():
+        default = f.default if f.default is not None else "none"
+        parts.append(f"{key}={default}")
+    return ", ".join(parts) or "(none)"
+
+
+# -- helpers shared by strategies ----------------------------------------------------------------
+def to_candidate(problem: Problem, sample: Sample, **meta: Any) -> Candidate:
+    ext = extract_answer(sample.text, kind=problem.answer_kind)
+    return Candidate(text=sample.text, answer=ext.value, finish_reason=sample.finish_reason,
+                     meta={"extraction": ext.method, "completion_tokens": sample.completion_tokens, **meta})
+
+
+async def run_strategy(strategy: Strategy, problem: Problem, engine: Engine) -> Result:
+    """Run ``strategy`` on ``problem``: capability checks first, ledger attached, graded if gold is known."""
+    strategy.check(engine)
+    try:
+        result = await strategy.run(problem, engine)
+    except BudgetExhausted:  # a strategy that could not keep anything at all
+        result = Result(answer=None, text="", strategy=strategy.spec, budget_exhausted=True)
+    result.ledger = engine.ledger
+    result.problem_id = problem.id
+    result.correct = grade(problem, result.answer)
+    return result
+
+
+def grade(problem: Problem, answer: str | None) -> bool | None:
+    """True/False against the problem's checker or gold answer; None when neither exists."""
+    if problem.checker is not None:
+        return False if answer is None else bool(problem.checker(answer))
+    if problem.answer is None:
+        return None
+    if answer is None:
+        return False
+    from ..answers import answers_equal
+
+    return answers_equal(answer, problem.answer, kind=problem.answer_kind)

@@ -1,0 +1,141 @@
+"""Parsing strategy specs: ``name(key=value, ...)``, nested (``sc(n=8, of=budget(think=128))``),
+with ranges for sweeps (``sc(n=1..16)``).
+
+Specs are parsed with Python's ``ast`` (never evaluated): values may be numbers, strings, bare
+words (``scorer=prm`` means the string ``"prm"``), ``true``/``false``, lists, nested specs and
+``A..B`` ranges (for ``ponder bench``; a single run rejects them).
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..errors import StrategySpecError
+
+
+@dataclass(frozen=True)
+class Range:
+    """``lo..hi``: the powers of two from lo to hi, plus hi (``1..16`` → 1, 2, 4, 8, 16)."""
+
+    lo: int
+    hi: int
+
+    def values(self) -> list[int]:
+        out, v = [], max(1, self.lo)
+        while v < self.hi:
+            out.append(v)
+            v *= 2
+        out.append(self.hi)
+        return sorted(set(out))
+
+    def __str__(self) -> str:
+        return f"{self.lo}..{self.hi}"
+
+
+@dataclass(frozen=True)
+class ParsedSpec:
+    name: str
+    args: dict[str, Any] = field(default_factory=dict)
+
+    def __str__(self) -> str:
+        if not self.args:
+            return self.name
+        return f"{self.name}({', '.join(f'{k}={_fmt(v)}' for k, v in self.args.items())})"
+
+    def ranges(self) -> dict[str, Range]:
+        return {k: v for k, v in self.args.items() if isinstance(v, Range)}
+
+    def with_args(self, **args: Any) -> "ParsedSpec":
+        return ParsedSpec(self.name, {**self.args, **args})
+
+
+def _fmt(v: Any) -> str:
+    if isinstance(v, str):
+        return v if re.fullmatch(r"[A-Za-z_][\w.-]*", v) else repr(v)
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, list):
+        return "[" + ", ".join(_fmt(x) for x in v) + "]"
+    return str(v)
+
+
+_RANGE = re.compile(r"(?<![\w.])(\d+)\s*\.\.\s*(\d+)")
+
+
+def parse_spec(text: str) -> ParsedSpec:
+    """Parse one strategy spec; raises StrategySpecError with the position of the problem."""
+    if not isinstance(text, str) or not text.strip():
+        raise StrategySpecError("empty strategy spec; write e.g. cot, sc(n=16) or bon(n=8, scorer=prm)")
+    src = _RANGE.sub(lambda m: f"__range__({m.group(1)}, {m.group(2)})", text.strip())
+    try:
+        tree = ast.parse(src, mode="eval")
+    except SyntaxError as exc:
+        raise StrategySpecError(f"cannot parse strategy spec {text!r}: {exc.msg}; "
+                                "expected name(key=value, ...), e.g. sc(n=16)") from None
+    return _node_to_spec(tree.body, text)
+
+
+def _node_to_spec(node: ast.AST, text: str) -> ParsedSpec:
+    if isinstance(node, ast.Name):
+        return ParsedSpec(node.id)
+    if isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
+        if node.args:
+            raise StrategySpecError(f"in {text!r}: arguments must be named (key=value), e.g. sc(n=16)")
+        args = {}
+        for kw in node.keywords:
+            if kw.arg is None:
+                raise StrategySpecError(f"in {text!r}: ** is not allowed")
+            args[kw.arg] = _value(kw.value, text)
+        return ParsedSpec(node.func.id, args)
+    raise StrategySpecError(f"cannot read {ast.unparse(node)!r} in {text!r} as a strategy; "
+                            "expected name or name(key=value, ...)")
+
+
+def _value(node: ast.AST, text: str) -> Any:
+    if isinstance(node, ast.Constant):
+        return node.value
+    if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub) and isinstance(node.operand, ast.Constant):
+        return -node.operand.value
+    if isinstance(node, ast.Name):
+        return {"true": True, "false": False, "True": True, "False": False, "none": None,
+                "None": None}.get(node.id, node.id)
+    if isinstance(node, (ast.List, ast.Tuple)):
+        return [_value(e, text) for e in node.elts]
+    if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "__range__":
+        lo, hi = (_value(a, text) for a in node.args)
+        if lo > hi or lo < 1:
+            raise StrategySpecError(f"in {text!r}: range {lo}..{hi} must have 1 ≤ low ≤ high")
+        return Range(lo, hi)
+    if isinstance(node, (ast.Call, ast.Name)):
+        return _node_to_spec(node, text)
+    if isinstance(node, ast.Attribute):  # dotted words such as a model name
+        return ast.unparse(node)
+    raise StrategySpecError(f"cannot read value {ast.unparse(node)!r} in {text!r}")
+
+
+def split_specs(text: str) -> list[str]:
+    """Split ``"cot; sc(n=1..16); bon(n=4, scorer=prm)"`` on top-level semicolons."""
+    out, depth, cur = [], 0, []
+    quote: str | None = None
+    for ch in text:
+        if quote:
+            cur.append(ch)
+            if ch == quote:
+                quote = None
+            continue
+        if ch in "'\"":
+            quote = ch
+        elif ch in "([":
+            depth += 1
+        elif ch in ")]":
+            depth -= 1
+        if ch == ";" and depth == 0:
+            out.append("".join(cur).strip())
+            cur = []
+        else:
+            cur.append(ch)
+    out.append("".join(cur).strip())
+    return [s for s in out if s]

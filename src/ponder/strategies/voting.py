@@ -1,0 +1,32 @@
+"""Majority and weighted voting over extracted answers grouped by equivalence."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ..answers import group_answers
+from ..types import Candidate
+
+
+@dataclass
+class Vote:
+    answer: str | None
+    index: int | None  # the candidate that represents the winning group
+    groups: list[list[int]]
+    tally: list[float]
+
+
+def vote(candidates: list[Candidate], kind: str = "auto", weights: list[float] | None = None) -> Vote:
+    """Majority vote (or weighted, with ``weights``) over equivalence groups of answers.
+
+    Candidates whose answer could not be extracted do not vote. Tie rule: among groups with the
+    same tally, the one whose first member came first wins (so the rule is deterministic).
+    """
+    groups = group_answers([c.answer for c in candidates], kind=kind)
+    if not groups:
+        return Vote(None, None, [], [])
+    w = weights if weights is not None else [1.0] * len(candidates)
+    tally = [sum(w[i] for i in g) for g in groups]
+    best = max(range(len(groups)), key=lambda g: (tally[g], -min(groups[g])))
+    rep = min(groups[best])
+    return Vote(candidates[rep].answer, rep, groups, tally)

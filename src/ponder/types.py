@@ -1,0 +1,174 @@
+"""Core data objects shared by every layer: problems, requests, samples, candidates, results."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any, Callable, Literal
+
+FinishReason = Literal["stop", "length", "budget"]
+
+
+@dataclass
+class Problem:
+    """One problem: chat messages, an optional gold answer, and task metadata.
+
+    ``answer_kind`` tells extraction and equivalence how to read answers (``auto``, ``math``,
+    ``gsm8k``, ``number``, ``string``, ``code``). ``checker``, where a task has one, grades an
+    extracted answer exactly (used by the ``exact`` scorer and by graders).
+    """
+
+    id: str
+    messages: list[dict[str, str]]
+    answer: str | None = None
+    answer_kind: str = "auto"
+    meta: dict[str, Any] = field(default_factory=dict)
+    checker: Callable[[str], bool] | None = field(default=None, repr=False, compare=False)
+
+    @classmethod
+    def from_question(
+        cls,
+        question: str,
+        *,
+        answer: str | None = None,
+        id: str = "q0",
+        system: str | None = None,
+        answer_kind: str = "auto",
+        **meta: Any,
+    ) -> "Problem":
+        messages = [{"role": "system", "content": system}] if system else []
+        messages.append({"role": "user", "content": question})
+        return cls(id=id, messages=messages, answer=answer, answer_kind=answer_kind, meta=meta)
+
+    @property
+    def question(self) -> str:
+        """The last user message: what is being asked."""
+        for m in reversed(self.messages):
+            if m.get("role") == "user":
+                return m.get("content", "")
+        return ""
+
+
+@dataclass
+class GenerationRequest:
+    """What a strategy asks of a model.
+
+    ``prefix`` is a partial assistant message that the model continues (budget forcing and step
+    search need it; see ``Capabilities.prefix_continuation``). ``logits_processors`` follow the
+    Hugging Face convention ``(input_ids, scores) -> scores`` and work on local backends only.
+    """
+
+    messages: list[dict[str, str]]
+    prefix: str = ""
+    n: int = 1
+    max_tokens: int = 512
+    min_tokens: int = 0
+    temperature: float = 1.0
+    top_p: float = 1.0
+    stop: list[str] = field(default_factory=list)
+    seed: int | None = None
+    logprobs: bool = False
+    logits_processors: list[Callable[..., Any]] = field(default_factory=list)
+    template_kwargs: dict[str, Any] = field(default_factory=dict)
+
+    def replace(self, **changes: Any) -> "GenerationRequest":
+        return dataclasses.replace(self, **changes)
+
+
+@dataclass
+class Sample:
+    """One generated continuation. ``text`` excludes the prefix and any matched stop string."""
+
+    text: str
+    finish_reason: FinishReason
+    token_ids: list[int] | None = None
+    logprobs: list[float] | None = None
+    completion_tokens: int | None = None
+    reasoning_tokens: int | None = None
+
+
+@dataclass
+class Usage:
+    """Token counts of one backend call, as reported; ``None`` means the backend did not say."""
+
+    prompt_tokens: int | None = None
+    cached_prompt_tokens: int | None = None
+    completion_tokens: int | None = None
+    reasoning_tokens: int | None = None
+    retries: int = 0
+
+    def __add__(self, other: "Usage") -> "Usage":
+        def add(a: int | None, b: int | None) -> int | None:
+            if a is None and b is None:
+                return None
+            return (a or 0) + (b or 0)
+
+        return Usage(
+            prompt_tokens=add(self.prompt_tokens, other.prompt_tokens),
+            cached_prompt_tokens=add(self.cached_prompt_tokens, other.cached_prompt_tokens),
+            completion_tokens=add(self.completion_tokens, other.completion_tokens),
+            reasoning_tokens=add(self.reasoning_tokens, other.reasoning_tokens),
+            retries=self.retries + other.retries,
+        )
+
+
+@dataclass
+class Generation:
+    """What a backend returns for one request: the samples and the call's usage."""
+
+    samples: list[Sample]
+    usage: Usage
+
+
+@dataclass
+class Capabilities:
+    """What a backend can do; strategies check these before their first call."""
+
+    logits: bool = False
+    prefix_continuation: bool = False
+    native_n: bool = False
+    token_counts: bool = True
+    num_parameters: int | None = None
+    thinking_tags: tuple[str, str] | None = None
+
+
+@dataclass
+class Candidate:
+    """An answer a strategy considered: its text, extracted answer and score(s)."""
+
+    text: str
+    answer: str | None
+    finish_reason: str = "stop"
+    score: float | None = None
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+@dataclass
+class Result:
+    """What a strategy returns. ``budget_exhausted`` says the budget ran out before it finished."""
+
+    answer: str | None
+    text: str
+    strategy: str
+    candidates: list[Candidate] = field(default_factory=list)
+    trace: dict[str, Any] | None = None
+    ledger: Any = None  # ponder.ledger.Ledger
+    budget_exhausted: bool = False
+    correct: bool | None = None
+    problem_id: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "problem_id": self.problem_id,
+            "strategy": self.strategy,
+            "answer": self.answer,
+            "correct": self.correct,
+            "budget_exhausted": self.budget_exhausted,
+            "text": self.text,
+            "candidates": [c.to_dict() for c in self.candidates],
+            "trace": self.trace,
+            "ledger": self.ledger.to_dict() if self.ledger is not None else None,
+        }
