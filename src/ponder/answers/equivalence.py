@@ -1,0 +1,319 @@
+"""Answer equivalence and grouping (for grading and self-consistency voting).
+
+* :func:`normalize` gives a canonical string key for an answer.
+* :func:`answers_equal` decides whether two answers are equivalent: cheap
+  checks first (equal normalized keys, numeric comparison), then
+  `math-verify <https://github.com/huggingface/Math-Verify>`_ for LaTeX /
+  symbolic expressions.
+* :func:`group_answers` groups equivalent answers for majority voting.
+
+Timeouts
+--------
+math-verify's own timeouts (``parsing_timeout`` / ``timeout_seconds``) rely
+on ``signal.alarm``, which only works in the main thread.  So:
+
+* on the main thread we pass the timeout (rounded up to whole seconds, as
+  ``signal.alarm`` requires) to math-verify, which interrupts the runaway
+  sympy computation itself;
+* off the main thread we pass disabled timeouts to math-verify and run the
+  comparison in a fresh *daemon* thread, waiting on a
+  :class:`concurrent.futures.Future` with ``result(timeout=...)``.  A thread
+  cannot be killed, so a runaway comparison keeps running in the background
+  until it finishes, but the caller never hangs and the daemon thread does
+  not block interpreter exit.  We chose a thread over a process because
+  spawning a process (and re-importing sympy) per comparison costs far more
+  than typical comparisons, and forking a multi-threaded process is unsafe.
+
+A timeout counts as "not equal" and is logged (``logging`` warning).
+Results are cached with :func:`functools.lru_cache` on the argument tuple;
+timed-out comparisons are not cached.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import math
+import re
+import threading
+import time
+from concurrent.futures import Future
+from concurrent.futures import TimeoutError as FutureTimeout
+from decimal import Decimal, InvalidOperation
+from fractions import Fraction
+
+from .extract import _match_brace
+
+__all__ = ["answers_equal", "normalize", "group_answers", "REL_TOL"]
+
+logger = logging.getLogger(__name__)
+
+#: relative tolerance used when at least one numeric answer is a decimal
+REL_TOL = 1e-6
+
+_MATH_KINDS = ("auto", "math", "boxed")
+_NUMBER_KINDS = ("number", "gsm8k")
+_STRING_KINDS = ("string", "code")
+_ALL_KINDS = _MATH_KINDS + _NUMBER_KINDS + _STRING_KINDS
+
+
+class AnswerTimeout(Exception):
+    """Raised internally when a math-verify comparison exceeds its timeout."""
+
+
+# --------------------------------------------------------------------------
+# Normalization
+# --------------------------------------------------------------------------
+
+_TEXT_CMDS = re.compile(r"\\(?:text|textbf|textrm|textit|mathrm|mathbf|mbox|operatorname)\s*\{")
+_SPACING = re.compile(r"\\[,;:!]|\\q?quad(?![A-Za-z])|(?<!\\)\\(?=\s)|~")
+_NUMERIC = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)")
+_THOUSANDS = re.compile(r"[+-]?\d{1,3}(?:,\d{3})+(?:\.\d+)?")
+
+
+def _unwrap_commands(s: str, pattern: re.Pattern) -> str:
+    """Replace ``\\cmd{content}`` by ``content`` (brace matched)."""
+    while True:
+        m = pattern.search(s)
+        if not m:
+            return s
+        end = _match_brace(s, m.end() - 1)
+        if end is None:  # unbalanced: drop just the command name
+            return s[: m.start()] + s[m.end() :]
+        s = s[: m.start()] + s[m.end() : end] + s[end + 1 :]
+
+
+def _canonical_number(s: str) -> str | None:
+    """``"2.50"`` -> ``"2.5"``, ``"-0"`` -> ``"0"``, ``"1,000"`` -> ``"1000"``."""
+    if _THOUSANDS.fullmatch(s):
+        s = s.replace(",", "")
+    if not _NUMERIC.fullmatch(s):
+        return None
+    try:
+        d = Decimal(s)
+    except InvalidOperation:  # pragma: no cover - regex guarantees validity
+        return None
+    if d == d.to_integral_value():
+        return str(int(d))
+    return format(d.normalize(), "f")
+
+
+def normalize(answer: str) -> str:
+    """Canonical key of an answer, used to group equal answers cheaply.
+
+    Strips whitespace, ``$``, math delimiters, ``\\text{}``-like wrappers,
+    ``\\left`` / ``\\right``, spacing commands and a trailing ``.``; unifies
+    ``\\dfrac`` / ``\\tfrac`` to ``\\frac``; canonicalizes plain numbers
+    (``1,000`` -> ``1000``, ``2.50`` -> ``2.5``, ``-0`` -> ``0``).
+    """
+    s = answer.strip()
+    for left, right in (("\\(", "\\)"), ("\\[", "\\]")):
+        if s.startswith(left) and s.endswith(right):
+            s = s[len(left) : -len(right)]
+    s = s.replace("\\$", "").replace("$", "")
+    s = _unwrap_commands(s, _TEXT_CMDS)
+    s = re.sub(r"\\(?:left|right)(?![A-Za-z])", "", s)
+    s = re.sub(r"\\[dt]frac(?![A-Za-z])", r"\\frac", s)
+    s = _SPACING.sub("", s)
+    s = "".join(s.split())
+    s = s.rstrip(".")
+    num = _canonical_number(s)
+    return num if num is not None else s
+
+
+def _as_number(s: str) -> tuple[Fraction, bool] | None:
+    """Parse a normalized answer as ``(value, is_decimal)`` or ``None``.
+
+    Accepts integers, decimals, ``a/b`` and ``\\frac{a}{b}`` with integer
+    parts (optionally signed).
+    """
+    m = re.fullmatch(r"(-?)\\frac\{(-?\d+)\}\{(-?\d+)\}", s) or re.fullmatch(
+        r"(-?)(-?\d+)/(-?\d+)", s
+    )
+    try:
+        if m:
+            num, den = int(m.group(2)), int(m.group(3))
+            if den == 0:
+                return None
+            value = Fraction(num, den)
+            return (-value if m.group(1) else value), False
+        if _NUMERIC.fullmatch(s):
+            return Fraction(Decimal(s)), "." in s
+    except (InvalidOperation, ValueError, ZeroDivisionError):
+        return None
+    return None
+
+
+def _numbers_equal(x: tuple[Fraction, bool], y: tuple[Fraction, bool]) -> bool:
+    (a, a_dec), (b, b_dec) = x, y
+    if not (a_dec or b_dec):
+        return a == b
+    return math.isclose(a, b, rel_tol=REL_TOL, abs_tol=0.0) or a == b
+
+
+# --------------------------------------------------------------------------
+# math-verify with a timeout
+# --------------------------------------------------------------------------
+
+def _math_verify_equal(gold: str, pred: str, timeout: int | None) -> bool:
+    """Compare with math-verify; ``timeout`` None disables its signal timeouts."""
+    import math_verify  # lazy: pulls in sympy
+    from math_verify import ExprExtractionConfig, LatexExtractionConfig, parse, verify
+
+    if timeout is None:
+        # We enforce the timeout ourselves; silence math-verify's one-off
+        # "timeout is disabled" warning.
+        math_verify.parser.TIMEOUT_WARNING_SHOWN = True
+        math_verify.grader.TIMEOUT_WARNING_SHOWN = True
+    config = [LatexExtractionConfig(boxed_match_priority=0), ExprExtractionConfig()]
+
+    def _parse(ans: str):
+        return parse(f"\\boxed{{{ans}}}", extraction_config=config, parsing_timeout=timeout)
+
+    g, p = _parse(gold), _parse(pred)
+    if not g or not p:
+        return False
+    return bool(verify(g, p, timeout_seconds=timeout))
+
+
+def _run_in_daemon_thread(fn, args: tuple, timeout: float):
+    """Run ``fn(*args)`` in a daemon thread; raise AnswerTimeout after ``timeout`` s."""
+    future: Future = Future()
+
+    def target() -> None:
+        if not future.set_running_or_notify_cancel():  # pragma: no cover
+            return
+        try:
+            future.set_result(fn(*args))
+        except BaseException as exc:  # noqa: BLE001 - forwarded to the caller
+            future.set_exception(exc)
+
+    threading.Thread(target=target, name="ponder-answer-verify", daemon=True).start()
+    try:
+        return future.result(timeout=timeout)
+    except FutureTimeout:
+        raise AnswerTimeout(f"math-verify comparison exceeded {timeout}s") from None
+
+
+def _with_outer_alarm_preserved(fn, *args):
+    """Call ``fn(*args)``, re-arming any ``ITIMER_REAL`` timer it cancels.
+
+    math-verify's ``signal.alarm(0)`` would otherwise silently cancel an
+    outer alarm such as pytest-timeout's.
+    """
+    import signal
+
+    delay, interval = signal.getitimer(signal.ITIMER_REAL)
+    start = time.monotonic()
+    try:
+        return fn(*args)
+    finally:
+        if delay > 0:
+            left = max(delay - (time.monotonic() - start), 1e-3)
+            signal.setitimer(signal.ITIMER_REAL, left, interval)
+
+
+def _verify_with_timeout(a: str, b: str, timeout: float) -> bool:
+    """math-verify comparison of ``a`` (gold) and ``b`` under ``timeout``."""
+    if threading.current_thread() is threading.main_thread():
+        # signal.alarm works here; it needs whole seconds.
+        seconds = max(1, math.ceil(timeout))
+        return _with_outer_alarm_preserved(_math_verify_equal, a, b, seconds)
+    return _run_in_daemon_thread(_math_verify_equal, (a, b, None), timeout)
+
+
+# --------------------------------------------------------------------------
+# Public API
+# --------------------------------------------------------------------------
+
+def _cheap_equal(a: str, b: str, kind: str) -> bool | None:
+    """Decide cheaply, or return ``None`` when math-verify is needed."""
+    if kind in _STRING_KINDS:
+        sa, sb = " ".join(a.split()), " ".join(b.split())
+        return bool(sa) and sa == sb
+    na, nb = normalize(a), normalize(b)
+    if na == nb:
+        return bool(na)  # two empty answers are not "equal answers"
+    if not na or not nb:
+        return False
+    xa, xb = _as_number(na), _as_number(nb)
+    if xa is not None and xb is not None:
+        return _numbers_equal(xa, xb)
+    if kind in _NUMBER_KINDS:
+        return False
+    return None
+
+
+@functools.lru_cache(maxsize=65536)
+def _answers_equal_cached(a: str, b: str, kind: str, timeout: float) -> bool:
+    cheap = _cheap_equal(a, b, kind)
+    if cheap is not None:
+        return cheap
+    return _verify_with_timeout(a, b, timeout)  # AnswerTimeout is not cached
+
+
+def answers_equal(a: str, b: str, kind: str = "auto", timeout: float = 5.0) -> bool:
+    """Whether answers ``a`` and ``b`` are equivalent.
+
+    Args:
+        a: reference answer (math-verify's comparison is not fully
+            symmetric; ``a`` is treated as the gold answer).
+        b: answer to check.
+        kind: ``"auto"`` / ``"math"`` / ``"boxed"``: cheap checks, then
+            math-verify; ``"number"`` / ``"gsm8k"``: numeric comparison
+            (falls back to normalized string equality); ``"string"`` /
+            ``"code"``: exact match after whitespace normalisation.
+        timeout: seconds allowed for the math-verify comparison (see the
+            module docstring); a timeout counts as not equal.
+
+    Returns:
+        True when equivalent.  ``None`` / empty answers are never equal.
+    """
+    if kind not in _ALL_KINDS:
+        raise ValueError(f"unknown kind {kind!r}; expected one of {_ALL_KINDS}")
+    if timeout is None or timeout <= 0:
+        raise ValueError("timeout must be a positive number of seconds")
+    if a is None or b is None:
+        return False
+    try:
+        return _answers_equal_cached(str(a), str(b), kind, float(timeout))
+    except AnswerTimeout:
+        logger.warning("answer comparison timed out after %.3gs: %.80r vs %.80r", timeout, a, b)
+        return False
+
+
+def _group_key(value: str, kind: str) -> str:
+    if kind in _STRING_KINDS:
+        return " ".join(value.split())
+    return normalize(value)
+
+
+def group_answers(
+    values: list[str | None], kind: str = "auto", timeout: float = 5.0
+) -> list[list[int]]:
+    """Group indices of equivalent answers (``None`` / empty values excluded).
+
+    Answers are first bucketed by :func:`normalize` key; buckets are then
+    merged greedily when their representatives (first member) are
+    :func:`answers_equal`.  Groups are ordered by first appearance and hold
+    sorted indices; sort by ``len`` for majority voting.
+    """
+    buckets: dict[str, list[int]] = {}
+    for i, value in enumerate(values):
+        if value is None:
+            continue
+        key = _group_key(value, kind)
+        if not key:
+            continue
+        buckets.setdefault(key, []).append(i)
+
+    groups: list[list[int]] = []
+    for members in buckets.values():
+        rep = values[members[0]]
+        for group in groups:
+            if answers_equal(values[group[0]], rep, kind=kind, timeout=timeout):
+                group.extend(members)
+                break
+        else:
+            groups.append(list(members))
+    return [sorted(g) for g in groups]

@@ -1,0 +1,49 @@
+"""A real OpenAI-compatible HTTP server that fails on purpose (run as a subprocess).
+
+Usage: python flaky_upstream.py PORT FAILURES — the first FAILURES chat requests get 503, later ones
+a valid chat completion whose usage reports cached and reasoning tokens.
+"""
+
+import sys
+import time
+
+import uvicorn
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+
+app = FastAPI()
+state = {"failures_left": int(sys.argv[2]) if len(sys.argv) > 2 else 0, "calls": 0}
+
+
+@app.get("/health")
+def health() -> dict:
+    return {"ok": True}
+
+
+@app.post("/v1/chat/completions")
+async def chat(request: Request) -> JSONResponse:
+    body = await request.json()
+    state["calls"] += 1
+    if state["failures_left"] > 0:
+        state["failures_left"] -= 1
+        return JSONResponse({"error": {"message": "overloaded", "type": "server_error"}}, status_code=503)
+    n = body.get("n", 1)
+    choices = [{"index": i, "finish_reason": "stop",
+                "message": {"role": "assistant", "content": f"Answer: {40 + 2}",
+                            "reasoning_content": "6*7=42"}} for i in range(n)]
+    return JSONResponse({
+        "id": "x", "object": "chat.completion", "created": int(time.time()), "model": body["model"],
+        "choices": choices,
+        "usage": {"prompt_tokens": 11, "completion_tokens": 7 * n, "total_tokens": 11 + 7 * n,
+                  "prompt_tokens_details": {"cached_tokens": 8},
+                  "completion_tokens_details": {"reasoning_tokens": 4 * n}},
+    })
+
+
+@app.get("/calls")
+def calls() -> dict:
+    return state
+
+
+if __name__ == "__main__":
+    uvicorn.run(app, host="127.0.0.1", port=int(sys.argv[1]), log_level="warning")

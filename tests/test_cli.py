@@ -1,0 +1,58 @@
+"""The CLI boundary: one-line errors with exit code 2, JSON output, the strategy listing."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+PONDER = [str(Path(sys.executable).with_name("ponder"))]
+
+
+def run(*args: str, timeout: float = 120) -> subprocess.CompletedProcess:
+    return subprocess.run(PONDER + list(args), capture_output=True, text=True, timeout=timeout,
+                          env={"HF_HUB_OFFLINE": "1", "PATH": "/usr/bin:/bin", "COLUMNS": "200"})
+
+
+@pytest.mark.parametrize("args, needle", [
+    (["solve", "q", "--model", "nope:x"], "accepted forms"),
+    (["solve", "q", "--model", "hf:/definitely/not/here"], "does not exist"),
+    (["solve", "q", "--strategy", "warp(n=2)"], "available: "),
+    (["solve", "q", "--strategy", "sc(k=2)"], "Keys of sc"),
+    (["solve", "q", "--strategy", "sc(n=-1)"], "greater than 0"),
+    (["solve", "q", "--max-tokens", "0"], "positive"),
+    (["solve", "q", "--model", "openai:m@http://127.0.0.1:9/v1?timeout=1&retries=0"], "127.0.0.1:9"),
+])
+def test_bad_input_is_one_line_and_exit_2(args, needle):
+    p = run(*args)
+    assert p.returncode == 2, p.stderr
+    assert needle in p.stderr
+    assert "Traceback" not in p.stderr and len(p.stderr.strip().splitlines()) == 1
+
+
+def test_solve_json_on_a_local_model(tiny_model_dir):
+    p = run("solve", "What is 2+2?", "--model", f"hf:{tiny_model_dir}", "--strategy", "sc(n=3, temperature=1.0)",
+            "--json")
+    assert p.returncode == 0, p.stderr
+    data = json.loads(p.stdout)
+    assert data["strategy"] == "sc(n=3, temperature=1.0)"
+    assert len(data["candidates"]) == 3
+    totals = data["ledger"]["totals"]
+    assert totals["calls"] == 1 and totals["completion_tokens"] > 0 and totals["prompt_tokens"] > 0
+    assert totals["flops"]["total"] > 0
+
+
+def test_solve_prints_answer_and_ledger_line(tiny_model_dir):
+    p = run("solve", "2+2?", "--model", f"hf:{tiny_model_dir}", "--strategy", "cot(max_tokens=8)")
+    assert p.returncode == 0, p.stderr
+    assert "1 call, tokens in" in p.stdout
+
+
+def test_strategies_lists_names_defaults_and_papers():
+    p = run("strategies")
+    assert p.returncode == 0
+    for text in ("cot", "sc", "2203.11171", "n=16"):
+        assert text in p.stdout

@@ -1,0 +1,87 @@
+"""Engine, ledger and budget: totals, FLOPs, cost, budget clamping and exhaustion."""
+
+from __future__ import annotations
+
+import pytest
+
+import ponder
+from ponder import Budget, BudgetError, Engine, GenerationRequest, Ledger, Price, Usage
+from ponder.types import Capabilities, Generation, Sample
+
+
+class Scripted:
+    """A scripted backend for control flow: returns fixed samples and reported usage."""
+
+    name = "scripted"
+
+    def __init__(self, text="Answer: 4", completion=5, prompt=10):
+        self.text, self.completion, self.prompt = text, completion, prompt
+        self.requests: list[GenerationRequest] = []
+
+    def capabilities(self):
+        return Capabilities(num_parameters=1000)
+
+    async def generate(self, request):
+        self.requests.append(request)
+        k = min(self.completion, request.max_tokens)
+        finish = "length" if k < self.completion else "stop"
+        samples = [Sample(text=self.text, finish_reason=finish, token_ids=list(range(k))) for _ in range(request.n)]
+        return Generation(samples, Usage(prompt_tokens=self.prompt, completion_tokens=k * request.n))
+
+
+def test_ledger_totals_flops_cost_and_unknowns():
+    led = Ledger()
+    led.record(role="policy", model="a", n=2, usage=Usage(prompt_tokens=100, cached_prompt_tokens=40,
+               completion_tokens=50, reasoning_tokens=20), wall_seconds=1.0, finish_reasons=["stop"] * 2,
+               num_parameters=10)
+    led.record(role="prm", model="b", n=1, usage=Usage(prompt_tokens=30), wall_seconds=0.5, finish_reasons=[],
+               num_parameters=None)
+    assert (led.calls, led.prompt_tokens, led.completion_tokens, led.cached_prompt_tokens) == (2, 130, 50, 40)
+    assert led.flops()["total"] is None  # model b's size is unknown: no guess
+    assert led.by_role()["policy"].flops() == {"prefill": 2 * 10 * 60, "decode": 2 * 10 * 50, "total": 2200}
+    assert led.cost({"a": Price(1.0, 2.0, 0.5)}) is None  # b is not priced
+    only_a = led.by_role()["policy"]
+    assert only_a.cost({"a": Price(1.0, 2.0, 0.5)}) == pytest.approx((60 * 1 + 40 * 0.5 + 50 * 2) / 1e6)
+    assert "unknown" not in only_a.summary() and "2 calls" in led.summary()
+    empty = Ledger()
+    empty.record(role="policy", model="x", n=1, usage=Usage(), wall_seconds=0.1, finish_reasons=["stop"])
+    assert empty.completion_tokens is None and "unknown" in empty.summary()
+
+
+@pytest.mark.parametrize("field", ["max_tokens", "max_calls", "max_seconds"])
+@pytest.mark.parametrize("value", [0, -3])
+def test_budget_must_be_positive(field, value):
+    with pytest.raises(BudgetError, match="positive"):
+        Budget(**{field: value})
+
+
+async def test_budget_clamps_then_stops_and_strategy_returns_best_so_far():
+    backend = Scripted(completion=50)
+    engine = Engine(backend).for_problem(Budget(max_tokens=130))
+    result = await ponder.asolve("2+2?", model=engine, strategy="sc(n=4)", budget=Budget(max_tokens=130))
+    # 130 tokens for 4 samples: each request is clamped to 32 tokens, samples end with "budget"
+    assert backend.requests[0].max_tokens == 32
+    assert result.budget_exhausted and result.answer == "4"
+    assert all(c.finish_reason == "budget" for c in result.candidates)
+
+
+async def test_call_budget_exhaustion_is_not_an_exception():
+    backend = Scripted()
+    engine = Engine(backend)
+    r1 = await ponder.asolve("2+2?", model=engine, strategy="cot", budget={"max_calls": 1})
+    assert r1.answer == "4" and not r1.budget_exhausted and r1.ledger.calls == 1
+    eng = engine.for_problem(Budget(max_calls=1))
+    await eng.generate(GenerationRequest(messages=[{"role": "user", "content": "x"}]))
+    from ponder.strategies import build_strategy, run_strategy
+
+    r2 = await run_strategy(build_strategy("cot"), ponder.Problem.from_question("2+2?"), eng)
+    assert r2.budget_exhausted and r2.answer is None
+
+
+async def test_with_backend_shares_ledger_and_budget():
+    engine = Engine(Scripted()).for_problem(Budget(max_calls=3))
+    other = engine.with_backend(Scripted(text="x"))
+    await engine.generate(GenerationRequest(messages=[{"role": "user", "content": "q"}]))
+    await other.generate(GenerationRequest(messages=[{"role": "user", "content": "q"}]), role="judge")
+    assert [e.role for e in engine.ledger.entries] == ["policy", "judge"]
+    assert engine.budget.calls_used == 2

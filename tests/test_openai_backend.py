@@ -1,0 +1,118 @@
+"""The openai backend against real HTTP servers: `transformers serve` and a flaky upstream."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from conftest import free_port
+from servers import transformers_serve, wait_http
+from ponder import BackendError, CapabilityError, Engine, GenerationRequest, ModelSpecError
+from ponder.backends import load_backend
+from ponder.backends.openai import parse_spec
+
+HERE = Path(__file__).resolve().parent
+
+
+@pytest.fixture(scope="module")
+def served(tiny_model_dir):
+    with transformers_serve(tiny_model_dir) as url:
+        yield url, tiny_model_dir
+
+
+@pytest.fixture()
+def flaky():
+    def start(failures: int):
+        port = free_port()
+        proc = subprocess.Popen([sys.executable, str(HERE / "flaky_upstream.py"), str(port), str(failures)],
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        procs.append(proc)
+        wait_http(f"http://127.0.0.1:{port}/health", proc)
+        return f"http://127.0.0.1:{port}"
+
+    procs: list[subprocess.Popen] = []
+    yield start
+    for p in procs:
+        p.kill()
+        p.wait()
+
+
+def msgs(text="What is 2+2?"):
+    return [{"role": "user", "content": text}]
+
+
+async def test_n_falls_back_to_concurrent_calls_with_exact_usage(served):
+    url, model_dir = served
+    engine = Engine(load_backend(f"openai:{model_dir}@{url}", cache=False))
+    samples = await engine.generate(GenerationRequest(messages=msgs(), n=3, max_tokens=6, temperature=1.0))
+    assert len(samples) == 3
+    # transformers serve returns one choice whatever n is: the backend noticed and filled the rest
+    assert engine.backend._endpoints_list()[0].native_n is False
+    [entry] = engine.ledger.entries
+    assert entry.n == 3
+    assert entry.prompt_tokens and entry.prompt_tokens > 0
+    assert entry.completion_tokens == 18  # 3 samples x 6 tokens, all cut by length
+    assert all(s.finish_reason == "length" for s in samples)
+
+
+async def test_continuation_through_completions_with_client_side_template(served):
+    url, model_dir = served
+    backend = load_backend(f"openai:{model_dir}@{url}?tokenizer={model_dir}", cache=False)
+    assert backend.capabilities().prefix_continuation
+    engine = Engine(backend)
+    [s] = await engine.generate(GenerationRequest(messages=msgs(), prefix="<think> 2+2=", max_tokens=5))
+    assert engine.ledger.entries[0].completion_tokens == 5
+    # the server saw the rendered prompt plus the prefix: more prompt tokens than the bare chat turn
+    [_] = await engine.generate(GenerationRequest(messages=msgs(), max_tokens=5))
+    assert engine.ledger.entries[0].prompt_tokens > engine.ledger.entries[1].prompt_tokens
+
+
+async def test_prefix_without_continuation_support_is_a_clear_error(served):
+    url, model_dir = served
+    engine = Engine(load_backend(f"openai:{model_dir}@{url}", cache=False))
+    with pytest.raises(CapabilityError, match="tokenizer=PATH"):
+        await engine.generate(GenerationRequest(messages=msgs(), prefix="<think>", max_tokens=4))
+    with pytest.raises(CapabilityError, match="logits"):
+        await engine.generate(GenerationRequest(messages=msgs(), logits_processors=[lambda i, s: s]))
+    assert engine.ledger.calls == 0
+
+
+async def test_retries_are_counted_and_usage_details_read(flaky):
+    url = flaky(2)
+    engine = Engine(load_backend(f"openai:m@{url}/v1", cache=False))
+    [s] = await engine.generate(GenerationRequest(messages=msgs(), max_tokens=8))
+    assert s.text == "<think>6*7=42</think>Answer: 42"
+    [e] = engine.ledger.entries
+    assert (e.retries, e.prompt_tokens, e.cached_prompt_tokens, e.completion_tokens, e.reasoning_tokens) == (2, 11, 8, 7, 4)
+    assert httpx.get(f"{url}/calls").json()["calls"] == 3
+
+
+async def test_persistent_failure_names_the_url(flaky):
+    url = flaky(100)
+    engine = Engine(load_backend(f"openai:m@{url}/v1?retries=2", cache=False))
+    with pytest.raises(BackendError, match=f"{url}/v1.*3 attempt"):
+        await engine.generate(GenerationRequest(messages=msgs(), max_tokens=8))
+
+
+async def test_unreachable_server_fails_within_its_timeout():
+    port = free_port()  # nothing listens here
+    backend = load_backend(f"openai:m@http://127.0.0.1:{port}/v1?timeout=2&retries=1", cache=False)
+    start = time.monotonic()
+    with pytest.raises(BackendError, match=f"127.0.0.1:{port}"):
+        await Engine(backend).generate(GenerationRequest(messages=msgs(), max_tokens=4))
+    assert time.monotonic() - start < 10
+
+
+def test_spec_parsing_and_errors():
+    cfg = parse_spec("openai:org/model-7b@http://a:1/v1,http://b:2/v1?params=7e9&concurrency=4")
+    assert (cfg.model, cfg.urls, cfg.num_parameters, cfg.concurrency) == (
+        "org/model-7b", ["http://a:1/v1", "http://b:2/v1"], 7_000_000_000, 4)
+    for bad, why in [("openai:model", "openai:MODEL@URL"), ("openai:m@http://a/v1?colour=red", "unknown option"),
+                     ("openai:m@http://a/v1?continue=maybe", "continue="), ("openai:m@http://a/v1?timeout=-1", "positive")]:
+        with pytest.raises(ModelSpecError, match=why):
+            parse_spec(bad)
