@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import asyncio
 import time
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Callable
 
 from .budget import Budget
 from .errors import BudgetExhausted, CapabilityError
-from .ledger import Ledger
+from .ledger import Ledger, LedgerEntry
 from .types import Capabilities, GenerationRequest, Sample
 
 if TYPE_CHECKING:
@@ -34,12 +34,19 @@ class Engine:
         budget: Budget | None = None,
         ledger: Ledger | None = None,
         max_concurrency: int = 64,
+        on_token: Callable[[str], None] | None = None,
+        on_call: Callable[[LedgerEntry, list[Sample]], None] | None = None,
         _semaphore: asyncio.Semaphore | None = None,
     ) -> None:
         self.backend = backend
         self.budget = budget if budget is not None else Budget()
         self.ledger = ledger if ledger is not None else Ledger()
         self.max_concurrency = max_concurrency
+        # Streaming hooks (used by the proxy): ``on_token`` receives the text deltas of
+        # single-sample policy calls as they are generated, on the event loop's thread;
+        # ``on_call`` receives each ledger entry with its samples when a call completes.
+        self.on_token = on_token
+        self.on_call = on_call
         self._semaphore = _semaphore
 
     # -- construction ---------------------------------------------------------------------
@@ -49,7 +56,7 @@ class Engine:
 
         return cls(load_backend(spec), **kwargs)
 
-    def for_problem(self, budget: Budget | None = None) -> "Engine":
+    def for_problem(self, budget: Budget | None = None, **hooks: Any) -> "Engine":
         """A fresh ledger and budget (same limits unless given) on the same backend."""
         return Engine(
             self.backend,
@@ -57,13 +64,18 @@ class Engine:
             ledger=Ledger(),
             max_concurrency=self.max_concurrency,
             _semaphore=self._sem(),
+            **hooks,
         )
 
     def with_backend(self, backend: "Backend") -> "Engine":
-        """Another model charged to this engine's ledger and budget."""
-        return Engine(
-            backend, budget=self.budget, ledger=self.ledger, max_concurrency=self.max_concurrency
-        )
+        """Another model charged to this engine's ledger and budget (no token streaming)."""
+        return Engine(backend, budget=self.budget, ledger=self.ledger, max_concurrency=self.max_concurrency,
+                      on_call=self.on_call)
+
+    def count_tokens(self, text: str) -> int | None:
+        """Tokens of ``text`` in this model's tokenizer, where the backend knows it."""
+        fn = getattr(self.backend, "count_tokens", None)
+        return fn(text) if fn is not None else None
 
     def _sem(self) -> asyncio.Semaphore:
         if self._semaphore is None:
@@ -104,9 +116,13 @@ class Engine:
             if per_sample < request.max_tokens:
                 request = request.replace(max_tokens=per_sample)
                 clamped = True
+        stream = self._token_forwarder() if (self.on_token and request.n == 1 and role == "policy") else None
         async with self._sem():
             start = time.perf_counter()
-            generation = await self.backend.generate(request)
+            if stream is not None and getattr(self.backend, "supports_streaming", False):
+                generation = await self.backend.generate(request, on_token=stream)
+            else:
+                generation = await self.backend.generate(request)
             wall = time.perf_counter() - start
         samples = generation.samples
         if clamped:
@@ -114,7 +130,7 @@ class Engine:
                 if s.finish_reason == "length":
                     s.finish_reason = "budget"
         usage = generation.usage
-        self.ledger.record(
+        entry = self.ledger.record(
             role=role,
             model=self.model,
             n=request.n,
@@ -127,7 +143,22 @@ class Engine:
         if usage.completion_tokens is None:  # backend did not count: charge what we can see
             spent += sum(len(s.token_ids or ()) for s in samples)
         self.budget.charge(spent)
+        if stream is not None and not getattr(self.backend, "supports_streaming", False) and samples:
+            self.on_token(samples[0].text)  # type: ignore[misc]  # a backend that cannot stream: one delta
+        if self.on_call is not None:
+            self.on_call(entry, samples)
         return samples
+
+    def _token_forwarder(self) -> Callable[[int, str], None]:
+        """A callback safe to call from a worker thread: deltas are delivered on the event loop."""
+        loop = asyncio.get_running_loop()
+        sink = self.on_token
+        assert sink is not None
+
+        def forward(_index: int, delta: str) -> None:
+            loop.call_soon_threadsafe(sink, delta)
+
+        return forward
 
     async def call(self, role: str, fn: Any, *args: Any, **kwargs: Any) -> Any:
         """Run another kind of model call (scoring, ...) that returns ``(value, Usage)``."""

@@ -5,10 +5,10 @@ from __future__ import annotations
 # Kojima et al., "Large Language Models are Zero-Shot Reasoners" (arXiv 2205.11916).
 COT_INSTRUCTION = "Let's think step by step."
 
-# Xu et al., "Chain of Draft: Thinking Faster by Writing Less" (arXiv 2502.18600), its system prompt.
+# Xu et al., "Chain of Draft: Thinking Faster by Writing Less" (arXiv 2502.18600), its system prompt
+# without the '####' separator sentence: Ponder reads the answer after 'Answer:' or '####'.
 DRAFT_INSTRUCTION = (
-    "Think step by step, but only keep a minimum draft for each thinking step, with 5 words at most. "
-    "Return the answer at the end of the response after a separator ####."
+    "Think step by step, but only keep a minimum draft for each thinking step, with 5 words at most."
 )
 
 

@@ -80,8 +80,13 @@ class HFBackend:
             return vocab["<think>"], vocab["</think>"]
         return None
 
+    supports_streaming = True
+
     def capabilities(self) -> Capabilities:
         return self._caps
+
+    def count_tokens(self, text: str) -> int:
+        return len(self.encode(text))
 
     # -- prompts ----------------------------------------------------------------------------
     def render(self, request: GenerationRequest) -> str:

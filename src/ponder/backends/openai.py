@@ -115,6 +115,12 @@ class OpenAIBackend:
     def from_spec(cls, spec: str) -> "OpenAIBackend":
         return cls(parse_spec(spec))
 
+    def count_tokens(self, text: str) -> int | None:
+        """Exact only with a local tokenizer (``?tokenizer=PATH``); otherwise unknown."""
+        if not self.config.tokenizer:
+            return None
+        return len(self._get_tokenizer()(text, add_special_tokens=False)["input_ids"])
+
     def capabilities(self) -> Capabilities:
         return Capabilities(
             logits=False,

@@ -35,6 +35,10 @@ class Strategy:
     paper: ClassVar[str] = ""
     Params: ClassVar[type[Params]] = Params
     strategy_params: ClassVar[tuple[str, ...]] = ()
+    # Strategies that only draw independent samples and then decide (sc, bon, wbon) name the
+    # parameter that sizes the pool; ``ponder bench`` then draws the largest pool once and calls
+    # ``decide`` on subsets instead of rerunning (unbiased subsampling).
+    pool_param: ClassVar[str | None] = None
 
     def __init__(self, params: Params | None = None, spec: str | None = None) -> None:
         self.params = params if params is not None else self.Params()
@@ -58,6 +62,14 @@ class Strategy:
 
     async def run(self, problem: Problem, engine: Engine) -> Result:
         raise NotImplementedError
+
+    async def draw(self, problem: Problem, engine: Engine) -> list[Candidate]:
+        """The pool of candidates (only for strategies with ``pool_param``)."""
+        raise NotImplementedError(f"{self.name} does not draw a pool")
+
+    def decide(self, problem: Problem, candidates: list[Candidate], exhausted: bool = False) -> Result:
+        """The answer from a pool of candidates (only for strategies with ``pool_param``)."""
+        raise NotImplementedError(f"{self.name} does not decide from a pool")
 
     async def sample(self, problem: Problem, engine: Engine, n: int, *, seed: int | None = None,
                      temperature: float | None = None) -> list[Candidate]:

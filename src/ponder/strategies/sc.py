@@ -35,23 +35,25 @@ class SelfConsistency(Strategy):
     paper = "arXiv 2203.11171"
     Params = ScParams
     strategy_params = ("of",)
+    pool_param = "n"
 
     def inner(self) -> Strategy:
         p: ScParams = self.params  # type: ignore[assignment]
         return p.of if p.of is not None else Cot()
 
-    async def run(self, problem: Problem, engine: Engine) -> Result:
+    async def draw(self, problem: Problem, engine: Engine) -> list[Candidate]:
         p: ScParams = self.params  # type: ignore[assignment]
-        inner = self.inner()
-        exhausted = False
+        return await self.inner().sample(problem, engine, p.n, seed=p.seed,
+                                         temperature=None if p.of is not None else p.temperature)
+
+    async def run(self, problem: Problem, engine: Engine) -> Result:
         try:
-            cands = await inner.sample(problem, engine, p.n, seed=p.seed,
-                                       temperature=None if p.of is not None else p.temperature)
+            cands, exhausted = await self.draw(problem, engine), False
         except BudgetExhausted:
             cands, exhausted = [], True
         return self.decide(problem, cands, exhausted)
 
-    def decide(self, problem: Problem, cands: list[Candidate], exhausted: bool) -> Result:
+    def decide(self, problem: Problem, cands: list[Candidate], exhausted: bool = False) -> Result:
         v = vote(cands, kind=problem.answer_kind)
         for gi, group in enumerate(v.groups):
             for i in group:

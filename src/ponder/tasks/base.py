@@ -1,0 +1,90 @@
+"""Tasks: where problems come from and how answers are graded.
+
+A task spec names a task and, for file-backed tasks, the path the user gives:
+  ``arith`` / ``countdown`` (lab tasks, generated; options ``?difficulty=5``)
+  ``gsm8k:PATH``  ``math500:PATH``  ``game24:PATH``  ``humaneval:PATH``
+  ``jsonl:PATH?question=FIELD&answer=FIELD[&kind=math]``  (any JSONL with question and answer fields)
+Datasets are never downloaded: the files are read from the given path.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+from urllib.parse import parse_qsl
+
+from ..errors import PonderError
+from ..types import Problem
+
+
+class TaskSpecError(PonderError, ValueError):
+    """A task spec names an unknown task, a missing file, or bad options."""
+
+
+@dataclass
+class Task:
+    """A named source of problems with a grader (each Problem carries its checker or gold answer)."""
+
+    name: str
+    load: Callable[[int | None, int], list[Problem]]  # (limit, seed) -> problems
+    spec: str = ""
+
+    def problems(self, limit: int | None = None, seed: int = 0) -> list[Problem]:
+        return self.load(limit, seed)
+
+
+TASK_FORMS = ("arith, countdown (lab, generated), gsm8k:PATH, math500:PATH, game24:PATH, humaneval:PATH, "
+              "jsonl:PATH?question=FIELD&answer=FIELD")
+
+_LOADERS: dict[str, Callable[[str | None, dict[str, str]], Task]] = {}
+
+
+def register_task(name: str) -> Callable:
+    def deco(fn: Callable[[str | None, dict[str, str]], Task]) -> Callable:
+        _LOADERS[name] = fn
+        return fn
+
+    return deco
+
+
+def split_task_spec(spec: str) -> tuple[str, str | None, dict[str, str]]:
+    """``name[:PATH][?k=v&...]`` → (name, path, options)."""
+    options: dict[str, str] = {}
+    if "?" in spec:
+        spec, query = spec.split("?", 1)
+        options = dict(parse_qsl(query, keep_blank_values=True))
+    name, _, path = spec.partition(":")
+    return name.strip(), (path.strip() or None), options
+
+
+def load_task(spec: str) -> Task:
+    """A Task from its spec; unknown names and missing files are clear errors."""
+    from . import datasets, lab  # noqa: F401  (registration)
+
+    try:
+        from . import humaneval  # noqa: F401
+    except ImportError:
+        pass
+    name, path, options = split_task_spec(spec)
+    loader = _LOADERS.get(name)
+    if loader is None:
+        raise TaskSpecError(f"unknown task {name!r}; accepted: {TASK_FORMS}")
+    task = loader(path, options)
+    task.spec = spec
+    return task
+
+
+def require_file(name: str, path: str | None) -> Path:
+    if not path:
+        raise TaskSpecError(f"task {name} reads a file: write {name}:PATH")
+    p = Path(path).expanduser()
+    if not p.is_file():
+        raise TaskSpecError(f"task {name}: no file at {str(p)!r}")
+    return p
+
+
+def take(problems: list[Problem], limit: int | None) -> list[Problem]:
+    if limit is not None and limit <= 0:
+        raise TaskSpecError(f"limit must be positive, got {limit}")
+    return problems if limit is None else problems[:limit]

@@ -1,0 +1,95 @@
+"""File-backed tasks: GSM8K, MATH-500, Game of 24 and any JSONL with question/answer fields."""
+
+from __future__ import annotations
+
+import csv
+import json
+import re
+from pathlib import Path
+
+from ..types import Problem
+from .base import Task, TaskSpecError, register_task, require_file, take
+
+
+def _read_jsonl(path: Path) -> list[dict]:
+    rows = []
+    with path.open(encoding="utf-8") as f:
+        for n, line in enumerate(f, 1):
+            if line.strip():
+                try:
+                    rows.append(json.loads(line))
+                except json.JSONDecodeError as exc:
+                    raise TaskSpecError(f"{path}:{n}: not JSON ({exc.msg})") from None
+    return rows
+
+
+@register_task("gsm8k")
+def gsm8k(path: str | None, options: dict[str, str]) -> Task:
+    p = require_file("gsm8k", path)
+
+    def load(limit: int | None, seed: int) -> list[Problem]:
+        out = []
+        for i, row in enumerate(_read_jsonl(p)):
+            gold = row["answer"].split("####")[-1].strip().replace(",", "")
+            out.append(Problem.from_question(row["question"], answer=gold, id=f"gsm8k-{i}", answer_kind="gsm8k"))
+        return take(out, limit)
+
+    return Task("gsm8k", load)
+
+
+@register_task("math500")
+def math500(path: str | None, options: dict[str, str]) -> Task:
+    p = require_file("math500", path)
+
+    def load(limit: int | None, seed: int) -> list[Problem]:
+        text = p.read_text(encoding="utf-8")
+        rows = json.loads(text) if text.lstrip().startswith("[") else [json.loads(x) for x in text.splitlines() if x.strip()]
+        out = [Problem.from_question(r["problem"], answer=r["answer"], id=r.get("unique_id", f"math500-{i}"),
+                                     answer_kind="math", subject=r.get("subject"), level=r.get("level"))
+               for i, r in enumerate(rows)]
+        return take(out, limit)
+
+    return Task("math500", load)
+
+
+@register_task("jsonl")
+def jsonl(path: str | None, options: dict[str, str]) -> Task:
+    p = require_file("jsonl", path)
+    qf, af, kind = options.get("question", "question"), options.get("answer", "answer"), options.get("kind", "auto")
+
+    def load(limit: int | None, seed: int) -> list[Problem]:
+        out = []
+        for i, row in enumerate(_read_jsonl(p)):
+            if qf not in row or af not in row:
+                raise TaskSpecError(f"{p}: row {i + 1} lacks the field {qf!r} or {af!r} (set ?question=…&answer=…); "
+                                    f"its fields: {sorted(row)}")
+            out.append(Problem.from_question(str(row[qf]), answer=str(row[af]), id=str(row.get("id", f"row-{i}")),
+                                             answer_kind=kind))
+        return take(out, limit)
+
+    return Task("jsonl", load)
+
+
+@register_task("game24")
+def game24(path: str | None, options: dict[str, str]) -> Task:
+    """Game of 24 (the Tree of Thoughts CSV): reach 24 from four numbers, checked exactly."""
+    from ..lab.tasks import countdown
+
+    p = require_file("game24", path)
+
+    def load(limit: int | None, seed: int) -> list[Problem]:
+        out = []
+        with p.open(encoding="utf-8") as f:
+            for row in csv.DictReader(f):
+                nums = [int(x) for x in re.findall(r"\d+", row["Puzzles"])]
+                lab_problem = countdown.problem_from_numbers(nums, 24, pid=f"game24-{row.get('Rank', len(out))}")
+                out.append(_from_lab(lab_problem, countdown))
+        return take(out, limit)
+
+    return Task("game24", load)
+
+
+def _from_lab(lp, module) -> Problem:
+    """A lab problem as a Ponder Problem with its exact checker."""
+    return Problem(id=lp.id, messages=[{"role": "user", "content": lp.question}], answer=lp.answer,
+                   answer_kind="string", meta=dict(lp.meta), checker=lambda ans, lp=lp: module.check(lp, ans))

@@ -1,0 +1,37 @@
+"""The lab tasks (``arith``, ``countdown``) as Ponder tasks: generated, seeded, graded exactly."""
+
+from __future__ import annotations
+
+from ..types import Problem
+from .base import Task, TaskSpecError, register_task
+from .datasets import _from_lab
+
+
+def _lab_task(name: str):
+    def loader(path: str | None, options: dict[str, str]) -> Task:
+        from ..lab.tasks import TASKS
+
+        module = TASKS[name]
+        unknown = set(options) - {"difficulty", "n"}
+        if unknown or path:
+            raise TaskSpecError(f"task {name} takes ?difficulty=K (and ?n=COUNT), not {sorted(unknown) or path!r}")
+        try:
+            difficulty = int(options["difficulty"]) if "difficulty" in options else None
+            count = int(options.get("n", 300))
+        except ValueError:
+            raise TaskSpecError(f"task {name}: difficulty and n must be integers") from None
+
+        def load(limit: int | None, seed: int) -> list[Problem]:
+            if limit is not None and limit <= 0:
+                raise TaskSpecError(f"limit must be positive, got {limit}")
+            # held-out problems: seeds from 10_000 up are never used for training
+            problems = module.generate(limit or count, seed=10_000 + seed, difficulty=difficulty)
+            return [_from_lab(p, module) for p in problems]
+
+        return Task(name, load)
+
+    return loader
+
+
+register_task("arith")(_lab_task("arith"))
+register_task("countdown")(_lab_task("countdown"))
