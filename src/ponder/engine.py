@@ -47,6 +47,7 @@ class Engine:
         # ``on_call`` receives each ledger entry with its samples when a call completes.
         self.on_token = on_token
         self.on_call = on_call
+        self.processor_factories: list[Callable[[], Any]] = []
         self._semaphore = _semaphore
 
     # -- construction ---------------------------------------------------------------------
@@ -71,6 +72,13 @@ class Engine:
         """Another model charged to this engine's ledger and budget (no token streaming)."""
         return Engine(backend, budget=self.budget, ledger=self.ledger, max_concurrency=self.max_concurrency,
                       on_call=self.on_call)
+
+    def with_logits_processors(self, factory: Callable[[], Any]) -> "Engine":
+        """This engine, adding fresh logits processors from ``factory()`` to every policy request."""
+        child = Engine(self.backend, budget=self.budget, ledger=self.ledger, max_concurrency=self.max_concurrency,
+                       on_token=self.on_token, on_call=self.on_call, _semaphore=self._sem())
+        child.processor_factories = [*self.processor_factories, factory]
+        return child
 
     def count_tokens(self, text: str) -> int | None:
         """Tokens of ``text`` in this model's tokenizer, where the backend knows it."""
@@ -109,6 +117,9 @@ class Engine:
     async def generate(self, request: GenerationRequest, role: str = "policy") -> list[Sample]:
         """Generate ``request.n`` samples; raises BudgetExhausted when the budget is spent."""
         self.budget.check()
+        if self.processor_factories and role == "policy":
+            extra = [f() for f in self.processor_factories]
+            request = request.replace(logits_processors=[*request.logits_processors, *extra])
         clamped = False
         remaining = self.budget.remaining_tokens()
         if remaining is not None:

@@ -85,6 +85,7 @@ class Sample:
     logprobs: list[float] | None = None
     completion_tokens: int | None = None
     reasoning_tokens: int | None = None
+    matched_stop: str | None = None  # the stop string that ended it, where the backend says
 
 
 @dataclass

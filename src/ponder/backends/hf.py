@@ -233,7 +233,9 @@ class HFBackend:
     def _sample(self, prompt_text: str, ids: list[int], logps: list[float] | None, finish: str,
                 stop: list[str]) -> Sample:
         text_ids = ids[:-1] if ids and ids[-1] in self.eos_ids else ids
-        text, _ = truncate_at_stop(self.decode(text_ids), stop)
+        full = self.decode(text_ids)
+        text, cut = truncate_at_stop(full, stop)
+        matched = next((s for s in stop if s and full[len(text):].startswith(s)), None) if cut else None
         reasoning = None
         if self.think_ids is not None:
             start, end = self.think_ids
@@ -247,7 +249,7 @@ class HFBackend:
                 if tok == end:
                     inside = False
         return Sample(text=text, finish_reason=finish, token_ids=list(ids), logprobs=logps,  # type: ignore[arg-type]
-                      completion_tokens=len(ids), reasoning_tokens=reasoning)
+                      completion_tokens=len(ids), reasoning_tokens=reasoning, matched_stop=matched)
 
     # -- raw access for scorers -------------------------------------------------------------
     def forward_logits_sync(self, ids: list[int]) -> Any:

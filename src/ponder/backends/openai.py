@@ -290,9 +290,14 @@ class OpenAIBackend:
                     text = f"<think>{reasoning}</think>{text}"
                 if request.logprobs and ch.logprobs is not None and ch.logprobs.content:
                     logprobs = [float(t.logprob) for t in ch.logprobs.content]
-            text, _ = truncate_at_stop(text, request.stop)  # servers without stop support
+            full = text
+            text, cut = truncate_at_stop(full, request.stop)  # servers without stop support
             finish = "length" if ch.finish_reason == "length" else "stop"
-            samples.append(Sample(text=text, finish_reason=finish, logprobs=logprobs))  # type: ignore[arg-type]
+            # vLLM and SGLang say which stop string ended the choice; others leave it unknown
+            said = getattr(ch, "stop_reason", None) or (ch.model_extra or {}).get("matched_stop")
+            matched = said if isinstance(said, str) else (full[len(text):][:max(map(len, request.stop))] if cut else None)
+            samples.append(Sample(text=text, finish_reason=finish, logprobs=logprobs,  # type: ignore[arg-type]
+                                  matched_stop=matched))
         u = getattr(resp, "usage", None)
         usage = Usage(retries=retries)
         if u is not None:

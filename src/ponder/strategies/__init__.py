@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from . import cot, sc  # noqa: F401  (registration)
+from . import asc, bon, budget, cod, cot, feedback_edit, refine, sc, think, tip, wbon  # noqa: F401
 from .base import REGISTRY, Strategy, build_strategy, describe_params, run_strategy
 from .spec import ParsedSpec, Range, parse_spec, split_specs
 

@@ -35,6 +35,7 @@ class Strategy:
     paper: ClassVar[str] = ""
     Params: ClassVar[type[Params]] = Params
     strategy_params: ClassVar[tuple[str, ...]] = ()
+    spec_params: ClassVar[tuple[str, ...]] = ("scorer",)  # keys that take a non-strategy spec (a scorer)
     # Strategies that only draw independent samples and then decide (sc, bon, wbon) name the
     # parameter that sizes the pool; ``ponder bench`` then draws the largest pool once and calls
     # ``decide`` on subsets instead of rerunning (unbiased subsampling).
@@ -94,7 +95,7 @@ def build_strategy(spec: "str | ParsedSpec | Strategy") -> Strategy:
                                     f"give one value, e.g. {key}={value.hi}")
         if key in cls.strategy_params and isinstance(value, (str, ParsedSpec)):
             args[key] = build_strategy(value)
-        elif isinstance(value, ParsedSpec):
+        elif isinstance(value, ParsedSpec) and key not in cls.spec_params:
             raise StrategySpecError(f"{parsed.name}: {key}= does not take a strategy")
     try:
         params = cls.Params(**args)

@@ -1,0 +1,63 @@
+"""The Scorer base class and registry. A scorer gives each candidate a number (higher is better).
+
+Scorer specs: a name (``prm``) or a call with options (``prm(model='hf:/path', agg=min)``).
+Every model call a scorer makes goes through the Engine under the scorer's own ledger role.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from ..engine import Engine
+from ..errors import StrategySpecError
+from ..types import Candidate, Problem
+
+SCORERS: dict[str, type["Scorer"]] = {}
+
+
+class ScorerParams(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Scorer:
+    name: ClassVar[str]
+    summary: ClassVar[str]
+    role: ClassVar[str] = "scorer"
+    Params: ClassVar[type[ScorerParams]] = ScorerParams
+
+    def __init__(self, params: ScorerParams | None = None) -> None:
+        self.params = params if params is not None else self.Params()
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if "name" in cls.__dict__:
+            SCORERS[cls.name] = cls
+
+    def check(self, engine: Engine, problem: Problem | None = None) -> None:
+        """Fail before any model call when this scorer cannot work here."""
+
+    async def score(self, problem: Problem, candidates: list[Candidate], engine: Engine) -> list[float]:
+        raise NotImplementedError
+
+
+def build_scorer(spec: Any) -> Scorer:
+    """A Scorer from ``"prm"``, a parsed ``prm(agg=min)`` spec, or a Scorer."""
+    from . import exact, judge, logprob, prm  # noqa: F401  (registration)
+    from ..strategies.spec import ParsedSpec, parse_spec
+
+    if isinstance(spec, Scorer):
+        return spec
+    parsed = parse_spec(spec) if isinstance(spec, str) else spec
+    if not isinstance(parsed, ParsedSpec):
+        raise StrategySpecError(f"scorer must be a name such as prm, got {spec!r}")
+    cls = SCORERS.get(parsed.name)
+    if cls is None:
+        raise StrategySpecError(f"unknown scorer {parsed.name!r}; available: {', '.join(sorted(SCORERS))}")
+    try:
+        return cls(cls.Params(**parsed.args))
+    except ValidationError as exc:
+        keys = ", ".join(f"{k}={f.default}" for k, f in cls.Params.model_fields.items())
+        msgs = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+        raise StrategySpecError(f"scorer {parsed.name}: {msgs}. Keys of {parsed.name}: {keys}") from None

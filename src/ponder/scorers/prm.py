@@ -1,0 +1,144 @@
+"""``prm`` and ``orm``: process reward models in the step-tag format (Math-Shepherd style).
+
+A step-tag PRM is a causal LM that reads the question and the solution with a tag token after each
+step; its next-token distribution at each tag, restricted to a good and a bad token, is the
+probability that the solution is correct so far. The model directory says how in
+``ponder_prm.json``: ``{"format": "step-tag", "step_tag": "...", "good_token": "+",
+"bad_token": "-", "step_delimiter": ";"}`` — the lab PRM ships one; for another PRM of this format
+(e.g. Math-Shepherd: tag "ки", delimiter a newline) write that file next to its weights.
+Step scores are aggregated by ``last`` / ``min`` / ``prod`` / ``mean``. ``orm`` is the outcome
+score: the PRM's score at the final tag.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import Field
+
+from ..backends import load_backend, resolve_local_path
+from ..engine import Engine
+from ..errors import ModelSpecError
+from ..types import Candidate, GenerationRequest, Problem, Usage
+from .base import Scorer, ScorerParams
+
+PRM_CONFIG = "ponder_prm.json"
+
+
+class PRMParams(ScorerParams):
+    model: str = "embedded-prm"
+    agg: Literal["last", "min", "prod", "mean"] = "last"
+    batch: int = Field(16, gt=0)
+
+
+def read_prm_config(spec: str) -> dict[str, Any]:
+    path = resolve_local_path(spec)
+    if path is None:
+        raise ModelSpecError(f"a PRM must be a local model directory (hf:PATH or embedded-prm), got {spec!r}")
+    cfg_path = Path(path) / PRM_CONFIG
+    if not cfg_path.is_file():
+        raise ModelSpecError(
+            f"{str(path)!r} is not a process reward model Ponder can read: no {PRM_CONFIG} (it says "
+            '{"format": "step-tag", "step_tag": ..., "good_token": "+", "bad_token": "-", "step_delimiter": ...})')
+    cfg = json.loads(cfg_path.read_text(encoding="utf-8"))
+    missing = {"step_tag", "good_token", "bad_token", "step_delimiter"} - set(cfg)
+    if cfg.get("format") != "step-tag" or missing:
+        raise ModelSpecError(f"{cfg_path}: format must be 'step-tag' with step_tag, good_token, bad_token and "
+                             f"step_delimiter (missing {sorted(missing)})")
+    return cfg
+
+
+def aggregate(steps: list[float], how: str) -> float:
+    if not steps:
+        return 0.0
+    if how == "last":
+        return steps[-1]
+    if how == "min":
+        return min(steps)
+    if how == "prod":
+        return math.prod(steps)
+    return sum(steps) / len(steps)
+
+
+def tag_steps(text: str, delimiter: str, tag: str) -> str:
+    """Insert ``tag`` after every ``delimiter`` and at the end (the PRM input format)."""
+    body = text.rstrip()
+    return body.replace(delimiter, delimiter + tag) + tag
+
+
+class PRMScorer(Scorer):
+    name = "prm"
+    summary = "process reward model (step-tag format): per-step scores aggregated by last/min/prod/mean"
+    role = "prm"
+    Params = PRMParams
+
+    def __init__(self, params: PRMParams | None = None) -> None:
+        super().__init__(params)
+        self._backend: Any = None
+        self._cfg: dict[str, Any] | None = None
+        self._ids: tuple[int, int, int] | None = None
+
+    def check(self, engine: Engine, problem: Problem | None = None) -> None:
+        self._load()
+
+    def _load(self) -> tuple[Any, dict[str, Any], tuple[int, int, int]]:
+        if self._backend is None:
+            p: PRMParams = self.params  # type: ignore[assignment]
+            cfg = read_prm_config(p.model)
+            backend = load_backend(p.model)
+            ids = []
+            for key in ("step_tag", "good_token", "bad_token"):
+                toks = backend.tokenizer(cfg[key], add_special_tokens=False)["input_ids"]
+                if len(toks) != 1:
+                    raise ModelSpecError(f"PRM {p.model}: {key} {cfg[key]!r} is not a single token")
+                ids.append(toks[0])
+            self._backend, self._cfg, self._ids = backend, cfg, (ids[0], ids[1], ids[2])
+        return self._backend, self._cfg, self._ids  # type: ignore[return-value]
+
+    def input_ids(self, problem: Problem, text: str) -> list[int]:
+        backend, cfg, _ = self._load()
+        prompt = backend.render(GenerationRequest(messages=problem.messages))
+        return backend.encode(prompt + tag_steps(text, cfg["step_delimiter"], cfg["step_tag"]))
+
+    async def step_scores(self, problem: Problem, text: str, engine: Engine) -> list[float]:
+        """P(good) at each step tag of ``text`` (one PRM forward pass, recorded in the ledger)."""
+        backend, _, (tag, good, bad) = self._load()
+        prm_engine = engine.with_backend(backend)
+        ids = self.input_ids(problem, text)
+
+        async def forward() -> tuple[list[float], Usage]:
+            import torch
+
+            logits = await backend.forward_logits(ids)
+            pos = [i for i, t in enumerate(ids) if t == tag]
+            pair = logits[pos][:, [good, bad]]
+            probs = torch.softmax(pair, dim=-1)[:, 0]
+            return probs.tolist(), Usage(prompt_tokens=len(ids), completion_tokens=0)
+
+        return await prm_engine.call(self.role, forward)
+
+    async def score(self, problem: Problem, candidates: list[Candidate], engine: Engine) -> list[float]:
+        p: PRMParams = self.params  # type: ignore[assignment]
+        out = []
+        for c in candidates:
+            steps = await self.step_scores(problem, c.text, engine)
+            c.meta["step_scores"] = [round(s, 4) for s in steps]
+            out.append(aggregate(steps, p.agg))
+        return out
+
+
+class ORMParams(ScorerParams):
+    model: str = "embedded-prm"
+
+
+class ORMScorer(PRMScorer):
+    name = "orm"
+    summary = "outcome score: the reward model's score of the whole solution (its final step tag)"
+    role = "orm"
+    Params = ORMParams  # type: ignore[assignment]
+
+    def __init__(self, params: ORMParams | None = None) -> None:
+        super().__init__(PRMParams(model=(params or ORMParams()).model, agg="last"))

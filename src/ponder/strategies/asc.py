@@ -1,0 +1,100 @@
+"""Adaptive self-consistency: sample in small batches, stop as soon as the vote is settled.
+
+Papers: Aggarwal et al., "Let's Sample Step by Step: Adaptive-Consistency for Efficient Reasoning
+and Coding with LLMs" (arXiv 2305.11860) — the Beta criterion (two leading answers) and the
+Dirichlet criterion (all answers), stopping when the leader stays the majority with probability
+>= 0.95 (the paper's threshold); Li et al., "Escape Sky-high Cost: Early-stopping
+Self-Consistency for Multi-step Reasoning" (arXiv 2401.10480) — ``window``: stop when every
+answer of the latest window agrees. Defaults: max_n = 16 (as ``sc``), batch 2, window 4.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Literal
+
+from pydantic import Field
+
+from ..engine import Engine
+from ..errors import BudgetExhausted
+from ..types import Candidate, Problem, Result
+from .base import Params, Strategy
+from .cot import Cot
+from .voting import vote
+
+
+def beta_stop_probability(top: int, second: int) -> float:
+    """P(p_top > p_second) for p ~ Beta(top + 1, second + 1): exact for integer counts."""
+    n = top + second + 1
+    return sum(math.comb(n, j) for j in range(top + 1)) / 2**n
+
+
+def dirichlet_stop_probability(counts: list[int], draws: int = 4000, seed: int = 0) -> float:
+    """P(the leading answer has the largest share) under Dirichlet(counts + 1), by Monte Carlo."""
+    import numpy as np
+
+    if len(counts) < 2:
+        counts = counts + [0]
+    rng = np.random.default_rng(seed)
+    samples = rng.dirichlet([c + 1 for c in counts], size=draws)
+    lead = int(np.argmax(counts))
+    return float((samples.argmax(axis=1) == lead).mean())
+
+
+class AscParams(Params):
+    max_n: int = Field(16, gt=0, le=1024)
+    batch: int = Field(2, gt=0, le=64)
+    rule: Literal["beta", "dirichlet", "window"] = "beta"
+    threshold: float = Field(0.95, gt=0.5, lt=1.0)
+    window: int = Field(4, gt=1)
+    temperature: float = Field(0.7, ge=0.0, le=5.0)
+    seed: int | None = None
+
+
+class AdaptiveConsistency(Strategy):
+    name = "asc"
+    summary = "adaptive self-consistency: stop sampling once the vote is settled (beta, dirichlet, window)"
+    paper = "arXiv 2305.11860, 2401.10480"
+    Params = AscParams
+
+    def settled(self, problem: Problem, cands: list[Candidate]) -> tuple[bool, float]:
+        p: AscParams = self.params  # type: ignore[assignment]
+        if p.rule == "window":
+            recent = cands[-p.window:]
+            if len(recent) < p.window or any(c.answer is None for c in recent):
+                return False, 0.0
+            agree = len(vote(recent, kind=problem.answer_kind).groups) == 1
+            return agree, 1.0 if agree else 0.0
+        v = vote(cands, kind=problem.answer_kind)
+        counts = sorted((len(g) for g in v.groups), reverse=True)
+        if not counts:
+            return False, 0.0
+        if p.rule == "beta":
+            prob = beta_stop_probability(counts[0], counts[1] if len(counts) > 1 else 0)
+        else:
+            prob = dirichlet_stop_probability(counts, seed=len(cands))
+        return prob >= p.threshold, prob
+
+    async def run(self, problem: Problem, engine: Engine) -> Result:
+        p: AscParams = self.params  # type: ignore[assignment]
+        cot = Cot()
+        cands: list[Candidate] = []
+        exhausted, confidence, rounds = False, 0.0, 0
+        while len(cands) < p.max_n:
+            k = min(p.batch, p.max_n - len(cands))
+            seed = None if p.seed is None else p.seed + rounds
+            try:
+                cands += await cot.sample(problem, engine, k, seed=seed, temperature=p.temperature)
+            except BudgetExhausted:
+                exhausted = True
+                break
+            rounds += 1
+            done, confidence = self.settled(problem, cands)
+            if done:
+                break
+        v = vote(cands, kind=problem.answer_kind)
+        text = cands[v.index].text if v.index is not None else ""
+        return Result(answer=v.answer, text=text, strategy=self.spec, candidates=cands,
+                      budget_exhausted=exhausted or any(c.finish_reason == "budget" for c in cands),
+                      trace={"samples": len(cands), "calls": rounds, "confidence": round(confidence, 4),
+                             "rule": p.rule, "votes": {cands[g[0]].answer: len(g) for g in v.groups}})

@@ -1,0 +1,78 @@
+"""Best-of-N: draw n candidates, score each with a verifier, keep the highest-scoring one.
+
+Papers: Cobbe et al., "Training Verifiers to Solve Math Word Problems" (arXiv 2110.14168) for
+outcome verifiers; Lightman et al., "Let's Verify Step by Step" (arXiv 2305.20050) for process
+reward models. Defaults: n = 16, temperature 0.7 (as self-consistency), scorer ``prm`` (the lab PRM
+unless ``scorer=prm(model='hf:PATH')``), step scores aggregated by the last step (the
+search-and-learn default). Ties go to the earliest candidate.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import Field
+
+from ..engine import Engine
+from ..errors import BudgetExhausted
+from ..scorers import Scorer, build_scorer
+from ..types import Candidate, Problem, Result
+from .base import Params, Strategy
+from .cot import Cot
+
+
+class BonParams(Params):
+    n: int = Field(16, gt=0, le=1024)
+    scorer: Any = "prm"
+    temperature: float = Field(0.7, ge=0.0, le=5.0)
+    of: Any = None
+    seed: int | None = None
+
+
+class BestOfN(Strategy):
+    name = "bon"
+    summary = "best-of-N: n samples scored by a verifier (prm, orm, logprob, judge, exact), keep the best"
+    paper = "arXiv 2110.14168, 2305.20050"
+    Params = BonParams
+    strategy_params = ("of",)
+    pool_param = "n"
+
+    def __init__(self, params: Params | None = None, spec: str | None = None) -> None:
+        super().__init__(params, spec)
+        self.scorer: Scorer = build_scorer(self.params.scorer)  # type: ignore[attr-defined]
+
+    def check(self, engine: Engine) -> None:
+        super().check(engine)
+        self.scorer.check(engine)
+
+    async def draw(self, problem: Problem, engine: Engine) -> list[Candidate]:
+        p: BonParams = self.params  # type: ignore[assignment]
+        self.scorer.check(engine, problem)
+        inner = p.of if p.of is not None else Cot()
+        cands = await inner.sample(problem, engine, p.n, seed=p.seed,
+                                   temperature=None if p.of is not None else p.temperature)
+        try:
+            scores = await self.scorer.score(problem, cands, engine)
+        except BudgetExhausted:
+            scores = [None] * len(cands)  # type: ignore[list-item]
+        for c, s in zip(cands, scores):
+            c.score = s
+        return cands
+
+    async def run(self, problem: Problem, engine: Engine) -> Result:
+        try:
+            return self.decide(problem, await self.draw(problem, engine))
+        except BudgetExhausted:
+            return Result(answer=None, text="", strategy=self.spec, budget_exhausted=True)
+
+    def decide(self, problem: Problem, candidates: list[Candidate], exhausted: bool = False) -> Result:
+        scored = [i for i, c in enumerate(candidates) if c.score is not None and c.answer is not None]
+        if not scored:  # no scores (budget) or no answers: fall back to the first candidate with an answer
+            scored = [i for i, c in enumerate(candidates) if c.answer is not None] or list(range(len(candidates)))
+        if not scored:
+            return Result(answer=None, text="", strategy=self.spec, candidates=candidates, budget_exhausted=True)
+        best = max(scored, key=lambda i: (candidates[i].score if candidates[i].score is not None else -1e9, -i))
+        c = candidates[best]
+        return Result(answer=c.answer, text=c.text, strategy=self.spec, candidates=candidates,
+                      budget_exhausted=exhausted or any(x.score is None for x in candidates),
+                      trace={"chosen": best, "scores": [x.score for x in candidates]})

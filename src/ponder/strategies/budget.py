@@ -1,0 +1,104 @@
+"""s1 budget forcing: control how long a model thinks, exactly.
+
+Paper: Muennighoff et al., "s1: Simple test-time scaling", arXiv 2501.19393. ``think=`` caps the
+thinking tokens (when reached, the end of thinking is forced and "Final Answer:" appended);
+``min_think=`` suppresses the end of thinking until that many tokens were spent (the model's end
+of thinking is replaced by "Wait" and it continues); ``wait=k`` replaces the end of thinking by
+"Wait" k times. Defaults from the paper: the "Wait" string, "Final Answer:", greedy decoding.
+Unlike s1's own code, which gives every continuation the full budget, the remaining budget is
+carried exactly across continuations (inserted "Wait" tokens count too), so thinking never exceeds
+``think``. Needs a backend that continues a partial assistant message.
+"""
+
+from __future__ import annotations
+
+from pydantic import Field
+
+from ..engine import Engine
+from ..errors import BudgetExhausted
+from ..types import Candidate, GenerationRequest, Problem, Result
+from .base import Params, Strategy, to_candidate
+
+
+class BudgetParams(Params):
+    think: int = Field(512, gt=0)
+    min_think: int = Field(0, ge=0)
+    wait: int = Field(0, ge=0, le=64)
+    wait_word: str = "Wait"
+    answer_prompt: str = "Final Answer:"
+    answer_tokens: int = Field(32, gt=0)
+    temperature: float = Field(0.0, ge=0.0, le=5.0)
+    top_p: float = Field(1.0, gt=0.0, le=1.0)
+    open: str = "<think>"
+    close: str = "</think>"
+    seed: int | None = None
+
+
+class BudgetForcing(Strategy):
+    name = "budget"
+    summary = "s1 budget forcing: exact max/min thinking tokens, 'Wait' k times instead of ending"
+    paper = "arXiv 2501.19393"
+    Params = BudgetParams
+
+    def check(self, engine: Engine) -> None:
+        engine.require("prefix_continuation", "budget forcing")
+
+    def _count(self, engine: Engine, text: str) -> int:
+        n = engine.count_tokens(text)
+        return n if n is not None else max(1, len(text) // 4)  # unknown tokenizer: ~4 chars a token
+
+    async def think_once(self, problem: Problem, engine: Engine, seed: int | None,
+                         temperature: float) -> Candidate:
+        p: BudgetParams = self.params  # type: ignore[assignment]
+        base = GenerationRequest(messages=problem.messages, temperature=temperature, top_p=p.top_p)
+        text, used, waits, forced, rounds = p.open, 0, 0, False, 0
+        while True:
+            remaining = p.think - used
+            if remaining <= 0:
+                forced = True
+                break
+            [s] = await engine.generate(base.replace(prefix=text, stop=[p.close], max_tokens=remaining,
+                                                     seed=None if seed is None else seed + rounds))
+            rounds += 1
+            used += s.completion_tokens if s.completion_tokens is not None else self._count(engine, s.text)
+            text += s.text
+            if s.finish_reason in ("length", "budget"):
+                forced = True
+                break
+            # the model ended its thinking (at the close tag, or by ending its turn): wait, or answer
+            want_more = used < p.min_think or waits < p.wait
+            word = (" " if text and not text.endswith((" ", "\n")) else "") + p.wait_word
+            cost = self._count(engine, word)
+            if not want_more or used + cost >= p.think:
+                break
+            if used >= p.min_think:
+                waits += 1
+            text += word
+            used += cost
+        text = text.rstrip() + f" {p.close} {p.answer_prompt}"
+        [a] = await engine.generate(base.replace(prefix=text, max_tokens=p.answer_tokens,
+                                                 seed=None if seed is None else seed + rounds))
+        full = text + a.text
+        cand = to_candidate(problem, a.__class__(text=full, finish_reason=a.finish_reason))
+        cand.meta.update(thinking_tokens=used, waits=waits, forced_end=forced,
+                         completion_tokens=used + (a.completion_tokens or 0))
+        return cand
+
+    async def sample(self, problem: Problem, engine: Engine, n: int, *, seed: int | None = None,
+                     temperature: float | None = None) -> list[Candidate]:
+        import asyncio
+
+        p: BudgetParams = self.params  # type: ignore[assignment]
+        t = p.temperature if temperature is None else temperature
+        base = p.seed if seed is None else seed
+        return list(await asyncio.gather(*(
+            self.think_once(problem, engine, None if base is None else base + 1000 * i, t) for i in range(n))))
+
+    async def run(self, problem: Problem, engine: Engine) -> Result:
+        p: BudgetParams = self.params  # type: ignore[assignment]
+        try:
+            cand = await self.think_once(problem, engine, p.seed, p.temperature)
+        except BudgetExhausted:
+            return Result(answer=None, text="", strategy=self.spec, budget_exhausted=True)
+        return Result(answer=cand.answer, text=cand.text, strategy=self.spec, candidates=[cand],
+                      trace={k: cand.meta[k] for k in ("thinking_tokens", "waits", "forced_end")})

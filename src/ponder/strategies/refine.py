@@ -1,0 +1,92 @@
+"""Self-refinement: generate, critique, revise — up to k rounds.
+
+Paper: Madaan et al., "Self-Refine: Iterative Refinement with Self-Feedback", arXiv 2303.17651.
+The same model writes a draft, critiques it, and revises it with the critique in the
+conversation. It stops when the critique finds nothing (it contains ``stop_phrase``) or after
+``rounds`` revisions; with ``scorer=`` it returns the best-scoring version, otherwise the last.
+Defaults from the paper: at most 4 feedback-revise iterations, greedy decoding.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import Field
+
+from ..engine import Engine
+from ..errors import BudgetExhausted
+from ..scorers import build_scorer
+from ..types import Candidate, GenerationRequest, Problem, Result
+from .base import Params, Strategy, to_candidate
+from .cot import Cot
+
+CRITIQUE_PROMPT = ("Review the solution above step by step. Point out any mistake. If every step and the "
+                   "final answer are correct, reply exactly: {stop}")
+REVISE_PROMPT = ("Feedback on your solution:\n{feedback}\n\nWrite a corrected solution that fixes the problems "
+                 "the feedback names. End with 'Answer: <answer>'.")
+
+
+class RefineParams(Params):
+    rounds: int = Field(4, ge=1, le=16)
+    scorer: Any = None
+    stop_phrase: str = "NO ISSUES"
+    temperature: float = Field(0.0, ge=0.0, le=5.0)
+    max_tokens: int = Field(1024, gt=0)
+    feedback_tokens: int = Field(256, gt=0)
+    seed: int | None = None
+
+
+class SelfRefine(Strategy):
+    name = "refine"
+    summary = "self-refinement: generate, critique, revise up to k rounds; stop when the critique is clean"
+    paper = "arXiv 2303.17651"
+    Params = RefineParams
+
+    def __init__(self, params: Params | None = None, spec: str | None = None) -> None:
+        super().__init__(params, spec)
+        s = self.params.scorer  # type: ignore[attr-defined]
+        self.scorer = build_scorer(s) if s is not None else None
+
+    def check(self, engine: Engine) -> None:
+        if self.scorer is not None:
+            self.scorer.check(engine)
+
+    async def run(self, problem: Problem, engine: Engine) -> Result:
+        p: RefineParams = self.params  # type: ignore[assignment]
+        versions: list[Candidate] = []
+        rounds: list[dict[str, Any]] = []
+        exhausted = False
+        seed = p.seed
+        try:
+            [draft] = await Cot().sample(problem, engine, 1, temperature=p.temperature, seed=seed)
+            versions.append(draft)
+            for r in range(p.rounds):
+                convo = [*problem.messages, {"role": "assistant", "content": versions[-1].text},
+                         {"role": "user", "content": CRITIQUE_PROMPT.format(stop=p.stop_phrase)}]
+                [fb] = await engine.generate(GenerationRequest(messages=convo, max_tokens=p.feedback_tokens,
+                                                               temperature=p.temperature, seed=seed), role="critic")
+                clean = p.stop_phrase.lower() in fb.text.lower()
+                rounds.append({"round": r + 1, "feedback": fb.text, "clean": clean})
+                if clean:
+                    break
+                convo = [*convo, {"role": "assistant", "content": fb.text},
+                         {"role": "user", "content": REVISE_PROMPT.format(feedback=fb.text)}]
+                [rev] = await engine.generate(GenerationRequest(messages=convo, max_tokens=p.max_tokens,
+                                                                temperature=p.temperature, seed=seed), role="policy")
+                versions.append(to_candidate(problem, rev, round=r + 1))
+        except BudgetExhausted:
+            exhausted = True
+        if not versions:
+            return Result(answer=None, text="", strategy=self.spec, budget_exhausted=True)
+        chosen = len(versions) - 1
+        if self.scorer is not None:
+            try:
+                scores = await self.scorer.score(problem, versions, engine)
+                for c, s in zip(versions, scores):
+                    c.score = s
+                chosen = max(range(len(versions)), key=lambda i: (scores[i], i))
+            except BudgetExhausted:
+                exhausted = True
+        best = versions[chosen]
+        return Result(answer=best.answer, text=best.text, strategy=self.spec, candidates=versions,
+                      budget_exhausted=exhausted, trace={"rounds": rounds, "chosen_version": chosen})

@@ -1,0 +1,96 @@
+"""TIP, the thought-switching penalty: discourage abandoning a line of thought too early.
+
+Paper: Wang et al., "Thoughts Are All Over the Place: On the Underthinking of o1-Like LLMs",
+arXiv 2501.18585. A logits processor subtracts ``alpha`` from the logits of the switch words'
+tokens (every tokenisation: with and without a leading space, capitalised or not; for a word
+that is several tokens, its first token) while fewer than ``beta`` tokens have passed since the
+current thought began (the start of generation or the last switch). Defaults from the paper:
+alpha = 3, beta = 600, the switch word "Alternatively". A modifier: ``tip(of=sc(n=8))`` applies the
+penalty to every policy call of the inner strategy (default ``cot`` at temperature 0.7). Needs
+logits access (hf, embedded, vllm).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import Field
+
+from ..engine import Engine
+from ..types import Candidate, Problem, Result
+from .base import Params, Strategy
+from .cot import Cot, CotParams
+
+
+def switch_token_ids(tokenizer: Any, words: list[str]) -> list[int]:
+    """First token of every tokenisation of each switch word."""
+    ids: set[int] = set()
+    for w in words:
+        for variant in {w, " " + w, w.lower(), " " + w.lower(), w.capitalize(), " " + w.capitalize()}:
+            toks = tokenizer(variant, add_special_tokens=False)["input_ids"]
+            if toks:
+                ids.add(int(toks[0]))
+    return sorted(ids)
+
+
+class SwitchPenalty:
+    """Logits processor ``(input_ids, scores) -> scores`` (Hugging Face convention), one per request."""
+
+    def __init__(self, token_ids: list[int], alpha: float, beta: int) -> None:
+        self.token_ids = token_ids
+        self.alpha = alpha
+        self.beta = beta
+        self.prompt_len: int | None = None
+
+    def __call__(self, input_ids: Any, scores: Any) -> Any:
+        import torch
+
+        if self.alpha == 0 or not self.token_ids:
+            return scores
+        if self.prompt_len is None:  # the first call sees the prompt alone
+            self.prompt_len = int(input_ids.shape[1])
+        ids = torch.tensor(self.token_ids, device=scores.device)
+        gen = input_ids[:, self.prompt_len:]
+        for row in range(gen.shape[0]):
+            hits = torch.isin(gen[row], ids).nonzero()
+            start = int(hits[-1]) + 1 if len(hits) else 0
+            if gen.shape[1] - start < self.beta:
+                scores[row, ids] -= self.alpha
+        return scores
+
+
+class TipParams(Params):
+    alpha: float = Field(3.0, ge=0.0)
+    beta: int = Field(600, gt=0)
+    words: list[str] = Field(default_factory=lambda: ["Alternatively"])
+    of: Any = None
+
+
+class ThoughtSwitchPenalty(Strategy):
+    name = "tip"
+    summary = "thought-switching penalty: logits of switch words lowered by alpha for beta tokens"
+    paper = "arXiv 2501.18585"
+    Params = TipParams
+    strategy_params = ("of",)
+
+    def inner(self) -> Strategy:
+        p: TipParams = self.params  # type: ignore[assignment]
+        return p.of if p.of is not None else Cot(CotParams(temperature=0.7))
+
+    def check(self, engine: Engine) -> None:
+        engine.require("logits", "tip (the thought-switching penalty)")
+        super().check(engine)
+
+    def penalised(self, engine: Engine) -> Engine:
+        p: TipParams = self.params  # type: ignore[assignment]
+        ids = switch_token_ids(engine.backend.tokenizer, p.words)  # type: ignore[attr-defined]
+        return engine.with_logits_processors(lambda: SwitchPenalty(ids, p.alpha, p.beta))
+
+    async def run(self, problem: Problem, engine: Engine) -> Result:
+        result = await self.inner().run(problem, self.penalised(engine))
+        result.strategy = self.spec
+        return result
+
+    async def sample(self, problem: Problem, engine: Engine, n: int, *, seed: int | None = None,
+                     temperature: float | None = None) -> list[Candidate]:
+        return await self.inner().sample(problem, self.penalised(engine), n, seed=seed, temperature=temperature)

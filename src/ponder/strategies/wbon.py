@@ -1,0 +1,26 @@
+"""Weighted best-of-N: majority vote where each answer group weighs the sum of its verifier scores.
+
+Papers: Li et al., "Making Large Language Models Better Reasoners with Step-Aware Verifier"
+(arXiv 2206.02336) and the weighted majority of Uesato et al. (arXiv 2211.14275); also the
+"weighted best-of-N" of Snell et al. (arXiv 2408.03314). Defaults as ``bon``.
+"""
+
+from __future__ import annotations
+
+from ..types import Candidate, Problem, Result
+from .bon import BestOfN
+from .voting import vote
+
+
+class WeightedBestOfN(BestOfN):
+    name = "wbon"
+    summary = "weighted majority: answer groups weighed by the sum of their verifier scores"
+    paper = "arXiv 2206.02336, 2408.03314"
+
+    def decide(self, problem: Problem, candidates: list[Candidate], exhausted: bool = False) -> Result:
+        weights = [c.score if c.score is not None else 0.0 for c in candidates]
+        v = vote(candidates, kind=problem.answer_kind, weights=weights)
+        text = candidates[v.index].text if v.index is not None else ""
+        return Result(answer=v.answer, text=text, strategy=self.spec, candidates=candidates,
+                      budget_exhausted=exhausted or any(c.score is None for c in candidates),
+                      trace={"weights": {candidates[g[0]].answer: round(t, 4) for g, t in zip(v.groups, v.tally)}})
