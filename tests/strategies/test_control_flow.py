@@ -1,0 +1,159 @@
+"""Control flow of the strategies on a scripted backend: rounds, stopping, selection, ledger roles."""
+
+from __future__ import annotations
+
+import pytest
+
+from ponder import CapabilityError, Engine, Problem, StrategySpecError
+from ponder.strategies import build_strategy, run_strategy
+from scripted import ScriptedBackend
+
+
+def problem(answer="7", **kw):
+    return Problem.from_question("What is 3+4?", answer=answer, **kw)
+
+
+async def run(spec, backend, prob=None, budget=None):
+    engine = Engine(backend)
+    if budget is not None:
+        engine = engine.for_problem(budget)
+    return await run_strategy(build_strategy(spec), prob or problem(), engine)
+
+
+async def test_sc_votes_over_equivalent_answers_not_raw_text():
+    answers = ["Answer: 7", "Answer: 7.0", "Answer: 8", "so Answer: \\frac{14}{2}", "Answer: 8"]
+    r = await run("sc(n=5)", ScriptedBackend(lambda req, i: answers[i]))
+    assert r.answer in ("7", "7.0") and r.correct
+    assert r.trace["votes"] == {"7": 3, "8": 2}
+
+
+async def test_sc_tie_goes_to_the_first_seen_answer():
+    answers = ["Answer: 8", "Answer: 7", "Answer: 7", "Answer: 8"]
+    r = await run("sc(n=4)", ScriptedBackend(lambda req, i: answers[i]))
+    assert r.answer == "8"
+
+
+async def test_asc_stops_early_when_unanimous_and_samples_all_when_split():
+    backend = ScriptedBackend(lambda req, i: "Answer: 7")
+    r = await run("asc(max_n=16, batch=1)", backend)
+    # Beta criterion: 3 agreeing votes give P = 15/16 < 0.95, 4 give 31/32 >= 0.95
+    assert r.trace["samples"] == 4 and len(backend.requests) == 4 and r.answer == "7"
+    split = ScriptedBackend(lambda req, i: f"Answer: {len(split.requests) % 2}")
+    r2 = await run("asc(max_n=8, batch=2)", split)
+    assert r2.trace["samples"] == 8
+    w = ScriptedBackend(lambda req, i: "Answer: 7")
+    r3 = await run("asc(rule=window, window=4, batch=2)", w)
+    assert r3.trace["samples"] == 4
+
+
+async def test_bon_exact_picks_the_checked_answer_and_wbon_weighs_groups():
+    answers = ["Answer: 5", "Answer: 5", "Answer: 7", "Answer: 5"]
+    prob = problem(checker=None)
+    prob.checker = lambda a: a == "7"
+    r = await run("bon(n=4, scorer=exact)", ScriptedBackend(lambda req, i: answers[i]), prob)
+    assert r.answer == "7" and r.trace["chosen"] == 2
+    assert [e.role for e in r.ledger.entries] == ["policy"]
+    r2 = await run("wbon(n=4, scorer=exact)", ScriptedBackend(lambda req, i: answers[i]), prob)
+    assert r2.answer == "7"  # one group of weight 1 beats three of weight 0
+    r3 = await run("sc(n=4)", ScriptedBackend(lambda req, i: answers[i]), prob)
+    assert r3.answer == "5"
+
+
+async def test_exact_scorer_without_checker_is_a_clear_error_before_any_call():
+    backend = ScriptedBackend(lambda req, i: "Answer: 7")
+    with pytest.raises(StrategySpecError, match="checker"):
+        await run("bon(n=2, scorer=exact)", backend, problem())
+    assert backend.requests == []
+
+
+async def test_budget_forcing_carries_the_remaining_budget_exactly():
+    # the model always thinks 10 words then closes its thinking
+    def reply(req, i):
+        if req.prefix.endswith("Final Answer:"):
+            return " 7"
+        return "one two three four five six seven eight nine ten </think>"
+
+    backend = ScriptedBackend(reply)
+    r = await run("budget(think=25, wait=5)", backend)
+    thinking_calls = [q for q in backend.requests if "</think>" in q.stop]
+    # each round spends 11 generated tokens (10 words and the closing tag) plus 1 for "Wait"
+    assert [q.max_tokens for q in thinking_calls] == [25, 13, 1]
+    assert r.trace["thinking_tokens"] == 25 and r.trace["forced_end"]
+    assert r.answer == "7"
+    assert r.candidates[0].text.count("Wait") == 2
+
+
+async def test_budget_min_think_suppresses_early_ending_and_wait_zero_answers_at_once():
+    def reply(req, i):
+        return " 7" if req.prefix.endswith("Final Answer:") else "a b c </think>"
+
+    backend = ScriptedBackend(reply)
+    r = await run("budget(think=100, min_think=8)", backend)
+    assert r.trace["thinking_tokens"] >= 8 and r.trace["waits"] == 0
+    backend2 = ScriptedBackend(reply)
+    r2 = await run("budget(think=100, wait=0)", backend2)
+    assert len(backend2.requests) == 2 and r2.trace["thinking_tokens"] == 4
+
+
+async def test_budget_needs_prefix_continuation_and_tip_needs_logits():
+    no_prefix = ScriptedBackend(lambda req, i: "x", prefix=False)
+    with pytest.raises(CapabilityError, match="prefix continuation"):
+        await run("budget(think=10)", no_prefix)
+    with pytest.raises(CapabilityError, match="logits"):
+        await run("tip", ScriptedBackend(lambda req, i: "x"))
+    assert no_prefix.requests == []
+
+
+async def test_think_off_writes_an_empty_thinking_span():
+    backend = ScriptedBackend(lambda req, i: "Answer: 7")
+    r = await run("think(mode=off)", backend)
+    assert backend.requests[0].prefix == "<think> </think>"
+    assert backend.requests[0].template_kwargs == {"enable_thinking": False}
+    assert r.answer == "7"
+
+
+async def test_refine_stops_when_the_critique_is_clean_and_records_roles():
+    def reply(req, i):
+        last = req.messages[-1]["content"]
+        if last.startswith("Review"):
+            critiques = sum(1 for q in backend.requests if q.messages[-1]["content"].startswith("Review"))
+            return "Step 1 is wrong." if critiques == 1 else "NO ISSUES"
+        if last.startswith("Feedback"):
+            return "Fixed. Answer: 7"
+        return "Answer: 8"
+
+    backend = ScriptedBackend(reply)
+    r = await run("refine(rounds=4)", backend)
+    assert r.answer == "7" and len(r.trace["rounds"]) == 2 and r.trace["rounds"][-1]["clean"]
+    assert [e.role for e in r.ledger.entries] == ["policy", "critic", "policy", "critic"]
+
+
+async def test_refine_runs_all_rounds_without_a_clean_critique():
+    backend = ScriptedBackend(lambda req, i: "Bad." if req.messages[-1]["content"].startswith("Review") else "Answer: 8")
+    r = await run("refine(rounds=3)", backend)
+    assert len(r.trace["rounds"]) == 3 and len(r.candidates) == 4
+
+
+async def test_feedback_edit_fans_out_and_selects_by_vote():
+    def reply(req, i):
+        content = req.messages[-1]["content"]
+        if "Give concise, specific feedback" in content:
+            return f"feedback {i}"
+        if "Rewrite the response" in content:
+            return "Answer: 7" if "feedback 0" in content else "Answer: 6"
+        return "Answer: 5"
+
+    backend = ScriptedBackend(reply)
+    r = await run("feedback_edit(n=3, feedbacks=2, edits=2)", backend)
+    roles = [e.role for e in r.ledger.entries]
+    assert roles.count("policy") == 1 and roles.count("feedback") == 3 and roles.count("editor") == 6
+    assert len(r.candidates) == 12 and r.answer in ("7", "6")
+    assert r.trace["drafts"] == ["5", "5", "5"]
+
+
+async def test_budget_exhaustion_returns_best_so_far():
+    from ponder import Budget
+
+    backend = ScriptedBackend(lambda req, i: "Answer: 7" if i == 0 else "Answer: 8")
+    r = await run("asc(max_n=16, batch=3)", backend, budget=Budget(max_calls=2))
+    assert r.budget_exhausted and r.answer == "8" and r.ledger.calls == 2  # 4 of the 6 samples drawn
