@@ -6,6 +6,7 @@ Every error Ponder raises on purpose becomes one line on stderr and exit code 2.
 from __future__ import annotations
 
 import json
+import os
 import sys
 from typing import Optional
 
@@ -15,7 +16,7 @@ from rich.table import Table
 
 from .errors import PonderError
 
-app = typer.Typer(add_completion=False, no_args_is_help=True,
+app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="Ponder: inference-time scaling for any LLM, with an honest compute ledger.")
 err = Console(stderr=True, soft_wrap=True)
 out = Console(soft_wrap=True)
@@ -62,11 +63,49 @@ def strategies() -> None:
     out.print(table)
 
 
+def lab_eval(
+    model: str = typer.Option("embedded", "--model", "-m", help="Model spec."),
+    task: str = typer.Option("arith", "--task", "-t", help="Task spec, e.g. arith, countdown, gsm8k:PATH."),
+    limit: int = typer.Option(100, "--limit", "-n", help="Number of problems."),
+    seed: int = typer.Option(0, "--seed", help="Seed of the problems and the samples."),
+    max_n: int = typer.Option(16, "--max-n", help="Largest N (pool size per problem)."),
+    scorer: str = typer.Option("prm", "--scorer", help="Scorer for best-of-N ('none' to skip)."),
+    max_tokens: int = typer.Option(256, "--max-tokens", help="Max tokens per sample."),
+    as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
+) -> None:
+    """Accuracy at N = 1, 2, 4, ..., 16: greedy, one sample, majority, any-correct, best-of-N."""
+    import asyncio
+
+    from rich.progress import Progress
+
+    from .lab.engine_eval import evaluate
+
+    with Progress(console=err, transient=True, disable=as_json) as bar:
+        job = bar.add_task("problems", total=limit)
+        report = asyncio.run(evaluate(model, task, limit=limit, seed=seed, max_n=max_n,
+                                      scorer=None if scorer == "none" else scorer, max_tokens=max_tokens,
+                                      progress=lambda: bar.advance(job)))
+    if as_json:
+        print(json.dumps(report.to_dict(), indent=2))
+        return
+    table = Table(title=f"{model} on {task}: {report.problems} problems, greedy {report.greedy:.1%}")
+    cols = ["N", "one sample", "majority", "any correct"] + ([f"best-of-N ({scorer})"] if scorer != "none" else [])
+    for c in cols:
+        table.add_column(c, justify="right")
+    for n, row in report.by_n.items():
+        vals = [row["one_sample"], row["majority"], row["any_correct"]] + (
+            [row["best_of_n"]] if "best_of_n" in row else [])
+        table.add_row(str(n), *(f"{v:.1%}" for v in vals))
+    out.print(table)
+    out.print(f"[dim]{report.mean_tokens_per_problem:,.0f} tokens per problem (greedy + pool + scorer)[/dim]")
+
+
 def _mount_lab() -> None:
     try:
         from .lab.cli import lab_app
     except ImportError:
-        return
+        lab_app = typer.Typer(help="The lab: synthetic tasks and small models.")
+    lab_app.command("eval")(lab_eval)
     app.add_typer(lab_app, name="lab")
 
 
@@ -91,7 +130,11 @@ def main(argv: list[str] | None = None) -> None:
         if isinstance(exc, click.ClickException):
             exc.show()
             sys.exit(2)
-        raise
+        if os.environ.get("PONDER_DEBUG"):
+            raise
+        err.print(f"[red]internal error:[/red] {type(exc).__name__}: {exc} "
+                  "(a bug in Ponder; set PONDER_DEBUG=1 for the traceback)", highlight=False)
+        sys.exit(1)
 
 
 if __name__ == "__main__":

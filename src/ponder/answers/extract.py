@@ -45,7 +45,7 @@ __all__ = [
     "split_think",
 ]
 
-KINDS = ("auto", "math", "gsm8k", "number", "code", "boxed")
+KINDS = ("auto", "math", "gsm8k", "number", "code", "boxed", "string")
 THINK_PREFIX = "think:"
 
 
@@ -326,6 +326,8 @@ _ORDERS: dict[str, list[tuple[str, Callable[[str], str | None]]]] = {
     "auto": [(n, _METHODS[n]) for n in ("boxed", "answer_line", "gsm8k", "last_number")],
     "math": [(n, _METHODS[n]) for n in ("boxed", "answer_line", "last_number")],
     "boxed": [("boxed", last_boxed)],
+    # exact-string answers (expressions, names): an explicit answer only, never a stray number
+    "string": [(n, _METHODS[n]) for n in ("boxed", "answer_line")],
     "number": [("last_number", last_number)],
     "code": [("code", _code_block)],
     "gsm8k": [

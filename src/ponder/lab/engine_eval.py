@@ -1,0 +1,133 @@
+"""``ponder lab eval``: accuracy at N = 1, 2, 4, ..., 16 through the Engine, on any model spec.
+
+For each problem it draws one greedy answer and a pool of ``max_n`` samples at temperature 1.0
+(one call: the samples share a prefill), scores the pool with a scorer (default the lab PRM), and
+reports, for each N: one sample (the pool's mean accuracy), majority of N, any-correct of N
+(pass@N, the unbiased estimator of Chen et al. 2021) and best-of-N by the scorer. Majority and
+best-of-N at N < max_n are averaged over random N-subsets of the pool (unbiased subsampling).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import random
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..engine import Engine
+from ..strategies.base import grade
+from ..strategies.cot import Cot, CotParams
+from ..strategies.voting import vote
+from ..types import Candidate, Problem
+
+SUBSETS = 64
+
+
+def pass_at_k(n: int, c: int, k: int) -> float:
+    """Unbiased pass@k from n samples with c correct."""
+    if n - c < k:
+        return 1.0
+    return 1.0 - math.comb(n - c, k) / math.comb(n, k)
+
+
+@dataclass
+class ProblemPool:
+    problem: Problem
+    greedy_correct: bool
+    candidates: list[Candidate]
+    correct: list[bool]
+    scores: list[float] | None = None
+    tokens: int = 0
+
+    def majority(self, idx: list[int]) -> bool:
+        v = vote([self.candidates[i] for i in idx], kind=self.problem.answer_kind)
+        return v.index is not None and self.correct[idx[v.index]]
+
+    def best(self, idx: list[int]) -> bool:
+        assert self.scores is not None
+        i = max(idx, key=lambda j: (self.scores[j], -j))  # type: ignore[index]
+        return self.correct[i]
+
+
+@dataclass
+class EvalReport:
+    model: str
+    task: str
+    problems: int
+    greedy: float
+    by_n: dict[int, dict[str, float]] = field(default_factory=dict)
+    scorer: str | None = None
+    mean_tokens_per_problem: float = 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"model": self.model, "task": self.task, "problems": self.problems, "greedy": self.greedy,
+                "scorer": self.scorer, "mean_tokens_per_problem": self.mean_tokens_per_problem,
+                "by_n": {str(k): v for k, v in self.by_n.items()}}
+
+
+def ns_up_to(max_n: int) -> list[int]:
+    out, n = [], 1
+    while n < max_n:
+        out.append(n)
+        n *= 2
+    return out + [max_n]
+
+
+async def build_pool(problem: Problem, engine: Engine, max_n: int, seed: int, scorer: Any,
+                     max_tokens: int) -> ProblemPool:
+    eng = engine.for_problem()
+    greedy = (await Cot(CotParams(temperature=0.0, max_tokens=max_tokens)).sample(problem, eng, 1))[0]
+    pool = await Cot(CotParams(temperature=1.0, max_tokens=max_tokens)).sample(problem, eng, max_n, seed=seed)
+    correct = [bool(grade(problem, c.answer)) for c in pool]
+    scores = await scorer.score(problem, pool, eng) if scorer is not None else None
+    return ProblemPool(problem, bool(grade(problem, greedy.answer)), pool, correct, scores,
+                       tokens=eng.ledger.total_tokens or 0)
+
+
+def summarise(pools: list[ProblemPool], max_n: int, seed: int) -> dict[int, dict[str, float]]:
+    rng = random.Random(seed)
+    out: dict[int, dict[str, float]] = {}
+    for n in ns_up_to(max_n):
+        maj = best = anyc = one = 0.0
+        for p in pools:
+            k = len(p.candidates)
+            subsets = [list(range(k))] if n >= k else [rng.sample(range(k), n) for _ in range(SUBSETS)]
+            maj += sum(p.majority(s) for s in subsets) / len(subsets)
+            if p.scores is not None:
+                best += sum(p.best(s) for s in subsets) / len(subsets)
+            anyc += pass_at_k(k, sum(p.correct), min(n, k))
+            one += sum(p.correct) / k
+        m = len(pools)
+        row = {"one_sample": one / m, "majority": maj / m, "any_correct": anyc / m}
+        if pools and pools[0].scores is not None:
+            row["best_of_n"] = best / m
+        out[n] = row
+    return out
+
+
+async def evaluate(model: str, task: str, *, limit: int | None = 100, seed: int = 0, max_n: int = 16,
+                   scorer: str | None = "prm", max_tokens: int = 256, concurrency: int = 4,
+                   progress: Any = None) -> EvalReport:
+    from ..scorers import build_scorer
+    from ..tasks import load_task
+
+    problems = load_task(task).problems(limit, seed)
+    engine = Engine.from_spec(model)
+    sc = build_scorer(scorer) if scorer else None
+    if sc is not None:
+        sc.check(engine)
+    sem = asyncio.Semaphore(concurrency)
+
+    async def one(i: int, prob: Problem) -> ProblemPool:
+        async with sem:
+            pool = await build_pool(prob, engine, max_n, seed * 100_003 + i, sc, max_tokens)
+        if progress is not None:
+            progress()
+        return pool
+
+    pools = await asyncio.gather(*(one(i, p) for i, p in enumerate(problems)))
+    return EvalReport(model=model, task=task, problems=len(pools),
+                      greedy=sum(p.greedy_correct for p in pools) / max(1, len(pools)),
+                      by_n=summarise(list(pools), max_n, seed), scorer=scorer,
+                      mean_tokens_per_problem=sum(p.tokens for p in pools) / max(1, len(pools)))
