@@ -106,3 +106,19 @@ async def test_generation_runs_off_the_event_loop(backend):
     hb.cancel()
     assert engine.ledger.calls == 2
     assert ticks >= min(5, int(elapsed / 0.005) // 4)  # the loop kept turning while the model ran
+
+
+def test_common_prefix_is_reused_and_reported_as_cached(tiny_model_dir):
+    backend = HFBackend(tiny_model_dir)
+    first = backend.generate_sync(req(prefix="<think> 1+2=3; 3*4=12; 12-5=7; 7+1=8;", temperature=0.0, max_tokens=6))
+    assert first.usage.cached_prompt_tokens == 0
+    longer = req(prefix="<think> 1+2=3; 3*4=12; 12-5=7; 7+1=8; 8*2=16;", temperature=0.0, max_tokens=6)
+    again = backend.generate_sync(longer)
+    assert 16 <= again.usage.cached_prompt_tokens < again.usage.prompt_tokens
+    # reusing the cache changes nothing in what is generated
+    fresh = HFBackend(tiny_model_dir).generate_sync(longer)
+    assert fresh.usage.cached_prompt_tokens == 0
+    assert [s.token_ids for s in again.samples] == [s.token_ids for s in fresh.samples]
+    same = backend.generate_sync(longer)
+    assert same.usage.cached_prompt_tokens == same.usage.prompt_tokens
+    assert [s.token_ids for s in same.samples] == [s.token_ids for s in fresh.samples]

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+from collections import OrderedDict
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Callable
@@ -53,6 +54,9 @@ class HFBackend:
         self.device = device
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ponder-hf")
         self._lock = threading.Lock()
+        self.prefix_cache_size = 64  # entries kept for prefix reuse ...
+        self.prefix_cache_tokens = 32_768  # ... and the tokens they may hold together
+        self._prefix_cache: OrderedDict[tuple[int, ...], tuple[Any, Any]] = OrderedDict()
         self.eos_ids = self._eos_ids()
         self.think_ids = self._think_ids()
         self._caps = Capabilities(
@@ -136,9 +140,7 @@ class HFBackend:
         else:
             gen.seed()
 
-        out = self.model(input_ids=torch.tensor([prompt_ids], device=self.device), use_cache=True)
-        cache = out.past_key_values
-        logits = out.logits[:, -1, :].float()
+        cache, logits, reused = self._prefill(prompt_ids)
         if n > 1:
             cache.batch_repeat_interleave(n)
             logits = logits.expand(n, -1)
@@ -199,9 +201,49 @@ class HFBackend:
         reasoning = None
         if self.think_ids is not None:
             reasoning = sum(s.reasoning_tokens or 0 for s in samples)
-        usage = Usage(prompt_tokens=len(prompt_ids), cached_prompt_tokens=0,
+        usage = Usage(prompt_tokens=len(prompt_ids), cached_prompt_tokens=reused,
                       completion_tokens=completion, reasoning_tokens=reasoning)
         return Generation(samples=samples, usage=usage)
+
+    def _prefill(self, ids: list[int]) -> tuple[Any, Any, int]:
+        """KV cache and last logits for ``ids``, reusing the longest cached common prefix.
+
+        Step search and budget forcing continue the same text again and again: the prompt's
+        common prefix with an earlier request is not encoded again (it is reported as cached
+        prompt tokens in the ledger).
+        """
+        import copy
+
+        import torch
+
+        best_key, best_len = None, 0
+        for key in self._prefix_cache:
+            m = _common_prefix(key, ids)
+            if m > best_len:
+                best_key, best_len = key, m
+        if best_key is not None and best_len == len(ids) == len(best_key):
+            cache, logits = self._prefix_cache[best_key]
+            self._prefix_cache.move_to_end(best_key)
+            return copy.deepcopy(cache), logits.clone(), len(ids)
+        reused = 0
+        cache = None
+        if best_key is not None and best_len >= 16:
+            reused = min(best_len, len(ids) - 1)  # at least one token runs to give the next logits
+            cache = copy.deepcopy(self._prefix_cache[best_key][0])
+            extra = cache.get_seq_length() - reused
+            try:
+                if extra > 0:
+                    cache.crop(-extra)  # transformers 5: a negative count removes that many tokens
+            except (ValueError, RuntimeError):  # caches that cannot roll back (sliding windows, ...)
+                cache, reused = None, 0
+        out = self.model(input_ids=torch.tensor([ids[reused:]], device=self.device), past_key_values=cache,
+                         use_cache=True)
+        cache, logits = out.past_key_values, out.logits[:, -1, :].float()
+        self._prefix_cache[tuple(ids)] = (copy.deepcopy(cache), logits.clone())
+        while len(self._prefix_cache) > self.prefix_cache_size or (
+                len(self._prefix_cache) > 1 and sum(map(len, self._prefix_cache)) > self.prefix_cache_tokens):
+            self._prefix_cache.popitem(last=False)
+        return cache, logits, reused
 
     def _emit(self, on_token: TokenCallback, i: int, ids: list[int], emitted: str, stop: list[str],
               final: bool) -> str:
@@ -262,3 +304,11 @@ class HFBackend:
     async def forward_logits(self, ids: list[int]) -> Any:
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self._executor, self.forward_logits_sync, ids)
+
+
+def _common_prefix(a: tuple[int, ...], b: list[int]) -> int:
+    n = min(len(a), len(b))
+    i = 0
+    while i < n and a[i] == b[i]:
+        i += 1
+    return i
