@@ -44,9 +44,38 @@ def solve(
         return
     out.print(f"[bold]{result.answer if result.answer is not None else '(no answer extracted)'}[/bold]")
     if trace and result.trace:
-        out.print_json(data=result.trace)
+        if "nodes" in result.trace:
+            out.print(format_tree(result.trace), highlight=False)
+        else:
+            out.print_json(data=result.trace)
     flag = " [yellow](budget exhausted)[/yellow]" if result.budget_exhausted else ""
     out.print(f"[dim]{result.strategy} on {model}: {result.ledger.summary()}[/dim]{flag}")
+
+
+def format_tree(trace: dict) -> str:
+    """A search tree as indented lines: step text, score, visits; the chosen path marked with *."""
+    nodes = {n["id"]: n for n in trace["nodes"]}
+    kids: dict[int | None, list[int]] = {}
+    for n in trace["nodes"]:
+        kids.setdefault(n["parent"], []).append(n["id"])
+    lines: list[str] = []
+
+    def walk(i: int, depth: int) -> None:
+        n = nodes[i]
+        if n["parent"] is not None:
+            mark = "*" if n["chosen"] else " "
+            score = "" if n["score"] is None else f"  score={n['score']:.3f}"
+            visits = f"  visits={n['visits']}" if n["visits"] else ""
+            end = "  [end]" if n["terminal"] else ""
+            step = n["step"].strip().replace("\n", " ")
+            lines.append(f"{mark} {'  ' * (depth - 1)}{step[:100]}{score}{visits}{end}")
+        for k in kids.get(i, []):
+            walk(k, depth + 1)
+
+    walk(0, 0)
+    if trace.get("note"):
+        lines.append(f"note: {trace['note']}")
+    return "\n".join(lines)
 
 
 @app.command()

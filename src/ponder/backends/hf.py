@@ -216,34 +216,45 @@ class HFBackend:
 
         import torch
 
+        exact = self._prefix_cache.get(tuple(ids))
+        if exact is not None:
+            self._prefix_cache.move_to_end(tuple(ids))
+            return copy.deepcopy(exact[0]), exact[1].clone(), len(ids)
+        cache, start = self._reusable(ids)
+        out = self.model(input_ids=torch.tensor([ids[start:]], device=self.device), past_key_values=cache,
+                         use_cache=True)
+        logits = out.logits[:, -1, :].float()
+        self._remember(ids, out.past_key_values, logits)
+        return out.past_key_values, logits, start
+
+    def _reusable(self, ids: list[int]) -> tuple[Any, int]:
+        """A copy of the cache of the longest common prefix (>= 16 tokens) and its length."""
+        import copy
+
         best_key, best_len = None, 0
         for key in self._prefix_cache:
             m = _common_prefix(key, ids)
             if m > best_len:
                 best_key, best_len = key, m
-        if best_key is not None and best_len == len(ids) == len(best_key):
-            cache, logits = self._prefix_cache[best_key]
-            self._prefix_cache.move_to_end(best_key)
-            return copy.deepcopy(cache), logits.clone(), len(ids)
-        reused = 0
-        cache = None
-        if best_key is not None and best_len >= 16:
-            reused = min(best_len, len(ids) - 1)  # at least one token runs to give the next logits
-            cache = copy.deepcopy(self._prefix_cache[best_key][0])
-            extra = cache.get_seq_length() - reused
-            try:
-                if extra > 0:
-                    cache.crop(-extra)  # transformers 5: a negative count removes that many tokens
-            except (ValueError, RuntimeError):  # caches that cannot roll back (sliding windows, ...)
-                cache, reused = None, 0
-        out = self.model(input_ids=torch.tensor([ids[reused:]], device=self.device), past_key_values=cache,
-                         use_cache=True)
-        cache, logits = out.past_key_values, out.logits[:, -1, :].float()
-        self._prefix_cache[tuple(ids)] = (copy.deepcopy(cache), logits.clone())
+        if best_key is None or best_len < 16:
+            return None, 0
+        start = min(best_len, len(ids) - 1)  # at least one token runs to give the next logits
+        cache = copy.deepcopy(self._prefix_cache[best_key][0])
+        extra = cache.get_seq_length() - start
+        try:
+            if extra > 0:
+                cache.crop(-extra)  # transformers 5: a negative count removes that many tokens
+        except (ValueError, RuntimeError):  # caches that cannot roll back (sliding windows, ...)
+            return None, 0
+        return cache, start
+
+    def _remember(self, ids: list[int], cache: Any, last_logits: Any) -> None:
+        import copy
+
+        self._prefix_cache[tuple(ids)] = (copy.deepcopy(cache), last_logits.clone())
         while len(self._prefix_cache) > self.prefix_cache_size or (
                 len(self._prefix_cache) > 1 and sum(map(len, self._prefix_cache)) > self.prefix_cache_tokens):
             self._prefix_cache.popitem(last=False)
-        return cache, logits, reused
 
     def _emit(self, on_token: TokenCallback, i: int, ids: list[int], emitted: str, stop: list[str],
               final: bool) -> str:
@@ -300,6 +311,25 @@ class HFBackend:
 
         with self._lock, torch.inference_mode():
             return self.model(input_ids=torch.tensor([ids], device=self.device)).logits[0].float()
+
+    def forward_tail_sync(self, ids: list[int]) -> tuple[Any, int]:
+        """Logits at positions ``start..len(ids)-1`` (``start`` = the reused cached prefix length).
+
+        A PRM scoring a beam that grew by one step runs only the new step's tokens.
+        """
+        import torch
+
+        with self._lock, torch.inference_mode():
+            cache, start = self._reusable(ids)
+            out = self.model(input_ids=torch.tensor([ids[start:]], device=self.device), past_key_values=cache,
+                             use_cache=True)
+            logits = out.logits[0].float()
+            self._remember(ids, out.past_key_values, logits[-1:])
+            return logits, start
+
+    async def forward_tail(self, ids: list[int]) -> tuple[Any, int]:
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._executor, self.forward_tail_sync, ids)
 
     async def forward_logits(self, ids: list[int]) -> Any:
         loop = asyncio.get_running_loop()

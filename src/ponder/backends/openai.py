@@ -10,6 +10,10 @@ llama.cpp, hosted APIs — through the official ``openai`` SDK (``AsyncOpenAI``)
 * Continuing a partial assistant message: through ``/completions`` with the chat template applied
   client-side (``?tokenizer=PATH``), or the server's own flag (``?continue=vllm`` sends vLLM's
   ``continue_final_message``). Without either, a clear CapabilityError.
+* Streaming: given ``on_token`` (and ``n == 1``), the call is made with ``stream=True`` and each
+  text delta is passed on as it arrives (reasoning deltas inside ``<think>…</think>``), usage from
+  the final chunk (``stream_options.include_usage``). A stream that fails before its first token is
+  retried like any call; one that fails after it is an error (its tokens were already delivered).
 """
 
 from __future__ import annotations
@@ -19,7 +23,7 @@ import os
 import random
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 from urllib.parse import parse_qsl
 
 from ..errors import BackendError, CapabilityError, ModelSpecError
@@ -184,7 +188,10 @@ class OpenAIBackend:
                 ep.in_flight -= 1
 
     # -- generation -------------------------------------------------------------------------
-    async def generate(self, request: GenerationRequest) -> Generation:
+    supports_streaming = True
+
+    async def generate(self, request: GenerationRequest,
+                       on_token: Callable[[int, str], None] | None = None) -> Generation:
         if request.logits_processors:
             raise CapabilityError(f"logits processors need logits access, which {self.name!r} over the "
                                   "OpenAI API does not give; use hf:PATH, embedded or vllm:PATH")
@@ -197,7 +204,7 @@ class OpenAIBackend:
         ep = self._pick_endpoint()
         if request.n > 1 and not ep.native_n:
             return await self._fan_out(request)
-        gen = await self._one_call(ep, request, continuing)
+        gen = await self._one_call(ep, request, continuing, on_token if request.n == 1 else None)
         if len(gen.samples) < request.n:  # the server ignored or refused n: remember, fill the rest
             ep.native_n = False
             rest = await self._fan_out(request.replace(n=request.n - len(gen.samples),
@@ -218,7 +225,8 @@ class OpenAIBackend:
             usage = usage + g.usage
         return Generation(samples=samples, usage=usage)
 
-    async def _one_call(self, ep: _Endpoint, request: GenerationRequest, continuing: bool) -> Generation:
+    async def _one_call(self, ep: _Endpoint, request: GenerationRequest, continuing: bool,
+                        on_token: Callable[[int, str], None] | None = None) -> Generation:
         import openai
 
         common: dict[str, Any] = dict(model=self.config.model, max_tokens=request.max_tokens,
@@ -240,6 +248,9 @@ class OpenAIBackend:
                 prompt = self._render(request)
                 if request.logprobs:
                     common["logprobs"] = 1
+                if on_token is not None:
+                    return await self._stream_call(ep, request, on_token, lambda c, **kw: c.completions.create(
+                        prompt=prompt, extra_body=extra or None, **common, **kw), completions=True)
                 resp, retries = await self._with_retries(ep, lambda c: c.completions.create(
                     prompt=prompt, extra_body=extra or None, **common))
             else:
@@ -250,6 +261,9 @@ class OpenAIBackend:
                     extra.update(continue_final_message=True, add_generation_prompt=False)
                 if request.logprobs:
                     common["logprobs"] = True
+                if on_token is not None:
+                    return await self._stream_call(ep, request, on_token, lambda c, **kw: c.chat.completions.create(
+                        messages=messages, extra_body=extra or None, **common, **kw), completions=False)
                 resp, retries = await self._with_retries(ep, lambda c: c.chat.completions.create(
                     messages=messages, extra_body=extra or None, **common))
         except BackendError as exc:
@@ -260,6 +274,68 @@ class OpenAIBackend:
         except openai.OpenAIError as exc:
             raise BackendError(f"{ep.url}: {exc}") from exc
         return self._parse(resp, request, retries, use_completions)
+
+    async def _stream_call(self, ep: _Endpoint, request: GenerationRequest, on_token: Callable[[int, str], None],
+                           create: Any, completions: bool) -> Generation:
+        """One streamed call: deltas to ``on_token`` as they arrive, the sample and usage at the end."""
+        import httpx
+        import openai
+
+        delivered = False
+
+        async def consume(client: Any) -> tuple[list[str], str | None, Any]:
+            nonlocal delivered
+            stream = await create(client, stream=True, stream_options={"include_usage": True})
+            parts: list[str] = []
+            finish: str | None = None
+            usage: Any = None
+            thinking = False
+            try:
+                async for chunk in stream:
+                    if getattr(chunk, "usage", None) is not None:
+                        usage = chunk.usage
+                    for ch in chunk.choices or []:
+                        if completions:
+                            piece = ch.text or ""
+                        else:
+                            delta = ch.delta
+                            extra = getattr(delta, "model_extra", None) or {}
+                            reasoning = (getattr(delta, "reasoning_content", None) or extra.get("reasoning_content")
+                                         or extra.get("reasoning"))
+                            piece = ""
+                            if reasoning:
+                                piece = ("" if thinking else "<think>") + reasoning
+                                thinking = True
+                            if delta.content:
+                                piece += ("</think>" if thinking else "") + delta.content
+                                thinking = False
+                        if ch.finish_reason:
+                            finish = ch.finish_reason
+                        if piece:
+                            parts.append(piece)
+                            delivered = True
+                            on_token(0, piece)
+                if thinking:
+                    parts.append("</think>")
+                    on_token(0, "</think>")
+            except (openai.APIError, httpx.HTTPError) as exc:
+                if not delivered:
+                    raise
+                raise BackendError(f"{ep.url} failed in the middle of a stream: {type(exc).__name__}: "
+                                   f"{_message(exc)}") from exc
+            finally:
+                await stream.close()
+            return parts, finish, usage
+
+        try:
+            (parts, finish, u), retries = await self._with_retries(ep, consume)
+        except httpx.HTTPError as exc:
+            raise BackendError(f"{ep.url}: {type(exc).__name__}: {exc}") from exc
+        text, _ = truncate_at_stop("".join(parts), request.stop)
+        sample = Sample(text=text, finish_reason="length" if finish == "length" else "stop")
+        usage = _usage(u, retries)
+        sample.completion_tokens = usage.completion_tokens
+        return Generation(samples=[sample], usage=usage)
 
     def _render(self, request: GenerationRequest) -> str:
         tok = self._get_tokenizer()
@@ -298,18 +374,23 @@ class OpenAIBackend:
             matched = said if isinstance(said, str) else (full[len(text):][:max(map(len, request.stop))] if cut else None)
             samples.append(Sample(text=text, finish_reason=finish, logprobs=logprobs,  # type: ignore[arg-type]
                                   matched_stop=matched))
-        u = getattr(resp, "usage", None)
-        usage = Usage(retries=retries)
-        if u is not None:
-            usage.prompt_tokens = u.prompt_tokens
-            usage.completion_tokens = u.completion_tokens
-            ptd = getattr(u, "prompt_tokens_details", None)
-            ctd = getattr(u, "completion_tokens_details", None)
-            usage.cached_prompt_tokens = getattr(ptd, "cached_tokens", None) if ptd else None
-            usage.reasoning_tokens = getattr(ctd, "reasoning_tokens", None) if ctd else None
+        usage = _usage(getattr(resp, "usage", None), retries)
         if len(samples) == 1 and usage.completion_tokens is not None:
             samples[0].completion_tokens = usage.completion_tokens
         return Generation(samples=samples, usage=usage)
+
+
+def _usage(u: Any, retries: int) -> Usage:
+    """Usage as the server reported it (None where it did not)."""
+    usage = Usage(retries=retries)
+    if u is not None:
+        usage.prompt_tokens = u.prompt_tokens
+        usage.completion_tokens = u.completion_tokens
+        ptd = getattr(u, "prompt_tokens_details", None)
+        ctd = getattr(u, "completion_tokens_details", None)
+        usage.cached_prompt_tokens = getattr(ptd, "cached_tokens", None) if ptd else None
+        usage.reasoning_tokens = getattr(ctd, "reasoning_tokens", None) if ctd else None
+    return usage
 
 
 def _message(exc: Any) -> str:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections import OrderedDict
 from pathlib import Path
 from typing import Any, Literal
 
@@ -31,7 +32,7 @@ PRM_CONFIG = "ponder_prm.json"
 class PRMParams(ScorerParams):
     model: str = "embedded-prm"
     agg: Literal["last", "min", "prod", "mean"] = "last"
-    batch: int = Field(16, gt=0)
+    cache: bool = True
 
 
 def read_prm_config(spec: str) -> dict[str, Any]:
@@ -80,6 +81,7 @@ class PRMScorer(Scorer):
         self._backend: Any = None
         self._cfg: dict[str, Any] | None = None
         self._ids: tuple[int, int, int] | None = None
+        self._scores: OrderedDict[tuple[int, ...], float] = OrderedDict()  # tagged prefix -> P(good)
 
     def check(self, engine: Engine, problem: Problem | None = None) -> None:
         self._load()
@@ -104,21 +106,41 @@ class PRMScorer(Scorer):
         return backend.encode(prompt + tag_steps(text, cfg["step_delimiter"], cfg["step_tag"]))
 
     async def step_scores(self, problem: Problem, text: str, engine: Engine) -> list[float]:
-        """P(good) at each step tag of ``text`` (one PRM forward pass, recorded in the ledger)."""
+        """P(good) at each step tag of ``text``, recorded in the ledger under role ``prm``.
+
+        With ``cache=true`` (default) the scores of steps seen before are reused and only the new
+        tokens run through the PRM (its KV cache of the common prefix is kept): a beam that grew by
+        one step costs one step. The ledger shows the reused tokens as cached prompt tokens.
+        """
+        p: PRMParams = self.params  # type: ignore[assignment]
         backend, _, (tag, good, bad) = self._load()
-        prm_engine = engine.with_backend(backend)
         ids = self.input_ids(problem, text)
+        pos = [i for i, t in enumerate(ids) if t == tag]
+        keys = [tuple(ids[: i + 1]) for i in pos]
+        if p.cache and keys and all(k in self._scores for k in keys):
+            return [self._scores[k] for k in keys]
 
         async def forward() -> tuple[list[float], Usage]:
             import torch
 
-            logits = await backend.forward_logits(ids)
-            pos = [i for i, t in enumerate(ids) if t == tag]
-            pair = logits[pos][:, [good, bad]]
-            probs = torch.softmax(pair, dim=-1)[:, 0]
-            return probs.tolist(), Usage(prompt_tokens=len(ids), completion_tokens=0)
+            if p.cache:
+                logits, start = await backend.forward_tail(ids)
+                if any(i < start and k not in self._scores for i, k in zip(pos, keys)):
+                    logits, start = await backend.forward_logits(ids), 0
+            else:
+                logits, start = await backend.forward_logits(ids), 0
+            fresh = [i for i in pos if i >= start]
+            probs = torch.softmax(logits[[i - start for i in fresh]][:, [good, bad]], dim=-1)[:, 0].tolist()
+            computed = dict(zip(fresh, probs))
+            scores = [computed[i] if i in computed else self._scores[k] for i, k in zip(pos, keys)]
+            if p.cache:
+                for k, v in zip(keys, scores):
+                    self._scores[k] = v
+                while len(self._scores) > 100_000:
+                    self._scores.popitem(last=False)
+            return scores, Usage(prompt_tokens=len(ids), cached_prompt_tokens=start, completion_tokens=0)
 
-        return await prm_engine.call(self.role, forward)
+        return await engine.with_backend(backend).call(self.role, forward)
 
     async def score(self, problem: Problem, candidates: list[Candidate], engine: Engine) -> list[float]:
         p: PRMParams = self.params  # type: ignore[assignment]

@@ -1,0 +1,104 @@
+"""The ``ponder bench`` and ``ponder report`` commands (mounted with ``app.command("bench")(bench_command)``)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+from typing import List, Optional
+
+import typer
+from rich.console import Console
+
+out = Console(soft_wrap=True)
+err = Console(stderr=True, soft_wrap=True)
+
+
+def bench_command(
+    model: Optional[str] = typer.Option(None, "--model", "-m", help="embedded | hf:PATH | openai:MODEL@URL1,URL2 | vllm:PATH"),
+    task: Optional[str] = typer.Option(None, "--task", "-t", help="arith, countdown, gsm8k:PATH, math500:PATH, "
+                                       "game24:PATH, humaneval:PATH, jsonl:PATH?question=..&answer=.."),
+    strategies: Optional[str] = typer.Option(None, "--strategies", "-s",
+                                             help='";"-separated specs; ranges sweep powers of two, e.g. '
+                                                  '"cot; sc(n=1..16); bon(n=1..16, scorer=prm)"'),
+    limit: Optional[int] = typer.Option(None, "--limit", "-n", help="Number of problems (default: all)."),
+    seeds: Optional[int] = typer.Option(None, "--seeds", help="Run seeds (default 1)."),
+    concurrency: int = typer.Option(4, "--concurrency", "-c", help="Problems run at once."),
+    out_dir: str = typer.Option("runs/bench", "--out", "-o", help="Run directory (one SQLite file per run)."),
+    resume: bool = typer.Option(False, "--resume", help="Continue a killed run without recomputing finished work."),
+    subsets: int = typer.Option(64, "--subsets", help="Random k-subsets per pool point when not enumerable."),
+    unit_timeout: Optional[float] = typer.Option(None, "--unit-timeout", help="Seconds before one unit is failed."),
+    no_report: bool = typer.Option(False, "--no-report", help="Skip plots and HTML at the end."),
+    no_progress: bool = typer.Option(False, "--no-progress", help="No progress bar."),
+) -> None:
+    """Accuracy against compute for strategies at matched budgets; crash-safe and resumable."""
+    from .runner import BenchConfig, run_bench
+
+    cfg = BenchConfig(model=model, task=task, strategies=strategies, limit=limit, seeds=seeds,
+                      concurrency=concurrency, out=out_dir, resume=resume, max_subsets=subsets,
+                      unit_timeout=unit_timeout, progress=not no_progress)
+    run_dir = asyncio.run(run_bench(cfg))
+    finish(run_dir, html=not no_report)
+
+
+def finish(run_dir: Path, html: bool = True) -> Path | None:
+    """Print the tables and (unless told not to) write the plots and HTML; returns the HTML path."""
+    from .report import load_report, print_tables, write_report
+
+    if html:
+        path, report = write_report(run_dir)
+    else:
+        path, report = None, load_report(run_dir)
+    print_tables(report, out)
+    if path is not None:
+        out.print(f"report: {path}")
+    return path
+
+
+def report_command(
+    runs: List[str] = typer.Argument(..., help="Run directories (runs/NAME); two with --price to compare."),
+    as_json: bool = typer.Option(False, "--json", help="Print the tables as one JSON object."),
+    price: Optional[List[str]] = typer.Option(None, "--price", help="in=$/M,out=$/M or gpu=$/h[,tps=N][,train=$]; "
+                                              "one per run, in order, or one for all."),
+    pick: Optional[List[str]] = typer.Option(None, "--pick", help="Strategy spec to compare per run (default: "
+                                             "each run's most accurate)."),
+    no_html: bool = typer.Option(False, "--no-html", help="Tables only; no plots or HTML."),
+) -> None:
+    """Tables, plots and a self-contained HTML report of a run; with --price, the cost planner."""
+    from .report import load_report, print_tables, write_report
+
+    reports = []
+    for run in runs:
+        if no_html or as_json or price:
+            reports.append(load_report(run))
+        else:
+            _, rep = write_report(run)
+            reports.append(rep)
+    if price:
+        from .planner import PriceSpec, plan, print_plan
+
+        picks = list(pick) if pick else None
+        if picks is not None and len(picks) == 1:
+            picks = picks * len(reports)
+        result = plan(reports, [PriceSpec.parse(p) for p in price], picks)
+        if as_json:
+            print(json.dumps(result, indent=2, default=str))
+        else:
+            print_plan(result, out)
+        return
+    if as_json:
+        payload = reports[0] if len(reports) == 1 else {"runs": reports}
+        print(json.dumps(payload, indent=2, default=str))
+        return
+    for rep in reports:
+        print_tables(rep, out)
+        if rep.get("html"):
+            out.print(f"report: {rep['html']}")
+
+
+def make_app() -> typer.Typer:
+    """A stand-alone app with both commands (``python -m ponder.bench``)."""
+    app = typer.Typer(add_completion=False, no_args_is_help=True, help="ponder bench and report")
+    app.command("bench")(bench_command)
+    app.command("report")(report_command)
+    return app

@@ -1,0 +1,158 @@
+"""The cost planner: cost per correct answer of runs from a price table, and where one overtakes another.
+
+A price is written ``in=0.15,out=0.60`` (dollars per million input / output tokens) or ``gpu=2.50``
+(dollars per GPU-hour; the run's measured throughput, all tokens of its calls over its elapsed wall-clock
+time, converts tokens to hours; ``tps=1500`` overrides the throughput), plus optional ``train=5000``
+(a one-off cost, e.g. training or fine-tuning the small model). Give one ``--price`` per run, in order,
+or one for all.
+
+Cost per correct answer = cost per problem / accuracy. With one-off costs T_a, T_b and costs per correct
+c_a < c_b, run a costs less in total beyond V = (T_a - T_b) / (c_b - c_a) correct answers.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+from ..errors import PonderError
+
+
+class PriceError(PonderError, ValueError):
+    """A price could not be read."""
+
+
+PRICE_KEYS = ("in", "out", "gpu", "tps", "train")
+
+
+@dataclass
+class PriceSpec:
+    input: float | None = None
+    output: float | None = None
+    gpu_hour: float | None = None
+    tokens_per_second: float | None = None
+    train: float = 0.0
+
+    @classmethod
+    def parse(cls, text: str) -> "PriceSpec":
+        values: dict[str, float] = {}
+        for part in (p.strip() for p in text.replace(";", ",").split(",")):
+            if not part:
+                continue
+            key, sep, value = part.partition("=")
+            key = key.strip().lower()
+            if not sep or key not in PRICE_KEYS:
+                raise PriceError(f"cannot read price {part!r} in {text!r}; write in=$/M,out=$/M or gpu=$/h "
+                                 "[,tps=TOKENS_PER_S] [,train=$]")
+            try:
+                values[key] = float(value.strip().lstrip("$"))
+            except ValueError:
+                raise PriceError(f"price {part!r}: {value!r} is not a number") from None
+        spec = cls(values.get("in"), values.get("out"), values.get("gpu"), values.get("tps"), values.get("train", 0.0))
+        if spec.gpu_hour is None and (spec.input is None or spec.output is None):
+            raise PriceError(f"price {text!r} needs in= and out= (per million tokens) or gpu= (per GPU-hour)")
+        return spec
+
+
+def cost_per_problem(point: dict[str, Any], price: PriceSpec, throughput: float | None) -> float | None:
+    if price.gpu_hour is not None:
+        tps = price.tokens_per_second or throughput
+        if not tps or point.get("tokens") is None:
+            return None
+        return point["tokens"] / tps / 3600.0 * price.gpu_hour
+    if point.get("prompt_tokens") is None or point.get("completion_tokens") is None:
+        return None
+    return (point["prompt_tokens"] * price.input + point["completion_tokens"] * price.output) / 1e6  # type: ignore[operator]
+
+
+def measured_throughput(report: dict[str, Any]) -> float | None:
+    s = report["summary"]
+    return s["tokens"] / s["elapsed_seconds"] if s.get("elapsed_seconds") else None
+
+
+def plan(reports: list[dict[str, Any]], prices: list[PriceSpec], picks: list[str | None] | None = None) -> dict[str, Any]:
+    """Cost per correct answer for every point of each run, the chosen points compared, and the crossover."""
+    if len(prices) == 1:
+        prices = prices * len(reports)
+    if len(prices) != len(reports):
+        raise PriceError(f"give one --price per run ({len(reports)}) or one for all, not {len(prices)}")
+    picks = picks or [None] * len(reports)
+    runs = []
+    for report, price, pick in zip(reports, prices, picks):
+        tps = measured_throughput(report)
+        points = []
+        for p in report["points"]:
+            cpp = cost_per_problem(p, price, tps)
+            acc = p.get("accuracy")
+            cpc = None if cpp is None or not acc else cpp / acc
+            points.append({"spec": p["spec"], "accuracy": acc, "tokens": p.get("tokens"),
+                           "cost_per_problem": cpp, "cost_per_correct": cpc})
+        chosen = _choose(points, pick, report["run"])
+        m = report["manifest"]
+        runs.append({"run": report["run"], "model": m.get("model"), "task": m.get("task"), "throughput_tps": tps,
+                     "train": price.train, "points": points, "chosen": chosen})
+    out: dict[str, Any] = {"runs": runs, "comparison": None}
+    if len(runs) == 2 and all(r["chosen"] and r["chosen"]["cost_per_correct"] is not None for r in runs):
+        out["comparison"] = compare(runs[0], runs[1])
+    return out
+
+
+def _choose(points: list[dict[str, Any]], pick: str | None, run: str) -> dict[str, Any] | None:
+    if pick:
+        for p in points:
+            if p["spec"] == pick:
+                return p
+        raise PriceError(f"{run}: no strategy {pick!r}; it has {', '.join(p['spec'] for p in points)}")
+    graded = [p for p in points if p["accuracy"] is not None]
+    return max(graded, key=lambda p: (p["accuracy"], -(p["cost_per_problem"] or 0))) if graded else None
+
+
+def compare(a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:
+    ca, cb = a["chosen"]["cost_per_correct"], b["chosen"]["cost_per_correct"]
+    cheaper = a if ca < cb else b if cb < ca else None
+    result: dict[str, Any] = {"cheaper_per_correct": cheaper["run"] if cheaper else None,
+                              "ratio": (max(ca, cb) / min(ca, cb)) if min(ca, cb) > 0 else math.inf,
+                              "crossover_correct_answers": None, "sentence": ""}
+    ta, tb = a["train"], b["train"]
+    if cheaper is None:
+        result["sentence"] = "both cost the same per correct answer"
+        return result
+    other = b if cheaper is a else a
+    t_cheap, t_other = (ta, tb) if cheaper is a else (tb, ta)
+    c_cheap, c_other = min(ca, cb), max(ca, cb)
+    if t_cheap > t_other:
+        v = (t_cheap - t_other) / (c_other - c_cheap)
+        result["crossover_correct_answers"] = v
+        result["sentence"] = (f"{cheaper['run']} costs less per correct answer (${c_cheap:.6g} vs ${c_other:.6g}) "
+                              f"and overtakes {other['run']} in total cost after {v:,.0f} correct answers "
+                              f"(its one-off ${t_cheap:,.0f} against ${t_other:,.0f})")
+    else:
+        result["sentence"] = (f"{cheaper['run']} costs less per correct answer (${c_cheap:.6g} vs ${c_other:.6g}) "
+                              f"at every volume")
+    return result
+
+
+def print_plan(plan_out: dict[str, Any], console: Any = None) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    from .format import fmt_cell
+
+    console = console or Console()
+    for r in plan_out["runs"]:
+        t = Table(title=f"{r['run']}: {r['model']} on {r['task']}"
+                        + (f" · {r['throughput_tps']:,.0f} tok/s measured" if r["throughput_tps"] else ""))
+        for title in ("strategy", "accuracy", "tokens", "$ / problem", "$ / correct"):
+            t.add_column(title, justify="left" if title == "strategy" else "right")
+        for p in r["points"]:
+            mark = " ◀" if r["chosen"] is p else ""
+            t.add_row(p["spec"] + mark, fmt_cell("accuracy", p), fmt_cell("tokens", p),
+                      _money(p["cost_per_problem"]), _money(p["cost_per_correct"]))
+        console.print(t)
+    if plan_out["comparison"]:
+        console.print(plan_out["comparison"]["sentence"])
+
+
+def _money(v: float | None) -> str:
+    return "–" if v is None else f"${v:.3g}"

@@ -1,0 +1,211 @@
+"""The run store: one SQLite file (WAL) per run, written as work completes, safe against SIGKILL.
+
+Schema (``SCHEMA``):
+  ``manifest(key, value)``  JSON values: model, task, strategies, seeds, limit, versions, git, hardware.
+  ``units(unit, problem_id, family, spec, seed, gen_seed, status, attempt, error, ...)``  one work item:
+      a problem x strategy (a pool strategy's whole sweep is one unit) x run seed.
+  ``results(problem_id, family, spec, point, seed, correct, parsed, ...)``  one row per budget point;
+      for pool strategies ``correct`` is the expected accuracy over subsets of the drawn pool.
+  ``calls(id, unit, attempt, role, model, n, prompt_tokens, ...)``  every model call's ledger entry, written
+      when the call completes; calls of an attempt that never finished (killed) stay, marked by
+      ``units.attempt`` being higher than theirs.
+
+A unit's results and its ``done`` status are written in one transaction, so after a kill a unit is either
+complete or redone from scratch; ``--resume`` never recomputes a ``done`` unit. A second process on the same
+run is refused by an exclusive ``flock`` on ``bench.lock`` (released by the kernel even on SIGKILL).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import time
+from pathlib import Path
+from typing import Any, Iterable
+
+from ..errors import PonderError
+
+DB_NAME = "bench.sqlite"
+LOCK_NAME = "bench.lock"
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS manifest (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS units (
+    unit TEXT PRIMARY KEY, problem_id TEXT NOT NULL, family TEXT NOT NULL, spec TEXT NOT NULL,
+    seed INTEGER NOT NULL, gen_seed INTEGER NOT NULL, status TEXT NOT NULL DEFAULT 'pending',
+    attempt INTEGER NOT NULL DEFAULT 0, error TEXT, started REAL, finished REAL, wall_seconds REAL);
+CREATE TABLE IF NOT EXISTS results (
+    unit TEXT NOT NULL, problem_id TEXT NOT NULL, family TEXT NOT NULL, spec TEXT NOT NULL,
+    point REAL, seed INTEGER NOT NULL, correct REAL, parsed REAL, pass_at_k REAL, answer TEXT,
+    policy_tokens REAL, verifier_tokens REAL, prompt_tokens REAL, completion_tokens REAL, calls REAL,
+    wall_seconds REAL, flops REAL, retries INTEGER, budget_exhausted INTEGER, error TEXT,
+    pool_size INTEGER, subsets INTEGER, PRIMARY KEY (problem_id, family, spec, seed));
+CREATE TABLE IF NOT EXISTS calls (
+    id INTEGER PRIMARY KEY AUTOINCREMENT, unit TEXT NOT NULL, attempt INTEGER NOT NULL, role TEXT,
+    model TEXT, n INTEGER, prompt_tokens INTEGER, cached_prompt_tokens INTEGER, completion_tokens INTEGER,
+    reasoning_tokens INTEGER, wall_seconds REAL, retries INTEGER, finish_reasons TEXT,
+    num_parameters INTEGER, at REAL);
+CREATE INDEX IF NOT EXISTS calls_unit ON calls(unit, attempt);
+"""
+
+RESULT_FIELDS = ("unit", "problem_id", "family", "spec", "point", "seed", "correct", "parsed", "pass_at_k",
+                 "answer", "policy_tokens", "verifier_tokens", "prompt_tokens", "completion_tokens", "calls",
+                 "wall_seconds", "flops", "retries", "budget_exhausted", "error", "pool_size", "subsets")
+
+
+class RunLockedError(PonderError):
+    """Another process is writing this run."""
+
+
+class RunStoreError(PonderError):
+    """The run directory is missing, not a run, or does not match what was asked."""
+
+
+class RunLock:
+    """An exclusive, non-blocking ``flock`` on ``DIR/bench.lock``; the kernel drops it when the process dies."""
+
+    def __init__(self, run_dir: Path) -> None:
+        self.path = Path(run_dir) / LOCK_NAME
+        self._fd: int | None = None
+
+    def acquire(self) -> "RunLock":
+        import fcntl
+
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            holder = os.pread(fd, 64, 0).decode(errors="replace").strip() or "unknown"
+            os.close(fd)
+            raise RunLockedError(f"the run {str(self.path.parent)!r} is being written by another ponder bench "
+                                 f"(pid {holder}); wait for it to finish or choose another --out") from None
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, str(os.getpid()).encode(), 0)
+        self._fd = fd
+        return self
+
+    def release(self) -> None:
+        if self._fd is not None:
+            import fcntl
+
+            fcntl.flock(self._fd, fcntl.LOCK_UN)
+            os.close(self._fd)
+            self._fd = None
+
+    def __enter__(self) -> "RunLock":
+        return self.acquire()
+
+    def __exit__(self, *exc: Any) -> None:
+        self.release()
+
+
+class Store:
+    """Read/write access to one run's SQLite file. Writers hold a ``RunLock`` first (see ``open_for_write``)."""
+
+    def __init__(self, path: Path, *, readonly: bool = False) -> None:
+        self.path = Path(path)
+        if readonly:
+            if not self.path.is_file():
+                raise RunStoreError(f"no bench results at {str(self.path)!r}")
+            self.db = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True)
+        else:
+            self.db = sqlite3.connect(self.path, isolation_level=None)  # autocommit; explicit transactions
+            self.db.execute("PRAGMA journal_mode=WAL")
+            self.db.execute("PRAGMA synchronous=NORMAL")  # WAL + NORMAL: durable across process kills
+            self.db.executescript(SCHEMA)
+        self.db.row_factory = sqlite3.Row
+
+    @classmethod
+    def for_run(cls, run_dir: str | Path, *, readonly: bool = False) -> "Store":
+        run_dir = Path(run_dir)
+        if readonly and run_dir.is_file():
+            return cls(run_dir, readonly=True)
+        return cls(run_dir / DB_NAME, readonly=readonly)
+
+    def close(self) -> None:
+        self.db.close()
+
+    # -- manifest ---------------------------------------------------------------------------
+    def manifest(self) -> dict[str, Any]:
+        return {r["key"]: json.loads(r["value"]) for r in self.db.execute("SELECT key, value FROM manifest")}
+
+    def set_manifest(self, values: dict[str, Any]) -> None:
+        with self._tx():
+            self.db.executemany("INSERT OR REPLACE INTO manifest(key, value) VALUES (?, ?)",
+                                [(k, json.dumps(v, default=str)) for k, v in values.items()])
+
+    # -- units ------------------------------------------------------------------------------
+    def add_units(self, units: Iterable[dict[str, Any]]) -> None:
+        with self._tx():
+            self.db.executemany(
+                "INSERT OR IGNORE INTO units(unit, problem_id, family, spec, seed, gen_seed) "
+                "VALUES (:unit, :problem_id, :family, :spec, :seed, :gen_seed)", list(units))
+
+    def unit_status(self) -> dict[str, str]:
+        return {r["unit"]: r["status"] for r in self.db.execute("SELECT unit, status FROM units")}
+
+    def start_unit(self, unit: str) -> int:
+        """Begin a new attempt of ``unit``; returns the attempt number its calls are recorded under."""
+        with self._tx():
+            self.db.execute("UPDATE units SET attempt = attempt + 1, status = 'running', started = ? "
+                            "WHERE unit = ?", (time.time(), unit))
+            return int(self.db.execute("SELECT attempt FROM units WHERE unit = ?", (unit,)).fetchone()[0])
+
+    def record_call(self, unit: str, attempt: int, entry: Any) -> None:
+        """One ledger entry, committed at once (a call that completed is never lost)."""
+        self.db.execute(
+            "INSERT INTO calls(unit, attempt, role, model, n, prompt_tokens, cached_prompt_tokens, "
+            "completion_tokens, reasoning_tokens, wall_seconds, retries, finish_reasons, num_parameters, at) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (unit, attempt, entry.role, entry.model, entry.n, entry.prompt_tokens, entry.cached_prompt_tokens,
+             entry.completion_tokens, entry.reasoning_tokens, entry.wall_seconds, entry.retries,
+             json.dumps(entry.finish_reasons), entry.num_parameters, time.time()))
+
+    def finish_unit(self, unit: str, rows: list[dict[str, Any]], *, error: str | None = None,
+                    wall_seconds: float | None = None) -> None:
+        """Write a unit's result rows and mark it done (or failed) in one transaction."""
+        with self._tx():
+            self.db.execute("DELETE FROM results WHERE unit = ?", (unit,))
+            cols = ", ".join(RESULT_FIELDS)
+            marks = ", ".join(f":{f}" for f in RESULT_FIELDS)
+            self.db.executemany(f"INSERT OR REPLACE INTO results({cols}) VALUES ({marks})",
+                                [{f: r.get(f) for f in RESULT_FIELDS} for r in rows])
+            self.db.execute("UPDATE units SET status = ?, error = ?, finished = ?, wall_seconds = ? WHERE unit = ?",
+                            ("failed" if error else "done", error, time.time(), wall_seconds, unit))
+
+    # -- reading ----------------------------------------------------------------------------
+    def results(self) -> list[dict[str, Any]]:
+        return [dict(r) for r in self.db.execute("SELECT * FROM results ORDER BY family, point, problem_id, seed")]
+
+    def units(self) -> list[dict[str, Any]]:
+        return [dict(r) for r in self.db.execute("SELECT * FROM units ORDER BY unit")]
+
+    def calls(self) -> list[dict[str, Any]]:
+        return [dict(r) for r in self.db.execute("SELECT * FROM calls ORDER BY id")]
+
+    def _tx(self) -> "_Tx":
+        return _Tx(self.db)
+
+
+class _Tx:
+    def __init__(self, db: sqlite3.Connection) -> None:
+        self.db = db
+
+    def __enter__(self) -> None:
+        self.db.execute("BEGIN IMMEDIATE")
+
+    def __exit__(self, exc_type: Any, *_: Any) -> None:
+        self.db.execute("ROLLBACK" if exc_type else "COMMIT")
+
+
+def open_for_write(run_dir: str | Path) -> tuple[Store, RunLock]:
+    """Create the run directory if needed, take its lock, open its store."""
+    run_dir = Path(run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    lock = RunLock(run_dir).acquire()
+    try:
+        return Store.for_run(run_dir), lock
+    except Exception:
+        lock.release()
+        raise

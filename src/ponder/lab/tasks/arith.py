@@ -1,0 +1,142 @@
+"""Arithmetic chains: ``Compute left to right: 567-227-134*4+24`` -> ``848``.
+
+Expressions are evaluated strictly left to right (no operator precedence); every
+intermediate value stays in 0..999 and multipliers are single digits.  The
+difficulty is the number of operations (default mix ``DEFAULT_DIFFICULTIES``).
+"""
+
+from __future__ import annotations
+
+import random
+import re
+
+from .base import (
+    LabProblem,
+    Parts,
+    chain_values,
+    cumulative_labels,
+    extract_answer,
+    render_chain,
+    segment_equations,
+    split_steps,
+)
+
+NAME = "arith"
+QUESTION_PREFIX = "Compute left to right: "
+DEFAULT_DIFFICULTIES = (4, 5, 6, 7)
+TRAIN_DIFFICULTIES = (3, 4, 5, 6, 7, 8)
+
+
+def _chain(rng: random.Random, n_ops: int) -> tuple[int, list[tuple[str, int]]]:
+    cur = rng.randint(10, 999)
+    start = cur
+    steps: list[tuple[str, int]] = []
+    for _ in range(n_ops):
+        choices = []
+        if cur <= 989:
+            choices.append("+")
+        if cur >= 12:
+            choices.append("-")
+        if 2 <= cur <= 499:
+            choices.append("*")
+        op = rng.choice(choices)
+        if op == "+":
+            b = rng.randint(10, 999 - cur)
+            cur += b
+        elif op == "-":
+            b = rng.randint(1, cur - 1) if cur < 20 else rng.randint(10, cur - 1)
+            cur -= b
+        else:
+            b = rng.randint(2, min(9, 999 // cur))
+            cur *= b
+        steps.append((op, b))
+    return start, steps
+
+
+def expression(start: int, steps: list[tuple[str, int]]) -> str:
+    return str(start) + "".join(f"{op}{b}" for op, b in steps)
+
+
+def generate(n: int, seed: int, difficulty: int | None = None) -> list[LabProblem]:
+    """``n`` problems, deterministic per ``(seed, difficulty)``; difficulty = #operations."""
+    rng = random.Random(f"arith:{seed}:{difficulty}")
+    out = []
+    for i in range(n):
+        n_ops = difficulty if difficulty is not None else rng.choice(DEFAULT_DIFFICULTIES)
+        start, steps = _chain(rng, n_ops)
+        leaves = [start] + [b for _, b in steps]
+        ops = [(("n", 0) if k == 0 else ("s", k - 1), op, ("n", k + 1)) for k, (op, _) in enumerate(steps)]
+        vals = chain_values(leaves, ops)
+        expr = expression(start, steps)
+        out.append(LabProblem(
+            id=f"arith-{seed}-{difficulty if difficulty is not None else 'mix'}-{i}",
+            question=QUESTION_PREFIX + expr,
+            answer=str(vals[-1]),
+            meta={"task": NAME, "start": start, "steps": [list(s) for s in steps],
+                  "values": vals, "difficulty": n_ops},
+        ))
+    return out
+
+
+_INT_RE = re.compile(r"-?\d+")
+
+
+def check(problem: LabProblem, answer: str | None) -> bool:
+    """Exact grader: the answer must be an integer equal to the gold value."""
+    if answer is None:
+        return False
+    a = answer.strip().rstrip(".").strip()
+    return bool(_INT_RE.fullmatch(a)) and int(a) == int(problem.answer)
+
+
+def _chain_of(problem: LabProblem):
+    steps = problem.meta["steps"]
+    leaves = [problem.meta["start"]] + [b for _, b in steps]
+    ops = [(("n", 0) if k == 0 else ("s", k - 1), op, ("n", k + 1)) for k, (op, _) in enumerate(steps)]
+    return leaves, ops
+
+
+def trace_parts(problem: LabProblem, rng: random.Random, style: str = "full") -> Parts:
+    """Training target as ``(text, trainable)`` parts (see ``base.render_chain``)."""
+    leaves, ops = _chain_of(problem)
+    return render_chain(leaves, ops, problem.answer, style, rng, draft_values_only=True)
+
+
+def trace(problem: LabProblem, rng: random.Random, style: str = "full") -> str:
+    """Assistant text for ``problem`` in ``style`` (full, draft, verify, switch, backtrack)."""
+    return "".join(t for t, _ in trace_parts(problem, rng, style))
+
+
+def step_labels(problem: LabProblem, assistant_text: str) -> list[bool]:
+    """Gold PRM labels for each ``;``-segment of ``assistant_text``.
+
+    An equation is ok iff it is one of the problem's correct chain steps (operands
+    and result); a bare number (draft) is ok iff it equals the next chain value.
+    The last segment is good iff the extracted answer is correct.
+    """
+    start = problem.meta["start"]
+    steps = problem.meta["steps"]
+    vals = problem.meta["values"]
+    valid = set()
+    prev = start
+    for (op, b), v in zip(steps, vals):
+        valid.add((prev, op, b, v))
+        prev = v
+    oks, resets = [], []
+    draft_k = 0
+    for seg in split_steps(assistant_text):
+        events = segment_equations(seg)
+        resets.append(any(e[0] == "reset" for e in events))
+        eqs = [e[1] for e in events if e[0] == "eq"]
+        if eqs:
+            oks.append(all(all(x.denominator == 1 for x in (a, b, c)) and
+                           (int(a), op, int(b), int(c)) in valid for a, op, b, c in eqs))
+            continue
+        body = seg.split("</think>")[0]
+        nums = _INT_RE.findall(body)
+        if len(nums) == 1:
+            oks.append(draft_k < len(vals) and int(nums[0]) == vals[draft_k])
+            draft_k += 1
+        else:
+            oks.append(not nums)
+    return cumulative_labels(oks, resets, check(problem, extract_answer(assistant_text)))

@@ -1,0 +1,269 @@
+"""Shared pieces of the lab tasks: the problem type, step chains and trace rendering.
+
+A solution is represented as a *chain*: a list of leaf numbers and a list of
+binary steps whose operands refer either to a leaf (``("n", k)``) or to the
+result of an earlier step (``("s", k)``).  Both tasks build such a chain and the
+behaviours (self-verification after ``Wait,``, thought switches with
+``Alternatively,``, ``<backtrack>``, draft traces) are rendered from it here.
+
+Trace format (assistant text)::
+
+    <think> 567-227=340; 340-134=206; 206*4=824; 824+24=848 </think> Answer: 848
+
+Steps inside ``<think>`` are separated by ``;``; the final answer follows
+``</think>`` as ``Answer: X``.  Rendering returns *parts* ``(text, trainable)``;
+parts marked ``False`` (deliberately wrong results) are excluded from the loss.
+"""
+
+from __future__ import annotations
+
+import random
+import re
+from dataclasses import dataclass, field
+from fractions import Fraction
+
+THINK_OPEN = "<think>"
+THINK_CLOSE = "</think>"
+BACKTRACK = "<backtrack>"
+STEP_DELIMITER = ";"
+WAIT = "Wait,"
+SWITCH = "Alternatively,"
+
+STYLES = ("full", "draft", "verify", "switch", "backtrack")
+
+Ref = tuple[str, int]
+Op = tuple[Ref, str, Ref]
+Parts = list[tuple[str, bool]]
+
+
+@dataclass(frozen=True)
+class LabProblem:
+    """One synthetic problem: ``question`` is the user message, ``answer`` the gold answer."""
+
+    id: str
+    question: str
+    answer: str
+    meta: dict = field(default_factory=dict)
+
+
+def apply_op(a, op: str, b):
+    """Apply a binary operation exactly (Fractions for division); raises ZeroDivisionError."""
+    if op == "+":
+        return a + b
+    if op == "-":
+        return a - b
+    if op == "*":
+        return a * b
+    if op == "/":
+        return Fraction(a) / Fraction(b)
+    raise ValueError(f"unknown operator {op!r}")
+
+
+def fmt_num(x) -> str:
+    """Format an int or Fraction (integral fractions print as ints)."""
+    if isinstance(x, Fraction):
+        return str(x.numerator) if x.denominator == 1 else f"{x.numerator}/{x.denominator}"
+    return str(x)
+
+
+def chain_values(leaves: list, ops: list[Op], override: dict[int, object] | None = None) -> list:
+    """Values of every step; ``override`` replaces a step's result (error injection)."""
+    override = override or {}
+    vals: list = []
+    for i, (lref, op, rref) in enumerate(ops):
+        a = leaves[lref[1]] if lref[0] == "n" else vals[lref[1]]
+        b = leaves[rref[1]] if rref[0] == "n" else vals[rref[1]]
+        v = apply_op(a, op, b)
+        if isinstance(v, Fraction) and v.denominator == 1:
+            v = int(v)
+        vals.append(override.get(i, v))
+    return vals
+
+
+def step_operands(leaves: list, ops: list[Op], vals: list, i: int) -> tuple:
+    lref, op, rref = ops[i]
+    a = leaves[lref[1]] if lref[0] == "n" else vals[lref[1]]
+    b = leaves[rref[1]] if rref[0] == "n" else vals[rref[1]]
+    return a, op, b
+
+
+def step_text(a, op, b, c) -> str:
+    return f"{fmt_num(a)}{op}{fmt_num(b)}={fmt_num(c)}"
+
+
+def corrupt_value(v: int, rng: random.Random) -> int:
+    """A plausible wrong result for ``v`` (off by one, ten, a hundred, or digit swap)."""
+    cands = [v + 1, v - 1, v + 2, v - 2, v + 10, v - 10, v + 100, v - 100]
+    s = str(v)
+    if len(s) >= 2:
+        sw = s[:-2] + s[-1] + s[-2]
+        if sw[0] != "0":
+            cands.append(int(sw))
+    cands = [c for c in cands if c != v and 0 <= c <= 999]
+    return rng.choice(cands) if cands else v + 1
+
+
+def _in_range(vals: list) -> bool:
+    return all(isinstance(x, int) and 0 <= x <= 999 for x in vals)
+
+
+def corrupted_chain(leaves, ops, rng: random.Random, tries: int = 20):
+    """Pick a step ``j`` and a wrong value; return ``(j, wrong_vals)`` or ``None``."""
+    vals = chain_values(leaves, ops)
+    for _ in range(tries):
+        j = rng.randrange(len(ops))
+        wrong = corrupt_value(int(vals[j]), rng) if isinstance(vals[j], int) else None
+        if wrong is None:
+            continue
+        try:
+            wv = chain_values(leaves, ops, {j: wrong})
+        except ZeroDivisionError:
+            continue
+        if _in_range(wv):
+            return j, wv
+    return None
+
+
+def chain_step_parts(leaves, ops, vals, start: int = 0, stop: int | None = None,
+                     wrong_at: int | None = None) -> list[Parts]:
+    """Parts of each step ``start..stop``; the result of step ``wrong_at`` is untrainable."""
+    stop = len(ops) if stop is None else stop
+    out: list[Parts] = []
+    for i in range(start, stop):
+        a, op, b = step_operands(leaves, ops, vals, i)
+        if i == wrong_at:
+            out.append([(f"{fmt_num(a)}{op}{fmt_num(b)}=", True), (fmt_num(vals[i]), False)])
+        else:
+            out.append([(step_text(a, op, b, vals[i]), True)])
+    return out
+
+
+def join_steps(steps: list[Parts], sep: str = "; ") -> Parts:
+    parts: Parts = []
+    for k, s in enumerate(steps):
+        if k:
+            parts.append((sep, True))
+        parts.extend(s)
+    return parts
+
+
+def render_chain(leaves, ops, answer: str, style: str, rng: random.Random,
+                 draft_values_only: bool = True, failed_attempts: list[list[str]] | None = None) -> Parts:
+    """Render a solution chain in one of ``STYLES`` as trainable parts.
+
+    ``failed_attempts`` (countdown) are complete, valid but unsuccessful step lists
+    used by the ``switch`` style instead of an arithmetic slip.
+    """
+    vals = chain_values(leaves, ops)
+    correct = chain_step_parts(leaves, ops, vals)
+    body: Parts
+    if style == "full":
+        body = join_steps(correct)
+    elif style == "draft":
+        if draft_values_only:
+            body = join_steps([[(fmt_num(v), True)] for v in vals])
+        else:
+            body = join_steps(correct)
+    elif style == "verify":
+        bad = corrupted_chain(leaves, ops, rng) if rng.random() < 0.5 else None
+        if bad is None:
+            first = correct
+        else:
+            j, wv = bad
+            first = chain_step_parts(leaves, ops, wv, wrong_at=j)
+        body = join_steps(first) + [(f" {WAIT} ", True)] + join_steps(correct)
+    elif style == "switch":
+        if failed_attempts:
+            body = []
+            for att in failed_attempts:
+                body += join_steps([[(s, True)] for s in att]) + [(f"; {SWITCH} ", True)]
+            body += join_steps(correct)
+        else:
+            bad = corrupted_chain(leaves, ops, rng)
+            if bad is None:
+                return render_chain(leaves, ops, answer, "full", rng)
+            j, wv = bad
+            stop = min(len(ops), j + 1 + rng.randint(0, 1))
+            first = chain_step_parts(leaves, ops, wv, stop=stop, wrong_at=j)
+            body = join_steps(first) + [(f"; {SWITCH} ", True)] + join_steps(correct)
+    elif style == "backtrack":
+        bad = corrupted_chain(leaves, ops, rng)
+        if bad is None:
+            return render_chain(leaves, ops, answer, "full", rng)
+        j, wv = bad
+        steps = correct[:j]
+        wrong_step = chain_step_parts(leaves, ops, wv, start=j, stop=j + 1, wrong_at=j)[0]
+        steps.append(wrong_step + [(f" {BACKTRACK} ", True)] + correct[j])
+        steps += correct[j + 1:]
+        body = join_steps(steps)
+    else:
+        raise ValueError(f"unknown style {style!r}; expected one of {STYLES}")
+    return [(f"{THINK_OPEN} ", True)] + body + [(f" {THINK_CLOSE} Answer: {answer}", True)]
+
+
+_ANSWER_RE = re.compile(r"Answer:\s*([^\n<]*)")
+
+
+def extract_answer(text: str) -> str | None:
+    """The text after the last ``Answer:`` (up to a newline or special token), stripped."""
+    found = _ANSWER_RE.findall(text)
+    if not found:
+        return None
+    ans = found[-1].strip()
+    return ans.rstrip(".").strip() or None
+
+
+def split_steps(assistant_text: str) -> list[str]:
+    """Split an assistant text into PRM segments on the step delimiter ``;``.
+
+    Every segment but the last ends with the delimiter; the last segment holds
+    the rest of the text (the final step and the answer).
+    """
+    pieces = assistant_text.split(STEP_DELIMITER)
+    return [p + STEP_DELIMITER for p in pieces[:-1]] + [pieces[-1]]
+
+
+def insert_step_tags(assistant_text: str, step_tag: str) -> str:
+    """Insert ``step_tag`` after every ``;`` and at the very end (PRM input format)."""
+    return "".join(s + step_tag for s in split_steps(assistant_text))
+
+
+EQ_RE = re.compile(r"(\d+(?:/\d+)?)\s*([-+*/])\s*(\d+(?:/\d+)?)\s*=\s*(-?\d+(?:/\d+)?)")
+
+
+def segment_equations(segment: str) -> list[tuple[str, tuple]]:
+    """Events in a segment: ``("reset", ())`` for a switch, ``("eq", (a, op, b, c))``.
+
+    Text before the last ``<backtrack>`` of the segment is discarded (it was retracted).
+    """
+    if BACKTRACK in segment:
+        segment = segment.rsplit(BACKTRACK, 1)[1]
+    events: list[tuple[str, tuple]] = []
+    for m in _EVENT_RE.finditer(segment):
+        if m.group(0) in ("Alternatively", "Wait"):
+            events.append(("reset", ()))
+        else:
+            a, op, b, c = (m.group(i) for i in range(1, 5))
+            events.append(("eq", (Fraction(a), op, Fraction(b), Fraction(c))))
+    return events
+
+
+_EVENT_RE = re.compile(r"Alternatively|Wait|" + EQ_RE.pattern)
+
+
+def cumulative_labels(oks: list[bool], resets: list[bool], final_ok: bool) -> list[bool]:
+    """Step labels: good iff every step since the last restart is ok; last = answer correct.
+
+    ``resets[i]`` says segment ``i`` starts a new attempt (``Wait,`` re-check or
+    ``Alternatively,`` switch), which clears earlier failures.
+    """
+    labels: list[bool] = []
+    good = True
+    for ok, reset in zip(oks, resets):
+        if reset:
+            good = True
+        good = good and ok
+        labels.append(good)
+    if labels:
+        labels[-1] = final_ok
+    return labels

@@ -1,0 +1,263 @@
+"""Countdown / Game of 24: reach a target from given numbers with + - * /.
+
+Question: ``Use the numbers 3 5 7 10 to make 24.``  One operation per step, e.g.
+``<think> 5-3=2; 7*2=14; 14+10=24 </think> Answer: (5-3)*7+10``.  The grader
+accepts *any* expression that uses each given number exactly once with
+``+ - * /`` and evaluates exactly (Fractions) to the target; it parses with
+``ast`` and never evaluates code.  Difficulty = how many numbers (default mix:
+3-number problems with targets up to 99, and 4-number target-24 problems with
+numbers 1..13 that have a solution with integer intermediates).
+"""
+
+from __future__ import annotations
+
+import ast
+import random
+from collections import Counter
+from fractions import Fraction
+from functools import lru_cache
+
+from .base import (
+    LabProblem,
+    Parts,
+    cumulative_labels,
+    extract_answer,
+    render_chain,
+    segment_equations,
+    split_steps,
+    step_text,
+)
+
+NAME = "countdown"
+DEFAULT_DIFFICULTIES = (3, 4)
+_PREC = {"+": 1, "-": 1, "*": 2, "/": 2}
+
+
+def _moves(a: int, b: int) -> list[tuple[str, int, int, int]]:
+    """Integer moves on a pair, larger operand first: ``(op, x, y, result)``."""
+    x, y = max(a, b), min(a, b)
+    out = [("+", x, y, x + y), ("*", x, y, x * y), ("-", x, y, x - y)]
+    if y and x % y == 0:
+        out.append(("/", x, y, x // y))
+    return out
+
+
+@lru_cache(maxsize=200_000)
+def solvable(state: tuple[int, ...], target: int) -> bool:
+    """Whether the sorted multiset ``state`` reaches ``target`` with integer intermediates."""
+    if len(state) == 1:
+        return state[0] == target
+    n = len(state)
+    for i in range(n):
+        for j in range(i + 1, n):
+            rest = state[:i] + state[i + 1:j] + state[j + 1:]
+            for _, _, _, r in _moves(state[i], state[j]):
+                if solvable(tuple(sorted(rest + (r,))), target):
+                    return True
+    return False
+
+
+def _expr(tree) -> tuple[str, int]:
+    """Format an expression tree with minimal parentheses; returns (text, precedence)."""
+    if isinstance(tree, int):
+        return str(tree), 3
+    op, left, right = tree
+    ls, lp = _expr(left)
+    rs, rp = _expr(right)
+    p = _PREC[op]
+    if lp < p:
+        ls = f"({ls})"
+    if rp < p or (rp == p and op in "-/"):
+        rs = f"({rs})"
+    return f"{ls}{op}{rs}", p
+
+
+def format_tree(tree) -> str:
+    return _expr(tree)[0]
+
+
+def _walk(numbers: list[int], target: int | None, rng: random.Random, guided: bool):
+    """Random sequence of moves; ``guided`` keeps the state solvable.
+
+    With ``target=None`` no solvability is checked (a free random walk); otherwise
+    an unguided walk stops at the first step that makes the target unreachable.
+
+    Returns ``(ops, steps_text, tree, dead)`` where ``ops`` is a chain over leaves
+    ``numbers`` and ``dead`` says the walk ended in an unsolvable state.
+    """
+    items = [(v, ("n", k), v) for k, v in enumerate(numbers)]  # (value, ref, tree)
+    ops, texts = [], []
+    while len(items) > 1:
+        cands = []
+        for i in range(len(items)):
+            for j in range(i + 1, len(items)):
+                for op, x, y, r in _moves(items[i][0], items[j][0]):
+                    rest = [it[0] for k, it in enumerate(items) if k not in (i, j)]
+                    ok = target is None or solvable(tuple(sorted(rest + [r])), target)
+                    if ok or not guided:
+                        cands.append((i, j, op, x, y, r, ok))
+        if not cands:
+            return None
+        i, j, op, x, y, r, ok = rng.choice(cands)
+        a_it, b_it = (items[i], items[j]) if items[i][0] == x else (items[j], items[i])
+        if a_it[0] != x:
+            a_it, b_it = b_it, a_it
+        ops.append((a_it[1], op, b_it[1]))
+        texts.append(step_text(x, op, y, r))
+        new = (r, ("s", len(ops) - 1), (op, a_it[2], b_it[2]))
+        items = [it for k, it in enumerate(items) if k not in (i, j)] + [new]
+        if not ok:
+            return ops, texts, None, True
+    return ops, texts, items[0][2], items[0][0] != target
+
+
+def solve(numbers: list[int], target: int, rng: random.Random):
+    """A random solution ``(ops, tree)`` with integer intermediates, or ``None``."""
+    if not solvable(tuple(sorted(numbers)), target):
+        return None
+    ops, _, tree, _ = _walk(numbers, target, rng, guided=True)
+    return ops, tree
+
+
+def generate(n: int, seed: int, difficulty: int | None = None) -> list[LabProblem]:
+    """``n`` problems, deterministic per ``(seed, difficulty)``; difficulty = #numbers."""
+    rng = random.Random(f"countdown:{seed}:{difficulty}")
+    out = []
+    while len(out) < n:
+        count = difficulty if difficulty is not None else rng.choice(DEFAULT_DIFFICULTIES)
+        if count == 4:
+            nums = sorted(rng.randint(1, 13) for _ in range(4))
+            target = 24
+            sol = solve(nums, target, rng)
+            if sol is None:
+                continue
+            tree = sol[1]
+        else:
+            nums = sorted(rng.randint(1, 13) for _ in range(count))
+            walk = _walk(nums, None, rng, guided=False)
+            if walk is None:
+                continue
+            target = int(walk[1][-1].split("=")[1])
+            if not 2 <= target <= 99 or target in nums:
+                continue
+            tree = walk[2]
+        out.append(LabProblem(
+            id=f"countdown-{seed}-{difficulty if difficulty is not None else 'mix'}-{len(out)}",
+            question=question(nums, target),
+            answer=format_tree(tree),
+            meta={"task": NAME, "numbers": list(nums), "target": target, "difficulty": count},
+        ))
+    return out
+
+
+def question(numbers: list[int], target: int) -> str:
+    return f"Use the numbers {' '.join(map(str, numbers))} to make {target}."
+
+
+def problem_from_numbers(numbers: list[int], target: int = 24, pid: str = "custom") -> LabProblem:
+    """A problem for given numbers (e.g. a Game of 24 row); ``answer`` may be empty if unsolved."""
+    sol = solve(list(numbers), target, random.Random(0))
+    return LabProblem(id=pid, question=question(sorted(numbers), target),
+                      answer=format_tree(sol[1]) if sol else "",
+                      meta={"task": NAME, "numbers": sorted(numbers), "target": target,
+                            "difficulty": len(numbers)})
+
+
+_OPS = {ast.Add: "+", ast.Sub: "-", ast.Mult: "*", ast.Div: "/"}
+
+
+def _eval(node, leaves: list[int]) -> Fraction:
+    if isinstance(node, ast.BinOp) and type(node.op) in _OPS:
+        a = _eval(node.left, leaves)
+        b = _eval(node.right, leaves)
+        op = _OPS[type(node.op)]
+        if op == "+":
+            return a + b
+        if op == "-":
+            return a - b
+        if op == "*":
+            return a * b
+        if b == 0:
+            raise ZeroDivisionError
+        return a / b
+    if isinstance(node, ast.Constant) and type(node.value) is int and node.value >= 0:
+        leaves.append(node.value)
+        return Fraction(node.value)
+    raise ValueError("disallowed syntax")
+
+
+def check(problem: LabProblem, answer: str | None) -> bool:
+    """Exact grader: each given number used exactly once, value == target (Fractions)."""
+    if not answer:
+        return False
+    text = answer.strip().rstrip(".").replace("×", "*").replace("÷", "/").replace("−", "-")
+    if len(text) > 200:
+        return False
+    try:
+        tree = ast.parse(text, mode="eval")
+        leaves: list[int] = []
+        value = _eval(tree.body, leaves)
+    except (SyntaxError, ValueError, ZeroDivisionError, RecursionError):
+        return False
+    return Counter(leaves) == Counter(problem.meta["numbers"]) and value == problem.meta["target"]
+
+
+def _chain_of(problem: LabProblem, rng: random.Random):
+    nums, target = problem.meta["numbers"], problem.meta["target"]
+    sol = solve(nums, target, rng)
+    if sol is None:
+        raise ValueError(f"no integer solution for {problem.question!r}")
+    return nums, sol[0], format_tree(sol[1])
+
+
+def trace_parts(problem: LabProblem, rng: random.Random, style: str = "full") -> Parts:
+    """Training target parts; a random solution path is chosen with ``rng``."""
+    nums, ops, expr = _chain_of(problem, rng)
+    failed = None
+    if style == "switch":
+        failed = []
+        for _ in range(rng.choice((1, 1, 2))):
+            walk = _walk(nums, problem.meta["target"], rng, guided=False)
+            if walk and walk[3]:
+                failed.append(walk[1])
+        if not failed:
+            style = "full"
+    return render_chain(nums, ops, expr, style, rng, draft_values_only=False, failed_attempts=failed)
+
+
+def trace(problem: LabProblem, rng: random.Random, style: str = "full") -> str:
+    """Assistant text for ``problem`` in ``style`` (full, draft, verify, switch, backtrack)."""
+    return "".join(t for t, _ in trace_parts(problem, rng, style))
+
+
+def step_labels(problem: LabProblem, assistant_text: str) -> list[bool]:
+    """Gold PRM labels per ``;``-segment: a step is ok iff it uses available numbers,
+    is arithmetically exact and leaves a state from which the target is still
+    reachable; ``Alternatively``/``Wait`` restart from the given numbers."""
+    nums, target = problem.meta["numbers"], problem.meta["target"]
+    state = Counter(nums)
+    oks, resets = [], []
+    for seg in split_steps(assistant_text):
+        events = segment_equations(seg)
+        resets.append(any(e[0] == "reset" for e in events))
+        ok = True
+        for kind, eq in events:
+            if kind == "reset":
+                state = Counter(nums)
+                continue
+            a, op, b, c = eq
+            need = Counter([a, b])
+            good = all(state[k] >= v for k, v in need.items())
+            try:
+                from .base import apply_op
+                good = good and apply_op(a, op, b) == c and c.denominator == 1 and c >= 0
+            except ZeroDivisionError:
+                good = False
+            if good:
+                state = state - need
+                state[c] += 1
+                rest = tuple(sorted(int(k) for k in state.elements()))
+                good = solvable(rest, target)
+            ok = ok and good
+        oks.append(ok)
+    return cumulative_labels(oks, resets, check(problem, extract_answer(assistant_text)))

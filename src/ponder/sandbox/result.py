@@ -1,0 +1,85 @@
+"""What a sandboxed run may use (:class:`Limits`) and what it did (:class:`ExecResult`)."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any, Literal
+
+Status = Literal["ok", "failed", "timeout", "memory", "crashed", "output_limit"]
+STATUSES: tuple[str, ...] = ("ok", "failed", "timeout", "memory", "crashed", "output_limit")
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Resource limits of one run.
+
+    ``wall_seconds``: wall clock, after which the whole process tree is killed (status ``timeout``);
+    ``cpu_seconds``: CPU time per process (RLIMIT_CPU; ``timeout`` too); ``memory_mb``: address space
+    per process (RLIMIT_AS; ``memory``); ``processes``: processes and threads of the run (RLIMIT_NPROC
+    on a uid of its own when Ponder runs as root); ``file_size_mb``: largest file it may write;
+    ``output_bytes``: stdout and stderr are each captured up to this many bytes, beyond which the run
+    is stopped (``output_limit``); ``network``: allow the network (default: a namespace without one);
+    ``python``: the interpreter to run (default: Ponder's own if the sandbox uid can run it, else the
+    system ``python3``).
+    """
+
+    wall_seconds: float = 10.0
+    cpu_seconds: float = 10.0
+    memory_mb: int = 1024
+    processes: int = 64
+    file_size_mb: int = 16
+    open_files: int = 256
+    output_bytes: int = 1_000_000
+    network: bool = False
+    python: str | None = None
+
+    def __post_init__(self) -> None:
+        for name in ("wall_seconds", "cpu_seconds", "memory_mb", "processes", "file_size_mb", "open_files",
+                     "output_bytes"):
+            if getattr(self, name) <= 0:
+                raise ValueError(f"sandbox limit {name} must be positive, got {getattr(self, name)!r}")
+
+
+@dataclass
+class ExecResult:
+    """One sandboxed run.
+
+    ``status``: ``ok`` (exit 0), ``failed`` (non-zero exit), ``timeout`` (wall or CPU limit),
+    ``memory`` (MemoryError or allocation failure under the memory limit), ``crashed`` (killed by a
+    signal such as SIGSEGV), ``output_limit`` (printed more than ``Limits.output_bytes``).
+    ``stdout``/``stderr`` are decoded as UTF-8 with invalid bytes replaced; when cut they end with a
+    ``[... truncated ...]`` marker and ``*_truncated`` is set. ``network_isolated`` says whether the
+    program ran without network access; ``isolation`` lists each mechanism and whether it held;
+    ``notes`` says in words what the OS refused. ``leftovers`` counts processes still alive when the
+    program ended (detached children), all of which were killed.
+    """
+
+    status: Status
+    exit_code: int | None
+    signal: int | None = None
+    stdout: str = ""
+    stderr: str = ""
+    stdout_truncated: bool = False
+    stderr_truncated: bool = False
+    duration: float = 0.0
+    cpu_seconds: float | None = None
+    max_rss_kb: int | None = None
+    network_isolated: bool = False
+    isolation: dict[str, bool] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+    leftovers: int = 0
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "ok"
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def describe(self, tail: int = 800) -> str:
+        """A short human-readable account: status, exit and the end of stderr."""
+        how = f"exit code {self.exit_code}" if self.signal is None else f"signal {self.signal}"
+        text = f"{self.status} ({how}, {self.duration:.2f}s)"
+        if self.stderr.strip():
+            text += "\n" + self.stderr[-tail:].rstrip()
+        return text

@@ -1,0 +1,212 @@
+"""The app factory of ``ponder serve``: an OpenAI-compatible proxy over the library.
+
+``create_app(config)`` loads the model (or takes a ``backend``) and answers
+``POST /v1/chat/completions``, ``GET /v1/models``, ``GET /health`` and ``/openapi.json``.
+A strategy is chosen per request (``strategy``, ``thinking``, ``reasoning_effort`` or the default),
+run through an ``Engine``, and its ledger reported as ``usage`` and ``ponder``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import secrets
+import time
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.responses import JSONResponse, Response
+
+from .. import __version__
+from ..engine import Engine
+from ..errors import PonderError
+from ..types import Problem
+from . import passthrough  # noqa: F401  (registers the "none" strategy)
+from .config import ServerConfig
+from .convert import ledger_summary, to_messages, usage_of
+from .errors import APIError, Redactor, from_ponder, install_log_redaction
+from .guard import Guard, Slots, wait_disconnect
+from .runner import Job, _build, _parse, plan
+from .schemas import ChatCompletion, ChatCompletionRequest, ErrorResponse, Health, ModelCard, ModelList
+from .streaming import ChunkWriter, Events, SSEResponse, event_stream
+
+log = logging.getLogger("ponder.server")
+FIRST_EVENT_GRACE = 5.0  # seconds a stream waits for its first event before sending headers
+ERRORS = {code: {"model": ErrorResponse} for code in (400, 401, 404, 413, 422, 429, 502, 504)}
+
+
+def create_app(config: ServerConfig, backend: Any = None) -> FastAPI:
+    if backend is None:
+        from ..backends import load_backend
+
+        backend = load_backend(config.model)
+    _build(_parse(config.default_strategy))  # a bad default fails at start, not per request
+    upstream = getattr(backend, "config", None)
+    key_env = getattr(upstream, "api_key_env", None)
+    redact = Redactor(secrets=[os.environ.get(key_env, "") if key_env else "", config.api_key or ""],
+                      urls=list(getattr(upstream, "urls", []) or []))
+    install_log_redaction(redact)
+    engine = Engine(backend, max_concurrency=max(64, 2 * config.max_concurrency))
+    slots = Slots(config.max_concurrency)
+    names = {config.model_id, config.model}
+    started = int(time.time())
+
+    app = FastAPI(title="Ponder", version=__version__, redoc_url=None,
+                  description="OpenAI-compatible proxy with inference-time scaling: choose a strategy "
+                              "per request (`strategy`, `reasoning_effort`, `thinking`).")
+    app.state.config, app.state.engine, app.state.slots = config, engine, slots
+    app.add_middleware(Guard, api_key=config.api_key, max_body=config.max_body_bytes)
+
+    def to_error(exc: BaseException) -> APIError:
+        if isinstance(exc, APIError):
+            return exc
+        if isinstance(exc, PonderError):
+            return from_ponder(exc, redact)
+        if isinstance(exc, TimeoutError):
+            return APIError(504, f"the request ran past this server's timeout of {config.timeout}s",
+                            code="timeout")
+        log.error("internal error: %s", redact(f"{type(exc).__name__}: {exc}"))
+        return APIError(500, f"internal error ({type(exc).__name__})", code="internal_error")
+
+    # -- errors as OpenAI error objects ---------------------------------------------------------
+    @app.exception_handler(APIError)
+    async def _api_error(_: Request, exc: APIError) -> Response:
+        return exc.response()
+
+    @app.exception_handler(PonderError)
+    async def _ponder_error(_: Request, exc: PonderError) -> Response:
+        return to_error(exc).response()
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(_: Request, exc: RequestValidationError) -> Response:
+        errors = exc.errors()
+        first = errors[0] if errors else {}
+        loc = [str(p) for p in first.get("loc", ()) if p != "body"]
+        if first.get("type") == "json_invalid":
+            return APIError(400, "the request body is not valid JSON", code="invalid_json").response()
+        param = ".".join(loc) or None
+        msg = str(first.get("msg", "invalid request"))
+        more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
+        return APIError(422, f"{param + ': ' if param else ''}{msg}{more}", param=param,
+                        code="invalid_value").response()
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http_error(_: Request, exc: StarletteHTTPException) -> Response:
+        detail = exc.detail if isinstance(exc.detail, str) else "request failed"
+        if exc.status_code == 400:
+            detail = "the request body could not be parsed as JSON"
+        return APIError(exc.status_code, detail, headers=getattr(exc, "headers", None)).response()
+
+    # -- endpoints ----------------------------------------------------------------------------
+    @app.get("/health", response_model=Health, tags=["server"])
+    async def health() -> dict[str, str]:
+        return {"status": "ok"}
+
+    card = {"id": config.model_id, "object": "model", "created": started, "owned_by": "ponder"}
+
+    @app.get("/v1/models", response_model=ModelList, responses=ERRORS, tags=["openai"])
+    async def models() -> dict[str, Any]:
+        return {"object": "list", "data": [card]}
+
+    @app.get("/v1/models/{model}", response_model=ModelCard, responses=ERRORS, tags=["openai"])
+    async def model(model: str) -> dict[str, Any]:
+        if model not in names:
+            raise APIError(404, f"model {model[:200]!r} is not served here; this server serves "
+                                f"{config.model_id!r}", param="model", code="model_not_found")
+        return card
+
+    @app.post("/v1/chat/completions", response_model=None, tags=["openai"],
+              responses={**ERRORS, 200: {"model": ChatCompletion, "content": {
+                  "text/event-stream": {"schema": {"type": "string"}}},
+                  "description": "a chat.completion, or chat.completion.chunk events when stream is true"}})
+    async def chat_completions(body: ChatCompletionRequest, request: Request) -> Response:
+        if body.model not in names:
+            raise APIError(404, f"model {body.model[:200]!r} is not served here; this server serves "
+                                f"{config.model_id!r}", param="model", code="model_not_found")
+        the_plan = plan(body, config)
+        cid = "chatcmpl-" + secrets.token_hex(12)
+        problem = Problem(id=cid, messages=to_messages(body.messages))
+        created = int(time.time())
+        slots.acquire()
+        if body.stream:
+            return await _stream(body, request, the_plan, problem, cid, created)
+        try:
+            job = Job(the_plan, problem, engine)
+            task = asyncio.create_task(job.run(config.timeout))
+            watcher = asyncio.create_task(wait_disconnect(request.receive))
+            try:
+                await asyncio.wait({task, watcher}, return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                watcher.cancel()
+                if not task.done():
+                    task.cancel()  # the client left: stop its work
+                    return Response(status_code=499)
+            if task.exception() is not None:
+                raise to_error(task.exception())  # type: ignore[arg-type]
+            return JSONResponse(_completion(job, cid, created))
+        finally:
+            slots.release()
+
+    async def _stream(body: ChatCompletionRequest, request: Request, the_plan: Any, problem: Problem,
+                      cid: str, created: int) -> Response:
+        released = False
+
+        def release() -> None:
+            nonlocal released
+            if not released:
+                released = True
+                slots.release()
+
+        try:
+            events = Events()
+            job = Job(the_plan, problem, engine, stream=True, sink=events.sink)
+            task = asyncio.create_task(job.run(config.timeout))
+            task.add_done_callback(events.close)
+            first = asyncio.create_task(events.first.wait())
+            watcher = asyncio.create_task(wait_disconnect(request.receive))
+            try:
+                await asyncio.wait({first, watcher}, timeout=FIRST_EVENT_GRACE,
+                                   return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                first.cancel()
+                watcher.cancel()
+            if watcher.done() and not watcher.cancelled():
+                task.cancel()
+                release()
+                return Response(status_code=499)
+            if task.done() and not task.cancelled() and task.exception() is not None and not job.outs[0].raw:
+                release()
+                return to_error(task.exception()).response()  # type: ignore[arg-type]
+        except BaseException:
+            release()
+            raise
+        include_usage = bool(body.stream_options and body.stream_options.include_usage)
+        writer = ChunkWriter(cid, created, config.model_id, include_usage)
+
+        def final() -> dict[str, Any]:
+            data = _completion(job, cid, created)
+            return {"finish_reasons": [c["finish_reason"] for c in data["choices"]],
+                    "usage": data["usage"], "ponder": data["ponder"]}
+
+        stream = event_stream(writer, events, task, the_plan.choices, final,
+                              lambda exc: to_error(exc).body(), config.keepalive_seconds)
+        return SSEResponse(stream, task, release)
+
+    def _completion(job: Job, cid: str, created: int) -> dict[str, Any]:
+        choices = [{"index": out.index, "logprobs": None, "finish_reason": out.finish_reason,
+                    "message": {"role": "assistant", "content": out.content, "reasoning_content": out.reasoning}}
+                   for out in job.outs]
+        answers = job.answers
+        return {
+            "id": cid, "object": "chat.completion", "created": created, "model": config.model_id,
+            "system_fingerprint": None, "choices": choices, "usage": usage_of(job.ledger),
+            "ponder": {"strategy": job.plan.strategy.spec, "source": job.plan.source,
+                       "answer": answers[0] if answers else None, "answers": answers,
+                       "budget_exhausted": job.budget_exhausted, "ignored_params": job.plan.ignored,
+                       "ledger": ledger_summary(job.ledger)},
+        }
+
+    return app

@@ -1,0 +1,75 @@
+"""``ponder serve``: the command. ``serve_command`` is a typer command to mount in the main app
+(``app.command("serve")(serve_command)``); ``python -m ponder.server`` runs it on its own."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from typing import Optional
+
+import typer
+
+from ..errors import PonderError
+
+
+def serve_command(
+    model: str = typer.Option("embedded", "--model", "-m",
+                              help="embedded | hf:PATH | openai:MODEL@URL[,URL2] (an upstream server or a pool)"),
+    host: str = typer.Option("127.0.0.1", "--host", help="Address to listen on."),
+    port: int = typer.Option(8000, "--port", help="Port to listen on."),
+    api_key: Optional[str] = typer.Option(None, "--api-key", envvar="PONDER_API_KEY", show_envvar=True,
+                                          help="Clients must send Authorization: Bearer KEY."),
+    default_strategy: str = typer.Option("none", "--default-strategy", "-s",
+                                         help="Strategy when a request names none, e.g. none, cot, sc(n=8)."),
+    max_concurrency: int = typer.Option(64, "--max-concurrency",
+                                        help="Requests in progress at once; one more gets 429."),
+    timeout: float = typer.Option(600.0, "--timeout", help="Seconds a request may run before a 504."),
+    effort_map: Optional[str] = typer.Option(None, "--effort-map",
+                                             help='JSON file {"none": SPEC, "low": SPEC, "medium": SPEC, "high": SPEC}.'),
+    max_n: int = typer.Option(16, "--max-n", help="Ceiling of a request's n."),
+    max_tokens: int = typer.Option(32768, "--max-tokens", help="Ceiling of a request's max_tokens."),
+    max_request_tokens: int = typer.Option(1_000_000, "--max-request-tokens",
+                                           help="Token budget of one request over all its model calls."),
+    max_body_bytes: int = typer.Option(4 * 1024 * 1024, "--max-body-bytes", help="Larger bodies get 413."),
+    served_model_name: Optional[str] = typer.Option(None, "--served-model-name",
+                                                    help="Model name in /v1/models (default: from --model)."),
+    log_level: str = typer.Option("info", "--log-level", help="critical | error | warning | info | debug"),
+    access_log: bool = typer.Option(True, "--access-log/--no-access-log", help="Log one line per request."),
+) -> None:
+    """Serve an OpenAI-compatible API that runs a strategy on every request."""
+    import uvicorn
+
+    from .app import create_app
+    from .config import ServerConfig, load_effort_map
+
+    config = ServerConfig(model=model, served_model_name=served_model_name, api_key=api_key,
+                          default_strategy=default_strategy, effort_map=load_effort_map(effort_map),
+                          max_concurrency=max_concurrency, timeout=timeout, max_n=max_n, max_tokens=max_tokens,
+                          max_request_tokens=max_request_tokens, max_body_bytes=max_body_bytes)
+    logging.basicConfig(level=log_level.upper(), format="%(levelname)s:%(name)s: %(message)s")
+    app = create_app(config)
+    auth = "with an API key" if config.api_key else "without an API key"
+    logging.getLogger("ponder.server").info("serving %s on http://%s:%d (%s, default strategy %s)",
+                                            config.model_id, host, port, auth, config.default_strategy)
+    uvicorn.run(app, host=host, port=port, log_level=log_level.lower(), access_log=access_log,
+                timeout_graceful_shutdown=5)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """``python -m ponder.server ...``: Ponder's errors become one line and exit code 2."""
+    app = typer.Typer(add_completion=False)
+    app.command()(serve_command)
+    try:
+        app(args=argv, standalone_mode=False)
+    except PonderError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        sys.exit(2)
+    except Exception as exc:
+        import click
+
+        if isinstance(exc, click.ClickException):
+            exc.show()
+            sys.exit(2)
+        if isinstance(exc, (click.exceptions.Exit,)):
+            sys.exit(exc.exit_code)
+        raise

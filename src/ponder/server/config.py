@@ -1,0 +1,67 @@
+"""Configuration of ``ponder serve``: the model, the default strategy, security and limits."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..errors import BudgetError, StrategySpecError
+from ..thinking import EffortMap
+
+DEFAULT_STRATEGY = "none"
+
+
+@dataclass
+class ServerConfig:
+    """Everything ``create_app`` needs. Limits are per request unless said otherwise.
+
+    ``api_key``: clients must send ``Authorization: Bearer KEY`` (all endpoints but /health).
+    ``max_concurrency``: requests in progress at once; one more is answered 429 with Retry-After.
+    ``timeout``: seconds a request may run before it is cancelled and answered 504.
+    ``max_n`` / ``max_tokens``: ceilings of the request's ``n`` and ``max_tokens``.
+    ``max_request_tokens``: the token budget of one request (prompt + completion over every call
+    the strategy makes); a request may ask for less through ``budget``.
+    ``max_body_bytes``: request bodies above this are answered 413.
+    """
+
+    model: str = "embedded"
+    served_model_name: str | None = None
+    api_key: str | None = None
+    default_strategy: str = DEFAULT_STRATEGY
+    effort_map: EffortMap = field(default_factory=EffortMap)
+    max_concurrency: int = 64
+    timeout: float = 600.0
+    max_n: int = 16
+    max_tokens: int = 32768
+    max_request_tokens: int = 1_000_000
+    max_body_bytes: int = 4 * 1024 * 1024
+    keepalive_seconds: float = 15.0
+
+    def __post_init__(self) -> None:
+        for name in ("max_concurrency", "max_n", "max_tokens", "max_request_tokens", "max_body_bytes"):
+            if int(getattr(self, name)) <= 0:
+                raise BudgetError(f"{name.replace('_', '-')} must be a positive number, got {getattr(self, name)!r}")
+        if self.timeout <= 0:
+            raise BudgetError(f"timeout must be a positive number of seconds, got {self.timeout!r}")
+        if self.api_key is not None and not self.api_key.strip():
+            self.api_key = None
+        if not self.default_strategy or not self.default_strategy.strip():
+            raise StrategySpecError("the default strategy is empty; give e.g. none, cot or sc(n=8)")
+
+    @property
+    def model_id(self) -> str:
+        """The name clients see in /v1/models and send as ``model``: never a URL or a key."""
+        if self.served_model_name:
+            return self.served_model_name
+        spec = self.model.strip()
+        if spec.startswith("openai:"):
+            body = spec[len("openai:"):].split("?", 1)[0]
+            at = max(body.rfind("@http://"), body.rfind("@https://"))
+            return body[:at] if at > 0 else body
+        if spec.startswith(("hf:", "vllm:")):
+            return Path(spec.split(":", 1)[1]).expanduser().name or spec
+        return spec
+
+
+def load_effort_map(path: str | None) -> EffortMap:
+    return EffortMap() if path is None else EffortMap.from_file(path)

@@ -1,0 +1,109 @@
+"""Between the wire and the library: chat messages in, thinking text split out, usage counted."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..ledger import Ledger
+from .schemas import ChatMessage
+
+THINK_TAGS = ("<think>", "</think>")
+
+
+def clean(text: str) -> str:
+    """Lone UTF-16 surrogates (legal in JSON, not in UTF-8) become U+FFFD; pairs are joined."""
+    try:
+        text.encode("utf-8")
+        return text
+    except UnicodeEncodeError:
+        return text.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
+
+
+def to_messages(messages: list[ChatMessage]) -> list[dict[str, str]]:
+    """OpenAI chat messages → Ponder's ``[{"role", "content"}]``; every turn kept, none flattened."""
+    out = []
+    for m in messages:
+        content = m.content if isinstance(m.content, str) else "".join(p.text for p in m.content)
+        role = "system" if m.role == "developer" else m.role
+        out.append({"role": role, "content": clean(content)})
+    return out
+
+
+class ThinkSplitter:
+    """Routes streamed text to ``reasoning`` (inside ``<think>…</think>``) or ``content``, with tags
+    split across deltas handled and the tags themselves dropped."""
+
+    def __init__(self, tags: tuple[str, str] = THINK_TAGS, inside: bool = False) -> None:
+        self.open, self.close = tags
+        self.inside = inside
+        self._pending = ""
+        self._after_close = False
+
+    def feed(self, text: str) -> list[tuple[str, str]]:
+        out: list[tuple[str, str]] = []
+        buf = self._pending + text
+        self._pending = ""
+        while buf:
+            tag = self.close if self.inside else self.open
+            i = buf.find(tag)
+            if i >= 0:
+                self._put(out, buf[:i])
+                buf = buf[i + len(tag):]
+                self.inside = not self.inside
+                self._after_close = not self.inside
+                continue
+            keep = _partial_suffix(buf, tag)
+            self._put(out, buf[: len(buf) - keep])
+            self._pending = buf[len(buf) - keep:]
+            break
+        return out
+
+    def flush(self) -> list[tuple[str, str]]:
+        out: list[tuple[str, str]] = []
+        self._put(out, self._pending)
+        self._pending = ""
+        return out
+
+    def _put(self, out: list[tuple[str, str]], text: str) -> None:
+        if not self.inside and self._after_close:
+            text = text.lstrip()
+            if not text:
+                return
+            self._after_close = False
+        if text:
+            out.append(("reasoning" if self.inside else "content", text))
+
+
+def _partial_suffix(text: str, tag: str) -> int:
+    """Length of the longest suffix of ``text`` that is a proper prefix of ``tag``."""
+    for k in range(min(len(tag) - 1, len(text)), 0, -1):
+        if text.endswith(tag[:k]):
+            return k
+    return 0
+
+
+def starts_inside_thinking(text: str, tags: tuple[str, str] = THINK_TAGS) -> bool:
+    """A closing tag before any opening one: the span was opened in the prompt."""
+    close = text.find(tags[1])
+    if close < 0:
+        return False
+    opening = text.find(tags[0])
+    return opening < 0 or opening > close
+
+
+def usage_of(ledger: Ledger) -> dict[str, Any]:
+    """OpenAI ``usage`` from a ledger: every call of every role, as the backends reported them."""
+    prompt, completion = ledger.prompt_tokens, ledger.completion_tokens
+    total = None if prompt is None and completion is None else (prompt or 0) + (completion or 0)
+    return {
+        "prompt_tokens": prompt,
+        "completion_tokens": completion,
+        "total_tokens": total,
+        "prompt_tokens_details": {"cached_tokens": ledger.cached_prompt_tokens},
+        "completion_tokens_details": {"reasoning_tokens": ledger.reasoning_tokens},
+    }
+
+
+def ledger_summary(ledger: Ledger) -> dict[str, Any]:
+    return {"summary": ledger.summary(), "totals": ledger.totals(),
+            "by_role": {role: led.totals() for role, led in ledger.by_role().items()}}

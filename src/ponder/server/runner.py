@@ -1,0 +1,342 @@
+"""One chat request through a strategy: choose the strategy and apply the request's parameters
+(``plan``), then run it (``Job``): n independent choices where the strategy cannot give n itself,
+the text routed into ``reasoning_content`` / ``content`` as it is generated, every call in one ledger.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+import threading
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from ..answers import extract_answer
+from ..budget import Budget
+from ..engine import Engine
+from ..errors import PonderError, StrategySpecError
+from ..ledger import Ledger, LedgerEntry
+from ..strategies import REGISTRY, Strategy, build_strategy, parse_spec, run_strategy
+from ..strategies.spec import ParsedSpec
+from ..thinking import strategy_for_thinking_budget
+from ..types import GenerationRequest, Problem, Result, Sample
+from .config import ServerConfig
+from .convert import THINK_TAGS, ThinkSplitter, clean, starts_inside_thinking
+from .errors import APIError
+from .schemas import ChatCompletionRequest
+
+# Strategies whose one sample is the answer: their tokens are streamed as they are generated.
+# A strategy class may say so itself with ``streams_tokens = True`` (or False).
+TOKEN_STREAMING = frozenset({"none", "cot", "cod", "think", "budget", "tip"})
+REJECTED = {"tools": "tool calling", "functions": "function calling", "logprobs": "logprobs",
+            "top_logprobs": "logprobs", "audio": "audio output"}
+Sink = Callable[[int, str, str], None]  # (choice index, "reasoning" | "content", text)
+
+
+@dataclass
+class Plan:
+    strategy: Strategy
+    source: str
+    copies: int  # independent runs of the strategy
+    choices: int  # choices in the response
+    streams_tokens: bool
+    budget: Budget
+    ignored: list[str] = field(default_factory=list)
+
+
+def _parse(spec: str) -> ParsedSpec:
+    try:
+        return parse_spec(spec)
+    except PonderError:
+        raise
+    except (ValueError, TypeError, RecursionError, MemoryError, SyntaxError) as exc:
+        raise StrategySpecError(f"cannot parse strategy spec {spec[:200]!r}: {exc}") from None
+
+
+def _build(parsed: ParsedSpec) -> Strategy:
+    try:
+        return build_strategy(parsed)
+    except PonderError:
+        raise
+    except (ValueError, TypeError, RecursionError, AttributeError) as exc:
+        raise StrategySpecError(f"cannot build strategy {str(parsed)[:200]!r}: {exc}") from None
+
+
+def choose_spec(req: ChatCompletionRequest, config: ServerConfig) -> tuple[str, str]:
+    """``strategy`` > ``thinking`` > ``reasoning_effort`` > the server's default."""
+    if req.strategy is not None:
+        return clean(req.strategy), "strategy"
+    if req.thinking is not None:
+        if req.thinking.type == "disabled":
+            return config.effort_map.strategy_for("none"), "thinking"
+        tokens = req.thinking.budget_tokens
+        if tokens is None:
+            raise APIError(400, 'thinking {"type": "enabled"} needs budget_tokens', param="thinking.budget_tokens")
+        if tokens > config.max_tokens:
+            raise APIError(400, f"thinking.budget_tokens={tokens} is above this server's ceiling of "
+                                f"{config.max_tokens}", param="thinking.budget_tokens")
+        return strategy_for_thinking_budget(tokens), "thinking"
+    if req.reasoning_effort is not None:
+        return config.effort_map.strategy_for(req.reasoning_effort), "reasoning_effort"
+    return config.default_strategy, "default"
+
+
+def streams_tokens(strategy: Strategy) -> bool:
+    flag = getattr(type(strategy), "streams_tokens", None)
+    if flag is None:
+        flag = strategy.name in TOKEN_STREAMING
+    if not flag:
+        return False
+    children = (getattr(strategy.params, k, None) for k in strategy.strategy_params)
+    return all(streams_tokens(c) for c in children if isinstance(c, Strategy))
+
+
+def _budget(req: ChatCompletionRequest, config: ServerConfig) -> Budget:
+    limits: dict[str, Any] = {"max_tokens": config.max_request_tokens}
+    asked = req.budget
+    if asked is not None:
+        if asked.max_tokens is not None:
+            if asked.max_tokens > config.max_request_tokens:
+                raise APIError(400, f"budget.max_tokens={asked.max_tokens} is above this server's ceiling of "
+                                    f"{config.max_request_tokens}", param="budget.max_tokens")
+            limits["max_tokens"] = asked.max_tokens
+        if asked.max_seconds is not None:
+            if asked.max_seconds > config.timeout:
+                raise APIError(400, f"budget.max_seconds={asked.max_seconds} is above this server's timeout "
+                                    f"of {config.timeout}s", param="budget.max_seconds")
+            limits["max_seconds"] = asked.max_seconds
+        limits["max_calls"] = asked.max_calls
+    return Budget(**limits)
+
+
+def plan(req: ChatCompletionRequest, config: ServerConfig) -> Plan:
+    """The strategy to run with the request's parameters applied where it declares them."""
+    extra = req.model_extra or {}
+    for key, what in REJECTED.items():
+        if extra.get(key):
+            raise APIError(400, f"{what} is not supported by ponder serve", param=key, code="unsupported_parameter")
+    fmt = extra.get("response_format")
+    if isinstance(fmt, dict) and fmt.get("type") not in (None, "text"):
+        raise APIError(400, "response_format other than text is not supported by ponder serve",
+                       param="response_format", code="unsupported_parameter")
+    n = req.n or 1
+    if n > config.max_n:
+        raise APIError(400, f"n={n} is above this server's ceiling of {config.max_n}", param="n")
+    max_tokens = req.max_completion_tokens or req.max_tokens
+    if max_tokens is not None and max_tokens > config.max_tokens:
+        raise APIError(400, f"max_tokens={max_tokens} is above this server's ceiling of {config.max_tokens}",
+                       param="max_tokens")
+    stop = [req.stop] if isinstance(req.stop, str) else list(req.stop or [])
+    if len(stop) > 4 or any(len(s) > 256 for s in stop):
+        raise APIError(400, "stop takes at most 4 sequences of at most 256 characters", param="stop")
+    spec, source = choose_spec(req, config)
+    parsed = _parse(spec)
+    cls = REGISTRY.get(parsed.name)
+    if cls is None:
+        _build(parsed)  # raises, listing the strategies that exist
+        raise StrategySpecError(f"unknown strategy {parsed.name!r}")
+    fields = cls.Params.model_fields
+    offered: dict[str, Any] = {"temperature": req.temperature, "top_p": req.top_p, "max_tokens": max_tokens,
+                               "stop": [clean(s) for s in stop] or None,
+                               "seed": None if req.seed is None else req.seed % 2**31}
+    choices_param = getattr(cls, "choices_param", None)
+    if choices_param and req.n is not None:
+        offered[choices_param] = n
+    args, ignored = {}, []
+    for key, value in offered.items():
+        if value is None:
+            continue
+        if key not in fields:
+            ignored.append(f"{key} ({cls.name} has no such parameter)")
+        elif key in parsed.args:
+            if parsed.args[key] != value:
+                ignored.append(f"{key} (set by the strategy spec)")
+        else:
+            args[key] = value
+    strategy = _build(parsed.with_args(**args) if args else parsed)
+    ignored += [f"{k} (not supported)" for k, v in extra.items() if v not in (None, False, "", [], {})]
+    if choices_param:
+        copies, choices = 1, int(getattr(strategy.params, choices_param, 1))
+        if choices > config.max_n:
+            raise APIError(400, f"{choices_param}={choices} is above this server's ceiling of {config.max_n}",
+                           param="strategy")
+    else:
+        copies = choices = n
+    return Plan(strategy=strategy, source=source, copies=copies, choices=choices,
+                streams_tokens=streams_tokens(strategy), budget=_budget(req, config), ignored=ignored)
+
+
+# -- running ------------------------------------------------------------------------------------
+class _Cancelled(Exception):
+    """Raised inside a local decoding loop once the request is gone (client left, timeout)."""
+
+
+class RequestEngine(Engine):
+    """The engine of one request: says where each streamed call starts (its prefix), and stops a
+    local model's decoding loop when the request is cancelled."""
+
+    def __init__(self, *args: Any, on_call_start: Callable[[str], None] | None = None,
+                 cancel: threading.Event | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.on_call_start = on_call_start
+        self._stopper = _stopper(cancel) if cancel is not None and _is_local(self.backend) else None
+
+    async def generate(self, request: GenerationRequest, role: str = "policy") -> list[Sample]:
+        if self._stopper is not None:
+            request = request.replace(logits_processors=[*request.logits_processors, self._stopper])
+        if self.on_call_start is not None and self.on_token is not None and request.n == 1 and role == "policy":
+            self.on_call_start(request.prefix)
+        return await super().generate(request, role)
+
+
+def _is_local(backend: Any) -> bool:
+    hf = sys.modules.get("ponder.backends.hf")
+    return hf is not None and isinstance(backend, hf.HFBackend)
+
+
+def _stopper(cancel: threading.Event) -> Callable[[Any, Any], Any]:
+    def stop_when_cancelled(input_ids: Any, scores: Any) -> Any:
+        if cancel.is_set():
+            raise _Cancelled("request cancelled")
+        return scores
+
+    return stop_when_cancelled
+
+
+class ChoiceOut:
+    """The message of one choice as it is produced: raw model text through the thinking splitter,
+    progress notes straight into the reasoning."""
+
+    def __init__(self, index: int, tags: tuple[str, str], sink: Sink | None) -> None:
+        self.index = index
+        self.tags = tags
+        self.splitter = ThinkSplitter(tags)
+        self.raw = ""
+        self.parts: dict[str, list[str]] = {"reasoning": [], "content": []}
+        self.sink = sink
+        self.finish_reason = "stop"
+
+    def _write(self, pieces: list[tuple[str, str]]) -> None:
+        for kind, text in pieces:
+            self.parts[kind].append(text)
+            if self.sink is not None:
+                self.sink(self.index, kind, text)
+
+    def text(self, delta: str) -> None:
+        if delta:
+            self.raw += delta
+            self._write(self.splitter.feed(delta))
+
+    def call_start(self, prefix: str) -> None:
+        """Text a strategy wrote itself (``<think>``, ``Wait``) is part of the answer too."""
+        if len(prefix) > len(self.raw) and prefix.startswith(self.raw):
+            self.text(prefix[len(self.raw):])
+
+    def note(self, line: str) -> None:
+        self._write([("reasoning", line)])
+
+    def finish(self, text: str, finish_reason: str) -> None:
+        if not self.raw and starts_inside_thinking(text, self.tags):
+            self.splitter.inside = True
+        if text.startswith(self.raw):
+            self.text(text[len(self.raw):])
+        self._write(self.splitter.flush())
+        self.finish_reason = finish_reason
+
+    @property
+    def content(self) -> str:
+        return "".join(self.parts["content"])
+
+    @property
+    def reasoning(self) -> str | None:
+        return "".join(self.parts["reasoning"]) or None
+
+
+class Job:
+    """Runs a plan on a problem. ``sink`` receives deltas as they are produced (streaming)."""
+
+    def __init__(self, plan: Plan, problem: Problem, engine: Engine, *, stream: bool = False,
+                 sink: Sink | None = None) -> None:
+        self.plan = plan
+        self.problem = problem
+        self.base = engine
+        self.stream = stream
+        tags = engine.capabilities().thinking_tags or THINK_TAGS
+        self.outs = [ChoiceOut(i, tags, sink) for i in range(plan.choices)]
+        self.ledger = Ledger()
+        self.results: list[Result] = []
+        self.cancel = threading.Event()
+        self._calls = 0
+
+    async def run(self, timeout: float | None = None) -> list[Result]:
+        try:
+            async with asyncio.timeout(timeout):
+                if self.plan.copies == 1:
+                    self.results = [await self._run_one(0)]
+                else:
+                    self.results = await _gather([self._run_one(i) for i in range(self.plan.copies)])
+        finally:
+            self.cancel.set()  # stops a local decoding loop still running for this request
+        self._finish()
+        return self.results
+
+    async def _run_one(self, i: int) -> Result:
+        out = self.outs[i]
+        tokens = self.stream and self.plan.streams_tokens
+        engine = RequestEngine(
+            self.base.backend, budget=self.plan.budget, ledger=Ledger(), max_concurrency=self.base.max_concurrency,
+            _semaphore=self.base._sem(), on_token=out.text if tokens else None,
+            on_call=None if self.plan.streams_tokens else self._progress(out),
+            on_call_start=out.call_start if tokens else None, cancel=self.cancel)
+        result = await run_strategy(self.plan.strategy, self.problem, engine)
+        self.ledger.extend(engine.ledger)
+        return result
+
+    def _progress(self, out: ChoiceOut) -> Callable[[LedgerEntry, list[Sample]], None]:
+        def note(entry: LedgerEntry, samples: list[Sample]) -> None:
+            self._calls += 1
+            answers = [extract_answer(s.text).value for s in samples[:16]]
+            shown = ", ".join("?" if a is None else a[:40] for a in answers)
+            more = f" (+{len(samples) - 16})" if len(samples) > 16 else ""
+            tokens = "?" if entry.completion_tokens is None else entry.completion_tokens
+            out.note(f"[{self._calls}] {entry.role} x{entry.n}: {shown or '-'}{more} ({tokens} tokens)\n")
+
+        return note
+
+    def _finish(self) -> None:
+        if getattr(self.plan.strategy, "choices_param", None):
+            result = self.results[0]
+            for i, out in enumerate(self.outs):
+                cand = result.candidates[i] if i < len(result.candidates) else None
+                text = cand.text if cand is not None else ""
+                out.finish(text, _finish_reason(cand.finish_reason if cand else None, text, result))
+        else:
+            for out, result in zip(self.outs, self.results):
+                chosen = next((c for c in result.candidates if c.text == result.text), None)
+                out.finish(result.text, _finish_reason(chosen.finish_reason if chosen else None, result.text, result))
+
+    @property
+    def answers(self) -> list[str | None]:
+        if getattr(self.plan.strategy, "choices_param", None) and self.results:
+            return [c.answer for c in self.results[0].candidates]
+        return [r.answer for r in self.results]
+
+    @property
+    def budget_exhausted(self) -> bool:
+        return any(r.budget_exhausted for r in self.results)
+
+
+def _finish_reason(sample_reason: str | None, text: str, result: Result) -> str:
+    if sample_reason in ("length", "budget") or (sample_reason is None and result.budget_exhausted):
+        return "length"
+    return "stop"
+
+
+async def _gather(coros: list[Any]) -> list[Any]:
+    """Run concurrently; the first failure cancels the rest and is raised as itself."""
+    try:
+        async with asyncio.TaskGroup() as tg:
+            tasks = [tg.create_task(c) for c in coros]
+    except BaseExceptionGroup as group:
+        raise group.exceptions[0] from None
+    return [t.result() for t in tasks]

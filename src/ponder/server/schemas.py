@@ -1,0 +1,150 @@
+"""The request and response bodies of the OpenAI-compatible API (pydantic), as documented in
+``/openapi.json``. Ponder's own request fields: ``strategy``, ``thinking`` and ``budget``."""
+
+from __future__ import annotations
+
+from typing import Any, Literal, Union
+
+from pydantic import BaseModel, ConfigDict, Field
+
+INT64 = 2**63 - 1
+
+
+class _Open(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+
+class TextPart(BaseModel):
+    type: Literal["text"]
+    text: str
+
+
+class ChatMessage(_Open):
+    """A message; ``developer`` is read as ``system``. Content: text, or a list of text parts."""
+
+    role: Literal["system", "developer", "user", "assistant"]
+    content: Union[str, list[TextPart]]
+    name: str | None = None
+
+
+class StreamOptions(_Open):
+    include_usage: bool | None = None
+
+
+class ThinkingConfig(BaseModel):
+    """Anthropic-style: ``{"type": "enabled", "budget_tokens": N}`` runs budget forcing with N
+    thinking tokens; ``{"type": "disabled"}`` runs the ``none`` effort of the effort map."""
+
+    model_config = ConfigDict(extra="forbid")
+    type: Literal["enabled", "disabled"]
+    budget_tokens: int | None = Field(None, ge=1, le=INT64)
+
+
+class BudgetRequest(BaseModel):
+    """Limits of this request's compute, up to the server's ceilings."""
+
+    model_config = ConfigDict(extra="forbid")
+    max_tokens: int | None = Field(None, ge=1, le=INT64, description="prompt + completion tokens over every call")
+    max_calls: int | None = Field(None, ge=1, le=INT64)
+    max_seconds: float | None = Field(None, gt=0, le=1e9)
+
+
+class ChatCompletionRequest(_Open):
+    """``POST /v1/chat/completions``. Fields of the OpenAI API not listed here are accepted and,
+    when set, reported in ``ponder.ignored_params`` of the response."""
+
+    model: str = Field(..., max_length=512)
+    messages: list[ChatMessage] = Field(..., min_length=1)
+    temperature: float | None = Field(None, ge=0.0, le=2.0)
+    top_p: float | None = Field(None, ge=0.0, le=1.0)
+    n: int | None = Field(None, ge=1, le=INT64)
+    max_tokens: int | None = Field(None, ge=1, le=INT64)
+    max_completion_tokens: int | None = Field(None, ge=1, le=INT64)
+    stop: Union[str, list[str], None] = Field(None)
+    seed: int | None = Field(None, ge=-(2**63), le=INT64)
+    stream: bool | None = False
+    stream_options: StreamOptions | None = None
+    strategy: str | None = Field(None, max_length=4096, description="a strategy spec, e.g. sc(n=8)")
+    reasoning_effort: Literal["none", "low", "medium", "high"] | None = None
+    thinking: ThinkingConfig | None = None
+    budget: BudgetRequest | None = None
+
+
+# -- responses ------------------------------------------------------------------------------------
+class CachedTokens(BaseModel):
+    cached_tokens: int | None = None
+
+
+class ReasoningTokens(BaseModel):
+    reasoning_tokens: int | None = None
+
+
+class UsageOut(BaseModel):
+    """Every token the strategy spent, over all its model calls (``null``: the backend did not say)."""
+
+    prompt_tokens: int | None
+    completion_tokens: int | None
+    total_tokens: int | None
+    prompt_tokens_details: CachedTokens
+    completion_tokens_details: ReasoningTokens
+
+
+class PonderInfo(BaseModel):
+    strategy: str = Field(..., description="the strategy spec that ran, with the request's parameters applied")
+    source: Literal["strategy", "thinking", "reasoning_effort", "default"]
+    answer: str | None = None
+    answers: list[str | None] = Field(default_factory=list)
+    budget_exhausted: bool
+    ignored_params: list[str] = Field(default_factory=list)
+    ledger: dict[str, Any]
+
+
+class AssistantMessage(BaseModel):
+    role: Literal["assistant"]
+    content: str | None
+    reasoning_content: str | None = None
+
+
+class Choice(BaseModel):
+    index: int
+    message: AssistantMessage
+    finish_reason: Literal["stop", "length"]
+    logprobs: None = None
+
+
+class ChatCompletion(BaseModel):
+    id: str
+    object: Literal["chat.completion"]
+    created: int
+    model: str
+    choices: list[Choice]
+    usage: UsageOut
+    ponder: PonderInfo
+    system_fingerprint: str | None = None
+
+
+class ErrorBody(BaseModel):
+    message: str
+    type: str
+    param: str | None = None
+    code: str | None = None
+
+
+class ErrorResponse(BaseModel):
+    error: ErrorBody
+
+
+class ModelCard(BaseModel):
+    id: str
+    object: Literal["model"]
+    created: int
+    owned_by: str
+
+
+class ModelList(BaseModel):
+    object: Literal["list"]
+    data: list[ModelCard]
+
+
+class Health(BaseModel):
+    status: Literal["ok"]

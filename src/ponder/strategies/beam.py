@@ -1,0 +1,133 @@
+"""PRM-guided step-level beam search.
+
+Paper: Snell et al., "Scaling LLM Test-Time Compute Optimally can be More Effective than Scaling
+Model Parameters", arXiv 2408.03314 (as in huggingface/search-and-learn). N candidate first steps are
+sampled and scored by a PRM; the top N/M survive and each is expanded M ways; finished paths are set
+aside; repeat until N paths finished or ``max_steps``. Identical beams are kept once.
+``lookahead=k`` scores a step after rolling k greedy steps forward (scored, not kept). The answer is
+the finished path with the best aggregated PRM score (``select=vote`` sums scores per answer).
+Defaults from the paper: N = 16, M = 4, temperature 0.8, score of the last step; ``delimiter`` is the
+lab's ``;`` (use ``'\\n\\n'`` for chat models).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import Field, model_validator
+
+from ..engine import Engine
+from ..errors import BudgetExhausted
+from ..scorers import build_scorer
+from ..scorers.prm import PRMScorer, aggregate
+from ..types import Candidate, Problem, Result
+from .base import Params, Strategy
+from .stepping import Node, Stepper, Tree, dedupe
+from .voting import vote
+
+
+class BeamParams(Params):
+    n: int = Field(16, gt=0, le=1024)
+    width: int = Field(4, gt=0)
+    max_steps: int = Field(12, gt=0)
+    lookahead: int = Field(0, ge=0)
+    scorer: Any = "prm"
+    select: Literal["best", "vote"] = "best"
+    delimiter: str = ";"
+    step_tokens: int = Field(48, gt=0)
+    temperature: float = Field(0.8, ge=0.0, le=5.0)
+    seed: int | None = None
+
+    @model_validator(mode="after")
+    def _width(self) -> "BeamParams":
+        if self.width > self.n:
+            raise ValueError(f"width={self.width} is larger than n={self.n}; each of the n/width beams is "
+                             "expanded width ways, so width must be at most n")
+        return self
+
+
+class BeamSearch(Strategy):
+    name = "beam"
+    summary = "PRM-guided step beam search: keep the top n/width beams, expand each width ways"
+    paper = "arXiv 2408.03314"
+    Params = BeamParams
+
+    def __init__(self, params: Params | None = None, spec: str | None = None) -> None:
+        super().__init__(params, spec)
+        self.scorer = build_scorer(self.params.scorer)  # type: ignore[attr-defined]
+
+    def check(self, engine: Engine) -> None:
+        engine.require("prefix_continuation", f"{self.name} (step-level search)")
+        self.scorer.check(engine)
+
+    async def score_path(self, problem: Problem, text: str, engine: Engine) -> float:
+        if isinstance(self.scorer, PRMScorer):
+            steps = await self.scorer.step_scores(problem, text, engine)
+            return aggregate(steps, self.scorer.params.agg)  # type: ignore[attr-defined]
+        cand = Candidate(text=text, answer=None)
+        from ..answers import extract_answer
+
+        cand.answer = extract_answer(text, kind=problem.answer_kind).value
+        return (await self.scorer.score(problem, [cand], engine))[0]
+
+    async def evaluate(self, problem: Problem, node: Node, stepper: Stepper, engine: Engine) -> float:
+        p: BeamParams = self.params  # type: ignore[assignment]
+        text = node.text
+        if p.lookahead and not node.terminal:  # roll k greedy steps forward to judge this step
+            for _ in range(p.lookahead):
+                [nxt] = await stepper.expand(text, 1, temperature=0.0)
+                text += nxt.text
+                if nxt.terminal:
+                    break
+        return await self.score_path(problem, text, engine)
+
+    async def run(self, problem: Problem, engine: Engine) -> Result:
+        p: BeamParams = self.params  # type: ignore[assignment]
+        stepper = Stepper(problem, engine, delimiter=p.delimiter, step_tokens=p.step_tokens,
+                          temperature=p.temperature, seed=p.seed)
+        tree = Tree()
+        finished: list[Node] = []
+        exhausted = False
+        keep = max(1, p.n // p.width)
+        try:
+            frontier = [(0, s) for s in await stepper.expand("", p.n)]
+            for depth in range(p.max_steps):
+                frontier = dedupe(frontier, key=lambda ps: tree.nodes[ps[0]].text + ps[1].text)
+                nodes = [tree.add(parent, s.text, terminal=s.terminal) for parent, s in frontier]
+                for nd in nodes:
+                    nd.score = await self.evaluate(problem, nd, stepper, engine)
+                finished += [nd for nd in nodes if nd.terminal]
+                active = sorted((nd for nd in nodes if not nd.terminal), key=lambda nd: -(nd.score or 0.0))[:keep]
+                if not active or len(finished) >= p.n or depth == p.max_steps - 1:
+                    finished += active if not finished else []
+                    break
+                frontier = []
+                for nd in active:
+                    frontier += [(nd.id, s) for s in await stepper.expand(nd.text, p.width)]
+        except BudgetExhausted:
+            exhausted = True
+            if not finished:
+                finished = [nd for nd in tree.nodes[1:] if nd.score is not None]
+        return self.finish(problem, tree, finished, exhausted, stepper)
+
+    def finish(self, problem: Problem, tree: Tree, finished: list[Node], exhausted: bool,
+               stepper: Stepper) -> Result:
+        from ..answers import extract_answer
+
+        p: BeamParams = self.params  # type: ignore[assignment]
+        cands = [Candidate(text=nd.text, answer=extract_answer(nd.text, kind=problem.answer_kind).value,
+                           score=nd.score, meta={"node": nd.id, "terminal": nd.terminal}) for nd in finished]
+        note = None if stepper.delimiter_seen or not cands else (
+            f"the step delimiter {p.delimiter!r} never occurred: the search degraded to whole samples")
+        if not cands:
+            return Result(answer=None, text="", strategy=self.spec, budget_exhausted=True,
+                          trace=tree.to_trace(None, note=note))
+        if p.select == "vote":
+            v = vote(cands, kind=problem.answer_kind, weights=[c.score or 0.0 for c in cands])
+            best = v.index if v.index is not None else 0
+        else:
+            best = max(range(len(cands)), key=lambda i: (cands[i].answer is not None, cands[i].score or 0.0, -i))
+        chosen = cands[best]
+        return Result(answer=chosen.answer, text=chosen.text, strategy=self.spec, candidates=cands,
+                      budget_exhausted=exhausted,
+                      trace=tree.to_trace(chosen.meta["node"], note=note, finished=len(cands)))

@@ -1,0 +1,133 @@
+"""Monte Carlo tree search over reasoning steps, with the CoAT associative-memory option.
+
+Papers: Kocsis and Szepesvári, UCT (2006) and Silver et al., PUCT (2017) for the tree policy;
+Pan et al., "CoAT: Chain-of-Associated-Thoughts Framework for Enhancing Large Language Models
+Reasoning", arXiv 2502.02390. Each iteration selects a path by UCT (or PUCT with the scorer's step
+score as prior), expands the leaf into K children, evaluates them with the scorer, simulates one
+child to a terminal answer (greedy rollout) and backpropagates the final score. With
+``memory=model`` (or a function given in Python as ``memory_fn(problem, path_text) -> str``) each
+new node also gets an associative memory — a related fact or sub-result — carried along the path
+into later expansions, and the node value adds beta x the scorer's score of that memory. Defaults:
+c = 1.4 (UCT), K = 3 and beta = 0.5 (CoAT's weighting is a hyper-parameter; 0.5 is ours).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Callable, Literal
+
+from pydantic import Field
+
+from ..engine import Engine
+from ..errors import BudgetExhausted
+from ..types import GenerationRequest, Problem, Result
+from .beam import BeamSearch
+from .base import Params
+from .stepping import Node, Stepper, Tree
+
+MEMORY_PROMPT = ("Problem:\n{question}\n\nPartial solution:\n{path}\n\nState one related fact or intermediate "
+                 "result that will help finish this solution, in one short sentence.")
+
+
+class MctsParams(Params):
+    iterations: int = Field(16, gt=0, le=10_000)
+    children: int = Field(3, gt=0, le=64)
+    c: float = Field(1.4, ge=0.0)
+    policy: Literal["uct", "puct"] = "uct"
+    scorer: Any = "prm"
+    rollout: bool = True
+    select: Literal["best", "vote"] = "best"
+    max_depth: int = Field(12, gt=0)
+    delimiter: str = ";"
+    step_tokens: int = Field(48, gt=0)
+    rollout_tokens: int = Field(256, gt=0)
+    temperature: float = Field(0.8, ge=0.0, le=5.0)
+    memory: Literal["none", "model"] = "none"
+    memory_fn: Callable[..., str] | None = None
+    beta: float = Field(0.5, ge=0.0)
+    memory_tokens: int = Field(32, gt=0)
+    seed: int | None = None
+
+
+class MonteCarloTreeSearch(BeamSearch):
+    name = "mcts"
+    summary = "MCTS over steps (UCT/PUCT, expansion, scorer, rollout, backprop); CoAT memory option"
+    paper = "arXiv 2502.02390 (CoAT)"
+    Params = MctsParams  # type: ignore[assignment]
+
+    def select_child(self, tree: Tree, node: Node) -> Node:
+        p: MctsParams = self.params  # type: ignore[assignment]
+        kids = [tree.nodes[i] for i in node.children]
+        total = sum(k.score or 0.0 for k in kids) or 1.0
+
+        def key(k: Node) -> float:
+            if k.visits == 0:
+                return math.inf if p.policy == "uct" else p.c * (k.score or 0.0) / total * math.sqrt(node.visits + 1)
+            q = k.value / k.visits
+            if p.policy == "uct":
+                return q + p.c * math.sqrt(math.log(max(1, node.visits)) / k.visits)
+            return q + p.c * (k.score or 0.0) / total * math.sqrt(node.visits) / (1 + k.visits)
+
+        return max(kids, key=key)
+
+    def memories(self, tree: Tree, node: Node) -> list[str]:
+        return [tree.nodes[i].meta["memory"] for i in tree.path(node.id) if tree.nodes[i].meta.get("memory")]
+
+    async def associate(self, problem: Problem, node: Node, engine: Engine) -> str | None:
+        p: MctsParams = self.params  # type: ignore[assignment]
+        if p.memory_fn is not None:
+            return p.memory_fn(problem, node.text)
+        if p.memory == "model":
+            prompt = MEMORY_PROMPT.format(question=problem.question, path=node.text)
+            [s] = await engine.generate(GenerationRequest(messages=[{"role": "user", "content": prompt}],
+                                                          max_tokens=p.memory_tokens, temperature=0.0), role="memory")
+            return s.text.strip() or None
+        return None
+
+    def with_memory(self, problem: Problem, mems: list[str]) -> Problem:
+        if not mems:
+            return problem
+        note = "Associated memory:\n" + "\n".join(f"- {m}" for m in mems)
+        return Problem(id=problem.id, messages=[{"role": "system", "content": note}, *problem.messages],
+                       answer=problem.answer, answer_kind=problem.answer_kind, meta=problem.meta,
+                       checker=problem.checker)
+
+    async def run(self, problem: Problem, engine: Engine) -> Result:
+        p: MctsParams = self.params  # type: ignore[assignment]
+        tree = Tree()
+        root = tree.nodes[0]
+        finished: list[Node] = []
+        exhausted = False
+        stepper = Stepper(problem, engine, delimiter=p.delimiter, step_tokens=p.step_tokens,
+                          temperature=p.temperature, seed=p.seed)
+        try:
+            for _ in range(p.iterations):
+                node = root
+                while node.children and not node.terminal:
+                    node = self.select_child(tree, node)
+                if not node.terminal and node.depth < p.max_depth:
+                    stepper.problem = self.with_memory(problem, self.memories(tree, node))
+                    for s in await stepper.expand(node.text, p.children):
+                        kid = tree.add(node.id, s.text, terminal=s.terminal)
+                        kid.score = await self.score_path(problem, kid.text, engine)
+                        mem = await self.associate(problem, kid, engine)
+                        if mem:
+                            kid.meta["memory"] = mem
+                            kid.score += p.beta * await self.score_path(problem, kid.text + " " + mem, engine)
+                    node = max((tree.nodes[i] for i in node.children), key=lambda k: k.score or 0.0)
+                value = node.score or 0.0
+                if node.terminal:
+                    finished.append(node)
+                elif p.rollout:
+                    tail = await stepper.rollout(node.text, max_tokens=p.rollout_tokens)
+                    leaf = tree.add(node.id, tail, terminal=True)
+                    leaf.meta["rollout"] = True
+                    leaf.score = value = await self.score_path(problem, leaf.text, engine)
+                    finished.append(leaf)
+                for i in tree.path(node.id):
+                    tree.nodes[i].visits += 1
+                    tree.nodes[i].value += value
+        except BudgetExhausted:
+            exhausted = True
+        stepper.problem = problem
+        return self.finish(problem, tree, finished, exhausted, stepper)

@@ -1,0 +1,119 @@
+"""HumanEval (``humaneval:PATH``, the gzip JSONL of openai/human-eval) as code problems.
+
+Public tests are the examples in each prompt's docstring, turned into assertions (doctest
+``>>> f(x)`` / ``result`` pairs, and ``f(x) == y`` / ``f(x) ➞ y`` / ``f(x) => y`` lines); the hidden
+``test`` (``check(candidate)``) is used only for grading. Options: ``?public=none`` gives problems
+without public tests. Importing this module also registers the generic ``code:PATH`` task.
+"""
+
+from __future__ import annotations
+
+import ast
+import gzip
+import json
+import re
+from pathlib import Path
+
+from ..types import Problem
+from . import code as _code  # noqa: F401  (registers code:PATH)
+from .base import Task, TaskSpecError, register_task, require_file, take
+from .code import code_problem
+
+_ARROW = re.compile(r"^\s*(?P<call>[A-Za-z_]\w*\(.*\))\s*(?:==|➞|=>|->|should return|returns?)\s*(?P<want>.+?)\s*$")
+
+
+_SAFE_NAMES = {"round", "abs", "sorted", "list", "len", "set", "tuple", "int", "float", "str", "sum", "min", "max"}
+
+
+def read_rows(path: Path) -> list[dict]:
+    """The rows of a HumanEval file (gzip or plain JSONL)."""
+    opener = gzip.open if path.suffix == ".gz" else open
+    rows = []
+    with opener(path, "rt", encoding="utf-8") as f:  # type: ignore[operator]
+        for n, line in enumerate(f, 1):
+            if line.strip():
+                try:
+                    rows.append(json.loads(line))
+                except json.JSONDecodeError as exc:
+                    raise TaskSpecError(f"{path}:{n}: not JSON ({exc.msg})") from None
+    for row in rows:
+        missing = {"task_id", "prompt", "test", "entry_point"} - set(row)
+        if missing:
+            raise TaskSpecError(f"{path}: a HumanEval row lacks {sorted(missing)}")
+    return rows
+
+
+def _literal(text: str) -> bool:
+    try:
+        ast.literal_eval(text)
+        return True
+    except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
+        return False
+
+
+def _assertion(call: str, want: str, entry_point: str) -> str | None:
+    """``assert call == want`` when both parse (floats compared with a tolerance)."""
+    want = want.strip().rstrip(".,;").strip()
+    if not _literal(want):
+        return None
+    try:
+        tree = ast.parse(call.strip(), mode="eval")
+    except SyntaxError:
+        return None
+    names = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name)}
+    if not names <= {entry_point, *_SAFE_NAMES}:  # e.g. is_happy(abcd): a name the example never defined
+        return None
+    call = ast.unparse(tree)  # drops comments and normalises spacing
+    value = ast.literal_eval(want)
+    if isinstance(value, float):
+        return f"assert abs({call} - {want}) < 1e-6"
+    return f"assert {call} == {want}"
+
+
+def docstring_tests(prompt: str, entry_point: str) -> list[str]:
+    """Assertions from the examples in the docstring of ``entry_point`` (may be empty)."""
+    lines = prompt.splitlines()
+    tests: list[str] = []
+    i = 0
+    while i < len(lines):
+        line = lines[i].strip()
+        if line.startswith(">>>"):
+            call = line[3:].strip()
+            want = lines[i + 1].strip() if i + 1 < len(lines) else ""
+            if entry_point in call and want and not want.startswith(">>>"):
+                t = _assertion(call, want, entry_point)
+                if t:
+                    tests.append(t)
+                i += 2
+                continue
+        else:
+            m = _ARROW.match(line)
+            if m and m.group("call").startswith(entry_point + "("):
+                t = _assertion(m.group("call"), m.group("want"), entry_point)
+                if t:
+                    tests.append(t)
+        i += 1
+    return list(dict.fromkeys(tests))
+
+
+def hidden_test(row: dict) -> str:
+    """The HumanEval ``test`` code as one test statement: its check() called on the entry point."""
+    return f"{row['test']}\n\ncheck({row['entry_point']})\n"
+
+
+def to_problem(row: dict, public: bool = True) -> Problem:
+    entry = row["entry_point"]
+    return code_problem(row["task_id"], "", public_tests=docstring_tests(row["prompt"], entry) if public else [],
+                        hidden_tests=[hidden_test(row)], entry_point=entry, prefix=row["prompt"],
+                        canonical_solution=row.get("canonical_solution"))
+
+
+@register_task("humaneval")
+def humaneval(path: str | None, options: dict[str, str]) -> Task:
+    p = require_file("humaneval", path)
+    public = options.get("public", "docstring") != "none"
+
+    def load(limit: int | None, seed: int) -> list[Problem]:
+        return take([to_problem(row, public) for row in read_rows(p)], limit)
+
+    return Task("humaneval", load)
