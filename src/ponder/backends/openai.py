@@ -375,6 +375,10 @@ class OpenAIBackend:
             samples.append(Sample(text=text, finish_reason=finish, logprobs=logprobs,  # type: ignore[arg-type]
                                   matched_stop=matched))
         usage = _usage(getattr(resp, "usage", None), retries)
+        if usage.reasoning_tokens is None and self.config.tokenizer:
+            spans = [_think_span(smp.text) for smp in samples]
+            if any(sp is not None for sp in spans):  # the server did not count them; the text shows them
+                usage.reasoning_tokens = sum(self.count_tokens(sp) or 0 for sp in spans if sp is not None)
         if len(samples) == 1 and usage.completion_tokens is not None:
             samples[0].completion_tokens = usage.completion_tokens
         return Generation(samples=samples, usage=usage)
@@ -400,3 +404,12 @@ def _message(exc: Any) -> str:
         if isinstance(err, dict) and "message" in err:
             return str(err["message"])
     return str(exc)
+
+
+def _think_span(text: str) -> str | None:
+    """The ``<think>…</think>`` span of a text (tags included), or None."""
+    start = text.find("<think>")
+    if start < 0:
+        return None
+    end = text.find("</think>", start)
+    return text[start:] if end < 0 else text[start:end + len("</think>")]
