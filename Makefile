@@ -13,7 +13,7 @@ $(BIN)/python:
 # torch is pinned first (the CPU wheel); everything that depends on it comes after.
 $(VENV)/.installed: $(BIN)/python pyproject.toml
 	$(BIN)/pip install -q $(TORCH)
-	$(BIN)/pip install -q -e ".[hf,serve,test]"
+	$(BIN)/pip install -q -e ".[hf,serve,bench,test]"
 	touch $@
 
 install: $(VENV)/.installed

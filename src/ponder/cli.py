@@ -141,6 +141,30 @@ def _mount_lab() -> None:
 _mount_lab()
 
 
+def _mount_shells() -> None:
+    """The benchmark and the proxy: thin shells over the library, mounted as subcommands."""
+    from .bench.cli import bench_command, report_command
+
+    app.command("bench")(bench_command)
+    app.command("report")(report_command)
+    try:
+        from .server.cli import serve_command
+    except ImportError:  # the proxy's dependencies (fastapi, uvicorn) are an extra
+        return
+    app.command("serve")(serve_command)
+
+
+@app.command()
+def demo(out_dir: str = typer.Option("runs/demo", "--out", help="Run directory.")) -> None:
+    """The main job: the default benchmark on the embedded lab model (lab arith)."""
+    from .bench.demo import run_default_demo
+
+    run_default_demo(out_dir)
+
+
+_mount_shells()
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point: run the app, turning Ponder's errors into one line and exit code 2."""
     try:

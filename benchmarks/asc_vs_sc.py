@@ -1,0 +1,52 @@
+"""Adaptive self-consistency against self-consistency: accuracy and ledger tokens on the same problems.
+
+    python benchmarks/asc_vs_sc.py [--model embedded] [--task arith] [--limit 100] [--n 16]
+
+Prints accuracy and mean tokens per problem (from the ledger) for sc(n=N) and asc(max_n=N) under
+each stopping rule, and the token ratio asc/sc. Target: asc within 1 point of sc with <= 40 % of its
+tokens.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+
+from ponder import Engine
+from ponder.strategies import build_strategy, run_strategy
+from ponder.tasks import load_task
+
+
+async def run_spec(engine: Engine, spec: str, problems: list, seed: int) -> tuple[float, float]:
+    correct, tokens = 0, 0
+    for i, prob in enumerate(problems):
+        strategy = build_strategy(spec.replace(")", f", seed={seed * 1000 + i})", 1))
+        r = await run_strategy(strategy, prob, engine.for_problem())
+        correct += bool(r.correct)
+        tokens += r.ledger.total_tokens or 0
+    return correct / len(problems), tokens / len(problems)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--model", default="embedded")
+    ap.add_argument("--task", default="arith")
+    ap.add_argument("--limit", type=int, default=100)
+    ap.add_argument("--n", type=int, default=16)
+    ap.add_argument("--seed", type=int, default=0)
+    args = ap.parse_args()
+    engine = Engine.from_spec(args.model)
+    problems = load_task(args.task).problems(args.limit, args.seed)
+    specs = [f"sc(n={args.n}, temperature=1.0)"] + [
+        f"asc(max_n={args.n}, rule={rule}, temperature=1.0)" for rule in ("beta", "dirichlet", "window")]
+    rows = [(spec, *asyncio.run(run_spec(engine, spec, problems, args.seed))) for spec in specs]
+    base_acc, base_tok = rows[0][1], rows[0][2]
+    print(f"{args.model} on {args.task}: {len(problems)} problems, seed {args.seed}")
+    print(f"  {'strategy':<44} {'accuracy':>9} {'tokens/problem':>15} {'vs sc tokens':>13}")
+    for spec, acc, tok in rows:
+        print(f"  {spec:<44} {acc:9.1%} {tok:15.0f} {tok / base_tok:12.0%}")
+    print(f"  accuracy gap of the best asc rule to sc: {max(r[1] for r in rows[1:]) - base_acc:+.1%}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,49 @@
+"""The cost planner: cost per correct answer from prices, GPU-hour pricing, and the crossover volume."""
+
+from __future__ import annotations
+
+import pytest
+
+from ponder.bench.planner import PriceError, PriceSpec, plan
+
+
+def report(name, accuracy, prompt, completion, tokens_per_s=None):
+    tokens = prompt + completion
+    elapsed = None if tokens_per_s is None else 10 * tokens / tokens_per_s
+    return {"run": name, "manifest": {"model": name, "task": "t"},
+            "summary": {"tokens": 10 * tokens, "elapsed_seconds": elapsed},
+            "points": [{"spec": "x", "accuracy": accuracy, "prompt_tokens": prompt, "completion_tokens": completion,
+                        "tokens": tokens}]}
+
+
+def test_price_parsing():
+    p = PriceSpec.parse("in=0.15, out=0.6, train=$5000")
+    assert (p.input, p.output, p.train, p.gpu_hour) == (0.15, 0.6, 5000, None)
+    assert PriceSpec.parse("gpu=2.5,tps=1000").gpu_hour == 2.5
+    with pytest.raises(PriceError, match="needs in= and out="):
+        PriceSpec.parse("in=1")
+    with pytest.raises(PriceError, match="cannot read"):
+        PriceSpec.parse("bogus=1")
+
+
+def test_cost_per_correct_and_crossover():
+    small = report("small", 0.8, prompt=2000, completion=8000)  # heavy scaling on a small model
+    big = report("big", 0.9, prompt=200, completion=800)  # one pass on a big model
+    out = plan([small, big], [PriceSpec.parse("in=0.1,out=0.4,train=1000"), PriceSpec.parse("in=5,out=20")])
+    a, b = out["runs"]
+    assert a["chosen"]["cost_per_problem"] == pytest.approx((2000 * 0.1 + 8000 * 0.4) / 1e6)
+    assert a["chosen"]["cost_per_correct"] == pytest.approx(0.0034 / 0.8)
+    assert b["chosen"]["cost_per_correct"] == pytest.approx((200 * 5 + 800 * 20) / 1e6 / 0.9)
+    cmp = out["comparison"]
+    assert cmp["cheaper_per_correct"] == "small"
+    v = 1000 / (b["chosen"]["cost_per_correct"] - a["chosen"]["cost_per_correct"])
+    assert cmp["crossover_correct_answers"] == pytest.approx(v)
+    assert "overtakes big" in cmp["sentence"]
+
+
+def test_gpu_hour_pricing_uses_measured_throughput():
+    r = report("local", 0.5, prompt=100, completion=900, tokens_per_s=1000)  # 1000 tokens at 1000 tok/s
+    out = plan([r], [PriceSpec.parse("gpu=3.6")])
+    assert out["runs"][0]["throughput_tps"] == pytest.approx(1000)
+    assert out["runs"][0]["chosen"]["cost_per_problem"] == pytest.approx(1 / 3600 * 3.6)
+    assert out["runs"][0]["chosen"]["cost_per_correct"] == pytest.approx(0.002)

@@ -1,0 +1,80 @@
+"""The report: PNG plots, a self-contained HTML file with the plots and tables, JSON output, the planner CLI,
+and a headless Chromium screenshot of the HTML (skipped where Chromium is absent)."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+
+import pytest
+from bench_fixtures import cycling, qa_jsonl  # noqa: F401  (fixtures)
+from typer.testing import CliRunner
+
+from ponder.bench.cli import make_app
+from ponder.bench.report import write_report
+from ponder.bench.runner import BenchConfig, run_bench
+from ponder.engine import Engine
+
+
+@pytest.fixture
+async def finished_run(tmp_path, qa_jsonl, cycling):
+    out = tmp_path / "run"
+    cfg = BenchConfig(model="scripted", task=f"jsonl:{qa_jsonl}", strategies="cot; sc(n=1..8)", seeds=2,
+                      out=str(out), progress=False)
+    await run_bench(cfg, engine=Engine(cycling))
+    return out
+
+
+def test_html_report_holds_the_plots_and_the_tables(finished_run):
+    path, report = write_report(finished_run)
+    html = path.read_text()
+    for metric in ("tokens", "flops", "wall_seconds"):
+        assert (finished_run / f"accuracy_vs_{metric}.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    images = re.findall(r"src='data:image/png;base64,([A-Za-z0-9+/=]+)'", html)
+    assert len(images) == 3 and all(len(i) > 1000 for i in images)
+    assert 'id="points"' in html and 'id="matched"' in html
+    for spec in ("cot", "sc(n=1)", "sc(n=8)"):
+        assert f">{spec}<" in html
+    assert "http://" not in html and "https://" not in html  # self-contained: nothing to fetch
+    assert {p["spec"] for p in report["points"]} == {"cot", "sc(n=1)", "sc(n=2)", "sc(n=4)", "sc(n=8)"}
+
+
+def test_report_json_and_terminal_tables(finished_run):
+    runner = CliRunner()
+    res = runner.invoke(make_app(), ["report", str(finished_run), "--json"])
+    assert res.exit_code == 0, res.output
+    data = json.loads(res.output)
+    assert {"manifest", "summary", "points", "matched", "failures"} <= set(data)
+    sc8 = next(p for p in data["points"] if p["spec"] == "sc(n=8)")
+    assert sc8["ci_low"] <= sc8["accuracy"] <= sc8["ci_high"]
+    res = runner.invoke(make_app(), ["report", str(finished_run), "--no-html"])
+    assert res.exit_code == 0 and "matched budgets" in res.output and "CI95" in res.output
+
+
+def test_planner_compares_two_runs(finished_run):
+    res = CliRunner().invoke(make_app(), ["report", str(finished_run), str(finished_run), "--price",
+                                          "in=0.1,out=0.4,train=10", "--price", "in=1,out=4", "--json"])
+    assert res.exit_code == 0, res.output
+    data = json.loads(res.output)
+    assert data["comparison"]["crossover_correct_answers"] > 0
+
+
+def chromium() -> str | None:
+    return shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
+
+
+@pytest.mark.chromium
+@pytest.mark.skipif(chromium() is None, reason="needs a headless Chromium (chromium not on PATH)")
+def test_html_report_renders_in_headless_chromium(finished_run, tmp_path):
+    path, _ = write_report(finished_run)
+    shot = tmp_path / "report.png"
+    subprocess.run([chromium(), "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars",
+                    f"--screenshot={shot}", "--window-size=1200,2400", path.resolve().as_uri()],
+                   check=True, timeout=120, capture_output=True)
+    png = shot.read_bytes()
+    assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 50_000  # the plots drawn, not a blank page
+    dom = subprocess.run([chromium(), "--headless", "--no-sandbox", "--disable-gpu", "--dump-dom",
+                          path.resolve().as_uri()], check=True, timeout=120, capture_output=True, text=True).stdout
+    assert dom.count("<img") == 3 and "matched" in dom

@@ -1,0 +1,88 @@
+"""The runner on a scripted backend: sweeps, one draw per pool, seeds, the store, the lock, resume rules."""
+
+from __future__ import annotations
+
+import pytest
+
+from bench_fixtures import cycling, qa_jsonl  # noqa: F401  (fixtures)
+from ponder.bench.runner import BenchConfig, families, gen_seed, run_bench, with_seed
+from ponder.bench.store import RunLock, RunLockedError, RunStoreError, Store
+from ponder.engine import Engine
+from ponder.errors import StrategySpecError
+from ponder.strategies import parse_spec
+
+
+def test_families_expand_sweeps():
+    fams = families("cot; sc(n=1..16); sc(n=1..4, temperature=0.5)")
+    assert [f.label for f in fams] == ["cot", "sc(n=1..16)", "sc(n=1..4, temperature=0.5)"]
+    assert fams[1].pool and fams[1].points == [1, 2, 4, 8, 16] and fams[0].points == []
+    with pytest.raises(StrategySpecError, match="available"):
+        families("nosuch(n=1..4)")
+
+
+def test_seed_goes_only_to_strategies_with_a_seed_param():
+    assert with_seed(parse_spec("sc(n=4)"), 9).args["seed"] == 9
+    assert with_seed(parse_spec("cot(seed=3)"), 9).args["seed"] == 3  # an explicit seed is kept
+    assert gen_seed("p", "sc", "sc(n=4)", 0) == gen_seed("p", "sc", "sc(n=4)", 0) != gen_seed("p", "sc", "sc(n=4)", 1)
+
+
+async def test_pool_is_drawn_once_per_problem_and_seed(tmp_path, qa_jsonl, cycling):
+    cfg = BenchConfig(model="scripted", task=f"jsonl:{qa_jsonl}", strategies="cot; sc(n=1..8)", limit=3, seeds=2,
+                      out=str(tmp_path / "run"), progress=False, concurrency=3)
+    await run_bench(cfg, engine=Engine(cycling))
+    # cot: 3 problems x 2 seeds = 6 calls; sc: one call of n=8 per problem and seed = 6 calls
+    assert sorted(r.n for r in cycling.requests) == [1] * 6 + [8] * 6
+    store = Store.for_run(tmp_path / "run", readonly=True)
+    results, calls, units = store.results(), store.calls(), store.units()
+    manifest = store.manifest()
+    store.close()
+    assert len(units) == 12 and all(u["status"] == "done" and u["attempt"] == 1 for u in units)
+    assert len(calls) == 12
+    sc_rows = [r for r in results if r["family"] == "sc(n=1..8)"]
+    assert sorted({r["point"] for r in sc_rows}) == [1, 2, 4, 8] and len(sc_rows) == 4 * 6
+    k1 = next(r for r in sc_rows if r["point"] == 1)
+    assert k1["prompt_tokens"] == 10 and k1["completion_tokens"] == 5 and k1["calls"] == 1
+    assert {"model", "task", "strategies", "seeds", "versions", "hardware", "git_revision"} <= set(manifest)
+    assert manifest["seeds"] == 2
+
+
+async def test_existing_run_needs_resume_and_matching_settings(tmp_path, qa_jsonl, cycling):
+    out = str(tmp_path / "run")
+    cfg = dict(model="scripted", task=f"jsonl:{qa_jsonl}", strategies="cot", limit=2, out=out, progress=False)
+    await run_bench(BenchConfig(**cfg), engine=Engine(cycling))
+    with pytest.raises(RunStoreError, match="--resume"):
+        await run_bench(BenchConfig(**cfg), engine=Engine(cycling))
+    with pytest.raises(RunStoreError, match="differs"):
+        await run_bench(BenchConfig(**{**cfg, "limit": 3}, resume=True), engine=Engine(cycling))
+    before = len(cycling.requests)
+    await run_bench(BenchConfig(out=out, resume=True, progress=False), engine=Engine(cycling))
+    assert len(cycling.requests) == before  # everything was done: nothing recomputed
+
+
+def test_a_second_writer_is_refused_with_a_clear_message(tmp_path):
+    with RunLock(tmp_path):
+        with pytest.raises(RunLockedError, match=r"another ponder bench \(pid \d+\)"):
+            RunLock(tmp_path).acquire()
+    RunLock(tmp_path).acquire().release()  # free again once released
+
+
+async def test_failed_units_are_recorded_not_raised(tmp_path, qa_jsonl):
+    class Broken:
+        name = "broken"
+
+        def capabilities(self):
+            from ponder.types import Capabilities
+            return Capabilities()
+
+        async def generate(self, request):
+            from ponder.errors import BackendError
+            raise BackendError("upstream gave up after 5 attempts")
+
+    cfg = BenchConfig(model="broken", task=f"jsonl:{qa_jsonl}", strategies="cot; sc(n=1..2)", limit=2,
+                      out=str(tmp_path / "run"), progress=False)
+    await run_bench(cfg, engine=Engine(Broken()))
+    store = Store.for_run(tmp_path / "run", readonly=True)
+    units, results = store.units(), store.results()
+    store.close()
+    assert all(u["status"] == "failed" and "gave up" in u["error"] for u in units)
+    assert len(results) == 2 + 2 * 2 and all(r["correct"] == 0.0 and r["error"] for r in results)
