@@ -105,7 +105,8 @@ emit(kind="done")
 class TestReport:
     """The outcome of running a solution on tests (``mode="tests"``) or inputs (``mode="inputs"``).
 
-    ``status``: ``passed`` (every test passed), ``failed`` (a test failed), ``no_tests`` (the solution
+    ``status``: ``passed`` (every test passed), ``failed`` (a test failed), ``timeout`` (a test ran past
+    its own limit, or the whole run past the sandbox's), ``no_tests`` (the solution
     loads, nothing to run), ``syntax_error`` (it does not parse), ``error`` (loading it raised), or
     the sandbox status when the run ended abnormally (``timeout``, ``memory``, ``crashed``,
     ``output_limit``). ``passed[i]`` is None for a test that never reported (the run ended first).
@@ -199,6 +200,8 @@ def _report(items: list[str], mode: str, nonce: str, r: ExecResult) -> TestRepor
         rep.status = "no_tests"
     elif mode == "inputs" or all(rep.passed):
         rep.status = "passed"
+    elif "timeout" in rep.outputs:  # a test ran past its own time limit
+        rep.status = "timeout"
     return rep
 
 

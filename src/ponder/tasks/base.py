@@ -3,6 +3,7 @@
 A task spec names a task and, for file-backed tasks, the path the user gives:
   ``arith`` / ``countdown`` (lab tasks, generated; options ``?difficulty=5``)
   ``gsm8k:PATH``  ``math500:PATH``  ``game24:PATH``  ``humaneval:PATH``
+  ``code:PATH`` (JSONL with prompt, public_tests, hidden_tests, optional entry_point)
   ``jsonl:PATH?question=FIELD&answer=FIELD[&kind=math]``  (any JSONL with question and answer fields)
 Datasets are never downloaded: the files are read from the given path.
 """
@@ -35,7 +36,7 @@ class Task:
 
 
 TASK_FORMS = ("arith, countdown (lab, generated), gsm8k:PATH, math500:PATH, game24:PATH, humaneval:PATH, "
-              "jsonl:PATH?question=FIELD&answer=FIELD")
+              "code:PATH, jsonl:PATH?question=FIELD&answer=FIELD")
 
 _LOADERS: dict[str, Callable[[str | None, dict[str, str]], Task]] = {}
 
