@@ -12,7 +12,7 @@ from typing import Iterator
 
 import httpx
 
-from conftest import free_port
+from helpers import free_port
 
 
 def wait_http(url: str, proc: subprocess.Popen, timeout: float = 90.0) -> None:

@@ -122,3 +122,9 @@ def test_common_prefix_is_reused_and_reported_as_cached(tiny_model_dir):
     same = backend.generate_sync(longer)
     assert same.usage.cached_prompt_tokens == same.usage.prompt_tokens
     assert [s.token_ids for s in same.samples] == [s.token_ids for s in fresh.samples]
+
+
+def test_a_lone_partial_assistant_turn_is_continued(backend):
+    r = GenerationRequest(messages=[{"role": "assistant", "content": "<think> 1+1="}], max_tokens=3, seed=0)
+    assert backend.render(r) == (backend.tokenizer.bos_token or "") + "<think> 1+1="
+    assert len(backend.generate_sync(r).samples[0].token_ids) <= 3

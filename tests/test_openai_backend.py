@@ -10,7 +10,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from conftest import free_port
+from helpers import free_port
 from servers import transformers_serve, wait_http
 from ponder import BackendError, CapabilityError, Engine, GenerationRequest, ModelSpecError
 from ponder.backends import load_backend

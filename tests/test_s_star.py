@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 
 import pytest
-from conftest import DATASETS
+from helpers import DATASETS
 
 from ponder import Budget, Engine
 from ponder.strategies import build_strategy, run_strategy

@@ -344,6 +344,8 @@ class OpenAIBackend:
         if messages and messages[-1].get("role") == "assistant":
             prefix = messages[-1].get("content", "") + prefix
             messages = messages[:-1]
+        if not messages:  # only a partial assistant turn: nothing to template
+            return (tok.bos_token or "") + prefix
         return tok.apply_chat_template(messages, add_generation_prompt=True, tokenize=False,
                                        **request.template_kwargs) + prefix
 

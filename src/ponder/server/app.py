@@ -13,7 +13,8 @@ import logging
 import os
 import secrets
 import time
-from typing import Any
+from contextlib import asynccontextmanager
+from typing import Any, AsyncIterator
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -24,7 +25,6 @@ from .. import __version__
 from ..engine import Engine
 from ..errors import PonderError
 from ..types import Problem
-from . import passthrough  # noqa: F401  (registers the "none" strategy)
 from .config import ServerConfig
 from .convert import ledger_summary, to_messages, usage_of
 from .errors import APIError, Redactor, from_ponder, install_log_redaction
@@ -49,12 +49,18 @@ def create_app(config: ServerConfig, backend: Any = None) -> FastAPI:
     redact = Redactor(secrets=[os.environ.get(key_env, "") if key_env else "", config.api_key or ""],
                       urls=list(getattr(upstream, "urls", []) or []))
     install_log_redaction(redact)
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        install_log_redaction(redact)  # again: uvicorn sets up its log handlers after create_app
+        yield
+
     engine = Engine(backend, max_concurrency=max(64, 2 * config.max_concurrency))
     slots = Slots(config.max_concurrency)
     names = {config.model_id, config.model}
     started = int(time.time())
 
-    app = FastAPI(title="Ponder", version=__version__, redoc_url=None,
+    app = FastAPI(title="Ponder", version=__version__, redoc_url=None, lifespan=lifespan, strict_content_type=False,
                   description="OpenAI-compatible proxy with inference-time scaling: choose a strategy "
                               "per request (`strategy`, `reasoning_effort`, `thinking`).")
     app.state.config, app.state.engine, app.state.slots = config, engine, slots
@@ -64,7 +70,10 @@ def create_app(config: ServerConfig, backend: Any = None) -> FastAPI:
         if isinstance(exc, APIError):
             return exc
         if isinstance(exc, PonderError):
-            return from_ponder(exc, redact)
+            err = from_ponder(exc, redact)
+            if err.status >= 500:
+                log.warning("upstream failure: %s", err.message)
+            return err
         if isinstance(exc, TimeoutError):
             return APIError(504, f"the request ran past this server's timeout of {config.timeout}s",
                             code="timeout")
@@ -89,6 +98,8 @@ def create_app(config: ServerConfig, backend: Any = None) -> FastAPI:
             return APIError(400, "the request body is not valid JSON", code="invalid_json").response()
         param = ".".join(loc) or None
         msg = str(first.get("msg", "invalid request"))
+        if param is None:
+            msg = "the request body must be a JSON object (Content-Type: application/json)"
         more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
         return APIError(422, f"{param + ': ' if param else ''}{msg}{more}", param=param,
                         code="invalid_value").response()
@@ -120,7 +131,8 @@ def create_app(config: ServerConfig, backend: Any = None) -> FastAPI:
 
     @app.post("/v1/chat/completions", response_model=None, tags=["openai"],
               responses={**ERRORS, 200: {"model": ChatCompletion, "content": {
-                  "text/event-stream": {"schema": {"type": "string"}}},
+                  "text/event-stream": {"schema": {"description": "SSE events: chat.completion.chunk objects "
+                                                                  "(an error object if the run fails), then [DONE]"}}},
                   "description": "a chat.completion, or chat.completion.chunk events when stream is true"}})
     async def chat_completions(body: ChatCompletionRequest, request: Request) -> Response:
         if body.model not in names:
@@ -209,4 +221,32 @@ def create_app(config: ServerConfig, backend: Any = None) -> FastAPI:
                        "ledger": ledger_summary(job.ledger)},
         }
 
+    _document_ceilings(app, config)
     return app
+
+
+def _document_ceilings(app: FastAPI, config: ServerConfig) -> None:
+    """``/openapi.json`` states this server's ceilings (n, max_tokens, ...) as maxima."""
+    from fastapi.openapi.utils import get_openapi
+
+    ceilings = {"n": config.max_n, "max_tokens": config.max_tokens, "max_completion_tokens": config.max_tokens,
+                "min_tokens": config.max_tokens}
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            schema = get_openapi(title=app.title, version=app.version, description=app.description, routes=app.routes)
+            comps = schema.get("components", {}).get("schemas", {})
+            props = comps.get("ChatCompletionRequest", {}).get("properties", {})
+            limits = {**{("ChatCompletionRequest", k): v for k, v in ceilings.items()},
+                      ("ThinkingConfig", "budget_tokens"): config.max_tokens,
+                      ("BudgetRequest", "max_tokens"): config.max_request_tokens,
+                      ("BudgetRequest", "max_seconds"): config.timeout}
+            for (model, key), limit in limits.items():
+                props = comps.get(model, {}).get("properties", {})
+                for option in props.get(key, {}).get("anyOf", [props.get(key, {})]):
+                    if option.get("type") in ("integer", "number"):
+                        option["maximum"] = limit
+            app.openapi_schema = schema
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]

@@ -126,6 +126,9 @@ def plan(req: ChatCompletionRequest, config: ServerConfig) -> Plan:
     if max_tokens is not None and max_tokens > config.max_tokens:
         raise APIError(400, f"max_tokens={max_tokens} is above this server's ceiling of {config.max_tokens}",
                        param="max_tokens")
+    if req.min_tokens is not None and req.min_tokens > config.max_tokens:
+        raise APIError(400, f"min_tokens={req.min_tokens} is above this server's ceiling of {config.max_tokens}",
+                       param="min_tokens")
     stop = [req.stop] if isinstance(req.stop, str) else list(req.stop or [])
     if len(stop) > 4 or any(len(s) > 256 for s in stop):
         raise APIError(400, "stop takes at most 4 sequences of at most 256 characters", param="stop")
@@ -137,6 +140,7 @@ def plan(req: ChatCompletionRequest, config: ServerConfig) -> Plan:
         raise StrategySpecError(f"unknown strategy {parsed.name!r}")
     fields = cls.Params.model_fields
     offered: dict[str, Any] = {"temperature": req.temperature, "top_p": req.top_p, "max_tokens": max_tokens,
+                               "min_tokens": req.min_tokens or None,
                                "stop": [clean(s) for s in stop] or None,
                                "seed": None if req.seed is None else req.seed % 2**31}
     choices_param = getattr(cls, "choices_param", None)
@@ -215,6 +219,7 @@ class ChoiceOut:
         self.parts: dict[str, list[str]] = {"reasoning": [], "content": []}
         self.sink = sink
         self.finish_reason = "stop"
+        self.done = False
 
     def _write(self, pieces: list[tuple[str, str]]) -> None:
         for kind, text in pieces:
@@ -223,7 +228,7 @@ class ChoiceOut:
                 self.sink(self.index, kind, text)
 
     def text(self, delta: str) -> None:
-        if delta:
+        if delta and not self.done:
             self.raw += delta
             self._write(self.splitter.feed(delta))
 
@@ -242,6 +247,7 @@ class ChoiceOut:
             self.text(text[len(self.raw):])
         self._write(self.splitter.flush())
         self.finish_reason = finish_reason
+        self.done = True
 
     @property
     def content(self) -> str:
@@ -277,6 +283,7 @@ class Job:
                     self.results = await _gather([self._run_one(i) for i in range(self.plan.copies)])
         finally:
             self.cancel.set()  # stops a local decoding loop still running for this request
+        await asyncio.sleep(0)  # deltas already scheduled on the loop arrive before the end
         self._finish()
         return self.results
 

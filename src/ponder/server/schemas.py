@@ -60,6 +60,7 @@ class ChatCompletionRequest(_Open):
     n: int | None = Field(None, ge=1, le=INT64)
     max_tokens: int | None = Field(None, ge=1, le=INT64)
     max_completion_tokens: int | None = Field(None, ge=1, le=INT64)
+    min_tokens: int | None = Field(None, ge=0, le=INT64, description="vLLM's extension: no end of turn before this")
     stop: Union[str, list[str], None] = Field(None)
     seed: int | None = Field(None, ge=-(2**63), le=INT64)
     stream: bool | None = False

@@ -14,7 +14,7 @@ from pydantic import Field
 
 from ..engine import Engine
 from ..errors import BudgetExhausted
-from ..strategies.base import Params, Strategy, to_candidate
+from .base import Params, Strategy, to_candidate
 from ..types import GenerationRequest, Problem, Result
 
 
@@ -23,6 +23,7 @@ class PassThroughParams(Params):
     temperature: float = Field(1.0, ge=0.0, le=5.0)
     top_p: float = Field(1.0, gt=0.0, le=1.0)
     max_tokens: int = Field(1024, gt=0)
+    min_tokens: int = Field(0, ge=0)
     stop: list[str] = Field(default_factory=list, max_length=16)
     seed: int | None = None
 
@@ -40,6 +41,7 @@ class PassThrough(Strategy):
     def request(self, problem: Problem) -> GenerationRequest:
         p: PassThroughParams = self.params  # type: ignore[assignment]
         return GenerationRequest(messages=list(problem.messages), n=p.n, max_tokens=p.max_tokens,
+                                 min_tokens=min(p.min_tokens, p.max_tokens),
                                  temperature=p.temperature, top_p=p.top_p, stop=list(p.stop), seed=p.seed)
 
     async def run(self, problem: Problem, engine: Engine) -> Result:

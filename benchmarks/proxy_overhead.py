@@ -1,0 +1,158 @@
+"""Proxy overhead of ``ponder serve``: the same requests sent to an upstream directly and through the
+proxy with strategy ``none`` (pass-through), at concurrency 1 and 32.
+
+The upstream is a small fake OpenAI-compatible server (a bare ASGI app under uvicorn, in its own
+process) that answers at once, or after ``--delay-ms`` to stand in for a model's generation time.
+An instant upstream isolates the proxy's own cost best: every millisecond added is the proxy's.
+Throughput ratio = proxied req/s ÷ direct req/s; added latency = proxied minus direct percentiles.
+Client, proxy and upstream share this machine's cores, so with an instant upstream the ratio also
+measures how much CPU the proxy takes from the upstream; with a realistic ``--delay-ms`` it
+measures what a user would see.
+
+    python benchmarks/proxy_overhead.py [--requests 400] [--rounds 3] [--delay-ms 0]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+BODY = {"model": "fake", "messages": [{"role": "system", "content": "Be brief."},
+                                      {"role": "user", "content": "What is 6*7?"}], "max_tokens": 16}
+
+
+# -- the fake upstream (run as: proxy_overhead.py --upstream PORT DELAY_MS) -------------------------
+def upstream_app(delay: float):
+    answer = json.dumps({
+        "id": "up", "object": "chat.completion", "created": 0, "model": "fake",
+        "choices": [{"index": 0, "finish_reason": "stop", "message": {"role": "assistant", "content": "Answer: 42"}}],
+        "usage": {"prompt_tokens": 11, "completion_tokens": 7, "total_tokens": 18}}).encode()
+    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(answer)).encode())]
+
+    async def app(scope, receive, send):
+        if scope["type"] == "lifespan":
+            while (await receive())["type"] != "lifespan.shutdown":
+                await send({"type": "lifespan.startup.complete"})
+            await send({"type": "lifespan.shutdown.complete"})
+            return
+        more = True
+        while more:
+            more = (await receive()).get("more_body", False)
+        if delay:
+            await asyncio.sleep(delay)
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        await send({"type": "http.response.body", "body": answer})
+
+    return app
+
+
+# -- load -------------------------------------------------------------------------------------------
+async def load(url: str, concurrency: int, requests: int) -> tuple[float, list[float]]:
+    import httpx
+
+    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+    async with httpx.AsyncClient(limits=limits, timeout=60) as client:
+        for _ in range(min(concurrency, 8)):  # warm the connections
+            (await client.post(url, json=BODY)).raise_for_status()
+        latencies: list[float] = []
+        left = requests
+
+        async def worker() -> None:
+            nonlocal left
+            while left > 0:
+                left -= 1
+                t = time.perf_counter()
+                r = await client.post(url, json=BODY)
+                latencies.append(time.perf_counter() - t)
+                r.raise_for_status()
+
+        start = time.perf_counter()
+        await asyncio.gather(*(worker() for _ in range(concurrency)))
+        return requests / (time.perf_counter() - start), latencies
+
+
+def pct(values: list[float], q: float) -> float:
+    values = sorted(values)
+    return values[min(len(values) - 1, int(round(q * (len(values) - 1))))]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait(url: str, proc: subprocess.Popen, timeout: float = 60) -> None:
+    import httpx
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise SystemExit(f"{proc.args} exited with {proc.returncode}")
+        try:
+            httpx.get(url, timeout=1)
+            return
+        except httpx.HTTPError:
+            time.sleep(0.2)
+    raise SystemExit(f"no answer from {url}")
+
+
+def main() -> None:
+    if len(sys.argv) > 1 and sys.argv[1] == "--upstream":
+        import uvicorn
+
+        uvicorn.run(upstream_app(float(sys.argv[3]) / 1000), host="127.0.0.1", port=int(sys.argv[2]),
+                    log_level="warning", access_log=False)
+        return
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--requests", type=int, default=400, help="requests per measurement")
+    ap.add_argument("--rounds", type=int, default=3, help="alternating direct/proxied rounds (median taken)")
+    ap.add_argument("--delay-ms", type=float, default=0.0, help="upstream answer delay (0: instant)")
+    ap.add_argument("--concurrency", type=int, nargs="+", default=[1, 32])
+    args = ap.parse_args()
+
+    up_port, proxy_port = free_port(), free_port()
+    procs = [subprocess.Popen([sys.executable, __file__, "--upstream", str(up_port), str(args.delay_ms)])]
+    try:
+        wait(f"http://127.0.0.1:{up_port}/", procs[0])
+        spec = f"openai:fake@http://127.0.0.1:{up_port}/v1?concurrency=256"
+        procs.append(subprocess.Popen(
+            [sys.executable, "-m", "ponder.server", "--model", spec, "--port", str(proxy_port),
+             "--default-strategy", "none", "--max-concurrency", "256", "--log-level", "warning", "--no-access-log"],
+            env={**os.environ, "OPENAI_API_KEY": "unused"}))
+        wait(f"http://127.0.0.1:{proxy_port}/health", procs[1])
+        targets = {"direct": f"http://127.0.0.1:{up_port}/v1/chat/completions",
+                   "proxied": f"http://127.0.0.1:{proxy_port}/v1/chat/completions"}
+        print(f"upstream delay {args.delay_ms:g} ms, {args.requests} requests x {args.rounds} rounds, "
+              f"{os.cpu_count()} CPU cores shared by client, proxy and upstream")
+        print(f"{'conc':>4} {'direct rps':>10} {'proxied rps':>11} {'ratio':>6} {'p50 direct':>10} {'p50 proxy':>10} "
+              f"{'added p50':>9} {'p99 direct':>10} {'p99 proxy':>10} {'added p99':>9}")
+        for conc in args.concurrency:
+            rps: dict[str, list[float]] = {"direct": [], "proxied": []}
+            lat: dict[str, list[float]] = {"direct": [], "proxied": []}
+            for _ in range(args.rounds):
+                for name, url in targets.items():
+                    r, l = asyncio.run(load(url, conc, args.requests))
+                    rps[name].append(r)
+                    lat[name].extend(l)
+            d, p = statistics.median(rps["direct"]), statistics.median(rps["proxied"])
+            d50, p50 = pct(lat["direct"], 0.5) * 1e3, pct(lat["proxied"], 0.5) * 1e3
+            d99, p99 = pct(lat["direct"], 0.99) * 1e3, pct(lat["proxied"], 0.99) * 1e3
+            print(f"{conc:>4} {d:>10.1f} {p:>11.1f} {p / d:>6.3f} {d50:>8.2f}ms {p50:>8.2f}ms {p50 - d50:>7.2f}ms "
+                  f"{d99:>8.2f}ms {p99:>8.2f}ms {p99 - d99:>7.2f}ms")
+    finally:
+        for proc in procs:
+            proc.terminate()
+            proc.wait(10)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,202 @@
+"""The openai SDK as client of `ponder serve` (a real subprocess) on a local model: non-streaming
+and streaming completions, strategies chosen per request, auth, limits, timeouts, disconnects."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+
+import httpx
+import openai
+import pytest
+from openai import OpenAI
+
+from serve_helpers import model_dir, model_spec, ponder_serve  # noqa: F401  (fixtures)
+
+KEY = "test-proxy-key-123"
+EFFORTS = {"none": "cot(max_tokens=4)", "low": "cot(max_tokens=6)", "medium": "sc(n=2, of=cot(max_tokens=4))",
+           "high": "sc(n=3, of=cot(max_tokens=4))"}
+CHAT = [{"role": "system", "content": "You are terse."}, {"role": "user", "content": "What is 2+2?"},
+        {"role": "assistant", "content": "4."}, {"role": "user", "content": "And 3+4?"}]
+
+
+@pytest.fixture(scope="module")
+def server(model_spec, tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("serve")
+    (tmp / "efforts.json").write_text(json.dumps(EFFORTS))
+    with ponder_serve(model_spec, "--api-key", KEY, "--max-concurrency", "1", "--timeout", "3",
+                      "--max-body-bytes", "100000", "--max-n", "4", "--effort-map", str(tmp / "efforts.json"),
+                      log_dir=tmp) as served:
+        yield served
+
+
+@pytest.fixture(scope="module")
+def client(server):
+    return OpenAI(base_url=server.url, api_key=KEY, max_retries=0, timeout=60)
+
+
+@pytest.fixture(scope="module")
+def model_id(client):
+    [card] = client.models.list().data
+    return card.id
+
+
+def prompt_tokens(model_dir, messages) -> int:
+    from transformers import AutoTokenizer
+
+    tok = AutoTokenizer.from_pretrained(model_dir, local_files_only=True)
+    text = tok.apply_chat_template(messages, add_generation_prompt=True, tokenize=False)
+    return len(tok(text, add_special_tokens=False)["input_ids"])
+
+
+def test_non_streaming_keeps_the_conversation_and_counts_every_token(client, model_id, model_dir):
+    r = client.chat.completions.create(model=model_id, messages=CHAT, max_tokens=8, temperature=0)
+    assert r.object == "chat.completion" and r.id.startswith("chatcmpl-") and r.model == model_id
+    [choice] = r.choices
+    assert choice.message.role == "assistant" and choice.finish_reason in ("stop", "length")
+    # the four turns reached the model as chat messages (the template's role markers), not one string
+    assert r.usage.prompt_tokens == prompt_tokens(model_dir, CHAT)
+    assert 1 <= r.usage.completion_tokens <= 8
+    assert r.usage.total_tokens == r.usage.prompt_tokens + r.usage.completion_tokens
+    assert r.usage.prompt_tokens_details.cached_tokens is not None
+    assert r.usage.completion_tokens_details.reasoning_tokens is not None
+    if r.usage.completion_tokens == 8:
+        assert choice.finish_reason == "length"
+    ponder = r.model_extra["ponder"]
+    assert ponder["strategy"] == "none(temperature=0.0, max_tokens=8)" and ponder["source"] == "default"
+    assert ponder["ledger"]["totals"]["calls"] == 1
+
+
+def test_streaming_delivers_tokens_as_generated_and_matches_the_full_answer(client, model_id):
+    args = dict(model=model_id, messages=CHAT, max_tokens=48, temperature=1.0, seed=7)
+    full = client.chat.completions.create(**args)
+    start = time.perf_counter()
+    times, text, chunks = [], "", []
+    for chunk in client.chat.completions.create(**args, stream=True, stream_options={"include_usage": True}):
+        chunks.append(chunk)
+        assert chunk.object == "chat.completion.chunk" and chunk.id == chunks[0].id
+        if chunk.choices and chunk.choices[0].delta.content:
+            times.append(time.perf_counter() - start)
+            text += chunk.choices[0].delta.content
+    assert text == (full.choices[0].message.content or "")  # same seed: the same answer either way
+    finishes = [c.choices[0].finish_reason for c in chunks if c.choices and c.choices[0].finish_reason]
+    assert finishes == [full.choices[0].finish_reason]
+    last = chunks[-1]
+    assert last.choices == [] and last.usage.completion_tokens == full.usage.completion_tokens
+    assert last.usage.prompt_tokens == full.usage.prompt_tokens
+    if full.usage.completion_tokens >= 16:  # enough tokens to see them arrive one after another
+        assert len(times) >= 4 and times[0] < 0.6 * times[-1]
+
+
+def test_multi_sample_strategy_streams_progress_then_the_answer(client, model_id):
+    spec = "sc(n=3, of=cot(max_tokens=5))"
+    full = client.chat.completions.create(model=model_id, messages=CHAT, extra_body={"strategy": spec})
+    assert full.model_extra["ponder"]["strategy"] == spec
+    assert full.usage.completion_tokens <= 15 and full.model_extra["ponder"]["ledger"]["totals"]["calls"] == 1
+    assert full.choices[0].message.reasoning_content.startswith("[1] policy x3: ")
+    kinds = []
+    for chunk in client.chat.completions.create(model=model_id, messages=CHAT, stream=True,
+                                                extra_body={"strategy": spec}):
+        for ch in chunk.choices:
+            if ch.delta.model_extra.get("reasoning_content"):
+                kinds.append("reasoning")
+            if ch.delta.content:
+                kinds.append("content")
+    assert kinds and kinds[0] == "reasoning"
+
+
+def test_n_choices_from_one_call_or_independent_runs(client, model_id):
+    r = client.chat.completions.create(model=model_id, messages=CHAT, n=3, max_tokens=4)
+    assert [c.index for c in r.choices] == [0, 1, 2]
+    assert r.model_extra["ponder"]["ledger"]["totals"]["calls"] == 1  # none: one call with n=3
+    assert r.usage.completion_tokens <= 12
+    r = client.chat.completions.create(model=model_id, messages=CHAT, n=2, max_tokens=4, extra_body={"strategy": "cot"})
+    assert len(r.choices) == 2 and r.model_extra["ponder"]["ledger"]["totals"]["calls"] == 2
+    assert r.model_extra["ponder"]["strategy"] == "cot(max_tokens=4)"
+    with pytest.raises(openai.BadRequestError, match="ceiling"):
+        client.chat.completions.create(model=model_id, messages=CHAT, n=5, max_tokens=4)
+
+
+def test_reasoning_effort_and_thinking_choose_the_strategy(client, model_id):
+    r = client.chat.completions.create(model=model_id, messages=CHAT, reasoning_effort="medium")
+    assert r.model_extra["ponder"]["strategy"] == EFFORTS["medium"]
+    assert r.model_extra["ponder"]["source"] == "reasoning_effort"
+    r = client.chat.completions.create(model=model_id, messages=CHAT,
+                                       extra_body={"thinking": {"type": "enabled", "budget_tokens": 6}})
+    ponder = r.model_extra["ponder"]
+    assert ponder["source"] == "thinking" and ponder["strategy"].startswith("think(mode=budget, tokens=6")
+    assert ponder["ledger"]["totals"]["calls"] >= 2  # think until the budget, then answer
+    # an explicit strategy wins over the effort; parameters the strategy lacks are reported
+    r = client.chat.completions.create(model=model_id, messages=CHAT, reasoning_effort="high", max_tokens=3,
+                                       extra_body={"strategy": "sc(n=2, of=cot(max_tokens=3))"})
+    assert r.model_extra["ponder"]["source"] == "strategy"
+    assert any(p.startswith("max_tokens") for p in r.model_extra["ponder"]["ignored_params"])
+
+
+def test_auth_is_required_everywhere_but_health(server, model_id):
+    assert httpx.get(f"{server.root}/health").status_code == 200
+    for path in ("/v1/models", "/openapi.json", "/docs", "/v1/nothing-here"):
+        r = httpx.get(f"{server.root}{path}")
+        assert r.status_code == 401 and r.json()["error"]["code"] == "invalid_api_key"
+        assert httpx.get(f"{server.root}{path}", headers={"Authorization": "Bearer wrong"}).status_code == 401
+    bad = OpenAI(base_url=server.url, api_key="wrong", max_retries=0)
+    with pytest.raises(openai.AuthenticationError):
+        bad.chat.completions.create(model=model_id, messages=CHAT, max_tokens=2)
+    ok = httpx.get(f"{server.root}/openapi.json", headers={"Authorization": f"Bearer {KEY}"})
+    assert "/v1/chat/completions" in ok.json()["paths"]
+
+
+def test_client_errors_are_openai_error_objects(server, client, model_id):
+    with pytest.raises(openai.NotFoundError):
+        client.chat.completions.create(model="no-such-model", messages=CHAT)
+    with pytest.raises(openai.BadRequestError) as err:
+        client.chat.completions.create(model=model_id, messages=CHAT, extra_body={"strategy": "sc(n=2"})
+    assert err.value.body["param"] == "strategy"
+    with pytest.raises(openai.BadRequestError, match="available"):
+        client.chat.completions.create(model=model_id, messages=CHAT, extra_body={"strategy": "nonexistent"})
+    with pytest.raises(openai.UnprocessableEntityError):
+        client.chat.completions.create(model=model_id, messages=[{"role": "wizard", "content": "x"}])
+    h = {"Authorization": f"Bearer {KEY}"}
+    big = {"model": model_id, "messages": [{"role": "user", "content": "x" * 200_000}]}
+    r = httpx.post(f"{server.url}/chat/completions", json=big, headers=h)
+    assert r.status_code == 413 and r.json()["error"]["code"] == "request_too_large"
+    r = httpx.post(f"{server.url}/chat/completions", content=b"{not json", headers=h)
+    assert r.status_code == 400 and set(r.json()["error"]) == {"message", "type", "param", "code"}
+
+
+def test_concurrency_ceiling_and_disconnect_cancels_the_work(server, model_id):
+    h = {"Authorization": f"Bearer {KEY}"}
+    body = {"model": model_id, "messages": CHAT, "max_tokens": 3000, "min_tokens": 3000, "stream": True}
+    quick = {"model": model_id, "messages": CHAT, "max_tokens": 3}
+    with httpx.Client(timeout=30) as http:
+        with http.stream("POST", f"{server.url}/chat/completions", json=body, headers=h) as stream:
+            lines = stream.iter_lines()
+            while not next(lines).startswith("data: {"):
+                pass
+            busy = httpx.post(f"{server.url}/chat/completions", json=quick, headers=h)
+            assert busy.status_code == 429 and busy.headers["retry-after"] == "1"
+            assert busy.json()["error"]["type"] == "rate_limit_error"
+        left = time.perf_counter()  # the client closed its stream before the 3000 tokens
+    for _ in range(20):
+        r = httpx.post(f"{server.url}/chat/completions", json=quick, headers=h, timeout=30)
+        if r.status_code != 429:
+            break
+        time.sleep(0.05)
+    # answered at once: the slot was freed and the local decoding loop stopped (it holds the model)
+    assert r.status_code == 200 and time.perf_counter() - left < 2.5
+
+
+def test_timeout_is_504_before_streaming_and_an_error_event_after(server, client, model_id):
+    with pytest.raises(openai.APIStatusError) as err:
+        client.chat.completions.create(model=model_id, messages=CHAT, max_tokens=3000,
+                                       extra_body={"min_tokens": 3000})
+    assert err.value.status_code == 504 and err.value.body["code"] == "timeout"
+    with pytest.raises(openai.APIError, match="timeout"):
+        for _ in client.chat.completions.create(model=model_id, messages=CHAT, max_tokens=3000, stream=True,
+                                                extra_body={"min_tokens": 3000}):
+            pass
+
+
+def test_server_log_has_no_keys(server):
+    assert KEY not in server.logs()

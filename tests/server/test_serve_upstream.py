@@ -1,0 +1,89 @@
+"""`ponder serve` in front of real upstreams: `transformers serve` hosting the model, and a fake
+OpenAI-compatible server that echoes the API key in its errors (the key must never come back)."""
+
+from __future__ import annotations
+
+import httpx
+import openai
+import pytest
+from openai import OpenAI
+
+from serve_helpers import fake_upstream, model_dir, ponder_serve, transformers_serve  # noqa: F401
+
+SECRET = "sk-upstream-SECRET-0123456789"
+MSGS = [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "What is 6*7?"}]
+
+
+@pytest.fixture(scope="module")
+def proxied(model_dir, tmp_path_factory):
+    with transformers_serve(model_dir) as upstream:
+        with ponder_serve(f"openai:{model_dir}@{upstream}?concurrency=8", log_dir=tmp_path_factory.mktemp("up")) as s:
+            yield s
+
+
+def test_sdk_through_the_proxy_to_transformers_serve(proxied):
+    served = proxied
+    client = OpenAI(base_url=served.url, api_key="unused", max_retries=0)
+    [card] = client.models.list().data
+    r = client.chat.completions.create(model=card.id, messages=MSGS, max_tokens=6, temperature=0)
+    assert r.usage.prompt_tokens > 0 and 1 <= r.usage.completion_tokens <= 6
+    assert r.model_extra["ponder"]["strategy"] == "none(temperature=0.0, max_tokens=6)"
+    # streaming: the upstream is called with stream=True, its deltas forwarded, usage from its last chunk
+    # (the tiny random model decodes to special tokens that transformers serve drops: its text may be empty)
+    chunks = list(client.chat.completions.create(model=card.id, messages=MSGS, max_tokens=6, temperature=0,
+                                                 stream=True, stream_options={"include_usage": True}))
+    text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
+    assert text == (r.choices[0].message.content or "")
+    assert chunks[-1].usage.prompt_tokens == r.usage.prompt_tokens
+    assert chunks[-1].usage.completion_tokens == r.usage.completion_tokens
+    assert [c.choices[0].finish_reason for c in chunks if c.choices and c.choices[0].finish_reason] == [
+        r.choices[0].finish_reason]
+    # a multi-sample strategy over the upstream: every call counted
+    r = client.chat.completions.create(model=card.id, messages=MSGS, extra_body={"strategy": "sc(n=2, of=cot(max_tokens=4))"})
+    assert r.model_extra["ponder"]["ledger"]["totals"]["completion_tokens"] == r.usage.completion_tokens <= 8
+
+
+@pytest.fixture(scope="module")
+def leaky(tmp_path_factory):
+    with fake_upstream(SECRET) as upstream:
+        with ponder_serve(f"openai:gpt-x@{upstream}/v1?retries=1", "--log-level", "debug",
+                          env={"OPENAI_API_KEY": SECRET}, log_dir=tmp_path_factory.mktemp("leak")) as s:
+            yield s, upstream
+
+
+def test_usage_and_reasoning_from_an_upstream_are_passed_on(leaky):
+    served, _ = leaky
+    client = OpenAI(base_url=served.url, api_key="unused", max_retries=0)
+    r = client.chat.completions.create(model="gpt-x", messages=MSGS)
+    assert r.choices[0].message.content == "Answer: 42"
+    assert r.choices[0].message.model_extra["reasoning_content"] == "6*7=42"
+    u = r.usage
+    assert (u.prompt_tokens, u.completion_tokens, u.prompt_tokens_details.cached_tokens,
+            u.completion_tokens_details.reasoning_tokens) == (11, 7, 8, 4)
+    chunks = list(client.chat.completions.create(model="gpt-x", messages=MSGS, stream=True,
+                                                 stream_options={"include_usage": True}))
+    reasoning = "".join(c.choices[0].delta.model_extra.get("reasoning_content") or "" for c in chunks if c.choices)
+    content = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
+    assert (reasoning, content) == ("6*7=42", "Answer: 42")
+    assert chunks[-1].usage.completion_tokens_details.reasoning_tokens == 4
+
+
+def test_the_upstream_key_is_sent_but_never_logged_echoed_or_returned(leaky):
+    served, upstream = leaky
+    client = OpenAI(base_url=served.url, api_key="unused", max_retries=0)
+    bodies = []
+    for trigger in ("LEAK_401", "LEAK_500"):
+        for stream in (False, True):
+            r = httpx.post(f"{served.url}/chat/completions", timeout=30, json={
+                "model": "gpt-x", "stream": stream, "messages": [{"role": "user", "content": trigger}]})
+            assert r.status_code == 502 and r.json()["error"]["type"] == "upstream_error"
+            bodies.append(r.text)
+    with pytest.raises(openai.APIStatusError) as err:
+        client.chat.completions.create(model="gpt-x", messages=[{"role": "user", "content": "LEAK_401"}])
+    assert err.value.status_code == 502
+    bodies += [httpx.get(f"{served.root}{p}").text for p in ("/v1/models", "/openapi.json", "/health")]
+    bodies.append(client.chat.completions.create(model="gpt-x", messages=MSGS).model_dump_json())
+    assert httpx.get(f"{upstream}/seen").json()["auth"][-1] == f"Bearer {SECRET}"  # it was sent upstream
+    for text in bodies + [served.logs()]:
+        assert SECRET not in text and SECRET[8:] not in text
+    assert "[redacted]" in served.logs()  # the upstream's echo was scrubbed from the debug log
