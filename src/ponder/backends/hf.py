@@ -169,8 +169,9 @@ class HFBackend:
             if request.logprobs:
                 lp = torch.log_softmax(logits, dim=-1).gather(1, tokens[:, None])[:, 0].tolist()
             keep: list[int] = []
+            picked = tokens.tolist()
             for row, i in enumerate(active):
-                tok = int(tokens[row])
+                tok = picked[row]
                 generated[i].append(tok)
                 if request.logprobs:
                     logps[i].append(lp[row])
