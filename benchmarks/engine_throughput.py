@@ -61,6 +61,7 @@ def main() -> None:
     model = backend.model
 
     def raw() -> None:
+        torch.set_num_threads(backend.threads)  # the same thread count as the Engine's backend
         torch.manual_seed(0)
         with torch.inference_mode():
             out = model.generate(input_ids=ids, attention_mask=torch.ones_like(ids), do_sample=True, temperature=1.0,
@@ -75,7 +76,7 @@ def main() -> None:
     t_raw = best_of(raw, args.repeats)
     total = args.n * args.tokens
     print(f"model {backend.name} ({backend.capabilities().num_parameters:,} parameters), "
-          f"n={args.n}, {args.tokens} tokens per sample, torch threads {torch.get_num_threads()}")
+          f"n={args.n}, {args.tokens} tokens per sample, torch threads {backend.threads} in every arm")
     for label, t in [("Engine sc(n=16), one shared prefill", t_engine),
                      ("16 sequential single-sample calls", t_seq),
                      ("raw model.generate(num_return_sequences=16)", t_raw)]:
