@@ -7,7 +7,9 @@ of thinking is replaced by "Wait" and it continues); ``wait=k`` replaces the end
 "Wait" k times. Defaults from the paper: the "Wait" string, "Final Answer:", greedy decoding.
 Unlike s1's own code, which gives every continuation the full budget, the remaining budget is
 carried exactly across continuations (inserted "Wait" tokens count too), so thinking never exceeds
-``think``. Needs a backend that continues a partial assistant message.
+``think``. ``answer_prompt=''`` closes the thinking and lets the model answer in its own format
+(the lab model writes ``Answer: X`` and has never seen "Final Answer:": use ``answer_prompt=Answer:``
+or ``''`` with it). Needs a backend that continues a partial assistant message.
 """
 
 from __future__ import annotations
@@ -75,7 +77,7 @@ class BudgetForcing(Strategy):
                 waits += 1
             text += word
             used += cost
-        text = text.rstrip() + f" {p.close} {p.answer_prompt}"
+        text = text.rstrip() + f" {p.close}" + (f" {p.answer_prompt}" if p.answer_prompt else "")
         [a] = await engine.generate(base.replace(prefix=text, max_tokens=p.answer_tokens,
                                                  seed=None if seed is None else seed + rounds))
         full = text + a.text

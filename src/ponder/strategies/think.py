@@ -3,7 +3,7 @@
 ``off`` answers without a thinking span (an empty ``<think></think>`` is written for the model, and
 ``enable_thinking=false`` is passed to chat templates that know it); ``on`` lets the model think
 natively (``enable_thinking=true``); ``budget`` is s1 budget forcing with ``think=tokens``
-(arXiv 2501.19393). ``reasoning_effort`` levels map onto these through ``ponder.thinking``.
+(arXiv 2501.19393) after which the model answers in its own format (no "Final Answer:" prompt). ``reasoning_effort`` levels map onto these through ``ponder.thinking``.
 """
 
 from __future__ import annotations
@@ -41,7 +41,9 @@ class Think(Strategy):
 
     def _budget(self) -> BudgetForcing:
         p: ThinkParams = self.params  # type: ignore[assignment]
-        return BudgetForcing(BudgetParams(think=p.tokens or 1, temperature=p.temperature, seed=p.seed))
+        # thinking on demand: after the thinking budget the model answers in its own format
+        return BudgetForcing(BudgetParams(think=p.tokens or 1, temperature=p.temperature, seed=p.seed,
+                                          answer_prompt="", answer_tokens=p.max_tokens))
 
     def check(self, engine: Engine) -> None:
         if self.params.mode == "budget":  # type: ignore[attr-defined]
