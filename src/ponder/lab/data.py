@@ -19,7 +19,7 @@ from .tasks import TASKS, LabProblem
 PROMPT_STYLES = {"plain": 0.40, "cot_system": 0.15, "cot_prefix": 0.15,
                  "draft_system": 0.15, "draft_prefix": 0.15}
 TRACE_STYLES = {"full": 0.52, "verify": 0.18, "switch": 0.14, "backtrack": 0.16}
-DEFAULT_MIX = {"arith": 0.65, "countdown": 0.35}
+DEFAULT_MIX = {"arith": 0.7, "countdown": 0.3}
 
 
 @dataclass

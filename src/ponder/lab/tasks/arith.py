@@ -23,8 +23,8 @@ from .base import (
 
 NAME = "arith"
 QUESTION_PREFIX = "Compute left to right: "
-DEFAULT_DIFFICULTIES = (4, 5, 6, 7)
-TRAIN_DIFFICULTIES = (3, 4, 5, 6, 7, 8)
+DEFAULT_DIFFICULTIES = (2, 3, 4)
+TRAIN_DIFFICULTIES = (2, 3, 4, 5, 6, 7)
 
 
 def _chain(rng: random.Random, n_ops: int) -> tuple[int, list[tuple[str, int]]]:

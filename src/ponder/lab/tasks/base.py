@@ -29,7 +29,8 @@ STEP_DELIMITER = ";"
 WAIT = "Wait,"
 SWITCH = "Alternatively,"
 
-STYLES = ("full", "draft", "verify", "switch", "backtrack")
+STYLES = ("full", "draft", "verify", "switch", "backtrack", "slip")
+"""``slip`` (PRM negatives only): an uncorrected slip carried through to a wrong answer."""
 
 Ref = tuple[str, int]
 Op = tuple[Ref, str, Ref]
@@ -148,7 +149,8 @@ def join_steps(steps: list[Parts], sep: str = "; ") -> Parts:
 
 
 def render_chain(leaves, ops, answer: str, style: str, rng: random.Random,
-                 draft_values_only: bool = True, failed_attempts: list[list[str]] | None = None) -> Parts:
+                 draft_values_only: bool = True, failed_attempts: list[list[str]] | None = None,
+                 wrong_answer: bool = True) -> Parts:
     """Render a solution chain in one of ``STYLES`` as trainable parts.
 
     ``failed_attempts`` (countdown) are complete, valid but unsuccessful step lists
@@ -196,6 +198,13 @@ def render_chain(leaves, ops, answer: str, style: str, rng: random.Random,
         steps.append(wrong_step + [(f" {BACKTRACK} ", True)] + correct[j])
         steps += correct[j + 1:]
         body = join_steps(steps)
+    elif style == "slip":
+        bad = corrupted_chain(leaves, ops, rng)
+        if bad is None:
+            return render_chain(leaves, ops, answer, "full", rng)
+        j, wv = bad
+        body = join_steps(chain_step_parts(leaves, ops, wv, wrong_at=j))
+        answer = fmt_num(wv[-1]) if len(ops) and ops[-1][0][0] == "s" and wrong_answer else answer
     else:
         raise ValueError(f"unknown style {style!r}; expected one of {STYLES}")
     return [(f"{THINK_OPEN} ", True)] + body + [(f" {THINK_CLOSE} Answer: {answer}", True)]

@@ -213,6 +213,14 @@ def _chain_of(problem: LabProblem, rng: random.Random):
 def trace_parts(problem: LabProblem, rng: random.Random, style: str = "full") -> Parts:
     """Training target parts; a random solution path is chosen with ``rng``."""
     nums, ops, expr = _chain_of(problem, rng)
+    if style == "slip":  # a complete random walk that misses the target (wrong answer)
+        for _ in range(20):
+            walk = _walk(nums, None, rng, guided=False)
+            if walk and walk[3] and walk[2] is not None and walk[0] and \
+                    len(walk[1]) == len(nums) - 1 and not _reaches(walk, problem):
+                body = "; ".join(walk[1])
+                return [(f"<think> {body} </think> Answer: {format_tree(walk[2])}", True)]
+        style = "full"
     failed = None
     if style == "switch":
         failed = []
@@ -223,6 +231,10 @@ def trace_parts(problem: LabProblem, rng: random.Random, style: str = "full") ->
         if not failed:
             style = "full"
     return render_chain(nums, ops, expr, style, rng, draft_values_only=False, failed_attempts=failed)
+
+
+def _reaches(walk, problem) -> bool:
+    return int(walk[1][-1].split("=")[1]) == problem.meta["target"]
 
 
 def trace(problem: LabProblem, rng: random.Random, style: str = "full") -> str:

@@ -1,0 +1,88 @@
+"""``ponder lab`` sub-commands (a typer sub-application mounted by the main CLI).
+
+    ponder lab train --task mix --out DIR [--steps N] [--seed S] [--kind policy|prm]
+    ponder lab quick-eval [--model DIR] [--n 300] [--k 16] [--prm DIR]
+
+torch is imported only inside the commands.
+"""
+
+from __future__ import annotations
+
+import json
+from enum import Enum
+from typing import Optional
+
+import typer
+
+lab_app = typer.Typer(help="Train and evaluate Ponder's tiny lab models.", no_args_is_help=True)
+
+
+class TaskChoice(str, Enum):
+    arith = "arith"
+    countdown = "countdown"
+    mix = "mix"
+
+
+class KindChoice(str, Enum):
+    policy = "policy"
+    prm = "prm"
+
+
+@lab_app.command("train")
+def train(
+    out: str = typer.Option(..., "--out", help="output directory (Hugging Face format)"),
+    task: TaskChoice = typer.Option(TaskChoice.mix, "--task", help="training task(s)"),
+    steps: Optional[int] = typer.Option(None, "--steps", help="optimizer steps"),
+    seed: int = typer.Option(0, "--seed", help="random seed"),
+    kind: KindChoice = typer.Option(KindChoice.policy, "--kind", help="policy or prm"),
+    policy: Optional[str] = typer.Option(None, "--policy",
+                                         help="policy dir to initialise/sample the PRM from"),
+) -> None:
+    """Train a lab policy (or a PRM from a policy) and export it."""
+    from .recipe import POLICY_RECIPE, PRM_RECIPE
+
+    if kind == KindChoice.policy:
+        from .train import train_policy
+
+        cfg = {**POLICY_RECIPE, "task": task.value, "seed": seed}
+        if steps is not None:
+            cfg["steps"] = steps
+        res = train_policy(out, **cfg)
+    else:
+        from . import POLICY_DIR
+        from .train import train_prm
+
+        cfg = {**PRM_RECIPE, "seed": seed}
+        if steps is not None:
+            cfg["steps"] = steps
+        res = train_prm(out, policy or str(POLICY_DIR), **cfg)
+    typer.echo(json.dumps(res, indent=2))
+
+
+@lab_app.command("quick-eval")
+def quick_eval(
+    model: Optional[str] = typer.Option(None, "--model", help="policy dir (default: shipped)"),
+    task: str = typer.Option("arith", "--task"),
+    n: int = typer.Option(300, "--n"),
+    k: int = typer.Option(16, "--k"),
+    seed: int = typer.Option(12345, "--seed"),
+    temperature: float = typer.Option(1.0, "--temperature"),
+    prm: Optional[str] = typer.Option(None, "--prm", help="also score samples with this PRM"),
+) -> None:
+    """Greedy / one-sample / maj@k / any@k (and PRM best-of-k) with raw transformers.
+
+    (``ponder lab eval``, registered by the main CLI, evaluates through the Engine.)
+    """
+    import tempfile
+    from pathlib import Path
+
+    from . import POLICY_DIR
+    from .evaluate import evaluate_policy, evaluate_prm
+
+    with tempfile.TemporaryDirectory() as tmp:
+        samples = str(Path(tmp) / "samples.json")
+        res = evaluate_policy(model or str(POLICY_DIR), task, n, k, seed,
+                              temperature=temperature, samples_out=samples)
+        if prm:
+            res["prm"] = evaluate_prm(prm, samples)
+    typer.echo(json.dumps(res, indent=2))

@@ -1,0 +1,305 @@
+"""Quick standalone evaluation of the lab models with raw ``transformers`` generate.
+
+Figures: greedy accuracy, one-sample accuracy at temperature T (mean over all
+samples), majority-of-k, any-of-k, PRM best-of-k (last-step and min aggregate)
+and PRM step-level AUROC against the exact step labels.  Also s1-style budget
+forcing (replace ``</think>`` by ``Wait,`` once and continue).
+
+    python -m ponder.lab.evaluate policy --model src/ponder/lab/models/policy --n 300
+    python -m ponder.lab.evaluate prm --prm src/ponder/lab/models/prm --samples samples.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import random
+import time
+from collections import Counter
+from pathlib import Path
+
+
+def load_model(path):
+    """Model (float32, eval mode) and tokenizer from a directory, offline."""
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from .train import DEFAULT_THREADS
+
+    torch.set_num_threads(DEFAULT_THREADS)
+    tok = AutoTokenizer.from_pretrained(str(path))
+    model = AutoModelForCausalLM.from_pretrained(str(path), dtype=torch.float32).eval()
+    return model, tok
+
+
+def _prompts(tok, messages_list):
+    return [tok.apply_chat_template(m, add_generation_prompt=True, tokenize=False)
+            for m in messages_list]
+
+
+def sample(model, tok, messages_list, n: int = 1, temperature: float = 1.0, greedy: bool = False,
+           max_new_tokens: int = 256, batch_seqs: int = 256, seed: int = 0,
+           prefixes: list[str] | None = None, stop_at_think_close: bool = False) -> list[list[str]]:
+    """Generate ``n`` completions per chat; returns decoded assistant texts.
+
+    ``prefixes`` are assistant-text prefixes to continue from (one per chat).
+    With ``stop_at_think_close`` generation also stops at ``</think>`` (kept in the text).
+    """
+    import torch
+
+    torch.manual_seed(seed)
+    texts = _prompts(tok, messages_list)
+    if prefixes is not None:
+        texts = [t + p for t, p in zip(texts, prefixes)]
+    eos = [tok.eos_token_id]
+    if stop_at_think_close:
+        eos.append(tok.convert_tokens_to_ids("</think>"))
+    per = max(1, batch_seqs // n)
+    out: list[list[str]] = []
+    tok.padding_side = "left"
+    for i in range(0, len(texts), per):
+        enc = tok(texts[i:i + per], return_tensors="pt", padding=True, add_special_tokens=False)
+        kw = dict(do_sample=False) if greedy else dict(do_sample=True, temperature=temperature,
+                                                       top_p=1.0, top_k=0)
+        with torch.no_grad():
+            gen = model.generate(**enc, max_new_tokens=max_new_tokens, num_return_sequences=n,
+                                 eos_token_id=eos, pad_token_id=tok.pad_token_id, **kw)
+        new = gen[:, enc["input_ids"].shape[1]:]
+        dec = tok.batch_decode(new, skip_special_tokens=True)
+        for j in range(0, len(dec), n):
+            out.append(dec[j:j + n])
+    return out
+
+
+def majority(answers: list[str | None]) -> str | None:
+    """Most common non-empty answer (first seen wins ties)."""
+    c = Counter(a for a in answers if a)
+    return c.most_common(1)[0][0] if c else None
+
+
+def _norm(a: str | None) -> str | None:
+    if a is None:
+        return None
+    a = a.strip()
+    return a.lstrip("0") or "0" if a.isdigit() else a
+
+
+def prompt_messages(question: str, prompt: str = "plain") -> list[dict]:
+    """Messages for an evaluation prompt style: plain, cot, draft (system message)."""
+    from .prompts import COT_INSTRUCTION, DRAFT_INSTRUCTION
+
+    if prompt == "plain":
+        return [{"role": "user", "content": question}]
+    instr = COT_INSTRUCTION if prompt == "cot" else DRAFT_INSTRUCTION
+    return [{"role": "system", "content": instr}, {"role": "user", "content": question}]
+
+
+def evaluate_policy(model_dir, task: str = "arith", n: int = 300, k: int = 16, seed: int = 12345,
+                    difficulty: int | None = None, temperature: float = 1.0, prompt: str = "plain",
+                    samples_out: str | None = None) -> dict:
+    """Greedy / one-sample / maj@k / any@k accuracy on ``n`` held-out problems."""
+    from .tasks import TASKS, extract_answer
+
+    T = TASKS[task]
+    model, tok = load_model(model_dir)
+    probs = T.generate(n, seed=seed, difficulty=difficulty)
+    msgs = [prompt_messages(p.question, prompt) for p in probs]
+    t0 = time.time()
+    greedy = [o[0] for o in sample(model, tok, msgs, n=1, greedy=True)]
+    samples = sample(model, tok, msgs, n=k, temperature=temperature, seed=seed)
+    secs = time.time() - t0
+    g = one = maj = anyk = 0
+    lengths = []
+    for p, gt, ss in zip(probs, greedy, samples):
+        g += T.check(p, extract_answer(gt))
+        ok = [T.check(p, extract_answer(s)) for s in ss]
+        one += sum(ok) / k
+        anyk += any(ok)
+        m = majority([_norm(extract_answer(s)) for s in ss])
+        maj += T.check(p, m)
+        lengths += [len(tok.encode(s, add_special_tokens=False)) for s in ss]
+    res = {"task": task, "n": n, "k": k, "temperature": temperature, "prompt": prompt,
+           "difficulty": difficulty, "greedy": g / n, "one_sample": one / n,
+           f"maj@{k}": maj / n, f"any@{k}": anyk / n,
+           "mean_tokens": sum(lengths) / max(1, len(lengths)), "seconds": round(secs, 1)}
+    if samples_out:
+        Path(samples_out).write_text(json.dumps({
+            "task": task, "seed": seed, "difficulty": difficulty, "prompt": prompt,
+            "problems": [p.id for p in probs], "samples": samples,
+            "problem_data": [dataclasses.asdict(p) for p in probs]}) + "\n")
+    return res
+
+
+def _continue(model, tok, msgs, texts: dict[int, str], seed, temperature,
+              stop_at_think_close=False) -> dict[int, str]:
+    """Continue the assistant prefixes ``texts`` (index -> prefix) of chats ``msgs``."""
+    idx = sorted(texts)
+    outs = sample(model, tok, [msgs[i] for i in idx], n=1, temperature=temperature, seed=seed,
+                  prefixes=[texts[i] for i in idx], stop_at_think_close=stop_at_think_close)
+    return {i: texts[i] + o[0] for i, o in zip(idx, outs)}
+
+
+def _force(t: str) -> str:
+    return t[: t.rindex("</think>")] + "Wait,"
+
+
+def budget_forcing(model_dir, task: str = "arith", n: int = 300, k: int = 4, seed: int = 12345,
+                   temperature: float = 1.0, waits: int = 1, difficulty: int | None = None) -> dict:
+    """s1 budget forcing, paired: the same first pass (sampled up to ``</think>``) is either
+    continued normally or has its ``</think>`` replaced by ``Wait,`` (``waits`` times)."""
+    from .tasks import TASKS, extract_answer
+
+    T = TASKS[task]
+    model, tok = load_model(model_dir)
+    probs = T.generate(n, seed=seed, difficulty=difficulty)
+    msgs = [prompt_messages(p.question) for p in probs for _ in range(k)]
+    rep = [p for p in probs for _ in range(k)]
+    first = [o[0] for o in sample(model, tok, msgs, n=1, temperature=temperature, seed=seed,
+                                  stop_at_think_close=True)]
+    closed = {i: t for i, t in enumerate(first) if t.endswith("</think>")}
+    plain = dict(enumerate(first))
+    plain.update(_continue(model, tok, msgs, closed, seed + 100, temperature))
+    forced = dict(enumerate(first))
+    cur = {i: _force(t) for i, t in closed.items()}
+    for w in range(waits):
+        last = w == waits - 1
+        done = _continue(model, tok, msgs, cur, seed + 200 + w, temperature,
+                         stop_at_think_close=not last)
+        forced.update(done)
+        cur = {i: _force(t) for i, t in done.items() if not last and t.endswith("</think>")}
+    acc0 = sum(T.check(p, extract_answer(plain[i])) for i, p in enumerate(rep)) / len(rep)
+    acc1 = sum(T.check(p, extract_answer(forced[i])) for i, p in enumerate(rep)) / len(rep)
+    return {"task": task, "n": n, "k": k, "temperature": temperature, "waits": waits,
+            "accuracy_no_forcing": acc0, "accuracy_forced": acc1,
+            "closed_fraction": len(closed) / len(first), "example": forced[0]}
+
+
+def prm_step_scores(prm_dir, messages_list, texts, batch_size: int = 64) -> list[list[float]]:
+    """Generic step-tag PRM scoring using ``ponder_prm.json``: P(good) at every tag."""
+    import torch
+
+    from .tasks import insert_step_tags
+
+    spec = json.loads((Path(prm_dir) / "ponder_prm.json").read_text())
+    model, tok = load_model(prm_dir)
+    tag = tok.convert_tokens_to_ids(spec["step_tag"])
+    good = tok.convert_tokens_to_ids(spec["good_token"])
+    bad = tok.convert_tokens_to_ids(spec["bad_token"])
+    inputs = [tok.apply_chat_template(m, add_generation_prompt=True, tokenize=False)
+              + insert_step_tags(t, spec["step_tag"]) for m, t in zip(messages_list, texts)]
+    order = sorted(range(len(inputs)), key=lambda i: len(inputs[i]))
+    scores: list[list[float]] = [[] for _ in inputs]
+    tok.padding_side = "right"
+    for s in range(0, len(order), batch_size):
+        idx = order[s:s + batch_size]
+        enc = tok([inputs[i] for i in idx], return_tensors="pt", padding=True,
+                  add_special_tokens=False)
+        with torch.no_grad():
+            logits = model(**enc).logits[:, :, [good, bad]].float()
+        probs = logits.softmax(-1)[:, :, 0]
+        for r, i in enumerate(idx):
+            sel = enc["input_ids"][r] == tag
+            scores[i] = probs[r][sel].tolist()
+    tok.padding_side = "left"
+    return scores
+
+
+def auroc(scores: list[float], labels: list[bool]) -> float:
+    """Area under the ROC curve (Mann-Whitney, ties count half)."""
+    pos = [s for s, y in zip(scores, labels) if y]
+    neg = [s for s, y in zip(scores, labels) if not y]
+    if not pos or not neg:
+        return float("nan")
+    ranked = sorted([(s, 1) for s in pos] + [(s, 0) for s in neg])
+    rank_sum, i = 0.0, 0
+    while i < len(ranked):
+        j = i
+        while j < len(ranked) and ranked[j][0] == ranked[i][0]:
+            j += 1
+        avg = (i + j + 1) / 2
+        rank_sum += avg * sum(1 for t in ranked[i:j] if t[1])
+        i = j
+    return (rank_sum - len(pos) * (len(pos) + 1) / 2) / (len(pos) * len(neg))
+
+
+def evaluate_prm(prm_dir, samples_file: str) -> dict:
+    """PRM best-of-k (aggregate last / min) and step AUROC on saved policy samples."""
+    from .tasks import TASKS, LabProblem, extract_answer
+
+    d = json.loads(Path(samples_file).read_text())
+    T = TASKS[d["task"]]
+    if "problem_data" in d:
+        probs = [LabProblem(**x) for x in d["problem_data"]]
+    else:  # older files: regenerate (only valid with the same default difficulty mix)
+        probs = T.generate(len(d["problems"]), seed=d["seed"], difficulty=d["difficulty"])
+    assert [p.id for p in probs] == d["problems"]
+    flat_p, flat_m, flat_t = [], [], []
+    for p, ss in zip(probs, d["samples"]):
+        for s in ss:
+            flat_p.append(p)
+            flat_m.append(prompt_messages(p.question, d.get("prompt", "plain")))
+            flat_t.append(s)
+    scores = prm_step_scores(prm_dir, flat_m, flat_t)
+    all_s, all_y = [], []
+    for p, t, sc in zip(flat_p, flat_t, scores):
+        labels = T.step_labels(p, t)
+        if len(labels) == len(sc):
+            all_s += sc
+            all_y += labels
+    k = len(d["samples"][0])
+    res = {"n": len(probs), "k": k, "step_auroc": auroc(all_s, all_y), "steps": len(all_y)}
+    for agg in ("last", "min"):
+        acc = 0
+        for i, p in enumerate(probs):
+            cand = []
+            for j in range(k):
+                sc = scores[i * k + j] or [0.0]
+                cand.append((sc[-1] if agg == "last" else min(sc), -j))
+            best = max(cand)[1] * -1
+            acc += T.check(p, extract_answer(flat_t[i * k + best]))
+        res[f"best_of_{k}_{agg}"] = acc / len(probs)
+    maj = sum(T.check(p, majority([_norm(extract_answer(s)) for s in ss]))
+              for p, ss in zip(probs, d["samples"]))
+    res[f"maj@{k}"] = maj / len(probs)
+    return res
+
+
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(prog="python -m ponder.lab.evaluate", description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = ap.add_subparsers(dest="what", required=True)
+    a = sub.add_parser("policy")
+    a.add_argument("--model", required=True)
+    a.add_argument("--task", default="arith")
+    a.add_argument("--n", type=int, default=300)
+    a.add_argument("--k", type=int, default=16)
+    a.add_argument("--seed", type=int, default=12345)
+    a.add_argument("--difficulty", type=int, default=None)
+    a.add_argument("--temperature", type=float, default=1.0)
+    a.add_argument("--prompt", default="plain", choices=["plain", "cot", "draft"])
+    a.add_argument("--samples-out", default=None)
+    b = sub.add_parser("prm")
+    b.add_argument("--prm", required=True)
+    b.add_argument("--samples", required=True)
+    c = sub.add_parser("budget")
+    c.add_argument("--model", required=True)
+    c.add_argument("--n", type=int, default=300)
+    c.add_argument("--k", type=int, default=4)
+    c.add_argument("--temperature", type=float, default=1.0)
+    c.add_argument("--waits", type=int, default=1)
+    args = ap.parse_args(argv)
+    if args.what == "policy":
+        res = evaluate_policy(args.model, args.task, args.n, args.k, args.seed, args.difficulty,
+                              args.temperature, args.prompt, args.samples_out)
+    elif args.what == "prm":
+        res = evaluate_prm(args.prm, args.samples)
+    else:
+        res = budget_forcing(args.model, n=args.n, k=args.k, temperature=args.temperature,
+                             waits=args.waits)
+    print(json.dumps(res, indent=2))
+
+
+if __name__ == "__main__":
+    random.seed(0)
+    main()

@@ -1,0 +1,103 @@
+"""The exact recipe that produced the shipped lab models (fixed seeds).
+
+    python -m ponder.lab.recipe policy --out src/ponder/lab/models/policy
+    python -m ponder.lab.recipe prm --out src/ponder/lab/models/prm \\
+        --policy src/ponder/lab/models/policy
+
+Each command trains on CPU (``torch.set_num_threads(2)``) and exports a
+Hugging Face directory loadable with ``AutoModelForCausalLM``/``AutoTokenizer``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+# The shipped policy was trained in four stages (each continues from the previous
+# checkpoint with fresh examples and a fresh warmup + cosine schedule).
+POLICY_STAGES = [
+    {"task": "mix", "steps": 600, "batch_size": 32, "lr": 3e-3, "warmup": 40, "seed": 0,
+     "mix": {"arith": 0.7, "countdown": 0.3}, "data_seed": 1},
+    {"task": "mix", "steps": 1000, "batch_size": 32, "lr": 2e-3, "warmup": 20, "seed": 0,
+     "mix": {"arith": 0.8, "countdown": 0.2}, "data_seed": 2},
+    {"task": "mix", "steps": 2500, "batch_size": 32, "lr": 2e-3, "warmup": 20, "seed": 0,
+     "mix": {"arith": 0.85, "countdown": 0.15}, "data_seed": 3},
+    {"task": "mix", "steps": 2500, "batch_size": 32, "lr": 1.5e-3, "warmup": 20, "seed": 0,
+     "mix": {"arith": 0.85, "countdown": 0.15}, "data_seed": 4},
+]
+POLICY_RECIPE = POLICY_STAGES[0]
+PRM_STAGES = [
+    {"steps": 800, "batch_size": 32, "lr": 1e-3, "warmup": 30, "seed": 0,
+     "n_onpolicy": 1000, "samples_per_problem": 4, "n_synthetic": 8000},
+]
+PRM_RECIPE = PRM_STAGES[0]
+
+
+def run_policy(out: str, **overrides) -> dict:
+    """All policy stages; intermediate checkpoints go to a temporary directory.
+
+    ``steps`` overrides only the last stage; ``seed`` applies to every stage.
+    """
+    import tempfile
+    from pathlib import Path
+
+    from .train import train_policy
+
+    with tempfile.TemporaryDirectory() as tmp:
+        prev = None
+        for i, stage in enumerate(POLICY_STAGES):
+            cfg = dict(stage)
+            if "seed" in overrides:
+                cfg["seed"] = overrides["seed"]
+            last = i == len(POLICY_STAGES) - 1
+            if last and "steps" in overrides:
+                cfg["steps"] = overrides["steps"]
+            dest = out if last else str(Path(tmp) / f"stage{i + 1}")
+            res = train_policy(dest, init_from=prev, **cfg)
+            prev = dest
+    return res
+
+
+def run_prm(out: str, policy: str, **overrides) -> dict:
+    """All PRM stages (the first starts from the policy weights, the next from the PRM)."""
+    import tempfile
+    from pathlib import Path
+
+    from .train import train_prm
+
+    with tempfile.TemporaryDirectory() as tmp:
+        prev = None
+        for i, stage in enumerate(PRM_STAGES):
+            cfg = dict(stage)
+            last = i == len(PRM_STAGES) - 1
+            if "seed" in overrides:
+                cfg["seed"] = overrides["seed"] + i
+            if last and "steps" in overrides:
+                cfg["steps"] = overrides["steps"]
+            dest = out if last else str(Path(tmp) / f"stage{i + 1}")
+            res = train_prm(dest, policy, init_from=prev, **cfg)
+            prev = dest
+    return res
+
+
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(prog="python -m ponder.lab.recipe", description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("kind", choices=["policy", "prm"])
+    ap.add_argument("--out", required=True)
+    ap.add_argument("--policy", default=None, help="policy directory (prm only)")
+    ap.add_argument("--steps", type=int, default=None)
+    ap.add_argument("--seed", type=int, default=None)
+    args = ap.parse_args(argv)
+    over = {k: v for k, v in (("steps", args.steps), ("seed", args.seed)) if v is not None}
+    if args.kind == "policy":
+        res = run_policy(args.out, **over)
+    else:
+        if not args.policy:
+            ap.error("--policy is required for prm")
+        res = run_prm(args.out, args.policy, **over)
+    print(json.dumps(res, indent=2))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,131 @@
+"""Generators are deterministic per seed; graders are exact (no torch needed)."""
+
+import csv
+import random
+from pathlib import Path
+
+import pytest
+
+from ponder.lab.tasks import TASKS, LabProblem, arith, countdown, extract_answer, insert_step_tags
+
+REPO = Path(__file__).resolve().parents[2]
+GAME24 = REPO / ".." / "shared" / "datasets" / "game24.csv"
+
+
+@pytest.mark.parametrize("name", sorted(TASKS))
+def test_generate_deterministic(name):
+    task = TASKS[name]
+    a = task.generate(50, seed=3)
+    b = task.generate(50, seed=3)
+    c = task.generate(50, seed=4)
+    assert a == b
+    assert [p.question for p in a] != [p.question for p in c]
+    assert all(isinstance(p, LabProblem) for p in a)
+    assert len({p.id for p in a}) == 50
+    assert all(task.check(p, p.answer) for p in a)
+
+
+def test_arith_semantics_and_difficulty():
+    for d in (3, 5, 7):
+        for p in arith.generate(40, seed=1, difficulty=d):
+            expr = p.question.removeprefix(arith.QUESTION_PREFIX)
+            assert sum(expr.count(o) for o in "+-*") == d
+            assert all(0 <= v <= 999 for v in p.meta["values"])
+            # strict left-to-right evaluation
+            val = p.meta["start"]
+            for op, b in p.meta["steps"]:
+                val = val + b if op == "+" else val - b if op == "-" else val * b
+            assert str(val) == p.answer
+
+
+def test_arith_check_exact():
+    p = LabProblem("x", "Compute left to right: 567-227-134*4+24", "848",
+                   {"task": "arith", "start": 567, "steps": [["-", 227], ["-", 134], ["*", 4], ["+", 24]],
+                    "values": [340, 206, 824, 848]})
+    assert arith.check(p, "848") and arith.check(p, " 848 ") and arith.check(p, "848.")
+    for bad in ("847", "8480", "", None, "848+0", "eight hundred", "-848"):
+        assert not arith.check(p, bad)
+
+
+@pytest.mark.parametrize("name", sorted(TASKS))
+def test_traces_end_with_correct_answer_and_labels(name):
+    task = TASKS[name]
+    rng = random.Random(0)
+    for p in task.generate(30, seed=5):
+        for style in ("full", "draft", "verify", "switch", "backtrack"):
+            t = task.trace(p, rng, style)
+            assert t.startswith("<think> ") and " </think> Answer: " in t
+            assert task.check(p, extract_answer(t)), (style, t)
+            labels = task.step_labels(p, t)
+            assert len(labels) == t.count(";") + 1 and labels[-1]
+            if style in ("full", "draft"):
+                assert all(labels), (t, labels)
+        slip = task.trace(p, rng, "slip")
+        assert not task.check(p, extract_answer(slip))
+        assert not task.step_labels(p, slip)[-1]
+
+
+def test_arith_trace_format():
+    p = arith.generate(1, seed=0, difficulty=4)[0]
+    t = arith.trace(p, random.Random(0), "full")
+    steps = t.removeprefix("<think> ").split(" </think>")[0].split("; ")
+    assert len(steps) == 4 and all("=" in s for s in steps)
+    assert t.endswith(f"Answer: {p.answer}")
+    tagged = insert_step_tags(t, "<step>")
+    assert tagged.count("<step>") == 4 and tagged.endswith("<step>")
+
+
+def _cd(nums, target=24):
+    return countdown.problem_from_numbers(nums, target)
+
+
+def test_countdown_check_exact():
+    p = _cd([5, 3, 7, 10])
+    assert countdown.check(p, "(5-3)*7+10")
+    assert countdown.check(p, " 10+7*(5-3) ")
+    assert not countdown.check(p, "(5-3)*7+11")  # wrong number
+    assert not countdown.check(p, "(5-3)*7")  # number unused
+    assert not countdown.check(p, "(5-5)*7+10")  # duplicate use
+    assert not countdown.check(p, "(5-3)*7+10+3-3")  # extra numbers
+    assert not countdown.check(p, "(5+3)*7+10")  # wrong value
+    assert not countdown.check(p, "__import__('os')")
+    assert not countdown.check(p, "(5-3)**7+10")
+    assert not countdown.check(p, "24")
+    assert not countdown.check(p, "")
+    z = _cd([1, 1, 4, 6])
+    assert not countdown.check(z, "4/(1-1)+6")  # division by zero
+    assert countdown.check(z, "(1+1)*(6+4)+4") is False
+    assert countdown.check(z, "(1+1)*(6+4)+4-4") is False
+    assert countdown.check(z, "4*6*1*1")
+    frac = _cd([3, 3, 8, 8])
+    assert countdown.check(frac, "8/(3-8/3)")  # needs exact fractions
+    assert not countdown.check(frac, "8/(3-8//3)")
+
+
+def test_countdown_generate_difficulty():
+    for p in countdown.generate(30, seed=2, difficulty=4):
+        assert p.meta["target"] == 24 and len(p.meta["numbers"]) == 4
+        assert all(1 <= x <= 13 for x in p.meta["numbers"])
+        assert countdown.check(p, p.answer)
+    for p in countdown.generate(30, seed=2, difficulty=3):
+        assert len(p.meta["numbers"]) == 3 and countdown.check(p, p.answer)
+
+
+@pytest.mark.skipif(not GAME24.exists(), reason="shared Game of 24 dataset not available")
+def test_game24_rows():
+    with GAME24.open() as f:
+        rows = list(csv.DictReader(f))
+    assert len(rows) > 1000
+    solved = 0
+    for row in rows[:200]:
+        nums = [int(x) for x in row["Puzzles"].split()]
+        p = _cd(nums)
+        if p.answer:
+            solved += 1
+            assert countdown.check(p, p.answer)
+            assert not countdown.check(p, p.answer + "+0")
+    assert solved >= 150
+    first = [int(x) for x in rows[0]["Puzzles"].split()]
+    assert sorted(first) == [1, 1, 4, 6]
+    assert countdown.check(_cd(first), "(1+1)*(6+4)+4-4") is False
+    assert countdown.check(_cd(first), "4*6*1*1")
