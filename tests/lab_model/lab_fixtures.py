@@ -1,0 +1,47 @@
+"""Shared pieces for the tests that show strategies doing their job on the shipped lab models."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from ponder import Engine
+from ponder.strategies import build_strategy, run_strategy
+from ponder.tasks import load_task
+
+
+@pytest.fixture(scope="session")
+def lab_engine() -> Engine:
+    return Engine.from_spec("embedded")
+
+
+def problems(task: str, limit: int, seed: int = 0) -> list:
+    return load_task(task).problems(limit, seed)
+
+
+def run_all(engine: Engine, spec: str, probs: list, seed: int = 0) -> list:
+    """Run ``spec`` on every problem (seeded per problem when the strategy takes a seed)."""
+
+    async def go() -> list:
+        out = []
+        for i, p in enumerate(probs):
+            strategy = build_strategy(spec)
+            if "seed" in type(strategy.params).model_fields:
+                strategy.params.seed = seed * 10_000 + i
+            out.append(await run_strategy(strategy, p, engine.for_problem()))
+        return out
+
+    return asyncio.run(go())
+
+
+def accuracy(results: list) -> float:
+    return sum(bool(r.correct) for r in results) / len(results)
+
+
+def tokens(results: list, role: str | None = None) -> float:
+    total = 0
+    for r in results:
+        led = r.ledger.by_role().get(role) if role else r.ledger
+        total += (led.total_tokens or 0) if led is not None else 0
+    return total / len(results)

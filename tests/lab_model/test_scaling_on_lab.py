@@ -1,0 +1,70 @@
+"""Part-1 strategies doing their job on the shipped lab models (fixed seeds, small samples).
+
+Targets the lab models do not reach yet are measured by benchmarks/lab_targets.py instead.
+
+These are checks of behaviour on a real model, not timings; the figures with larger samples come
+from `ponder lab eval` and the scripts under benchmarks/.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+
+from lab_fixtures import accuracy, lab_engine, problems, run_all, tokens  # noqa: F401  (fixture)
+from ponder.lab.engine_eval import evaluate
+
+
+def test_voting_beats_one_sample_by_eight_points():
+    report = asyncio.run(evaluate("embedded", "arith", limit=48, seed=0, max_n=16, scorer=None))
+    at16 = report.by_n[16]
+    assert at16["majority"] >= at16["one_sample"] + 0.08, at16
+    assert at16["any_correct"] >= 0.8, at16
+
+
+def test_budget_forcing_never_exceeds_the_thinking_budget(lab_engine):
+    probs = problems("arith?difficulty=6", 12)
+    for think in (24, 64):
+        for r in run_all(lab_engine, f"budget(think={think}, wait=2, answer_prompt='Answer:')", probs):
+            meta = r.candidates[0].meta
+            assert meta["thinking_tokens"] <= think
+            assert meta["forced_end"] or meta["waits"] == 2
+
+
+def test_thought_switching_penalty_lowers_switches(lab_engine):
+    probs = problems("countdown", 16)
+
+    def switches(results):
+        return sum(len(re.findall(r"Alternatively", c.text)) for r in results for c in r.candidates)
+
+    free = run_all(lab_engine, "tip(alpha=0, of=sc(n=8, temperature=1.0))", probs)
+    penalised = run_all(lab_engine, "tip(alpha=3, of=sc(n=8, temperature=1.0))", probs)
+    assert switches(free) > 0
+    assert switches(penalised) < switches(free), (switches(penalised), switches(free))
+
+
+def test_chain_of_draft_uses_fewer_tokens_than_chain_of_thought(lab_engine):
+    probs = problems("arith", 24)
+    cot = run_all(lab_engine, "cot", probs)
+    cod = run_all(lab_engine, "cod", probs)
+    assert tokens(cod) < tokens(cot), (tokens(cod), tokens(cot))
+
+
+def test_adaptive_consistency_stops_early_at_about_the_same_accuracy(lab_engine):
+    probs = problems("arith", 40)
+    sc = run_all(lab_engine, "sc(n=16)", probs)
+    asc = run_all(lab_engine, "asc(max_n=16)", probs)
+    drawn = sum(len(r.candidates) for r in asc) / len(asc)
+    assert drawn <= 0.6 * 16, drawn
+    assert tokens(asc) < 0.8 * tokens(sc), (tokens(asc), tokens(sc))
+    assert accuracy(asc) >= accuracy(sc) - 0.05, (accuracy(asc), accuracy(sc))
+
+
+def test_refine_and_feedback_edit_run_end_to_end(lab_engine):
+    probs = problems("arith", 2)
+    for spec, roles in (("refine(rounds=2, max_tokens=96, feedback_tokens=48)", {"policy", "critic"}),
+                        ("feedback_edit(n=2, feedbacks=1, edits=1, max_tokens=96)", {"policy", "feedback", "editor"})):
+        for r in run_all(lab_engine, spec, probs):
+            assert roles <= set(r.ledger.by_role()), (spec, r.ledger.by_role().keys())
+            assert r.ledger.completion_tokens and r.ledger.completion_tokens > 0
+            assert r.candidates
