@@ -14,7 +14,7 @@ from rich.console import Console
 
 DEMO_MODEL = "embedded"
 DEMO_TASK = "arith"
-DEMO_LIMIT = 40
+DEMO_LIMIT = 100
 DEMO_SEEDS = 1
 DEMO_CONCURRENCY = 2
 DEMO_STRATEGIES = (
@@ -23,7 +23,7 @@ DEMO_STRATEGIES = (
     "asc",
     "bon(n=1..16, scorer=prm)",
     "beam(n=4..16)",
-    "budget",
+    "budget(think=256, wait=1, answer_prompt='Answer:')",
 )
 
 
