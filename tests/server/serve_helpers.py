@@ -3,45 +3,20 @@
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
-import time
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
 
-import httpx
 import pytest
 
+from helpers import free_port  # noqa: F401  (used by the test modules)
 from ponder.backends import embedded_path
+from servers import wait_http
 
 HERE = Path(__file__).resolve().parent
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_http(url: str, proc: subprocess.Popen, timeout: float = 90.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"server exited with {proc.returncode} before answering {url}")
-        try:
-            if httpx.get(url, timeout=1.0).status_code < 500:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.2)
-    raise TimeoutError(f"no answer from {url} within {timeout}s")
-
-
-def lab_model_ready() -> bool:
-    return (embedded_path("policy") / "config.json").is_file()
 
 
 @dataclass
@@ -113,11 +88,11 @@ def transformers_serve(model_dir: Path) -> Iterator[str]:
 
 # -- fixtures (imported by the test modules: a conftest.py here would shadow tests/conftest.py) --------
 @pytest.fixture(scope="session")
-def model_dir(tiny_model_dir: Path) -> Path:
-    """The lab model once it is trained and shipped; until then the tiny random model."""
-    return embedded_path("policy") if lab_model_ready() else tiny_model_dir
+def model_dir() -> Path:
+    """The embedded lab policy's directory (what `transformers serve` hosts)."""
+    return embedded_path("policy")
 
 
 @pytest.fixture(scope="session")
-def model_spec(model_dir: Path) -> str:
-    return "embedded" if lab_model_ready() else f"hf:{model_dir}"
+def model_spec() -> str:
+    return "embedded"

@@ -69,16 +69,20 @@ def test_non_streaming_keeps_the_conversation_and_counts_every_token(client, mod
 
 
 def test_streaming_delivers_tokens_as_generated_and_matches_the_full_answer(client, model_id):
-    args = dict(model=model_id, messages=CHAT, max_tokens=48, temperature=1.0, seed=7)
+    # a long generation (min_tokens holds the end back) so that arrival times can tell streaming apart
+    args = dict(model=model_id, messages=CHAT, max_tokens=200, temperature=1.0, seed=7,
+                extra_body={"min_tokens": 160})
     full = client.chat.completions.create(**args)
     start = time.perf_counter()
     times, text, chunks = [], "", []
     for chunk in client.chat.completions.create(**args, stream=True, stream_options={"include_usage": True}):
         chunks.append(chunk)
         assert chunk.object == "chat.completion.chunk" and chunk.id == chunks[0].id
-        if chunk.choices and chunk.choices[0].delta.content:
-            times.append(time.perf_counter() - start)
-            text += chunk.choices[0].delta.content
+        if chunk.choices:
+            delta = chunk.choices[0].delta
+            if delta.content or getattr(delta, "reasoning_content", None):  # thinking streams too
+                times.append(time.perf_counter() - start)
+            text += delta.content or ""
     assert text == (full.choices[0].message.content or "")  # same seed: the same answer either way
     finishes = [c.choices[0].finish_reason for c in chunks if c.choices and c.choices[0].finish_reason]
     assert finishes == [full.choices[0].finish_reason]
