@@ -27,8 +27,11 @@ def run_all(engine: Engine, spec: str, probs: list, seed: int = 0) -> list:
         out = []
         for i, p in enumerate(probs):
             strategy = build_strategy(spec)
-            if "seed" in type(strategy.params).model_fields:
-                strategy.params.seed = seed * 10_000 + i
+            target = strategy
+            if "seed" not in type(target.params).model_fields and getattr(target.params, "of", None) is not None:
+                target = target.params.of  # a modifier such as tip: seed the strategy it wraps
+            if "seed" in type(target.params).model_fields:
+                target.params.seed = seed * 10_000 + i
             out.append(await run_strategy(strategy, p, engine.for_problem()))
         return out
 

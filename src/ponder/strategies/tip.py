@@ -23,13 +23,22 @@ from .cot import Cot, CotParams
 
 
 def switch_token_ids(tokenizer: Any, words: list[str]) -> list[int]:
-    """First token of every tokenisation of each switch word."""
+    """The first token of every tokenisation of each switch word that carries a letter of it.
+
+    A leading space may be a token of its own (it is, where the word is an added token); it is
+    skipped, since penalising it would penalise every space. So is a first piece shorter than four
+    characters (such as "a" of a byte-level "alternatively"): penalising it would penalise every
+    word that starts the same way.
+    """
     ids: set[int] = set()
     for w in words:
         for variant in {w, " " + w, w.lower(), " " + w.lower(), w.capitalize(), " " + w.capitalize()}:
-            toks = tokenizer(variant, add_special_tokens=False)["input_ids"]
-            if toks:
-                ids.add(int(toks[0]))
+            for tok in tokenizer(variant, add_special_tokens=False)["input_ids"]:
+                piece = tokenizer.decode([tok]).strip()
+                if piece:
+                    if len(piece) >= min(4, len(w)):
+                        ids.add(int(tok))
+                    break
     return sorted(ids)
 
 
