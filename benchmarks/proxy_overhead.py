@@ -23,7 +23,6 @@ import statistics
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 BODY = {"model": "fake", "messages": [{"role": "system", "content": "Be brief."},
                                       {"role": "user", "content": "What is 6*7?"}], "max_tokens": 16}

@@ -14,7 +14,7 @@ import pytest
 
 from helpers import free_port  # noqa: F401  (used by the test modules)
 from ponder.backends import embedded_path
-from servers import wait_http
+from servers import transformers_serve, wait_http  # noqa: F401  (used by the test modules)
 
 HERE = Path(__file__).resolve().parent
 
@@ -64,26 +64,6 @@ def fake_upstream(expected_key: str) -> Iterator[str]:
     finally:
         proc.kill()
         proc.wait()
-
-
-@contextmanager
-def transformers_serve(model_dir: Path) -> Iterator[str]:
-    """`transformers serve MODEL_DIR` on a free loopback port; yields its /v1 base URL."""
-    port = free_port()
-    exe = Path(sys.executable).with_name("transformers")
-    proc = subprocess.Popen([str(exe), "serve", str(model_dir), "--host", "127.0.0.1", "--port", str(port)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                            env={**os.environ, "HF_HUB_OFFLINE": "1"})
-    try:
-        wait_http(f"http://127.0.0.1:{port}/health", proc)
-        yield f"http://127.0.0.1:{port}/v1"
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
 
 
 # -- fixtures (imported by the test modules: a conftest.py here would shadow tests/conftest.py) --------

@@ -4,7 +4,6 @@ and streaming completions, strategies chosen per request, auth, limits, timeouts
 from __future__ import annotations
 
 import json
-import threading
 import time
 
 import httpx

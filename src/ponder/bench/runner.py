@@ -26,7 +26,7 @@ from typing import Any, Callable
 from ..budget import Budget
 from ..engine import Engine
 from ..errors import BudgetExhausted, StrategySpecError
-from ..strategies import REGISTRY, ParsedSpec, Range, build_strategy, parse_spec, run_strategy, split_specs
+from ..strategies import REGISTRY, ParsedSpec, build_strategy, parse_spec, run_strategy, split_specs
 from ..strategies.base import grade
 from ..types import Problem
 from .store import RunStoreError, Store, open_for_write

@@ -18,7 +18,6 @@ from collections import OrderedDict
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field
 
 from ..backends import load_backend, resolve_local_path
 from ..engine import Engine
