@@ -40,6 +40,9 @@ class HFBackend:
         import torch
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
+        from transformers.utils import logging as hf_logging
+
+        hf_logging.disable_progress_bar()  # no "Loading weights" bar on every load of a local model
         self.path = Path(path).expanduser()
         check_model_dir(self.path)
         self.name = name or f"hf:{self.path}"
