@@ -103,6 +103,34 @@ def export(model, tokenizer, out_dir: str | Path, extra_files: dict[str, dict] |
         (out / name).write_text(json.dumps(obj, indent=2) + "\n")
 
 
+def _fit(model, loss_of, lengths: list[int], *, steps: int, batch_size: int, lr: float, warmup: int,
+         rng: random.Random, log_every: int, label: str) -> float:
+    """The training loop both models share: AdamW, warm-up then cosine, clipping, an EMA of the loss.
+
+    ``loss_of(batch_indices)`` computes one batch's loss; returns the final EMA loss.
+    """
+    import torch
+
+    opt = _optimizer(model, lr)
+    model.train()
+    batches = _batches(lengths, batch_size, rng)
+    t0 = time.time()
+    ema = None
+    for step in range(steps):
+        for g in opt.param_groups:
+            g["lr"] = _lr_at(step, steps, lr, warmup)
+        loss = loss_of(next(batches))
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        opt.step()
+        ema = loss.item() if ema is None else 0.95 * ema + 0.05 * loss.item()
+        if step % log_every == 0 or step == steps - 1:
+            log(f"{label} {step} loss {ema:.4f} lr {opt.param_groups[0]['lr']:.2e} {time.time() - t0:.0f}s")
+    model.eval()
+    return float(ema if ema is not None else float("nan"))
+
+
 def train_policy(out_dir: str | Path, steps: int = 1500, seed: int = 0, batch_size: int = 64,
                  lr: float = 2e-3, task: str = "mix", arch: dict | None = None,
                  n_examples: int | None = None, warmup: int = 100, log_every: int = 50,
@@ -143,31 +171,18 @@ def train_policy(out_dir: str | Path, steps: int = 1500, seed: int = 0, batch_si
         model = make_model(tok, seed=seed, **arch)
     n_params = sum(p.numel() for p in model.parameters())
     log(f"model parameters: {n_params}")
-    opt = _optimizer(model, lr)
-    model.train()
-    batches = _batches([len(d[0]) for d in data], batch_size, rng)
-    t0 = time.time()
-    ema = None
-    for step in range(steps):
-        for g in opt.param_groups:
-            g["lr"] = _lr_at(step, steps, lr, warmup)
-        idx = next(batches)
+    def lm_loss(idx: list[int]):
         ids = _pad([data[i][0] for i in idx], tok.pad_token_id)
         labels = _pad([data[i][1] for i in idx], -100)
         mask = (ids != tok.pad_token_id).long()
         logits = model(input_ids=ids, attention_mask=mask).logits
-        loss = torch.nn.functional.cross_entropy(
+        return torch.nn.functional.cross_entropy(
             logits[:, :-1].reshape(-1, logits.size(-1)).float(), labels[:, 1:].reshape(-1),
             ignore_index=-100)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        opt.step()
-        ema = loss.item() if ema is None else 0.95 * ema + 0.05 * loss.item()
-        if step % log_every == 0 or step == steps - 1:
-            log(f"step {step} loss {ema:.4f} lr {opt.param_groups[0]['lr']:.2e} "
-                f"{time.time() - t0:.0f}s")
-    model.eval()
+
+    t0 = time.time()
+    ema = _fit(model, lm_loss, [len(d[0]) for d in data], steps=steps, batch_size=batch_size, lr=lr,
+               warmup=warmup, rng=rng, log_every=log_every, label="step")
     export(model, tok, out_dir)
     summary = {"kind": "policy", "task": task, "mix": mix, "steps": steps,
                "init_from": "previous stage" if init_from else None, "batch_size": batch_size,
@@ -207,7 +222,9 @@ def train_prm(out_dir: str | Path, policy_dir: str | Path, steps: int = 600, see
     torch.set_num_threads(threads)
     torch.manual_seed(seed)
     rng = random.Random(seed)
-    tok = __import__("ponder.lab.tokenizer", fromlist=["load_tokenizer"]).load_tokenizer(policy_dir)
+    from .tokenizer import load_tokenizer
+
+    tok = load_tokenizer(policy_dir)
     t0 = time.time()
     data = build_prm_dataset(tok, policy_dir, seed=seed + 7, n_onpolicy=n_onpolicy,
                              samples_per_problem=samples_per_problem, n_synthetic=n_synthetic)
@@ -215,15 +232,7 @@ def train_prm(out_dir: str | Path, policy_dir: str | Path, steps: int = 600, see
     model = AutoModelForCausalLM.from_pretrained(str(init_from or policy_dir), dtype=torch.float32)
     good = tok.convert_tokens_to_ids(PRM_SPEC["good_token"])
     bad = tok.convert_tokens_to_ids(PRM_SPEC["bad_token"])
-    opt = _optimizer(model, lr)
-    model.train()
-    batches = _batches([len(d[0]) for d in data], batch_size, rng)
-    t0 = time.time()
-    ema = None
-    for step in range(steps):
-        for g in opt.param_groups:
-            g["lr"] = _lr_at(step, steps, lr, warmup)
-        idx = next(batches)
+    def tag_loss(idx: list[int]):
         ids = _pad([data[i][0] for i in idx], tok.pad_token_id)
         mask = (ids != tok.pad_token_id).long()
         rows, cols, ys = [], [], []
@@ -235,15 +244,11 @@ def train_prm(out_dir: str | Path, policy_dir: str | Path, steps: int = 600, see
         hidden = model.model(input_ids=ids, attention_mask=mask).last_hidden_state
         h = hidden[torch.tensor(rows), torch.tensor(cols)]
         logits = model.lm_head(h)[:, [good, bad]]
-        loss = torch.nn.functional.cross_entropy(logits.float(), torch.tensor(ys))
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        opt.step()
-        ema = loss.item() if ema is None else 0.95 * ema + 0.05 * loss.item()
-        if step % log_every == 0 or step == steps - 1:
-            log(f"prm step {step} loss {ema:.4f} {time.time() - t0:.0f}s")
-    model.eval()
+        return torch.nn.functional.cross_entropy(logits.float(), torch.tensor(ys))
+
+    t0 = time.time()
+    ema = _fit(model, tag_loss, [len(d[0]) for d in data], steps=steps, batch_size=batch_size, lr=lr,
+               warmup=warmup, rng=rng, log_every=log_every, label="prm step")
     export(model, tok, out_dir, extra_files={"ponder_prm.json": PRM_SPEC}, generation=False)
     summary = {"kind": "prm", "steps": steps, "batch_size": batch_size, "seed": seed, "lr": lr,
                "sequences": len(data), "seconds": round(time.time() - t0, 1),

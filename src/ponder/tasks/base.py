@@ -85,6 +85,23 @@ def require_file(name: str, path: str | None) -> Path:
     return p
 
 
+def read_jsonl(path: Path) -> list[dict]:
+    """The rows of a JSONL file (plain, or gzip when it ends in .gz); a bad line names its number."""
+    import gzip
+    import json
+
+    opener = gzip.open if path.suffix == ".gz" else open
+    rows = []
+    with opener(path, "rt", encoding="utf-8") as f:  # type: ignore[operator]
+        for n, line in enumerate(f, 1):
+            if line.strip():
+                try:
+                    rows.append(json.loads(line))
+                except json.JSONDecodeError as exc:
+                    raise TaskSpecError(f"{path}:{n}: not JSON ({exc.msg})") from None
+    return rows
+
+
 def take(problems: list[Problem], limit: int | None) -> list[Problem]:
     if limit is not None and limit <= 0:
         raise TaskSpecError(f"limit must be positive, got {limit}")

@@ -5,22 +5,9 @@ from __future__ import annotations
 import csv
 import json
 import re
-from pathlib import Path
 
 from ..types import Problem
-from .base import Task, TaskSpecError, register_task, require_file, take
-
-
-def _read_jsonl(path: Path) -> list[dict]:
-    rows = []
-    with path.open(encoding="utf-8") as f:
-        for n, line in enumerate(f, 1):
-            if line.strip():
-                try:
-                    rows.append(json.loads(line))
-                except json.JSONDecodeError as exc:
-                    raise TaskSpecError(f"{path}:{n}: not JSON ({exc.msg})") from None
-    return rows
+from .base import Task, TaskSpecError, read_jsonl, register_task, require_file, take
 
 
 @register_task("gsm8k")
@@ -29,7 +16,7 @@ def gsm8k(path: str | None, options: dict[str, str]) -> Task:
 
     def load(limit: int | None, seed: int) -> list[Problem]:
         out = []
-        for i, row in enumerate(_read_jsonl(p)):
+        for i, row in enumerate(read_jsonl(p)):
             gold = row["answer"].split("####")[-1].strip().replace(",", "")
             out.append(Problem.from_question(row["question"], answer=gold, id=f"gsm8k-{i}", answer_kind="gsm8k"))
         return take(out, limit)
@@ -59,7 +46,7 @@ def jsonl(path: str | None, options: dict[str, str]) -> Task:
 
     def load(limit: int | None, seed: int) -> list[Problem]:
         out = []
-        for i, row in enumerate(_read_jsonl(p)):
+        for i, row in enumerate(read_jsonl(p)):
             if qf not in row or af not in row:
                 raise TaskSpecError(f"{p}: row {i + 1} lacks the field {qf!r} or {af!r} (set ?question=…&answer=…); "
                                     f"its fields: {sorted(row)}")

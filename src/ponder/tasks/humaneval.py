@@ -9,14 +9,12 @@ without public tests. Importing this module also registers the generic ``code:PA
 from __future__ import annotations
 
 import ast
-import gzip
-import json
 import re
 from pathlib import Path
 
 from ..types import Problem
 from . import code as _code  # noqa: F401  (registers code:PATH)
-from .base import Task, TaskSpecError, register_task, require_file, take
+from .base import Task, TaskSpecError, read_jsonl, register_task, require_file, take
 from .code import code_problem
 
 _ARROW = re.compile(r"^\s*(?P<call>[A-Za-z_]\w*\(.*\))\s*(?:==|➞|=>|->|should return|returns?)\s*(?P<want>.+?)\s*$")
@@ -27,15 +25,7 @@ _SAFE_NAMES = {"round", "abs", "sorted", "list", "len", "set", "tuple", "int", "
 
 def read_rows(path: Path) -> list[dict]:
     """The rows of a HumanEval file (gzip or plain JSONL)."""
-    opener = gzip.open if path.suffix == ".gz" else open
-    rows = []
-    with opener(path, "rt", encoding="utf-8") as f:  # type: ignore[operator]
-        for n, line in enumerate(f, 1):
-            if line.strip():
-                try:
-                    rows.append(json.loads(line))
-                except json.JSONDecodeError as exc:
-                    raise TaskSpecError(f"{path}:{n}: not JSON ({exc.msg})") from None
+    rows = read_jsonl(path)
     for row in rows:
         missing = {"task_id", "prompt", "test", "entry_point"} - set(row)
         if missing:

@@ -19,6 +19,7 @@ from functools import lru_cache
 
 from .base import (
     LabProblem,
+    apply_op,
     Parts,
     cumulative_labels,
     extract_answer,
@@ -170,16 +171,7 @@ def _eval(node, leaves: list[int]) -> Fraction:
     if isinstance(node, ast.BinOp) and type(node.op) in _OPS:
         a = _eval(node.left, leaves)
         b = _eval(node.right, leaves)
-        op = _OPS[type(node.op)]
-        if op == "+":
-            return a + b
-        if op == "-":
-            return a - b
-        if op == "*":
-            return a * b
-        if b == 0:
-            raise ZeroDivisionError
-        return a / b
+        return apply_op(a, _OPS[type(node.op)], b)  # exact; division by zero raises
     if isinstance(node, ast.Constant) and type(node.value) is int and node.value >= 0:
         leaves.append(node.value)
         return Fraction(node.value)
@@ -261,7 +253,6 @@ def step_labels(problem: LabProblem, assistant_text: str) -> list[bool]:
             need = Counter([a, b])
             good = all(state[k] >= v for k, v in need.items())
             try:
-                from .base import apply_op
                 good = good and apply_op(a, op, b) == c and c.denominator == 1 and c >= 0
             except ZeroDivisionError:
                 good = False
