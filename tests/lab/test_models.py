@@ -2,7 +2,6 @@
 
 import json
 import os
-import random
 
 import pytest
 
@@ -79,21 +78,22 @@ def test_draft_instruction_shortens(policy):
     assert sum("=" in t.split("</think>")[0] for t in draft) <= 2
 
 
-def test_prm_scores_steps_better_than_chance():
-    from ponder.lab.evaluate import auroc, prm_step_scores
+def test_prm_ranks_the_policys_own_steps(policy):
+    from ponder.lab.evaluate import auroc, prm_step_scores, sample
 
-    rng = random.Random(0)
-    probs = arith.generate(48, seed=779)
+    model, tok = policy
+    probs = arith.generate(40, seed=779)
     msgs = [[{"role": "user", "content": p.question}] for p in probs]
+    outs = sample(model, tok, msgs, n=8, temperature=1.0, seed=779, max_new_tokens=160)
+    flat = [(p, m, t) for p, m, ts in zip(probs, msgs, outs) for t in ts]
     scores, labels = [], []
-    for style in ("full", "slip", "verify", "backtrack"):
-        texts = [arith.trace(p, rng, style) for p in probs]
-        for p, t, sc in zip(probs, texts, prm_step_scores(PRM_DIR, msgs, texts)):
-            lab = arith.step_labels(p, t)
-            assert len(sc) == len(lab) == t.count(";") + 1
-            assert all(0.0 <= x <= 1.0 for x in sc)
-            scores += sc
-            labels += lab
-    assert 0 < sum(labels) < len(labels)
-    # the shipped PRM is weak (README: step AUROC 0.76 on policy samples); measured 0.70 here
-    assert auroc(scores, labels) >= 0.6
+    for (p, _, t), sc in zip(flat, prm_step_scores(PRM_DIR, [m for _, m, _ in flat], [t for *_, t in flat])):
+        lab = arith.step_labels(p, t)
+        if len(sc) != len(lab):
+            continue
+        assert all(0.0 <= x <= 1.0 for x in sc)
+        scores += sc
+        labels += lab
+    assert len(labels) > 600 and 0 < sum(labels) < len(labels)
+    # README: step AUROC 0.864 on 300 x 16 held-out policy samples; below target (0.9)
+    assert auroc(scores, labels) >= 0.8, auroc(scores, labels)

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from ponder.lab.tasks import TASKS, LabProblem, arith, countdown, extract_answer, insert_step_tags
+from ponder.lab.tasks import TASKS, base, LabProblem, arith, countdown, extract_answer, insert_step_tags
 
 REPO = Path(__file__).resolve().parents[2]
 GAME24 = REPO / ".." / "shared" / "datasets" / "game24.csv"
@@ -52,7 +52,7 @@ def test_traces_end_with_correct_answer_and_labels(name):
     task = TASKS[name]
     rng = random.Random(0)
     for p in task.generate(30, seed=5):
-        for style in ("full", "draft", "verify", "switch", "backtrack"):
+        for style in ("full", "draft", "verify", "recheck", "switch", "backtrack"):
             t = task.trace(p, rng, style)
             assert t.startswith("<think> ") and " </think> Answer: " in t
             assert task.check(p, extract_answer(t)), (style, t)
@@ -63,6 +63,30 @@ def test_traces_end_with_correct_answer_and_labels(name):
         slip = task.trace(p, rng, "slip")
         assert not task.check(p, extract_answer(slip))
         assert not task.step_labels(p, slip)[-1]
+
+
+def test_arith_recheck_checks_every_step_by_its_inverse_and_labels_the_checks():
+    p = LabProblem("x", "Compute left to right: 567-227-134*4+24", "848",
+                   {"task": "arith", "start": 567, "steps": [["-", 227], ["-", 134], ["*", 4], ["+", 24]],
+                    "values": [340, 206, 824, 848]})
+    assert base.check_text(340, "-", 134, 216) == ("216+134=350", False)
+    assert base.check_text(340, "-", 134, 206) == ("206+134=340", True)
+    assert base.check_text(206, "*", 4, 824) == ("4*206=824", True)
+    assert base.check_text(824, "+", 24, 848) == ("848-24=824", True)
+    caught = ("<think> 567-227=340; 340-134=216; 216*4=864; 864+24=888 Wait, 340+227=567 ok; "
+              "216+134=350 no; 340-134=206; 206*4=824; 824+24=848 </think> Answer: 848")
+    assert arith.step_labels(p, caught) == [True, False, False, True, True, True, True, True]
+    missed = ("<think> 567-227=340; 340-134=216; 216*4=864; 864+24=888 Wait, 340+227=567 ok; "
+              "216+134=350 ok; 4*216=864 ok; 888-24=864 ok </think> Answer: 888")
+    # "216+134=350" is right arithmetic, but "ok" vouches for 350-134=216, not a step of the chain
+    assert arith.step_labels(p, missed) == [True, False, False, True, False, False, False]
+    vouched = "<think> 567-227=340; 340-134=216 Wait, 340+227=567 ok; 216+134=350 no; 340-134=206"
+    assert arith.step_labels(p, vouched + " </think> Answer: 206") == [True, True, True, False]
+    rng = random.Random(1)
+    for q in arith.generate(40, seed=3):
+        t = arith.trace(q, rng, "recheck")
+        assert 1 <= t.count("Wait,") <= 3 and (" ok" in t or " no" in t), t
+        assert all(arith.step_labels(q, t)[t.count(";") - t.split("Wait,")[-1].count(";"):]), t
 
 
 def test_arith_trace_format():

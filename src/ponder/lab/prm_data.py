@@ -22,23 +22,25 @@ SYNTHETIC_STYLES = {"full": 0.25, "slip": 0.35, "verify": 0.12, "switch": 0.1,
 
 
 def labelled(tokenizer, problem, messages, text):
-    """``(ids, tag_positions, labels)`` for one trace, or ``None`` if tags and segments disagree."""
+    """``(ids, tag_positions, labels, prompt_len)`` for one trace, or ``None`` if tags and
+    segments disagree (``prompt_len``: tokens before the assistant text)."""
     from .tasks import task_of
+    from .tokenizer import render_chat
     from .train import prm_example_ids
 
     labels = task_of(problem).step_labels(problem, text)
     ids, pos = prm_example_ids(tokenizer, messages, text, STEP_TAG)
     if len(pos) != len(labels) or len(ids) > 500:
         return None
-    return ids, pos, labels
+    return ids, pos, labels, len(tokenizer.encode(render_chat(messages), add_special_tokens=False))
 
 
-def synthetic_items(n: int, seed: int):
+def synthetic_items(n: int, seed: int, styles: dict[str, float] | None = None):
     """``(problem, messages, text)`` triples rendered from the tasks (with slips)."""
     from .data import PROMPT_STYLES, build_examples
 
-    styles = dict(SYNTHETIC_STYLES)
-    styles.pop("draft")
+    styles = dict(styles or SYNTHETIC_STYLES)
+    styles.pop("draft", None)
     exs = build_examples(n, seed, trace_styles=styles,
                          prompt_styles={**PROMPT_STYLES, "draft_system": 0.04, "draft_prefix": 0.04})
     return [(e.problem, e.messages, e.text) for e in exs]
@@ -60,9 +62,10 @@ def onpolicy_items(policy_dir, n_problems: int, samples_per_problem: int, seed: 
 
 
 def build_prm_dataset(tokenizer, policy_dir, seed: int = 0, n_onpolicy: int = 1200,
-                      samples_per_problem: int = 4, n_synthetic: int = 12000):
+                      samples_per_problem: int = 4, n_synthetic: int = 12000,
+                      synthetic_styles: dict[str, float] | None = None):
     """Labelled PRM sequences: synthetic traces plus on-policy samples."""
-    items = synthetic_items(n_synthetic, seed)
+    items = synthetic_items(n_synthetic, seed, synthetic_styles)
     if n_onpolicy:
         items += onpolicy_items(policy_dir, n_onpolicy, samples_per_problem, seed + 1)
     out = []

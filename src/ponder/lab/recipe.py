@@ -29,14 +29,19 @@ POLICY_RECIPE = POLICY_STAGES[0]
 PRM_STAGES = [
     {"steps": 800, "batch_size": 32, "lr": 1e-3, "warmup": 30, "seed": 0,
      "n_onpolicy": 1000, "samples_per_problem": 4, "n_synthetic": 8000},
+    # Stage 2: more on-policy samples, and a language-model loss on correct traces that
+    # keeps the arithmetic the PRM checks steps with.
+    {"steps": 1500, "batch_size": 32, "lr": 7e-4, "warmup": 30, "seed": 2,
+     "n_onpolicy": 2500, "samples_per_problem": 4, "n_synthetic": 6000, "lm_weight": 0.5},
 ]
 PRM_RECIPE = PRM_STAGES[0]
 
 
-def run_policy(out: str, **overrides) -> dict:
+def run_policy(out: str, start_stage: int = 1, init_from: str | None = None, **overrides) -> dict:
     """All policy stages; intermediate checkpoints go to a temporary directory.
 
     ``steps`` overrides only the last stage; ``seed`` applies to every stage.
+    ``start_stage=k`` with ``init_from`` (the checkpoint of stage k-1) runs stages k.. only.
     """
     import tempfile
     from pathlib import Path
@@ -44,8 +49,10 @@ def run_policy(out: str, **overrides) -> dict:
     from .train import train_policy
 
     with tempfile.TemporaryDirectory() as tmp:
-        prev = None
+        prev = init_from
         for i, stage in enumerate(POLICY_STAGES):
+            if i + 1 < start_stage:
+                continue
             cfg = dict(stage)
             if "seed" in overrides:
                 cfg["seed"] = overrides["seed"]
@@ -58,16 +65,22 @@ def run_policy(out: str, **overrides) -> dict:
     return res
 
 
-def run_prm(out: str, policy: str, **overrides) -> dict:
-    """All PRM stages (the first starts from the policy weights, the next from the PRM)."""
+def run_prm(out: str, policy: str, start_stage: int = 1, init_from: str | None = None,
+            **overrides) -> dict:
+    """All PRM stages (the first starts from the policy weights, the next from the PRM).
+
+    ``start_stage=k`` with ``init_from`` (the PRM of stage k-1) runs stages k.. only.
+    """
     import tempfile
     from pathlib import Path
 
     from .train import train_prm
 
     with tempfile.TemporaryDirectory() as tmp:
-        prev = None
+        prev = init_from
         for i, stage in enumerate(PRM_STAGES):
+            if i + 1 < start_stage:
+                continue
             cfg = dict(stage)
             last = i == len(PRM_STAGES) - 1
             if "seed" in overrides:
@@ -88,14 +101,19 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--policy", default=None, help="policy directory (prm only)")
     ap.add_argument("--steps", type=int, default=None)
     ap.add_argument("--seed", type=int, default=None)
+    ap.add_argument("--start-stage", type=int, default=1,
+                    help="begin at this stage (needs --init, the previous stage's output)")
+    ap.add_argument("--init", default=None, help="checkpoint to continue from (with --start-stage)")
     args = ap.parse_args(argv)
+    if args.start_stage > 1 and not args.init:
+        ap.error("--start-stage > 1 needs --init DIR (the checkpoint of the stage before)")
     over = {k: v for k, v in (("steps", args.steps), ("seed", args.seed)) if v is not None}
     if args.kind == "policy":
-        res = run_policy(args.out, **over)
+        res = run_policy(args.out, start_stage=args.start_stage, init_from=args.init, **over)
     else:
         if not args.policy:
             ap.error("--policy is required for prm")
-        res = run_prm(args.out, args.policy, **over)
+        res = run_prm(args.out, args.policy, start_stage=args.start_stage, init_from=args.init, **over)
     print(json.dumps(res, indent=2))
 
 

@@ -107,11 +107,31 @@ def trace(problem: LabProblem, rng: random.Random, style: str = "full") -> str:
     return "".join(t for t, _ in trace_parts(problem, rng, style))
 
 
+_CHECK_RE = re.compile(r"(\d+)([-+*])(\d+)=(-?\d+) (ok|no)\b")
+_RESET_RE = re.compile(r"Wait|Alternatively")
+
+
+def _check_ok(m: re.Match, valid: set) -> bool:
+    """A re-check ``x inv y = z ok|no`` is right iff its arithmetic is exact and, when it
+    says ``ok``, the step it vouches for is a correct step of the chain."""
+    x, inv, y, z, verdict = int(m.group(1)), m.group(2), int(m.group(3)), int(m.group(4)), m.group(5)
+    if {"+": x + y, "-": x - y, "*": x * y}[inv] != z:
+        return False
+    if verdict == "no":
+        return True
+    if inv == "*":  # a product is re-checked commuted
+        return (y, "*", x, z) in valid or (x, "*", y, z) in valid
+    return (z, "+" if inv == "-" else "-", y, x) in valid
+
+
 def step_labels(problem: LabProblem, assistant_text: str) -> list[bool]:
     """Gold PRM labels for each ``;``-segment of ``assistant_text``.
 
     An equation is ok iff it is one of the problem's correct chain steps (operands
-    and result); a bare number (draft) is ok iff it equals the next chain value.
+    and result); a bare number (draft) is ok iff it equals the next chain value; an
+    inverse re-check after ``Wait,`` (``206+134=340 ok``) is ok iff its arithmetic is
+    exact and it vouches only for correct steps.  Only what follows the last
+    ``Wait,``/``Alternatively,`` of a segment counts (that starts a new attempt).
     The last segment is good iff the extracted answer is correct.
     """
     start = problem.meta["start"]
@@ -125,12 +145,23 @@ def step_labels(problem: LabProblem, assistant_text: str) -> list[bool]:
     oks, resets = [], []
     draft_k = 0
     for seg in split_steps(assistant_text):
+        parts = _RESET_RE.split(seg)
+        resets.append(len(parts) > 1)
+        seg = parts[-1]
+        checks = list(_CHECK_RE.finditer(seg))
+        if checks:
+            oks.append(all(_check_ok(m, valid) for m in checks))
+            seg = _CHECK_RE.sub("", seg)
+            if not any(e[0] == "eq" for e in segment_equations(seg)):
+                continue
+            ok_checks = oks.pop()
+        else:
+            ok_checks = True
         events = segment_equations(seg)
-        resets.append(any(e[0] == "reset" for e in events))
         eqs = [e[1] for e in events if e[0] == "eq"]
         if eqs:
-            oks.append(all(all(x.denominator == 1 for x in (a, b, c)) and
-                           (int(a), op, int(b), int(c)) in valid for a, op, b, c in eqs))
+            oks.append(ok_checks and all(all(x.denominator == 1 for x in (a, b, c)) and
+                                         (int(a), op, int(b), int(c)) in valid for a, op, b, c in eqs))
             continue
         body = seg.split("</think>")[0]
         nums = _INT_RE.findall(body)

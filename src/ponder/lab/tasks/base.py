@@ -29,8 +29,14 @@ STEP_DELIMITER = ";"
 WAIT = "Wait,"
 SWITCH = "Alternatively,"
 
-STYLES = ("full", "draft", "verify", "switch", "backtrack", "slip")
-"""``slip`` (PRM negatives only): an uncorrected slip carried through to a wrong answer."""
+STYLES = ("full", "draft", "verify", "recheck", "switch", "backtrack", "slip")
+"""``slip`` (PRM negatives only): an uncorrected slip carried through to a wrong answer.
+``recheck`` (arith; countdown renders it as ``verify``): after ``Wait,`` every step is checked
+by its inverse operation, 1-3 rounds.  Not in the shipped recipe: a 1 500-step stage on it left
+the policy writing wrong checks (see the lab README)."""
+
+CHECK_OK, CHECK_NO = "ok", "no"
+_INVERSE = {"+": "-", "-": "+", "/": "*"}
 
 Ref = tuple[str, int]
 Op = tuple[Ref, str, Ref]
@@ -139,6 +145,56 @@ def chain_step_parts(leaves, ops, vals, start: int = 0, stop: int | None = None,
     return out
 
 
+def check_text(a, op: str, b, c) -> tuple[str, bool]:
+    """The inverse check of a written step ``a op b = c``: ``(equation, passes)``.
+
+    ``a+b=c`` is checked as ``c-b`` against ``a``, ``a-b=c`` as ``c+b``, ``a/b=c`` as
+    ``c*b``; a product ``a*b=c`` is recomputed commuted (``b*a`` against ``c``), which
+    keeps the check free of divisions.  The check is a different computation from the
+    step, so its slips need not be the step's slips (the point of re-checking).
+    """
+    if op == "*":
+        v = apply_op(b, "*", a)
+        return f"{fmt_num(b)}*{fmt_num(a)}={fmt_num(v)}", v == c
+    inv = _INVERSE[op]
+    v = apply_op(c, inv, b)
+    return f"{fmt_num(c)}{inv}{fmt_num(b)}={fmt_num(v)}", v == a
+
+
+def _recheck_parts(leaves, ops, rng: random.Random, waits: int) -> Parts:
+    """A first attempt (with a masked slip half the time), then ``waits`` rounds of
+    ``Wait,`` + inverse checks of every written step; the first failed check (``no``)
+    is followed by a recomputation from that step (which may slip again, to be caught
+    by the next round; the last round always ends right)."""
+    vals = chain_values(leaves, ops)
+    bad = corrupted_chain(leaves, ops, rng) if rng.random() < 0.5 else None
+    written, wrong_at = (vals, None) if bad is None else (bad[1], bad[0])
+    body = join_steps(chain_step_parts(leaves, ops, written, wrong_at=wrong_at))
+    for w in range(waits):
+        steps: list[Parts] = []
+        failed = None
+        for i in range(len(ops)):
+            a, op, b = step_operands(leaves, ops, written, i)
+            text, ok = check_text(a, op, b, written[i])
+            steps.append([(f"{text} {CHECK_OK if ok else CHECK_NO}", True)])
+            if not ok:
+                failed = i
+                break
+        if failed is not None:
+            slip = None
+            if w < waits - 1 and rng.random() < 0.3:
+                k = rng.randrange(failed, len(ops))
+                wrong = corrupt_value(int(vals[k]), rng) if isinstance(vals[k], int) else None
+                if wrong is not None:
+                    wv = chain_values(leaves, ops, {k: wrong})
+                    if _in_range(wv):
+                        slip = (k, wv)
+            written, wrong_at = (vals, None) if slip is None else (slip[1], slip[0])
+            steps += chain_step_parts(leaves, ops, written, start=failed, wrong_at=wrong_at)
+        body += [(f" {WAIT} ", True)] + join_steps(steps)
+    return body
+
+
 def join_steps(steps: list[Parts], sep: str = "; ") -> Parts:
     parts: Parts = []
     for k, s in enumerate(steps):
@@ -174,6 +230,9 @@ def render_chain(leaves, ops, answer: str, style: str, rng: random.Random,
             j, wv = bad
             first = chain_step_parts(leaves, ops, wv, wrong_at=j)
         body = join_steps(first) + [(f" {WAIT} ", True)] + join_steps(correct)
+    elif style == "recheck":
+        waits = rng.choices([1, 2, 3], [0.5, 0.3, 0.2])[0] if len(ops) <= 5 else rng.choice([1, 2])
+        body = _recheck_parts(leaves, ops, rng, waits)
     elif style == "switch":
         if failed_attempts:
             body = []
