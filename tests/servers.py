@@ -29,6 +29,16 @@ def wait_http(url: str, proc: subprocess.Popen, timeout: float = 90.0) -> None:
     raise TimeoutError(f"no answer from {url} within {timeout}s")
 
 
+def stop(proc: subprocess.Popen) -> None:
+    """Terminate a server process; kill it if it has not exited within 10 s."""
+    proc.terminate()
+    try:
+        proc.wait(10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
 @contextmanager
 def transformers_serve(model_dir: Path) -> Iterator[str]:
     """Run `transformers serve MODEL_DIR` on a free loopback port; yield its /v1 base URL."""
@@ -41,8 +51,4 @@ def transformers_serve(model_dir: Path) -> Iterator[str]:
         wait_http(f"http://127.0.0.1:{port}/health", proc)
         yield f"http://127.0.0.1:{port}/v1"
     finally:
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        stop(proc)

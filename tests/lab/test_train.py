@@ -28,8 +28,25 @@ def test_tiny_policy_and_prm_training(tmp_path):
     assert gen.shape[1] == ids["input_ids"].shape[1] + 3 or tok.eos_token_id in gen[0].tolist()
 
     prm_out = tmp_path / "prm"
-    train_prm(prm_out, out, steps=2, batch_size=4, n_onpolicy=0, n_synthetic=16, warmup=1)
+    train_prm(prm_out, out, steps=2, batch_size=4, n_onpolicy=0, n_synthetic=16, warmup=1, lm_weight=0.5)
     spec = json.loads((prm_out / "ponder_prm.json").read_text())
     assert spec["format"] == "step-tag"
     prm = AutoModelForCausalLM.from_pretrained(str(prm_out), dtype=torch.float32)
     assert prm.config.hidden_size == 32
+
+
+def test_recipe_runs_its_stages_in_order_and_can_start_late(monkeypatch):
+    from ponder.lab import recipe, train
+
+    calls = []
+    monkeypatch.setattr(train, "train_prm", lambda out, **kw: calls.append((out, kw)) or {"out": out})
+    assert recipe.run_prm("FINAL", "POLICY", seed=10) == {"out": "FINAL"}
+    (first, kw1), (last, kw2) = calls
+    assert kw1["init_from"] is None and kw2["init_from"] == first and last == "FINAL"
+    assert kw1["policy_dir"] == kw2["policy_dir"] == "POLICY" and (kw1["seed"], kw2["seed"]) == (10, 11)
+    calls.clear()
+    monkeypatch.setattr(train, "train_policy", lambda out, **kw: calls.append((out, kw)) or {"out": out})
+    recipe.run_policy("OUT", start_stage=len(recipe.POLICY_STAGES), init_from="PREV", steps=5)
+    assert calls == [("OUT", {**recipe.POLICY_STAGES[-1], "init_from": "PREV", "steps": 5})]
+    with pytest.raises(ValueError, match="stages 1-"):
+        recipe.run_policy("OUT", start_stage=len(recipe.POLICY_STAGES) + 1)

@@ -14,7 +14,7 @@ import pytest
 
 from helpers import free_port  # noqa: F401  (used by the test modules)
 from ponder.backends import embedded_path
-from servers import transformers_serve, wait_http  # noqa: F401  (used by the test modules)
+from servers import stop, transformers_serve, wait_http  # noqa: F401  (used by the test modules)
 
 HERE = Path(__file__).resolve().parent
 
@@ -45,12 +45,7 @@ def ponder_serve(model: str, *args: str, env: dict[str, str] | None = None, log_
         wait_http(f"http://127.0.0.1:{port}/health", proc, timeout=120)
         yield Served(f"http://127.0.0.1:{port}/v1", log, proc)
     finally:
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop(proc)
 
 
 @contextmanager

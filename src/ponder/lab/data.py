@@ -73,26 +73,15 @@ def training_problems(n: int, seed: int, mix: dict[str, float] | None = None) ->
 
 def build_examples(n: int, seed: int, mix: dict[str, float] | None = None,
                    prompt_styles: dict[str, float] | None = None,
-                   trace_styles: dict[str, float] | None = None,
-                   final_answer_share: float = 0.0) -> list[Example]:
-    """``n`` training examples (deterministic per seed).
-
-    ``final_answer_share`` of the traces end ``</think> Final Answer: X`` instead of
-    ``</think> Answer: X`` (the answer prompt s1 budget forcing appends); drawn from
-    its own random stream, so the other choices do not depend on it.
-    """
+                   trace_styles: dict[str, float] | None = None) -> list[Example]:
+    """``n`` training examples (deterministic per seed)."""
     rng = random.Random(f"examples:{seed}")
-    fin = random.Random(f"final-answer:{seed}")
     out = []
     for p in training_problems(n, seed, mix):
         msgs, draft = make_messages(p.question, _pick(rng, prompt_styles or PROMPT_STYLES), rng)
         style = "draft" if draft else _pick(rng, trace_styles or TRACE_STYLES)
         task = TASKS[p.meta["task"]]
-        parts = task.trace_parts(p, rng, style)
-        if final_answer_share and fin.random() < final_answer_share:
-            text, trainable = parts[-1]
-            parts = parts[:-1] + [(text.replace(" Answer: ", " Final Answer: ", 1), trainable)]
-        out.append(Example(p, msgs, parts, style))
+        out.append(Example(p, msgs, task.trace_parts(p, rng, style), style))
     return out
 
 

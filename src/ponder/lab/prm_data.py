@@ -35,12 +35,12 @@ def labelled(tokenizer, problem, messages, text):
     return ids, pos, labels, len(tokenizer.encode(render_chat(messages), add_special_tokens=False))
 
 
-def synthetic_items(n: int, seed: int, styles: dict[str, float] | None = None):
+def synthetic_items(n: int, seed: int):
     """``(problem, messages, text)`` triples rendered from the tasks (with slips)."""
     from .data import PROMPT_STYLES, build_examples
 
-    styles = dict(styles or SYNTHETIC_STYLES)
-    styles.pop("draft", None)
+    styles = dict(SYNTHETIC_STYLES)
+    styles.pop("draft")
     exs = build_examples(n, seed, trace_styles=styles,
                          prompt_styles={**PROMPT_STYLES, "draft_system": 0.04, "draft_prefix": 0.04})
     return [(e.problem, e.messages, e.text) for e in exs]
@@ -62,10 +62,9 @@ def onpolicy_items(policy_dir, n_problems: int, samples_per_problem: int, seed: 
 
 
 def build_prm_dataset(tokenizer, policy_dir, seed: int = 0, n_onpolicy: int = 1200,
-                      samples_per_problem: int = 4, n_synthetic: int = 12000,
-                      synthetic_styles: dict[str, float] | None = None):
+                      samples_per_problem: int = 4, n_synthetic: int = 12000):
     """Labelled PRM sequences: synthetic traces plus on-policy samples."""
-    items = synthetic_items(n_synthetic, seed, synthetic_styles)
+    items = synthetic_items(n_synthetic, seed)
     if n_onpolicy:
         items += onpolicy_items(policy_dir, n_onpolicy, samples_per_problem, seed + 1)
     out = []

@@ -37,60 +37,53 @@ PRM_STAGES = [
 PRM_RECIPE = PRM_STAGES[0]
 
 
-def run_policy(out: str, start_stage: int = 1, init_from: str | None = None, **overrides) -> dict:
-    """All policy stages; intermediate checkpoints go to a temporary directory.
+def _run_stages(stages: list[dict], out: str, train, start_stage: int, init_from: str | None,
+                overrides: dict, seed_per_stage: bool) -> dict:
+    """Run ``stages[start_stage-1:]``, each continuing from the previous checkpoint.
 
-    ``steps`` overrides only the last stage; ``seed`` applies to every stage.
-    ``start_stage=k`` with ``init_from`` (the checkpoint of stage k-1) runs stages k.. only.
+    Intermediate checkpoints go to a temporary directory, the last one to ``out``.
+    ``steps`` overrides only the last stage; ``seed`` every stage (plus the stage
+    index when ``seed_per_stage``).
     """
     import tempfile
     from pathlib import Path
 
-    from .train import train_policy
-
+    if not 1 <= start_stage <= len(stages):
+        raise ValueError(f"start stage {start_stage} is out of range: the recipe has stages 1-{len(stages)}")
     with tempfile.TemporaryDirectory() as tmp:
         prev = init_from
-        for i, stage in enumerate(POLICY_STAGES):
-            if i + 1 < start_stage:
-                continue
-            cfg = dict(stage)
+        for i in range(start_stage - 1, len(stages)):
+            cfg = dict(stages[i])
+            last = i == len(stages) - 1
             if "seed" in overrides:
-                cfg["seed"] = overrides["seed"]
-            last = i == len(POLICY_STAGES) - 1
+                cfg["seed"] = overrides["seed"] + (i if seed_per_stage else 0)
             if last and "steps" in overrides:
                 cfg["steps"] = overrides["steps"]
             dest = out if last else str(Path(tmp) / f"stage{i + 1}")
-            res = train_policy(dest, init_from=prev, **cfg)
+            res = train(dest, init_from=prev, **cfg)
             prev = dest
     return res
+
+
+def run_policy(out: str, start_stage: int = 1, init_from: str | None = None, **overrides) -> dict:
+    """All policy stages (``start_stage=k`` with ``init_from``, the checkpoint of stage k-1,
+    runs stages k.. only); ``steps`` overrides the last stage, ``seed`` every stage."""
+    from .train import train_policy
+
+    return _run_stages(POLICY_STAGES, out, train_policy, start_stage, init_from, overrides,
+                       seed_per_stage=False)
 
 
 def run_prm(out: str, policy: str, start_stage: int = 1, init_from: str | None = None,
             **overrides) -> dict:
-    """All PRM stages (the first starts from the policy weights, the next from the PRM).
-
-    ``start_stage=k`` with ``init_from`` (the PRM of stage k-1) runs stages k.. only.
-    """
-    import tempfile
-    from pathlib import Path
+    """All PRM stages (the first starts from the policy weights, the next from the PRM);
+    ``start_stage=k`` with ``init_from`` (the PRM of stage k-1) runs stages k.. only."""
+    from functools import partial
 
     from .train import train_prm
 
-    with tempfile.TemporaryDirectory() as tmp:
-        prev = init_from
-        for i, stage in enumerate(PRM_STAGES):
-            if i + 1 < start_stage:
-                continue
-            cfg = dict(stage)
-            last = i == len(PRM_STAGES) - 1
-            if "seed" in overrides:
-                cfg["seed"] = overrides["seed"] + i
-            if last and "steps" in overrides:
-                cfg["steps"] = overrides["steps"]
-            dest = out if last else str(Path(tmp) / f"stage{i + 1}")
-            res = train_prm(dest, policy, init_from=prev, **cfg)
-            prev = dest
-    return res
+    return _run_stages(PRM_STAGES, out, partial(train_prm, policy_dir=policy), start_stage, init_from,
+                       overrides, seed_per_stage=True)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -105,6 +98,9 @@ def main(argv: list[str] | None = None) -> None:
                     help="begin at this stage (needs --init, the previous stage's output)")
     ap.add_argument("--init", default=None, help="checkpoint to continue from (with --start-stage)")
     args = ap.parse_args(argv)
+    stages = POLICY_STAGES if args.kind == "policy" else PRM_STAGES
+    if not 1 <= args.start_stage <= len(stages):
+        ap.error(f"--start-stage {args.start_stage}: the {args.kind} recipe has stages 1-{len(stages)}")
     if args.start_stage > 1 and not args.init:
         ap.error("--start-stage > 1 needs --init DIR (the checkpoint of the stage before)")
     over = {k: v for k, v in (("steps", args.steps), ("seed", args.seed)) if v is not None}

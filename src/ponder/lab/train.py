@@ -136,13 +136,11 @@ def train_policy(out_dir: str | Path, steps: int = 1500, seed: int = 0, batch_si
                  n_examples: int | None = None, warmup: int = 100, log_every: int = 50,
                  tokenizer_dir: str | Path | None = None, init_from: str | Path | None = None,
                  mix: dict[str, float] | None = None, data_seed: int | None = None,
-                 trace_styles: dict[str, float] | None = None, final_answer_share: float = 0.0,
                  threads: int = DEFAULT_THREADS) -> dict:
     """Train the policy on ``task`` (``arith``, ``countdown`` or ``mix``) and export it.
 
     ``init_from`` continues from an exported checkpoint (its tokenizer is reused);
-    ``mix`` overrides the task weights of ``mix``; ``data_seed`` the example seed;
-    ``trace_styles`` and ``final_answer_share`` go to ``data.build_examples``.
+    ``mix`` overrides the task weights of ``mix``; ``data_seed`` the example seed.
 
     Returns a summary dict (steps, seconds, final loss, parameter count).
     """
@@ -162,8 +160,7 @@ def train_policy(out_dir: str | Path, steps: int = 1500, seed: int = 0, batch_si
     mix = (mix or DEFAULT_MIX) if task == "mix" else {task: 1.0}
     n_examples = n_examples or steps * batch_size
     t0 = time.time()
-    examples = build_examples(n_examples, seed=seed + 1 if data_seed is None else data_seed, mix=mix,
-                              trace_styles=trace_styles, final_answer_share=final_answer_share)
+    examples = build_examples(n_examples, seed=seed + 1 if data_seed is None else data_seed, mix=mix)
     data = encode_examples(tok, examples, max_len=arch["max_len"])
     log(f"built {len(data)} examples in {time.time() - t0:.1f}s")
     if init_from:
@@ -189,8 +186,7 @@ def train_policy(out_dir: str | Path, steps: int = 1500, seed: int = 0, batch_si
     export(model, tok, out_dir)
     summary = {"kind": "policy", "task": task, "mix": mix, "steps": steps,
                "init_from": "previous stage" if init_from else None, "batch_size": batch_size,
-               "seed": seed, "lr": lr, "arch": arch, "trace_styles": trace_styles,
-               "final_answer_share": final_answer_share, "params": n_params,
+               "seed": seed, "lr": lr, "arch": arch, "params": n_params,
                "seconds": round(time.time() - t0, 1), "final_loss": round(ema, 4)}
     (Path(out_dir) / "lab_training.json").write_text(json.dumps(summary, indent=2) + "\n")
     return summary
@@ -211,8 +207,7 @@ def train_prm(out_dir: str | Path, policy_dir: str | Path, steps: int = 600, see
               batch_size: int = 32, lr: float = 1e-3, n_onpolicy: int = 1200,
               samples_per_problem: int = 4, n_synthetic: int = 12000, warmup: int = 50,
               log_every: int = 50, threads: int = DEFAULT_THREADS,
-              init_from: str | Path | None = None, lm_weight: float = 0.0,
-              synthetic_styles: dict[str, float] | None = None) -> dict:
+              init_from: str | Path | None = None, lm_weight: float = 0.0) -> dict:
     """Train a step-tag PRM initialised from the policy and export it (with ``ponder_prm.json``).
 
     Training data: synthetic traces (all behaviour styles, with and without
@@ -234,8 +229,7 @@ def train_prm(out_dir: str | Path, policy_dir: str | Path, steps: int = 600, see
     tok = load_tokenizer(policy_dir)
     t0 = time.time()
     data = build_prm_dataset(tok, policy_dir, seed=seed + 7, n_onpolicy=n_onpolicy,
-                             samples_per_problem=samples_per_problem, n_synthetic=n_synthetic,
-                             synthetic_styles=synthetic_styles)
+                             samples_per_problem=samples_per_problem, n_synthetic=n_synthetic)
     log(f"PRM dataset: {len(data)} sequences in {time.time() - t0:.0f}s")
     model = AutoModelForCausalLM.from_pretrained(str(init_from or policy_dir), dtype=torch.float32)
     good = tok.convert_tokens_to_ids(PRM_SPEC["good_token"])
@@ -255,17 +249,15 @@ def train_prm(out_dir: str | Path, policy_dir: str | Path, steps: int = 600, see
         h = hidden[torch.tensor(rows), torch.tensor(cols)]
         logits = model.lm_head(h)[:, [good, bad]]
         loss = torch.nn.functional.cross_entropy(logits.float(), torch.tensor(ys))
-        if lm_weight:
+        correct = [(r, data[i]) for r, i in enumerate(idx) if all(data[i][2])]
+        if lm_weight and correct:
             targets = torch.full_like(ids, -100)
-            for r, i in enumerate(idx):
-                seq, _, labels, start = data[i]
-                if all(labels):
-                    targets[r, start:len(seq)] = torch.tensor(seq[start:])
+            for r, (seq, _, _, start) in correct:
+                targets[r, start:len(seq)] = torch.tensor(seq[start:])
             targets[targets == tag_id] = -100
             lm = model.lm_head(hidden[:, :-1]).float()
-            if (targets[:, 1:] != -100).any():
-                loss = loss + lm_weight * torch.nn.functional.cross_entropy(
-                    lm.reshape(-1, lm.size(-1)), targets[:, 1:].reshape(-1), ignore_index=-100)
+            loss = loss + lm_weight * torch.nn.functional.cross_entropy(
+                lm.reshape(-1, lm.size(-1)), targets[:, 1:].reshape(-1), ignore_index=-100)
         return loss
 
     t0 = time.time()
