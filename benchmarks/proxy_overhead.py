@@ -9,7 +9,7 @@ Client, proxy and upstream share this machine's cores, so with an instant upstre
 measures how much CPU the proxy takes from the upstream; with a realistic ``--delay-ms`` it
 measures what a user would see.
 
-    python benchmarks/proxy_overhead.py [--requests 400] [--rounds 3] [--delay-ms 0]
+    python benchmarks/proxy_overhead.py [--requests 400] [--rounds 3] [--delay-ms 0] [--workers 1]
 """
 
 from __future__ import annotations
@@ -116,6 +116,7 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=3, help="alternating direct/proxied rounds (median taken)")
     ap.add_argument("--delay-ms", type=float, default=0.0, help="upstream answer delay (0: instant)")
     ap.add_argument("--concurrency", type=int, nargs="+", default=[1, 32])
+    ap.add_argument("--workers", type=int, default=1, help="proxy worker processes (ponder serve --workers)")
     args = ap.parse_args()
 
     up_port, proxy_port = free_port(), free_port()
@@ -125,13 +126,14 @@ def main() -> None:
         spec = f"openai:fake@http://127.0.0.1:{up_port}/v1?concurrency=256"
         procs.append(subprocess.Popen(
             [sys.executable, "-m", "ponder.server", "--model", spec, "--port", str(proxy_port),
-             "--default-strategy", "none", "--max-concurrency", "256", "--log-level", "warning", "--no-access-log"],
+             "--default-strategy", "none", "--max-concurrency", "256", "--log-level", "warning", "--no-access-log",
+             "--workers", str(args.workers)],
             env={**os.environ, "OPENAI_API_KEY": "unused"}))
         wait(f"http://127.0.0.1:{proxy_port}/health", procs[1])
         targets = {"direct": f"http://127.0.0.1:{up_port}/v1/chat/completions",
                    "proxied": f"http://127.0.0.1:{proxy_port}/v1/chat/completions"}
         print(f"upstream delay {args.delay_ms:g} ms, {args.requests} requests x {args.rounds} rounds, "
-              f"{os.cpu_count()} CPU cores shared by client, proxy and upstream")
+              f"{args.workers} proxy worker(s), {os.cpu_count()} CPU cores shared by client, proxy and upstream")
         print(f"{'conc':>4} {'direct rps':>10} {'proxied rps':>11} {'ratio':>6} {'p50 direct':>10} {'p50 proxy':>10} "
               f"{'added p50':>9} {'p99 direct':>10} {'p99 proxy':>10} {'added p99':>9}")
         for conc in args.concurrency:

@@ -52,7 +52,7 @@ async def test_n_falls_back_to_concurrent_calls_with_exact_usage(served):
     samples = await engine.generate(GenerationRequest(messages=msgs(), n=3, max_tokens=6, temperature=1.0))
     assert len(samples) == 3
     # transformers serve returns one choice whatever n is: the backend noticed and filled the rest
-    assert engine.backend._endpoints_list()[0].native_n is False
+    assert engine.backend._native_n[url] is False
     [entry] = engine.ledger.entries
     assert entry.n == 3
     assert entry.prompt_tokens and entry.prompt_tokens > 0
@@ -99,6 +99,31 @@ async def test_persistent_failure_names_the_url(flaky):
         await engine.generate(GenerationRequest(messages=msgs(), max_tokens=8))
 
 
+@pytest.mark.parametrize("http", ["httpx", "aiohttp"])
+def test_one_backend_serves_successive_event_loops(served, http):
+    """Clients, pools and semaphores belong to one loop: each ``asyncio.run`` gets its own, and
+    what the backend learned (here: the server ignores ``n``) carries over.  An aiohttp session
+    is closed with ``aclose`` before its loop ends (as ``ponder serve`` does at shutdown)."""
+    import asyncio
+
+    url, model_dir = served
+    backend = load_backend(f"openai:{model_dir}@{url}?http={http}", cache=False)
+
+    async def once():
+        engine = Engine(backend)
+        samples = await engine.generate(GenerationRequest(messages=msgs(), n=2, max_tokens=4, temperature=1.0))
+        transport = type(backend._endpoints[0].client._client).__name__
+        if http == "aiohttp":
+            await backend.aclose()
+        return samples, engine.ledger.entries[0].completion_tokens, transport
+
+    for _ in range(2):
+        samples, tokens, transport = asyncio.run(once())
+        assert len(samples) == 2 and tokens == 8
+        assert ("aiohttp" in transport.lower()) == (http == "aiohttp"), transport
+    assert all(not native for native in backend._native_n.values())
+
+
 async def test_unreachable_server_fails_within_its_timeout():
     port = free_port()  # nothing listens here
     backend = load_backend(f"openai:m@http://127.0.0.1:{port}/v1?timeout=2&retries=1", cache=False)
@@ -113,6 +138,7 @@ def test_spec_parsing_and_errors():
     assert (cfg.model, cfg.urls, cfg.num_parameters, cfg.concurrency) == (
         "org/model-7b", ["http://a:1/v1", "http://b:2/v1"], 7_000_000_000, 4)
     for bad, why in [("openai:model", "openai:MODEL@URL"), ("openai:m@http://a/v1?colour=red", "unknown option"),
-                     ("openai:m@http://a/v1?continue=maybe", "continue="), ("openai:m@http://a/v1?timeout=-1", "positive")]:
+                     ("openai:m@http://a/v1?continue=maybe", "continue="),
+                     ("openai:m@http://a/v1?http=curl", "http= accepts httpx or aiohttp"), ("openai:m@http://a/v1?timeout=-1", "positive")]:
         with pytest.raises(ModelSpecError, match=why):
             parse_spec(bad)

@@ -3,6 +3,9 @@ OpenAI-compatible server that echoes the API key in its errors (the key must nev
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import httpx
 import openai
 import pytest
@@ -87,3 +90,27 @@ def test_the_upstream_key_is_sent_but_never_logged_echoed_or_returned(leaky):
     for text in bodies + [served.logs()]:
         assert SECRET not in text and SECRET[8:] not in text
     assert "[redacted]" in served.logs()  # the upstream's echo was scrubbed from the debug log
+
+
+def test_workers_serve_an_upstream_in_several_processes(tmp_path):
+    from concurrent.futures import ThreadPoolExecutor
+
+    with fake_upstream(SECRET) as upstream:
+        with ponder_serve(f"openai:gpt-x@{upstream}/v1", "--workers", "2", "--max-concurrency", "8",
+                          env={"OPENAI_API_KEY": SECRET}, log_dir=tmp_path) as served:
+            workers = subprocess.run(["pgrep", "-P", str(served.proc.pid)], capture_output=True, text=True)
+            client = OpenAI(base_url=served.url, api_key="unused", max_retries=0)
+            with ThreadPoolExecutor(8) as pool:
+                answers = list(pool.map(lambda _: client.chat.completions.create(model="gpt-x", messages=MSGS), range(16)))
+            chunks = list(client.chat.completions.create(model="gpt-x", messages=MSGS, stream=True))
+    assert len(workers.stdout.split()) >= 2, workers.stdout  # uvicorn's worker processes (and its resource tracker)
+    assert {a.choices[0].message.content for a in answers} == {"Answer: 42"}
+    assert all(a.usage.completion_tokens == 7 for a in answers)
+    assert "".join(c.choices[0].delta.content or "" for c in chunks if c.choices) == "Answer: 42"
+
+
+def test_workers_refuse_a_local_model():
+    r = subprocess.run([sys.executable, "-m", "ponder.server", "--model", "embedded", "--workers", "2"],
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode == 2
+    assert "needs an upstream model (openai:MODEL@URL)" in r.stderr and "Traceback" not in r.stderr

@@ -30,7 +30,8 @@ from ..errors import BackendError, CapabilityError, ModelSpecError
 from ..types import Capabilities, Generation, GenerationRequest, Sample, Usage
 from .base import truncate_at_stop
 
-SPEC_OPTIONS = ("tokenizer", "continue", "params", "concurrency", "timeout", "retries", "api_key_env")
+SPEC_OPTIONS = ("tokenizer", "continue", "params", "concurrency", "timeout", "retries", "api_key_env", "http")
+HTTP_CLIENTS = ("httpx", "aiohttp")
 
 
 @dataclass
@@ -39,7 +40,6 @@ class _Endpoint:
     client: Any
     sem: asyncio.Semaphore
     in_flight: int = 0
-    native_n: bool = True
 
 
 @dataclass
@@ -53,6 +53,7 @@ class OpenAIConfig:
     timeout: float = 60.0
     retries: int = 4
     api_key_env: str = "OPENAI_API_KEY"
+    http: str | None = None  # "httpx" | "aiohttp" | None: httpx, unless a long-lived server chooses
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -92,6 +93,10 @@ def parse_spec(spec: str) -> OpenAIConfig:
             cfg.retries = int(options["retries"])
         if "api_key_env" in options:
             cfg.api_key_env = options["api_key_env"]
+        if "http" in options:
+            if options["http"] not in HTTP_CLIENTS:
+                raise ModelSpecError(f"http= accepts {' or '.join(HTTP_CLIENTS)}, got {options['http']!r}")
+            cfg.http = options["http"]
     except ValueError as exc:
         raise ModelSpecError(f"bad option value in {spec!r}: {exc}") from exc
     if cfg.continuation == "completions" and not cfg.tokenizer:
@@ -109,6 +114,8 @@ class OpenAIBackend:
         self.config = config
         self.name = config.model
         self._endpoints: list[_Endpoint] | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._native_n: dict[str, bool] = {}  # url -> whether it answers n > 1 itself (learned)
         self._tokenizer: Any = None
         if config.tokenizer:
             path = Path(config.tokenizer).expanduser()
@@ -137,17 +144,34 @@ class OpenAIBackend:
 
     # -- plumbing ---------------------------------------------------------------------------
     def _endpoints_list(self) -> list[_Endpoint]:
-        if self._endpoints is None:
+        """The endpoints' clients, made for the running event loop (connections, sessions and
+        semaphores belong to one loop; a later ``asyncio.run`` gets fresh ones)."""
+        loop = asyncio.get_running_loop()
+        if self._endpoints is None or self._loop is not loop:
             from openai import AsyncOpenAI
 
             key = os.environ.get(self.config.api_key_env) or "EMPTY"
             self._endpoints = [
                 _Endpoint(url=u, client=AsyncOpenAI(base_url=u, api_key=key, max_retries=0,
-                                                    timeout=self.config.timeout),
+                                                    timeout=self.config.timeout,
+                                                    **_http_client(self.config.http)),
                           sem=asyncio.Semaphore(self.config.concurrency))
                 for u in self.config.urls
             ]
+            self._loop = loop
         return self._endpoints
+
+    def prefer_aiohttp(self) -> None:
+        """Use the SDK's aiohttp transport unless the spec chose ``http=``: for one long-lived
+        event loop (``ponder serve``), where it costs less CPU per call than the httpx pool."""
+        if self.config.http is None and _aiohttp_available():
+            self.config.http = "aiohttp"
+
+    async def aclose(self) -> None:
+        """Close the clients made for the running loop (a server calls this at shutdown)."""
+        for ep in self._endpoints or []:
+            await ep.client.close()
+        self._endpoints = None
 
     def _pick_endpoint(self) -> _Endpoint:
         return min(self._endpoints_list(), key=lambda e: e.in_flight)
@@ -202,11 +226,11 @@ class OpenAIBackend:
                 "was not configured for; add ?tokenizer=PATH (completions endpoint with the chat template "
                 "applied client-side) or ?continue=vllm (vLLM's continue_final_message)")
         ep = self._pick_endpoint()
-        if request.n > 1 and not ep.native_n:
+        if request.n > 1 and not self._native_n.get(ep.url, True):
             return await self._fan_out(request)
         gen = await self._one_call(ep, request, continuing, on_token if request.n == 1 else None)
         if len(gen.samples) < request.n:  # the server ignored or refused n: remember, fill the rest
-            ep.native_n = False
+            self._native_n[ep.url] = False
             rest = await self._fan_out(request.replace(n=request.n - len(gen.samples),
                                                        seed=None if request.seed is None else request.seed + 1))
             gen = Generation(samples=gen.samples + rest.samples, usage=gen.usage + rest.usage)
@@ -251,8 +275,7 @@ class OpenAIBackend:
                 if on_token is not None:
                     return await self._stream_call(ep, request, on_token, lambda c, **kw: c.completions.create(
                         prompt=prompt, extra_body=extra or None, **common, **kw), completions=True)
-                resp, retries = await self._with_retries(ep, lambda c: c.completions.create(
-                    prompt=prompt, extra_body=extra or None, **common))
+                resp, retries = await self._post(ep, "/completions", {**common, "prompt": prompt, **extra})
             else:
                 messages = list(request.messages)
                 if continuing:
@@ -264,23 +287,34 @@ class OpenAIBackend:
                 if on_token is not None:
                     return await self._stream_call(ep, request, on_token, lambda c, **kw: c.chat.completions.create(
                         messages=messages, extra_body=extra or None, **common, **kw), completions=False)
-                resp, retries = await self._with_retries(ep, lambda c: c.chat.completions.create(
-                    messages=messages, extra_body=extra or None, **common))
+                resp, retries = await self._post(ep, "/chat/completions", {**common, "messages": messages, **extra})
         except BackendError as exc:
             if request.n > 1 and "n" in str(exc).lower() and ("400" in str(exc) or "422" in str(exc)):
-                ep.native_n = False
+                self._native_n[ep.url] = False
                 return Generation(samples=[], usage=Usage())
             raise
         except openai.OpenAIError as exc:
             raise BackendError(f"{ep.url}: {exc}") from exc
         return self._parse(resp, request, retries, use_completions)
 
+    async def _post(self, ep: _Endpoint, path: str, body: dict[str, Any]) -> tuple[Any, int]:
+        """A non-streamed call through the SDK's generic ``post`` (its documented way to send a
+        body as is): the same auth, errors and response types as ``create``, without the SDK's
+        per-call transformation of the parameters (about a third of the CPU time of a call to a
+        local server: 1.1 ms with ``create``, 0.75 ms with ``post``)."""
+        from openai.types import Completion
+        from openai.types.chat import ChatCompletion
+
+        cast = ChatCompletion if path == "/chat/completions" else Completion
+        body = {k: v for k, v in body.items() if v is not None}
+        return await self._with_retries(ep, lambda c: c.post(path, body=body, cast_to=cast))
+
     async def _stream_call(self, ep: _Endpoint, request: GenerationRequest, on_token: Callable[[int, str], None],
                            create: Any, completions: bool) -> Generation:
         """One streamed call: deltas to ``on_token`` as they arrive, the sample and usage at the end."""
-        import httpx
         import openai
 
+        transport_errors = _transport_errors()
         delivered = False
 
         async def consume(client: Any) -> tuple[list[str], str | None, Any]:
@@ -318,7 +352,7 @@ class OpenAIBackend:
                 if thinking:
                     parts.append("</think>")
                     on_token(0, "</think>")
-            except (openai.APIError, httpx.HTTPError) as exc:
+            except (openai.APIError, *transport_errors) as exc:
                 if not delivered:
                     raise
                 raise BackendError(f"{ep.url} failed in the middle of a stream: {type(exc).__name__}: "
@@ -329,7 +363,7 @@ class OpenAIBackend:
 
         try:
             (parts, finish, u), retries = await self._with_retries(ep, consume)
-        except httpx.HTTPError as exc:
+        except transport_errors as exc:
             raise BackendError(f"{ep.url}: {type(exc).__name__}: {exc}") from exc
         text, _ = truncate_at_stop("".join(parts), request.stop)
         sample = Sample(text=text, finish_reason="length" if finish == "length" else "stop")
@@ -384,6 +418,47 @@ class OpenAIBackend:
         if len(samples) == 1 and usage.completion_tokens is not None:
             samples[0].completion_tokens = usage.completion_tokens
         return Generation(samples=samples, usage=usage)
+
+
+def _transport_errors() -> tuple[type[BaseException], ...]:
+    """Errors a stream can raise below the SDK once it is under way: those of ``httpx``, of the
+    ``httpx2`` that newer SDKs use, and of ``aiohttp`` under the SDK's aiohttp transport."""
+    found: list[type[BaseException]] = []
+    for module, name in (("httpx", "HTTPError"), ("httpx2", "HTTPError"), ("aiohttp", "ClientError")):
+        try:
+            found.append(getattr(__import__(module), name))
+        except (ImportError, AttributeError):
+            pass
+    return tuple(found)
+
+
+def _http_client(kind: str | None) -> dict[str, Any]:
+    """``AsyncOpenAI``'s ``http_client`` for the transport, with the SDK's defaults.
+
+    ``aiohttp`` (where the SDK's ``aiohttp`` extra is installed): a pass-through call took
+    0.5 ms of CPU at 32 concurrent requests against 0.75 ms with the httpx pool; a session
+    belongs to one event loop, hence not the default, as a library user may call
+    ``asyncio.run`` many times.  Otherwise the SDK's httpx client, made here rather than by the
+    SDK, whose own wrapper schedules its close on whatever loop runs when it is collected
+    (an error printed for every client left behind by an earlier loop)."""
+    if kind == "aiohttp" and _aiohttp_available():
+        from openai import DefaultAioHttpClient
+
+        return {"http_client": DefaultAioHttpClient()}
+    try:
+        from openai import DefaultAsyncHttpxClient
+    except ImportError:
+        return {}
+    return {"http_client": DefaultAsyncHttpxClient()}
+
+
+def _aiohttp_available() -> bool:
+    try:
+        import aiohttp  # noqa: F401
+        from openai import DefaultAioHttpClient  # noqa: F401
+    except ImportError:
+        return False
+    return True
 
 
 def _usage(u: Any, retries: int) -> Usage:

@@ -44,6 +44,8 @@ def create_app(config: ServerConfig, backend: Any = None) -> FastAPI:
 
         backend = load_backend(config.model)
     _build(_parse(config.default_strategy))  # a bad default fails at start, not per request
+    if hasattr(backend, "prefer_aiohttp"):
+        backend.prefer_aiohttp()  # one event loop for the server's life: the cheaper transport
     upstream = getattr(backend, "config", None)
     key_env = getattr(upstream, "api_key_env", None)
     redact = Redactor(secrets=[os.environ.get(key_env, "") if key_env else "", config.api_key or ""],
@@ -54,6 +56,9 @@ def create_app(config: ServerConfig, backend: Any = None) -> FastAPI:
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         install_log_redaction(redact)  # again: uvicorn sets up its log handlers after create_app
         yield
+        close = getattr(backend, "aclose", None)
+        if close is not None:
+            await close()
 
     engine = Engine(backend, max_concurrency=max(64, 2 * config.max_concurrency))
     slots = Slots(config.max_concurrency)
@@ -223,6 +228,16 @@ def create_app(config: ServerConfig, backend: Any = None) -> FastAPI:
 
     _document_ceilings(app, config)
     return app
+
+
+def app_from_env() -> FastAPI:
+    """The app of one worker of ``ponder serve --workers K`` (a uvicorn factory): the
+    configuration comes from the environment the command set (``config.config_to_env``)."""
+    from .config import config_from_env
+
+    config, log_level = config_from_env()
+    logging.basicConfig(level=log_level.upper(), format="%(levelname)s:%(name)s: %(message)s")
+    return create_app(config)
 
 
 def _document_ceilings(app: FastAPI, config: ServerConfig) -> None:

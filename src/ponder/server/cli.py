@@ -9,7 +9,7 @@ from typing import Optional
 
 import typer
 
-from ..errors import PonderError
+from ..errors import ModelSpecError, PonderError
 
 
 def serve_command(
@@ -22,7 +22,7 @@ def serve_command(
     default_strategy: str = typer.Option("none", "--default-strategy", "-s",
                                          help="Strategy when a request names none, e.g. none, cot, sc(n=8)."),
     max_concurrency: int = typer.Option(64, "--max-concurrency",
-                                        help="Requests in progress at once; one more gets 429."),
+                                        help="Requests in progress at once (per worker); one more gets 429."),
     timeout: float = typer.Option(600.0, "--timeout", help="Seconds a request may run before a 504."),
     effort_map: Optional[str] = typer.Option(None, "--effort-map",
                                              help='JSON file {"none": SPEC, "low": SPEC, "medium": SPEC, "high": SPEC}.'),
@@ -35,24 +35,36 @@ def serve_command(
                                                     help="Model name in /v1/models (default: from --model)."),
     log_level: str = typer.Option("info", "--log-level", help="critical | error | warning | info | debug"),
     access_log: bool = typer.Option(True, "--access-log/--no-access-log", help="Log one line per request."),
+    workers: int = typer.Option(1, "--workers", min=1,
+                                help="Server processes (an openai: upstream only); each admits "
+                                     "--max-concurrency requests."),
 ) -> None:
     """Serve an OpenAI-compatible API that runs a strategy on every request."""
     import uvicorn
 
     from .app import create_app
-    from .config import ServerConfig, load_effort_map
+    from .config import ServerConfig, config_to_env, load_effort_map
 
+    if workers > 1 and not model.strip().startswith("openai:"):
+        raise ModelSpecError(f"--workers {workers} needs an upstream model (openai:MODEL@URL); {model!r} would be "
+                             "loaded once in every worker process: serve a local model with one worker")
     config = ServerConfig(model=model, served_model_name=served_model_name, api_key=api_key,
                           default_strategy=default_strategy, effort_map=load_effort_map(effort_map),
                           max_concurrency=max_concurrency, timeout=timeout, max_n=max_n, max_tokens=max_tokens,
                           max_request_tokens=max_request_tokens, max_body_bytes=max_body_bytes)
     logging.basicConfig(level=log_level.upper(), format="%(levelname)s:%(name)s: %(message)s")
-    app = create_app(config)
+    app = create_app(config)  # also checks the model and strategies before any worker starts
     auth = "with an API key" if config.api_key else "without an API key"
-    logging.getLogger("ponder.server").info("serving %s on http://%s:%d (%s, default strategy %s)",
-                                            config.model_id, host, port, auth, config.default_strategy)
-    uvicorn.run(app, host=host, port=port, log_level=log_level.lower(), access_log=access_log,
-                timeout_graceful_shutdown=5)
+    logging.getLogger("ponder.server").info("serving %s on http://%s:%d (%s, default strategy %s, %d worker%s)",
+                                            config.model_id, host, port, auth, config.default_strategy,
+                                            workers, "s" if workers > 1 else "")
+    common = dict(host=host, port=port, log_level=log_level.lower(), access_log=access_log,
+                  timeout_graceful_shutdown=5)
+    if workers == 1:
+        uvicorn.run(app, **common)
+        return
+    config_to_env(config, log_level)
+    uvicorn.run("ponder.server.app:app_from_env", factory=True, workers=workers, **common)
 
 
 def main(argv: list[str] | None = None) -> None:

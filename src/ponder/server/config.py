@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import json
+import os
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 
 from ..errors import BudgetError, StrategySpecError
 from ..thinking import EffortMap
 
 DEFAULT_STRATEGY = "none"
+CONFIG_ENV = "PONDER_SERVE_CONFIG"  # how ``--workers`` hands the configuration to its worker processes
 
 
 @dataclass
@@ -61,6 +64,23 @@ class ServerConfig:
         if spec.startswith(("hf:", "vllm:")):
             return Path(spec.split(":", 1)[1]).expanduser().name or spec
         return spec
+
+
+def config_to_env(config: ServerConfig, log_level: str) -> None:
+    """Put ``config`` where worker processes started by uvicorn find it (they inherit the environment)."""
+    data = {f.name: getattr(config, f.name) for f in fields(config)}
+    data["effort_map"] = config.effort_map.model_dump()
+    os.environ[CONFIG_ENV] = json.dumps({"config": data, "log_level": log_level})
+
+
+def config_from_env() -> tuple[ServerConfig, str]:
+    raw = os.environ.get(CONFIG_ENV)
+    if not raw:
+        raise RuntimeError(f"{CONFIG_ENV} is not set: this factory is for the workers of `ponder serve --workers`")
+    data = json.loads(raw)
+    cfg = data["config"]
+    cfg["effort_map"] = EffortMap(**cfg["effort_map"])
+    return ServerConfig(**cfg), data["log_level"]
 
 
 def load_effort_map(path: str | None) -> EffortMap:
