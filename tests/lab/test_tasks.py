@@ -89,6 +89,29 @@ def test_arith_recheck_checks_every_step_by_its_inverse_and_labels_the_checks():
         assert all(arith.step_labels(q, t)[t.count(";") - t.split("Wait,")[-1].count(";"):]), t
 
 
+def test_arith_vote_recomputes_until_two_attempts_agree():
+    """``vote``: whole attempts after ``Wait,``; after the first, thinking ends exactly when an
+    attempt repeats an earlier result, and the answer is that result (untrained when wrong)."""
+    rng = random.Random(2)
+    seen_waits = set()
+    for q in arith.generate(200, seed=4):
+        parts = arith.trace_parts(q, rng, "vote")
+        text = "".join(t for t, _ in parts)
+        body = text.removeprefix("<think> ").split(" </think>")[0]
+        finals = [attempt.split("=")[-1] for attempt in body.split(" Wait, ")]
+        seen_waits.add(len(finals) - 1)
+        assert len(finals) <= base.VOTE_MAX
+        for k in range(1, len(finals) - 1):  # every attempt but the last disagreed with all before it
+            assert finals[k] not in finals[:k], text
+        if 1 < len(finals) < base.VOTE_MAX:
+            assert finals[-1] in finals[:-1], text
+        answer = extract_answer(text)
+        assert answer == finals[-1]
+        assert parts[-1] == (answer, False) if answer != q.answer else arith.check(q, answer)
+        assert arith.step_labels(q, text)[-1] == (answer == q.answer)
+    assert {0, 1, 2} <= seen_waits
+
+
 def test_arith_trace_format():
     p = arith.generate(1, seed=0, difficulty=4)[0]
     t = arith.trace(p, random.Random(0), "full")

@@ -31,6 +31,17 @@ def test_budget_forcing_never_exceeds_the_thinking_budget(lab_engine):
             assert meta["forced_end"] or meta["waits"] == 2
 
 
+def test_forced_waits_keep_the_answers(lab_engine):
+    """The policy recomputes after a forced "Wait" and stops when two attempts agree: two forced
+    waits (greedy, as in s1) keep the accuracy of no forcing. The policy before the vote stage
+    answered 0 of 40 with wait=2 (it invented steps after a second "Wait")."""
+    probs = problems("arith", 30)
+    plain = run_all(lab_engine, "budget(think=256, wait=0, answer_prompt='Answer:')", probs)
+    forced = run_all(lab_engine, "budget(think=256, wait=2, answer_prompt='Answer:')", probs)
+    assert all(r.candidates[0].meta["waits"] == 2 for r in forced)
+    assert accuracy(forced) >= accuracy(plain) - 0.1, (accuracy(forced), accuracy(plain))
+
+
 def test_thought_switching_penalty_lowers_switches(lab_engine):
     probs = problems("countdown", 16)
 

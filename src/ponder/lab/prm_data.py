@@ -17,8 +17,11 @@ from .tokenizer import STEP_TAG
 PRM_SPEC = {"format": "step-tag", "step_tag": STEP_TAG, "good_token": "+", "bad_token": "-",
             "step_delimiter": ";"}
 
-SYNTHETIC_STYLES = {"full": 0.25, "slip": 0.35, "verify": 0.12, "switch": 0.1,
-                    "backtrack": 0.1, "draft": 0.08}
+# ``vote`` puts slips after ``Wait,`` too: in the other styles every step after ``Wait,``,
+# ``Alternatively,`` or ``<backtrack>`` is right, a shortcut the PRM took (it rated wrong
+# recomputations after ``Wait,`` highly on the policy's own samples).
+SYNTHETIC_STYLES = {"full": 0.2, "slip": 0.3, "verify": 0.06, "vote": 0.18, "switch": 0.1,
+                    "backtrack": 0.08, "draft": 0.08}
 
 
 def labelled(tokenizer, problem, messages, text):

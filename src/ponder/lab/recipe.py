@@ -13,7 +13,7 @@ from __future__ import annotations
 import argparse
 import json
 
-# The shipped policy was trained in four stages (each continues from the previous
+# The shipped policy was trained in five stages (each continues from the previous
 # checkpoint with fresh examples and a fresh warmup + cosine schedule).
 POLICY_STAGES = [
     {"task": "mix", "steps": 600, "batch_size": 32, "lr": 3e-3, "warmup": 40, "seed": 0,
@@ -24,6 +24,11 @@ POLICY_STAGES = [
      "mix": {"arith": 0.85, "countdown": 0.15}, "data_seed": 3},
     {"task": "mix", "steps": 2500, "batch_size": 32, "lr": 1.5e-3, "warmup": 20, "seed": 0,
      "mix": {"arith": 0.85, "countdown": 0.15}, "data_seed": 4},
+    # Stage 5: "recompute until two attempts agree" (the vote style) replaces the single
+    # re-check after "Wait,"; the policy votes inside its own trace.
+    {"task": "mix", "steps": 1200, "batch_size": 32, "lr": 1e-3, "warmup": 20, "seed": 0,
+     "mix": {"arith": 0.85, "countdown": 0.15}, "data_seed": 5,
+     "trace_styles": {"full": 0.4, "vote": 0.3, "switch": 0.14, "backtrack": 0.16}},
 ]
 POLICY_RECIPE = POLICY_STAGES[0]
 PRM_STAGES = [

@@ -136,11 +136,13 @@ def train_policy(out_dir: str | Path, steps: int = 1500, seed: int = 0, batch_si
                  n_examples: int | None = None, warmup: int = 100, log_every: int = 50,
                  tokenizer_dir: str | Path | None = None, init_from: str | Path | None = None,
                  mix: dict[str, float] | None = None, data_seed: int | None = None,
+                 trace_styles: dict[str, float] | None = None,
                  threads: int = DEFAULT_THREADS) -> dict:
     """Train the policy on ``task`` (``arith``, ``countdown`` or ``mix``) and export it.
 
     ``init_from`` continues from an exported checkpoint (its tokenizer is reused);
-    ``mix`` overrides the task weights of ``mix``; ``data_seed`` the example seed.
+    ``mix`` overrides the task weights of ``mix``; ``data_seed`` the example seed;
+    ``trace_styles`` the behaviour-style weights (default ``data.TRACE_STYLES``).
 
     Returns a summary dict (steps, seconds, final loss, parameter count).
     """
@@ -160,7 +162,8 @@ def train_policy(out_dir: str | Path, steps: int = 1500, seed: int = 0, batch_si
     mix = (mix or DEFAULT_MIX) if task == "mix" else {task: 1.0}
     n_examples = n_examples or steps * batch_size
     t0 = time.time()
-    examples = build_examples(n_examples, seed=seed + 1 if data_seed is None else data_seed, mix=mix)
+    examples = build_examples(n_examples, seed=seed + 1 if data_seed is None else data_seed, mix=mix,
+                              trace_styles=trace_styles)
     data = encode_examples(tok, examples, max_len=arch["max_len"])
     log(f"built {len(data)} examples in {time.time() - t0:.1f}s")
     if init_from:
@@ -186,7 +189,7 @@ def train_policy(out_dir: str | Path, steps: int = 1500, seed: int = 0, batch_si
     export(model, tok, out_dir)
     summary = {"kind": "policy", "task": task, "mix": mix, "steps": steps,
                "init_from": "previous stage" if init_from else None, "batch_size": batch_size,
-               "seed": seed, "lr": lr, "arch": arch, "params": n_params,
+               "seed": seed, "lr": lr, "arch": arch, "trace_styles": trace_styles, "params": n_params,
                "seconds": round(time.time() - t0, 1), "final_loss": round(ema, 4)}
     (Path(out_dir) / "lab_training.json").write_text(json.dumps(summary, indent=2) + "\n")
     return summary

@@ -29,11 +29,16 @@ STEP_DELIMITER = ";"
 WAIT = "Wait,"
 SWITCH = "Alternatively,"
 
-STYLES = ("full", "draft", "verify", "recheck", "switch", "backtrack", "slip")
+STYLES = ("full", "draft", "verify", "vote", "recheck", "switch", "backtrack", "slip")
 """``slip`` (PRM negatives only): an uncorrected slip carried through to a wrong answer.
 ``recheck`` (arith; countdown renders it as ``verify``): after ``Wait,`` every step is checked
 by its inverse operation, 1-3 rounds.  Not in the shipped recipe: a 1 500-step stage on it left
 the policy writing wrong checks (see the lab README)."""
+
+VOTE_SLIP, VOTE_STOP_FIRST, VOTE_MAX = 0.4, 0.4, 4
+"""``vote``: each attempt slips (masked) with probability ``VOTE_SLIP``; thinking ends after
+the first attempt with probability ``VOTE_STOP_FIRST``, later only when the attempt's result
+equals an earlier attempt's (or after ``VOTE_MAX`` attempts)."""
 
 CHECK_OK, CHECK_NO = "ok", "no"
 _INVERSE = {"+": "-", "-": "+", "/": "*"}
@@ -195,6 +200,30 @@ def _recheck_parts(leaves, ops, rng: random.Random, waits: int) -> Parts:
     return body
 
 
+def _vote_parts(leaves, ops, rng: random.Random) -> tuple[Parts, object]:
+    """Recompute-until-two-agree: whole attempts separated by ``Wait,``, each slipping
+    (with its wrong results masked) with probability ``VOTE_SLIP``.  After the first
+    attempt thinking ends by chance (``VOTE_STOP_FIRST``, independent of a slip, so
+    ``Wait,`` carries no hint that the attempt was wrong); after a later attempt it ends
+    exactly when the result repeats an earlier attempt's result.  Returns the parts and
+    the final attempt's result (the answer the trace gives)."""
+    vals = chain_values(leaves, ops)
+    body: Parts = []
+    results: list = []
+    for k in range(VOTE_MAX):
+        bad = corrupted_chain(leaves, ops, rng) if rng.random() < VOTE_SLIP else None
+        written, wrong_at = (vals, None) if bad is None else (bad[1], bad[0])
+        if k:
+            body.append((f" {WAIT} ", True))
+        body += join_steps(chain_step_parts(leaves, ops, written, wrong_at=wrong_at))
+        final = written[-1]
+        agreed = final in results
+        results.append(final)
+        if (k == 0 and rng.random() < VOTE_STOP_FIRST) or agreed:
+            break
+    return body, results[-1]
+
+
 def join_steps(steps: list[Parts], sep: str = "; ") -> Parts:
     parts: Parts = []
     for k, s in enumerate(steps):
@@ -230,6 +259,11 @@ def render_chain(leaves, ops, answer: str, style: str, rng: random.Random,
             j, wv = bad
             first = chain_step_parts(leaves, ops, wv, wrong_at=j)
         body = join_steps(first) + [(f" {WAIT} ", True)] + join_steps(correct)
+    elif style == "vote":
+        body, final = _vote_parts(leaves, ops, rng)
+        if final != vals[-1]:  # the attempts settled on a wrong result: say it, untrained
+            return ([(f"{THINK_OPEN} ", True)] + body
+                    + [(f" {THINK_CLOSE} Answer: ", True), (fmt_num(final), False)])
     elif style == "recheck":
         waits = rng.choices([1, 2, 3], [0.5, 0.3, 0.2])[0] if len(ops) <= 5 else rng.choice([1, 2])
         body = _recheck_parts(leaves, ops, rng, waits)

@@ -205,7 +205,7 @@ def _chain_of(problem: LabProblem, rng: random.Random):
 def trace_parts(problem: LabProblem, rng: random.Random, style: str = "full") -> Parts:
     """Training target parts; a random solution path is chosen with ``rng``."""
     nums, ops, expr = _chain_of(problem, rng)
-    if style == "recheck":  # countdown re-checks by recomputing the solution after "Wait,"
+    if style in ("recheck", "vote"):  # countdown re-checks by recomputing the solution after "Wait,"
         style = "verify"
     if style == "slip":  # a complete random walk that misses the target (wrong answer)
         for _ in range(20):
