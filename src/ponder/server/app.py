@@ -233,9 +233,10 @@ def create_app(config: ServerConfig, backend: Any = None) -> FastAPI:
 def app_from_env() -> FastAPI:
     """The app of one worker of ``ponder serve --workers K`` (a uvicorn factory): the
     configuration comes from the environment the command set (``config.config_to_env``)."""
-    from .config import config_from_env
+    from .config import CONFIG_ENV, config_from_env
 
     config, log_level = config_from_env()
+    os.environ.pop(CONFIG_ENV, None)  # it holds the API key: nothing this worker starts inherits it
     logging.basicConfig(level=log_level.upper(), format="%(levelname)s:%(name)s: %(message)s")
     return create_app(config)
 
