@@ -300,8 +300,8 @@ class OpenAIBackend:
     async def _post(self, ep: _Endpoint, path: str, body: dict[str, Any]) -> tuple[Any, int]:
         """A non-streamed call through the SDK's generic ``post`` (its documented way to send a
         body as is): the same auth, errors and response types as ``create``, without the SDK's
-        per-call transformation of the parameters (about a third of the CPU time of a call to a
-        local server: 1.1 ms with ``create``, 0.75 ms with ``post``)."""
+        per-call transformation of the parameters, a large share of a call's CPU time
+        (``benchmarks/openai_client_cpu.py`` prints both)."""
         from openai.types import Completion
         from openai.types.chat import ChatCompletion
 
@@ -435,8 +435,8 @@ def _transport_errors() -> tuple[type[BaseException], ...]:
 def _http_client(kind: str | None) -> dict[str, Any]:
     """``AsyncOpenAI``'s ``http_client`` for the transport, with the SDK's defaults.
 
-    ``aiohttp`` (where the SDK's ``aiohttp`` extra is installed): a pass-through call took
-    0.5 ms of CPU at 32 concurrent requests against 0.75 ms with the httpx pool; a session
+    ``aiohttp`` (where the SDK's ``aiohttp`` extra is installed) costs less CPU per call than the
+    httpx pool, most with many calls at once (``benchmarks/openai_client_cpu.py``); a session
     belongs to one event loop, hence not the default, as a library user may call
     ``asyncio.run`` many times.  Otherwise the SDK's httpx client, made here rather than by the
     SDK, whose own wrapper schedules its close on whatever loop runs when it is collected
