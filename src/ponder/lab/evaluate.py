@@ -205,6 +205,30 @@ def prm_step_scores(prm_dir, messages_list, texts, batch_size: int = 64) -> list
     return scores
 
 
+def mean_logprobs(model_dir, messages_list, texts, batch_size: int = 64) -> list[float]:
+    """Mean token log-probability of each assistant text under a policy (the baseline a
+    verifier has to beat: choosing by the generator's own likelihood)."""
+    import torch
+
+    model, tok = load_model(model_dir)
+    prompts = [tok.apply_chat_template(m, add_generation_prompt=True, tokenize=False) for m in messages_list]
+    out = [0.0] * len(texts)
+    tok.padding_side = "right"
+    for s in range(0, len(texts), batch_size):
+        idx = list(range(s, min(s + batch_size, len(texts))))
+        enc = tok([prompts[i] + texts[i] for i in idx], return_tensors="pt", padding=True,
+                  add_special_tokens=False)
+        with torch.no_grad():
+            lp = model(**enc).logits.float().log_softmax(-1)
+        token_lp = lp[:, :-1].gather(2, enc["input_ids"][:, 1:, None])[:, :, 0]
+        for r, i in enumerate(idx):
+            start = len(tok(prompts[i], add_special_tokens=False)["input_ids"]) - 1
+            end = int(enc["attention_mask"][r].sum()) - 1
+            out[i] = float(token_lp[r, start:end].mean()) if end > start else float("-inf")
+    tok.padding_side = "left"
+    return out
+
+
 def auroc(scores: list[float], labels: list[bool]) -> float:
     """Area under the ROC curve (Mann-Whitney, ties count half)."""
     pos = [s for s, y in zip(scores, labels) if y]
@@ -223,8 +247,9 @@ def auroc(scores: list[float], labels: list[bool]) -> float:
     return (rank_sum - len(pos) * (len(pos) + 1) / 2) / (len(pos) * len(neg))
 
 
-def evaluate_prm(prm_dir, samples_file: str) -> dict:
-    """PRM best-of-k (aggregate last / min) and step AUROC on saved policy samples."""
+def evaluate_prm(prm_dir, samples_file: str, policy_dir=None) -> dict:
+    """PRM best-of-k (aggregate last / min) and step AUROC on saved policy samples; with
+    ``policy_dir``, also best-of-k by the policy's mean token log-probability."""
     from .tasks import TASKS, LabProblem, extract_answer
 
     d = json.loads(Path(samples_file).read_text())
@@ -249,13 +274,17 @@ def evaluate_prm(prm_dir, samples_file: str) -> dict:
             all_y += labels
     k = len(d["samples"][0])
     res = {"n": len(probs), "k": k, "step_auroc": auroc(all_s, all_y), "steps": len(all_y)}
-    for agg in ("last", "min"):
+    aggs = {"last": lambda i: scores[i][-1] if scores[i] else 0.0,
+            "min": lambda i: min(scores[i]) if scores[i] else 0.0}
+    if policy_dir is not None:
+        lps = mean_logprobs(policy_dir, flat_m, flat_t)
+        aggs["policy_logprob"] = lambda i: lps[i]
+    for agg, score_of in aggs.items():
         acc = 0
         for i, p in enumerate(probs):
             cand = []
             for j in range(k):
-                sc = scores[i * k + j] or [0.0]
-                cand.append((sc[-1] if agg == "last" else min(sc), -j))
+                cand.append((score_of(i * k + j), -j))
             best = max(cand)[1] * -1
             acc += T.check(p, extract_answer(flat_t[i * k + best]))
         res[f"best_of_{k}_{agg}"] = acc / len(probs)
@@ -282,6 +311,7 @@ def main(argv: list[str] | None = None) -> None:
     b = sub.add_parser("prm")
     b.add_argument("--prm", required=True)
     b.add_argument("--samples", required=True)
+    b.add_argument("--policy", default=None, help="also best-of-k by this policy's mean token log-probability")
     c = sub.add_parser("budget")
     c.add_argument("--model", required=True)
     c.add_argument("--n", type=int, default=300)
@@ -293,7 +323,7 @@ def main(argv: list[str] | None = None) -> None:
         res = evaluate_policy(args.model, args.task, args.n, args.k, args.seed, args.difficulty,
                               args.temperature, args.prompt, args.samples_out)
     elif args.what == "prm":
-        res = evaluate_prm(args.prm, args.samples)
+        res = evaluate_prm(args.prm, args.samples, args.policy)
     else:
         res = budget_forcing(args.model, n=args.n, k=args.k, temperature=args.temperature,
                              waits=args.waits)
