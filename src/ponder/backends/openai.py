@@ -19,6 +19,7 @@ llama.cpp, hosted APIs — through the official ``openai`` SDK (``AsyncOpenAI``)
 from __future__ import annotations
 
 import asyncio
+import functools
 import os
 import random
 from dataclasses import dataclass, field
@@ -420,6 +421,7 @@ class OpenAIBackend:
         return Generation(samples=samples, usage=usage)
 
 
+@functools.lru_cache(maxsize=None)
 def _transport_errors() -> tuple[type[BaseException], ...]:
     """Errors a stream can raise below the SDK once it is under way: those of ``httpx``, of the
     ``httpx2`` that newer SDKs use, and of ``aiohttp`` under the SDK's aiohttp transport."""

@@ -6,7 +6,8 @@ and PRM step-level AUROC against the exact step labels.  Also s1-style budget
 forcing (replace ``</think>`` by ``Wait,`` once and continue).
 
     python -m ponder.lab.evaluate policy --model src/ponder/lab/models/policy --n 300
-    python -m ponder.lab.evaluate prm --prm src/ponder/lab/models/prm --samples samples.json
+    python -m ponder.lab.evaluate prm --prm src/ponder/lab/models/prm --samples samples.json \
+        [--policy src/ponder/lab/models/policy]   # also best-of-k by the policy's likelihood
 """
 
 from __future__ import annotations
@@ -211,7 +212,7 @@ def mean_logprobs(model_dir, messages_list, texts, batch_size: int = 64) -> list
     import torch
 
     model, tok = load_model(model_dir)
-    prompts = [tok.apply_chat_template(m, add_generation_prompt=True, tokenize=False) for m in messages_list]
+    prompts = _prompts(tok, messages_list)
     out = [0.0] * len(texts)
     tok.padding_side = "right"
     for s in range(0, len(texts), batch_size):

@@ -4,8 +4,9 @@
     python -m ponder.lab.recipe prm --out src/ponder/lab/models/prm \\
         --policy src/ponder/lab/models/policy
 
-Each command trains on CPU (``torch.set_num_threads(2)``) and exports a
-Hugging Face directory loadable with ``AutoModelForCausalLM``/``AutoTokenizer``.
+Each command trains on CPU (``train.DEFAULT_THREADS`` intra-op threads: 1 unless
+``PONDER_LAB_THREADS`` says otherwise) and exports a Hugging Face directory loadable
+with ``AutoModelForCausalLM``/``AutoTokenizer``.
 """
 
 from __future__ import annotations

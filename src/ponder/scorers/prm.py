@@ -18,7 +18,6 @@ from collections import OrderedDict
 from pathlib import Path
 from typing import Any, Literal
 
-
 from ..backends import load_backend, resolve_local_path
 from ..engine import Engine
 from ..errors import ModelSpecError

@@ -3,7 +3,8 @@
 ``off`` answers without a thinking span (an empty ``<think></think>`` is written for the model, and
 ``enable_thinking=false`` is passed to chat templates that know it); ``on`` lets the model think
 natively (``enable_thinking=true``); ``budget`` is s1 budget forcing with ``think=tokens``
-(arXiv 2501.19393) after which the model answers in its own format (no "Final Answer:" prompt). ``reasoning_effort`` levels map onto these through ``ponder.thinking``.
+(arXiv 2501.19393), after which the model answers in its own format (no "Final Answer:"
+prompt). ``reasoning_effort`` levels map onto these through ``ponder.thinking``.
 """
 
 from __future__ import annotations

@@ -149,19 +149,16 @@ def step_labels(problem: LabProblem, assistant_text: str) -> list[bool]:
         resets.append(len(parts) > 1)
         seg = parts[-1]
         checks = list(_CHECK_RE.finditer(seg))
+        ok_checks = all(_check_ok(m, valid) for m in checks)
         if checks:
-            oks.append(all(_check_ok(m, valid) for m in checks))
             seg = _CHECK_RE.sub("", seg)
-            if not any(e[0] == "eq" for e in segment_equations(seg)):
-                continue
-            ok_checks = oks.pop()
-        else:
-            ok_checks = True
-        events = segment_equations(seg)
-        eqs = [e[1] for e in events if e[0] == "eq"]
+        eqs = [e[1] for e in segment_equations(seg) if e[0] == "eq"]
         if eqs:
             oks.append(ok_checks and all(all(x.denominator == 1 for x in (a, b, c)) and
                                          (int(a), op, int(b), int(c)) in valid for a, op, b, c in eqs))
+            continue
+        if checks:  # a segment of re-checks only
+            oks.append(ok_checks)
             continue
         body = seg.split("</think>")[0]
         nums = _INT_RE.findall(body)

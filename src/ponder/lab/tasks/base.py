@@ -166,14 +166,20 @@ def check_text(a, op: str, b, c) -> tuple[str, bool]:
     return f"{fmt_num(c)}{inv}{fmt_num(b)}={fmt_num(v)}", v == a
 
 
+def _attempt(leaves, ops, rng: random.Random, p_slip: float) -> tuple[list, int | None]:
+    """The values one attempt writes and the step it slips at (``None``: no slip); it slips
+    with probability ``p_slip``."""
+    bad = corrupted_chain(leaves, ops, rng) if rng.random() < p_slip else None
+    return (chain_values(leaves, ops), None) if bad is None else (bad[1], bad[0])
+
+
 def _recheck_parts(leaves, ops, rng: random.Random, waits: int) -> Parts:
     """A first attempt (with a masked slip half the time), then ``waits`` rounds of
     ``Wait,`` + inverse checks of every written step; the first failed check (``no``)
     is followed by a recomputation from that step (which may slip again, to be caught
     by the next round; the last round always ends right)."""
     vals = chain_values(leaves, ops)
-    bad = corrupted_chain(leaves, ops, rng) if rng.random() < 0.5 else None
-    written, wrong_at = (vals, None) if bad is None else (bad[1], bad[0])
+    written, wrong_at = _attempt(leaves, ops, rng, 0.5)
     body = join_steps(chain_step_parts(leaves, ops, written, wrong_at=wrong_at))
     for w in range(waits):
         steps: list[Parts] = []
@@ -207,12 +213,10 @@ def _vote_parts(leaves, ops, rng: random.Random) -> tuple[Parts, object]:
     ``Wait,`` carries no hint that the attempt was wrong); after a later attempt it ends
     exactly when the result repeats an earlier attempt's result.  Returns the parts and
     the final attempt's result (the answer the trace gives)."""
-    vals = chain_values(leaves, ops)
     body: Parts = []
     results: list = []
     for k in range(VOTE_MAX):
-        bad = corrupted_chain(leaves, ops, rng) if rng.random() < VOTE_SLIP else None
-        written, wrong_at = (vals, None) if bad is None else (bad[1], bad[0])
+        written, wrong_at = _attempt(leaves, ops, rng, VOTE_SLIP)
         if k:
             body.append((f" {WAIT} ", True))
         body += join_steps(chain_step_parts(leaves, ops, written, wrong_at=wrong_at))
@@ -234,8 +238,7 @@ def join_steps(steps: list[Parts], sep: str = "; ") -> Parts:
 
 
 def render_chain(leaves, ops, answer: str, style: str, rng: random.Random,
-                 draft_values_only: bool = True, failed_attempts: list[list[str]] | None = None,
-                 wrong_answer: bool = True) -> Parts:
+                 draft_values_only: bool = True, failed_attempts: list[list[str]] | None = None) -> Parts:
     """Render a solution chain in one of ``STYLES`` as trainable parts.
 
     ``failed_attempts`` (countdown) are complete, valid but unsuccessful step lists
@@ -243,6 +246,7 @@ def render_chain(leaves, ops, answer: str, style: str, rng: random.Random,
     """
     vals = chain_values(leaves, ops)
     correct = chain_step_parts(leaves, ops, vals)
+    answer_parts: Parts = [(answer, True)]
     body: Parts
     if style == "full":
         body = join_steps(correct)
@@ -252,18 +256,13 @@ def render_chain(leaves, ops, answer: str, style: str, rng: random.Random,
         else:
             body = join_steps(correct)
     elif style == "verify":
-        bad = corrupted_chain(leaves, ops, rng) if rng.random() < 0.5 else None
-        if bad is None:
-            first = correct
-        else:
-            j, wv = bad
-            first = chain_step_parts(leaves, ops, wv, wrong_at=j)
+        written, wrong_at = _attempt(leaves, ops, rng, 0.5)
+        first = chain_step_parts(leaves, ops, written, wrong_at=wrong_at)
         body = join_steps(first) + [(f" {WAIT} ", True)] + join_steps(correct)
     elif style == "vote":
         body, final = _vote_parts(leaves, ops, rng)
         if final != vals[-1]:  # the attempts settled on a wrong result: say it, untrained
-            return ([(f"{THINK_OPEN} ", True)] + body
-                    + [(f" {THINK_CLOSE} Answer: ", True), (fmt_num(final), False)])
+            answer_parts = [(fmt_num(final), False)]
     elif style == "recheck":
         waits = rng.choices([1, 2, 3], [0.5, 0.3, 0.2])[0] if len(ops) <= 5 else rng.choice([1, 2])
         body = _recheck_parts(leaves, ops, rng, waits)
@@ -297,10 +296,11 @@ def render_chain(leaves, ops, answer: str, style: str, rng: random.Random,
             return render_chain(leaves, ops, answer, "full", rng)
         j, wv = bad
         body = join_steps(chain_step_parts(leaves, ops, wv, wrong_at=j))
-        answer = fmt_num(wv[-1]) if len(ops) and ops[-1][0][0] == "s" and wrong_answer else answer
+        if len(ops) and ops[-1][0][0] == "s":
+            answer_parts = [(fmt_num(wv[-1]), True)]
     else:
         raise ValueError(f"unknown style {style!r}; expected one of {STYLES}")
-    return [(f"{THINK_OPEN} ", True)] + body + [(f" {THINK_CLOSE} Answer: {answer}", True)]
+    return [(f"{THINK_OPEN} ", True)] + body + [(f" {THINK_CLOSE} Answer: ", True)] + answer_parts
 
 
 _ANSWER_RE = re.compile(r"Answer:\s*([^\n<]*)")
