@@ -2,6 +2,7 @@
 
 import csv
 import random
+import re
 from pathlib import Path
 
 import pytest
@@ -52,7 +53,7 @@ def test_traces_end_with_correct_answer_and_labels(name):
     task = TASKS[name]
     rng = random.Random(0)
     for p in task.generate(30, seed=5):
-        for style in ("full", "draft", "verify", "recheck", "switch", "backtrack"):
+        for style in ("full", "draft", "verify", "recheck", "granular", "switch", "backtrack"):
             t = task.trace(p, rng, style)
             assert t.startswith("<think> ") and " </think> Answer: " in t
             assert task.check(p, extract_answer(t)), (style, t)
@@ -110,6 +111,67 @@ def test_arith_vote_recomputes_until_two_attempts_agree():
         assert parts[-1] == (answer, False) if answer != q.answer else arith.check(q, answer)
         assert arith.step_labels(q, text)[-1] == (answer == q.answer)
     assert {0, 1, 2} <= seen_waits
+
+
+def test_arith_granular_recomputes_by_place_value_and_labels_the_pieces():
+    assert base.granular_step(340, "-", 134) == ("340-134: 340-100=240, 240-30=210, 210-4=206", 206)
+    assert base.granular_step(206, "*", 4) == ("206*4: 200*4=800, 6*4=24, 800+24=824", 824)
+    assert base.granular_step(5, "+", 0) == ("5+0: 5+0=5", 5)
+    p = LabProblem("x", "Compute left to right: 567-227-134*4+24", "848",
+                   {"task": "arith", "start": 567, "steps": [["-", 227], ["-", 134], ["*", 4], ["+", 24]],
+                    "values": [340, 206, 824, 848]})
+    right = ("<think> 567-227=340; 340-134=216; 216*4=864; 864+24=888 Wait, 567-227: 567-200=367, "
+             "367-20=347, 347-7=340; 340-134: 340-100=240, 240-30=210, 210-4=206; 206*4: 200*4=800, "
+             "6*4=24, 800+24=824; 824+24: 824+20=844, 844+4=848 </think> Answer: 848")
+    assert arith.step_labels(p, right) == [True, False, False, True, True, True, True]
+    # a wrong piece, a piece chain that ends off the chain, a header with the wrong operand
+    for bad, at in (("240-30=210", "240-30=200"), ("210-4=206", "210-4=196"), ("340-134:", "350-134:")):
+        labels = arith.step_labels(p, right.replace(bad, at, 1))
+        assert labels[4] is False, (at, labels)
+    rng = random.Random(3)
+    for q in arith.generate(60, seed=8):
+        parts = arith.trace_parts(q, rng, "granular")
+        t = "".join(x for x, _ in parts)
+        assert 1 <= t.count("Wait,") <= 2 and arith.check(q, extract_answer(t)), t
+        assert all(arith.step_labels(q, t)[t.split("Wait,")[0].count(";"):]), t
+        assert all(ok for x, ok in parts if ":" in x)  # the recomputation is always trained
+
+
+def test_prm_only_slips_follow_corrections_and_answers():
+    """``backtrack_slip`` / ``switch_slip`` also put errors after ``<backtrack>`` and
+    ``Alternatively,`` (so a PRM cannot learn that a correction is always right),
+    ``answer_slip`` answers something other than the last result, and ``misread`` computes a
+    step right from a misread operand or operator; the exact labels see each."""
+    rng = random.Random(7)
+    wrong_redo = right_redo = wrong_switch = 0
+    for q in arith.generate(120, seed=6):
+        t = arith.trace(q, rng, "backtrack_slip")
+        labels = arith.step_labels(q, t)
+        assert "<backtrack>" in t, t
+        if arith.check(q, extract_answer(t)):
+            right_redo += 1
+            assert labels[-1]
+        else:
+            wrong_redo += 1
+            assert not labels[-1] and not all(labels), (t, labels)
+        t = arith.trace(q, rng, "switch_slip")
+        if "Alternatively," in t and not arith.check(q, extract_answer(t)):
+            wrong_switch += 1
+            assert not arith.step_labels(q, t)[-1], t
+        t = arith.trace(q, rng, "answer_slip")
+        labels = arith.step_labels(q, t)
+        assert not arith.check(q, extract_answer(t)) and labels == [True] * (len(labels) - 1) + [False], t
+        t = arith.trace(q, rng, "misread")  # a step misreads the question, the rest follows from it
+        labels = arith.step_labels(q, t)
+        j = labels.index(False)
+        assert not any(labels[j:]) and all(labels[:j]) and not arith.check(q, extract_answer(t)), t
+        a, op, b, c = re.findall(r"(\d+)([-+*])(\d+)=(\d+)", t)[j]
+        assert {"+": int(a) + int(b), "-": int(a) - int(b), "*": int(a) * int(b)}[op] == int(c), t
+    assert wrong_redo > 20 and right_redo > 20 and wrong_switch > 10
+    for p in countdown.generate(10, seed=5):  # countdown falls back to its own styles
+        for style in ("backtrack_slip", "switch_slip", "answer_slip", "misread"):
+            t = countdown.trace(p, rng, style)
+            assert len(countdown.step_labels(p, t)) == t.count(";") + 1
 
 
 def test_arith_trace_format():

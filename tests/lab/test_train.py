@@ -1,6 +1,7 @@
 """A few training steps with a tiny config produce checkpoints that load."""
 
 import json
+import re
 
 import pytest
 
@@ -28,11 +29,56 @@ def test_tiny_policy_and_prm_training(tmp_path):
     assert gen.shape[1] == ids["input_ids"].shape[1] + 3 or tok.eos_token_id in gen[0].tolist()
 
     prm_out = tmp_path / "prm"
-    train_prm(prm_out, out, steps=2, batch_size=4, n_onpolicy=0, n_synthetic=16, warmup=1, lm_weight=0.5)
+    res = train_prm(prm_out, out, steps=2, batch_size=4, n_onpolicy=0, n_synthetic=16, warmup=1,
+                    lm_weight=0.5, n_drill=8, extra_layers=1, digit_labels=True)
+    assert res["sequences"] >= 16 + 8 and res["layers"] == 2
     spec = json.loads((prm_out / "ponder_prm.json").read_text())
     assert spec["format"] == "step-tag"
     prm = AutoModelForCausalLM.from_pretrained(str(prm_out), dtype=torch.float32)
-    assert prm.config.hidden_size == 32
+    assert prm.config.hidden_size == 32 and prm.config.num_hidden_layers == 2
+
+
+def test_deepen_adds_layers_that_start_as_the_identity():
+    from transformers import AutoModelForCausalLM
+
+    from ponder.lab.train import deepen
+
+    model = AutoModelForCausalLM.from_pretrained(str(POLICY_DIR), dtype=torch.float32).eval()
+    deeper = deepen(model, 2).eval()
+    assert deeper.config.num_hidden_layers == model.config.num_hidden_layers + 2
+    x = torch.randint(3, 400, (2, 24))
+    with torch.no_grad():
+        assert torch.allclose(model(x).logits, deeper(x).logits)
+    assert deepen(model, 0) is model
+
+
+def test_drill_labels_every_step_and_result_digit():
+    """The PRM drill: unrelated steps, each tag labelled by its own equation, each result
+    digit by whether the result is right so far (``written_results`` does the same for traces)."""
+    from transformers import AutoTokenizer
+
+    from ponder.lab.prm_data import drill_items, result_digit_labels, written_results
+
+    tok = AutoTokenizer.from_pretrained(str(POLICY_DIR))
+    items = drill_items(tok, 50, seed=1)
+    tag = tok.convert_tokens_to_ids("<step>")
+    tag_labels = []
+    for ids, pos, labels, _ in items:
+        tags = [y for p, y in zip(pos, labels) if ids[p] == tag]
+        body = tok.decode(ids).split("<think> ")[1].split(" </think>")[0].replace("<step>", "")
+        eqs = re.findall(r"(\d+)([-+*])(\d+)=(\d+)", body)
+        assert len(tags) == len(eqs) == 8
+        for (a, op, b, c), y in zip(eqs, tags):
+            right = {"+": int(a) + int(b), "-": int(a) - int(b), "*": int(a) * int(b)}[op]
+            assert y == (right == int(c)), (a, op, b, c, y)
+        tag_labels += tags
+    assert 0.35 < sum(tag_labels) / len(tag_labels) < 0.65  # right and near-miss steps, about half each
+    text = "<think> 340-134=216; 216*4=864 </think> Answer: 864"
+    assert written_results(text) == [("216", "206"), ("864", "864")]
+    ids = tok.encode(text, add_special_tokens=False)
+    pos, labels = result_digit_labels(tok, ids, written_results(text))
+    assert [tok.decode([ids[p]]) for p in pos] == list("216864")
+    assert labels == [True, False, False, True, True, True]
 
 
 def test_recipe_runs_its_stages_in_order_and_can_start_late(monkeypatch):
@@ -41,9 +87,12 @@ def test_recipe_runs_its_stages_in_order_and_can_start_late(monkeypatch):
     calls = []
     monkeypatch.setattr(train, "train_prm", lambda out, **kw: calls.append((out, kw)) or {"out": out})
     assert recipe.run_prm("FINAL", "POLICY", seed=10) == {"out": "FINAL"}
-    (first, kw1), (last, kw2) = calls
-    assert kw1["init_from"] is None and kw2["init_from"] == first and last == "FINAL"
-    assert kw1["policy_dir"] == kw2["policy_dir"] == "POLICY" and (kw1["seed"], kw2["seed"]) == (10, 11)
+    assert len(calls) == len(recipe.PRM_STAGES) >= 2 and calls[-1][0] == "FINAL"
+    assert calls[0][1]["init_from"] is None
+    for k, (out, kw) in enumerate(calls):
+        assert kw["policy_dir"] == "POLICY" and kw["seed"] == 10 + k
+        if k:
+            assert kw["init_from"] == calls[k - 1][0]
     calls.clear()
     monkeypatch.setattr(train, "train_policy", lambda out, **kw: calls.append((out, kw)) or {"out": out})
     recipe.run_policy("OUT", start_stage=len(recipe.POLICY_STAGES), init_from="PREV", steps=5)

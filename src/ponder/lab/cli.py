@@ -33,29 +33,27 @@ def train(
     out: str = typer.Option(..., "--out", help="output directory (Hugging Face format)"),
     task: TaskChoice = typer.Option(TaskChoice.mix, "--task", help="training task(s)"),
     steps: Optional[int] = typer.Option(None, "--steps", help="optimizer steps"),
-    seed: int = typer.Option(0, "--seed", help="random seed"),
+    seed: Optional[int] = typer.Option(None, "--seed", help="random seed (default: the recipe's)"),
     kind: KindChoice = typer.Option(KindChoice.policy, "--kind", help="policy or prm"),
     policy: Optional[str] = typer.Option(None, "--policy",
                                          help="policy dir to initialise/sample the PRM from"),
 ) -> None:
-    """Train a lab policy (or a PRM from a policy) and export it."""
-    from .recipe import POLICY_RECIPE, PRM_RECIPE
-
+    """Train a lab policy (the recipe's first stage) or a PRM (all the PRM recipe's stages,
+    from a policy) and export it; ``--steps`` sets the (last) stage's steps."""
     if kind == KindChoice.policy:
+        from .recipe import POLICY_RECIPE
         from .train import train_policy
 
-        cfg = {**POLICY_RECIPE, "task": task.value, "seed": seed}
+        cfg = {**POLICY_RECIPE, "task": task.value, "seed": seed or 0}
         if steps is not None:
             cfg["steps"] = steps
         res = train_policy(out, **cfg)
     else:
         from . import POLICY_DIR
-        from .train import train_prm
+        from .recipe import run_prm
 
-        cfg = {**PRM_RECIPE, "seed": seed}
-        if steps is not None:
-            cfg["steps"] = steps
-        res = train_prm(out, policy or str(POLICY_DIR), **cfg)
+        over = {k: v for k, v in (("steps", steps), ("seed", seed)) if v is not None}
+        res = run_prm(out, policy or str(POLICY_DIR), **over)
     typer.echo(json.dumps(res, indent=2))
 
 

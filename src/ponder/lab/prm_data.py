@@ -5,7 +5,8 @@ followed by the assistant text with ``<step>`` inserted after every ``;`` and at
 the very end.  The label of each tag is the exact ``step_labels`` of the task:
 a step is good iff every step of the current attempt so far is correct (an
 attempt restarts at ``Wait,`` / ``Alternatively,``); the last tag is good iff
-the final answer is correct.
+the final answer is correct.  Drills (``drill_items``) and result-digit labels
+(``result_digit_labels``) train the step check itself.
 """
 
 from __future__ import annotations
@@ -17,16 +18,41 @@ from .tokenizer import STEP_TAG
 PRM_SPEC = {"format": "step-tag", "step_tag": STEP_TAG, "good_token": "+", "bad_token": "-",
             "step_delimiter": ";"}
 
-# ``vote`` puts slips after ``Wait,`` too: in the other styles every step after ``Wait,``,
-# ``Alternatively,`` or ``<backtrack>`` is right, a shortcut the PRM took (it rated wrong
-# recomputations after ``Wait,`` highly on the policy's own samples).
-SYNTHETIC_STYLES = {"full": 0.2, "slip": 0.3, "verify": 0.06, "vote": 0.18, "switch": 0.1,
-                    "backtrack": 0.08, "draft": 0.08}
+# Behaviour styles of the synthetic traces.  ``vote`` puts slips after ``Wait,``: in the
+# other styles of the first set every step after it is right, a shortcut the PRM took (it
+# rated wrong recomputations after ``Wait,`` highly on the policy's own samples).  The second
+# set (``SYNTHETIC_STYLES``) adds slips after ``Alternatively,`` and ``<backtrack>``,
+# misread operands and operators, and answers that contradict the last step.
+SYNTHETIC_STYLES_V1 = {"full": 0.2, "slip": 0.3, "verify": 0.06, "vote": 0.18, "switch": 0.1,
+                       "backtrack": 0.08, "draft": 0.08}
+SYNTHETIC_STYLES = {"full": 0.16, "slip": 0.14, "misread": 0.14, "verify": 0.04, "vote": 0.12,
+                    "switch": 0.04, "switch_slip": 0.06, "backtrack": 0.04, "backtrack_slip": 0.1,
+                    "answer_slip": 0.08, "draft": 0.08}
 
 
-def labelled(tokenizer, problem, messages, text):
-    """``(ids, tag_positions, labels, prompt_len)`` for one trace, or ``None`` if tags and
-    segments disagree (``prompt_len``: tokens before the assistant text)."""
+def written_results(text: str) -> list[tuple[str, str] | None]:
+    """For every ``=`` in ``text``: ``(written result, right result)`` when it closes an
+    integer equation ``a op b=c``, else ``None``."""
+    from fractions import Fraction
+
+    from .tasks.base import EQ_RE, apply_op
+
+    at = {}
+    for m in EQ_RE.finditer(text):
+        try:
+            right = apply_op(Fraction(m.group(1)), m.group(2), Fraction(m.group(3)))
+        except ZeroDivisionError:
+            continue
+        if right.denominator == 1 and "/" not in m.group(4):
+            at[text.index("=", m.start())] = (m.group(4), str(right.numerator))
+    return [at.get(i) for i, ch in enumerate(text) if ch == "="]
+
+
+def labelled(tokenizer, problem, messages, text, digit_labels: bool = False):
+    """``(ids, positions, labels, prompt_len)`` for one trace, or ``None`` if tags and
+    segments disagree (``prompt_len``: tokens before the assistant text).  ``positions``
+    are the step tags, then (``digit_labels``) every written result digit, labelled by
+    whether the result is right so far (see ``result_digit_labels``)."""
     from .tasks import task_of
     from .tokenizer import render_chat
     from .train import prm_example_ids
@@ -35,14 +61,17 @@ def labelled(tokenizer, problem, messages, text):
     ids, pos = prm_example_ids(tokenizer, messages, text, STEP_TAG)
     if len(pos) != len(labels) or len(ids) > 500:
         return None
+    if digit_labels:
+        dpos, dlab = result_digit_labels(tokenizer, ids, written_results(text))
+        pos, labels = pos + dpos, labels + dlab
     return ids, pos, labels, len(tokenizer.encode(render_chat(messages), add_special_tokens=False))
 
 
-def synthetic_items(n: int, seed: int):
+def synthetic_items(n: int, seed: int, styles: dict[str, float] | None = None):
     """``(problem, messages, text)`` triples rendered from the tasks (with slips)."""
     from .data import PROMPT_STYLES, build_examples
 
-    styles = dict(SYNTHETIC_STYLES)
+    styles = dict(styles or SYNTHETIC_STYLES)
     styles.pop("draft")
     exs = build_examples(n, seed, trace_styles=styles,
                          prompt_styles={**PROMPT_STYLES, "draft_system": 0.04, "draft_prefix": 0.04})
@@ -64,15 +93,83 @@ def onpolicy_items(policy_dir, n_problems: int, samples_per_problem: int, seed: 
     return [(p, m, t) for p, m, ts in zip(probs, msgs, outs) for t in ts]
 
 
+DRILL_QUESTION = "Check each step."
+
+
+def drill_equation(rng: random.Random) -> tuple[str, str, str]:
+    """One random step of the arith kind: ``(text, written result, right result)``; the
+    written result is right or a near miss, half each."""
+    from .tasks.base import corrupt_value
+
+    while True:
+        op = rng.choice("+-*")
+        a = rng.randint(0, 999)
+        b = rng.randint(2, 9) if op == "*" else rng.randint(1, 999)
+        c = a + b if op == "+" else a - b if op == "-" else a * b
+        if 0 <= c <= 999:
+            break
+    w = c if rng.random() < 0.5 else corrupt_value(c, rng)
+    return f"{a}{op}{b}={w}", str(w), str(c)
+
+
+def result_digit_labels(tokenizer, ids: list[int], results: list[tuple[str, str] | None]):
+    """Positions of the result digits of each ``=`` in ``ids`` (in order) with the label "the
+    result written so far is a prefix of the right one": the local comparisons a step check
+    is made of, trained where each digit is read."""
+    eq = tokenizer.convert_tokens_to_ids("=")
+    digits = {tokenizer.convert_tokens_to_ids(d): d for d in "0123456789"}
+    pos, labels = [], []
+    k = 0
+    for i, t in enumerate(ids):
+        if t != eq:
+            continue
+        if k >= len(results):
+            break
+        k += 1
+        if results[k - 1] is None:
+            continue
+        written, right = results[k - 1]
+        j = i + 1
+        while j < len(ids) and ids[j] in digits and j - i <= len(written):
+            pos.append(j)
+            labels.append(written[:j - i] == right[:j - i])
+            j += 1
+    return pos, labels
+
+
+def drill_items(tokenizer, n: int, seed: int, steps: int = 8):
+    """Arithmetic drill for the PRM's step check: sequences of unrelated steps, each tag
+    labelled by its own equation alone (not "correct so far"), and each result digit by
+    whether the result is still right up to it.  On the traces alone the PRM never learned
+    to check a step (its scores did not tell a near-miss result from the right one; it
+    judged a trace by its shape).  Rendered in the PRM input format."""
+    from .tokenizer import render_chat
+    from .train import prm_example_ids
+
+    rng = random.Random(f"drill:{seed}")
+    msgs = [{"role": "user", "content": DRILL_QUESTION}]
+    prompt_len = len(tokenizer.encode(render_chat(msgs), add_special_tokens=False))
+    out = []
+    for _ in range(n):
+        eqs = [drill_equation(rng) for _ in range(steps)]
+        text = "<think> " + "; ".join(e for e, _, _ in eqs) + " </think>"
+        ids, tags = prm_example_ids(tokenizer, msgs, text, STEP_TAG)
+        dpos, dlab = result_digit_labels(tokenizer, ids, [(w, c) for _, w, c in eqs])
+        out.append((ids, tags + dpos, [w == c for _, w, c in eqs] + dlab, prompt_len))
+    return out
+
+
 def build_prm_dataset(tokenizer, policy_dir, seed: int = 0, n_onpolicy: int = 1200,
-                      samples_per_problem: int = 4, n_synthetic: int = 12000):
-    """Labelled PRM sequences: synthetic traces plus on-policy samples."""
-    items = synthetic_items(n_synthetic, seed)
+                      samples_per_problem: int = 4, n_synthetic: int = 12000, n_drill: int = 0,
+                      digit_labels: bool = False, synthetic_styles: dict[str, float] | None = None):
+    """Labelled PRM sequences: synthetic traces, on-policy samples and ``n_drill``
+    step-check drills (``digit_labels``: the traces' result digits are labelled too)."""
+    items = synthetic_items(n_synthetic, seed, synthetic_styles)
     if n_onpolicy:
         items += onpolicy_items(policy_dir, n_onpolicy, samples_per_problem, seed + 1)
     out = []
     for p, m, t in items:
-        r = labelled(tokenizer, p, m, t)
+        r = labelled(tokenizer, p, m, t, digit_labels)
         if r is not None:
             out.append(r)
-    return out
+    return out + (drill_items(tokenizer, n_drill, seed) if n_drill else [])

@@ -33,14 +33,22 @@ POLICY_STAGES = [
 ]
 POLICY_RECIPE = POLICY_STAGES[0]
 PRM_STAGES = [
-    {"steps": 800, "batch_size": 32, "lr": 1e-3, "warmup": 30, "seed": 0,
-     "n_onpolicy": 1000, "samples_per_problem": 4, "n_synthetic": 8000},
-    # Stage 2: more on-policy samples, and a language-model loss on correct traces that
-    # keeps the arithmetic the PRM checks steps with.
-    {"steps": 1500, "batch_size": 32, "lr": 7e-4, "warmup": 30, "seed": 2,
-     "n_onpolicy": 2500, "samples_per_problem": 4, "n_synthetic": 6000, "lm_weight": 0.5},
+    # Stage 1: the step check alone.  The policy with two identity-initialised layers on top
+    # (room to compare each result digit with its own prediction and carry the verdict to the
+    # tag), trained on drills of unrelated steps with every tag and result digit labelled.
+    {"steps": 800, "batch_size": 32, "lr": 7e-4, "warmup": 30, "seed": 0, "n_onpolicy": 0,
+     "n_synthetic": 0, "n_drill": 16000, "extra_layers": 2, "digit_labels": True},
+    # Stage 2: traces (synthetic with every kind of slip, and samples of the policy), drills
+    # kept in the mix, and a language-model loss on correct traces that keeps the arithmetic
+    # the PRM checks steps with.
+    {"steps": 1500, "batch_size": 32, "lr": 7e-4, "warmup": 30, "seed": 2, "n_onpolicy": 1500,
+     "samples_per_problem": 4, "n_synthetic": 8000, "n_drill": 8000, "lm_weight": 0.5,
+     "digit_labels": True},
+    # Stage 3: the same kinds of data on fresh problems and samples, at a lower rate.
+    {"steps": 1000, "batch_size": 32, "lr": 5e-4, "warmup": 30, "seed": 6, "n_onpolicy": 1500,
+     "samples_per_problem": 4, "n_synthetic": 8000, "n_drill": 6000, "lm_weight": 0.5,
+     "digit_labels": True},
 ]
-PRM_RECIPE = PRM_STAGES[0]
 
 
 def _run_stages(stages: list[dict], out: str, train, start_stage: int, init_from: str | None,

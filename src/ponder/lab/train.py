@@ -195,6 +195,38 @@ def train_policy(out_dir: str | Path, steps: int = 1500, seed: int = 0, batch_si
     return summary
 
 
+def deepen(model, extra_layers: int, seed: int = 0):
+    """``model`` with ``extra_layers`` new decoder layers on top, started as the identity
+    (their attention and MLP output projections are zero), so it computes what it did.
+
+    A step check is a comparison of what the model predicts at each result digit with the
+    digit written; the policy computes its prediction in its last layer, so reading the
+    comparison at a later tag needs layers the policy does not have.  The result is a plain
+    ``LlamaForCausalLM`` with more layers.
+    """
+    import copy
+
+    import torch
+
+    if extra_layers <= 0:
+        return model
+    torch.manual_seed(seed)
+    cfg = copy.deepcopy(model.config)
+    n = cfg.num_hidden_layers
+    cfg.num_hidden_layers = n + extra_layers
+    if getattr(cfg, "layer_types", None):
+        cfg.layer_types = list(cfg.layer_types) + [cfg.layer_types[-1]] * extra_layers
+    deeper = type(model)(cfg)
+    missing, unexpected = deeper.load_state_dict(model.state_dict(), strict=False)
+    assert not unexpected and all(".layers." in k and int(k.split(".layers.")[1].split(".")[0]) >= n
+                                  for k in missing), (missing, unexpected)
+    with torch.no_grad():
+        for layer in deeper.model.layers[n:]:
+            layer.self_attn.o_proj.weight.zero_()
+            layer.mlp.down_proj.weight.zero_()
+    return deeper
+
+
 def prm_example_ids(tokenizer, messages: list[dict], assistant_text: str, step_tag: str):
     """Token ids of the PRM input and the positions of its step tags."""
     from .tasks import insert_step_tags
@@ -210,7 +242,9 @@ def train_prm(out_dir: str | Path, policy_dir: str | Path, steps: int = 600, see
               batch_size: int = 32, lr: float = 1e-3, n_onpolicy: int = 1200,
               samples_per_problem: int = 4, n_synthetic: int = 12000, warmup: int = 50,
               log_every: int = 50, threads: int = DEFAULT_THREADS,
-              init_from: str | Path | None = None, lm_weight: float = 0.0) -> dict:
+              init_from: str | Path | None = None, lm_weight: float = 0.0, n_drill: int = 0,
+              extra_layers: int = 0, digit_labels: bool = False,
+              synthetic_styles: dict[str, float] | None = None) -> dict:
     """Train a step-tag PRM initialised from the policy and export it (with ``ponder_prm.json``).
 
     Training data: synthetic traces (all behaviour styles, with and without
@@ -218,6 +252,11 @@ def train_prm(out_dir: str | Path, policy_dir: str | Path, steps: int = 600, see
     by the tasks' ``step_labels``.  ``lm_weight > 0`` adds the language-model loss on
     the assistant tokens of fully correct traces, so the arithmetic the PRM inherited
     from the policy (what it needs to check a step) is kept while it learns to judge.
+    ``n_drill`` adds step-check drills and ``digit_labels`` labels every written result
+    digit too (``prm_data.drill_items``); ``extra_layers`` stacks identity-initialised
+    layers on the starting model (``deepen``), room to compare a result with the model's
+    own prediction and carry the verdict to the tag; ``synthetic_styles`` weights the
+    synthetic traces' behaviours (default ``prm_data.SYNTHETIC_STYLES``).
     """
     import torch
     from transformers import AutoModelForCausalLM
@@ -232,9 +271,12 @@ def train_prm(out_dir: str | Path, policy_dir: str | Path, steps: int = 600, see
     tok = load_tokenizer(policy_dir)
     t0 = time.time()
     data = build_prm_dataset(tok, policy_dir, seed=seed + 7, n_onpolicy=n_onpolicy,
-                             samples_per_problem=samples_per_problem, n_synthetic=n_synthetic)
+                             samples_per_problem=samples_per_problem, n_synthetic=n_synthetic,
+                             n_drill=n_drill, digit_labels=digit_labels,
+                             synthetic_styles=synthetic_styles)
     log(f"PRM dataset: {len(data)} sequences in {time.time() - t0:.0f}s")
     model = AutoModelForCausalLM.from_pretrained(str(init_from or policy_dir), dtype=torch.float32)
+    model = deepen(model, extra_layers, seed)
     good = tok.convert_tokens_to_ids(PRM_SPEC["good_token"])
     bad = tok.convert_tokens_to_ids(PRM_SPEC["bad_token"])
     tag_id = tok.convert_tokens_to_ids(PRM_SPEC["step_tag"])
@@ -270,6 +312,8 @@ def train_prm(out_dir: str | Path, policy_dir: str | Path, steps: int = 600, see
     summary = {"kind": "prm", "steps": steps, "batch_size": batch_size, "seed": seed, "lr": lr,
                "sequences": len(data), "seconds": round(time.time() - t0, 1),
                "final_loss": round(ema, 4), "init": "previous PRM stage" if init_from else "policy",
-               "lm_weight": lm_weight, "n_onpolicy": n_onpolicy, "n_synthetic": n_synthetic}
+               "lm_weight": lm_weight, "n_onpolicy": n_onpolicy, "n_synthetic": n_synthetic,
+               "n_drill": n_drill, "extra_layers": extra_layers, "digit_labels": digit_labels,
+               "layers": model.config.num_hidden_layers}
     (Path(out_dir) / "lab_training.json").write_text(json.dumps(summary, indent=2) + "\n")
     return summary

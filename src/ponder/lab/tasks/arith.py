@@ -14,6 +14,7 @@ from .base import (
     LabProblem,
     Parts,
     chain_values,
+    EQ_RE as base_eq_re,
     cumulative_labels,
     extract_answer,
     render_chain,
@@ -108,6 +109,19 @@ def trace(problem: LabProblem, rng: random.Random, style: str = "full") -> str:
 
 
 _CHECK_RE = re.compile(r"(\d+)([-+*])(\d+)=(-?\d+) (ok|no)\b")
+_GRANULAR_RE = re.compile(r"(\d+)([-+*])(\d+):((?:\s*\d+[-+*]\d+=-?\d+,?)+)")
+
+
+def _granular_ok(m: re.Match, valid: set) -> bool:
+    """A place-value recomputation ``a op b: e1, e2, ...`` is ok iff every piece is exact
+    arithmetic and ``a op b = (last result)`` is a correct step of the chain."""
+    last = None
+    for e in base_eq_re.finditer(m.group(4)):
+        x, o, y, z = int(e.group(1)), e.group(2), int(e.group(3)), int(e.group(4))
+        if {"+": x + y, "-": x - y, "*": x * y}[o] != z:
+            return False
+        last = z
+    return last is not None and (int(m.group(1)), m.group(2), int(m.group(3)), last) in valid
 _RESET_RE = re.compile(r"Wait|Alternatively")
 
 
@@ -130,7 +144,9 @@ def step_labels(problem: LabProblem, assistant_text: str) -> list[bool]:
     An equation is ok iff it is one of the problem's correct chain steps (operands
     and result); a bare number (draft) is ok iff it equals the next chain value; an
     inverse re-check after ``Wait,`` (``206+134=340 ok``) is ok iff its arithmetic is
-    exact and it vouches only for correct steps.  Only what follows the last
+    exact and it vouches only for correct steps; a place-value recomputation
+    (``340-134: 340-100=240, 240-30=210, 210-4=206``) iff its pieces are exact and it ends
+    at the right result of a chain step.  Only what follows the last
     ``Wait,``/``Alternatively,`` of a segment counts (that starts a new attempt).
     The last segment is good iff the extracted answer is correct.
     """
@@ -148,6 +164,11 @@ def step_labels(problem: LabProblem, assistant_text: str) -> list[bool]:
         parts = _RESET_RE.split(seg)
         resets.append(len(parts) > 1)
         seg = parts[-1]
+        granular = list(_GRANULAR_RE.finditer(seg))
+        if granular:
+            oks.append(all(_granular_ok(m, valid) for m in granular)
+                       and not segment_equations(_GRANULAR_RE.sub("", seg)))
+            continue
         checks = list(_CHECK_RE.finditer(seg))
         ok_checks = all(_check_ok(m, valid) for m in checks)
         if checks:

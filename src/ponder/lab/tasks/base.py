@@ -29,8 +29,19 @@ STEP_DELIMITER = ";"
 WAIT = "Wait,"
 SWITCH = "Alternatively,"
 
-STYLES = ("full", "draft", "verify", "vote", "recheck", "switch", "backtrack", "slip")
+STYLES = ("full", "draft", "verify", "vote", "recheck", "granular", "switch", "backtrack", "slip",
+          "backtrack_slip", "switch_slip", "answer_slip", "misread")
 """``slip`` (PRM negatives only): an uncorrected slip carried through to a wrong answer.
+``granular`` (arith; countdown renders it as ``verify``): after ``Wait,`` every step is
+recomputed by place value (``340-134: 340-100=240, 240-30=210, 210-4=206``), smaller
+operations than the step itself, so the re-check is a different and surer computation, not
+a copy of the first attempt.
+``backtrack_slip`` / ``switch_slip`` (PRM only): the step rewritten after ``<backtrack>``, or
+the attempt after ``Alternatively,``, is wrong as well (half the time), so a PRM cannot take
+"whatever follows a correction is right" as a rule; ``answer_slip`` (PRM only): right steps,
+an answer that is not the last result; ``misread`` (PRM only): a step with a misread second
+operand (``424+428`` for ``+42``) or operator, computed right from it and carried on, the
+policy's commonest error.
 ``recheck`` (arith; countdown renders it as ``verify``): after ``Wait,`` every step is checked
 by its inverse operation, 1-3 rounds.  Not in the shipped recipe: a 1 500-step stage on it left
 the policy writing wrong checks (see the lab README)."""
@@ -136,6 +147,54 @@ def corrupted_chain(leaves, ops, rng: random.Random, tries: int = 20):
     return None
 
 
+def redo_step(leaves, ops, vals: list, j: int, wrong: int | None, rng: random.Random):
+    """A rewrite of step ``j`` (after ``<backtrack>``) that is wrong half the time, as the
+    policy's are: the same wrong result again, another wrong result, or a misread operand
+    (computed right from it).  Returns ``(step_text, values)`` with the later steps'
+    values following from what was written; ``None`` if no in-range variant was found."""
+    a, op, b = step_operands(leaves, ops, vals, j)
+    kind = rng.choice(["right", "right", "right", "same", "result", "operand"])
+    if kind == "right" or not isinstance(vals[j], int):
+        return step_text(a, op, b, vals[j]), vals
+    if kind == "same" and wrong is not None:
+        c = wrong
+    elif kind == "operand" and isinstance(a, int):
+        a = corrupt_value(a, rng)
+        c = apply_op(a, op, b)
+    else:
+        c = corrupt_value(vals[j], rng)
+    try:
+        wv = chain_values(leaves, ops, {j: c})
+    except ZeroDivisionError:
+        return None
+    if not (isinstance(c, int) and _in_range(wv)):
+        return None
+    return step_text(a, op, b, c), wv
+
+
+def misread_chain(leaves, ops, rng: random.Random, tries: int = 20):
+    """Misread one step's second operand (a near miss, an extra or a dropped digit) or its
+    operator: ``(j, leaves', ops', values')`` with every value in range, or ``None``."""
+    right = chain_values(leaves, ops)
+    for _ in range(tries):
+        j = rng.randrange(len(ops))
+        lref, op, rref = ops[j]
+        new_leaves, new_ops = list(leaves), list(ops)
+        b = leaves[rref[1]] if rref[0] == "n" else None
+        if isinstance(b, int) and rng.random() < 0.6:
+            new_leaves[rref[1]] = rng.choice([corrupt_value(b, rng), b * 10 + rng.randint(0, 9),
+                                              b // 10 if b >= 10 else b + 1])
+        else:
+            new_ops[j] = (lref, rng.choice([o for o in "+-*" if o != op]), rref)
+        try:
+            vals = chain_values(new_leaves, new_ops)
+        except ZeroDivisionError:
+            continue
+        if _in_range(vals) and vals[j] != right[j]:
+            return j, new_leaves, new_ops, vals
+    return None
+
+
 def chain_step_parts(leaves, ops, vals, start: int = 0, stop: int | None = None,
                      wrong_at: int | None = None) -> list[Parts]:
     """Parts of each step ``start..stop``; the result of step ``wrong_at`` is untrainable."""
@@ -164,6 +223,36 @@ def check_text(a, op: str, b, c) -> tuple[str, bool]:
     inv = _INVERSE[op]
     v = apply_op(c, inv, b)
     return f"{fmt_num(c)}{inv}{fmt_num(b)}={fmt_num(v)}", v == a
+
+
+def place_parts(x: int) -> list[int]:
+    """The non-zero place values of ``x`` (``206 -> [200, 6]``; ``0 -> [0]``)."""
+    parts = [int(d) * 10 ** k for k, d in enumerate(reversed(str(x))) if d != "0"][::-1]
+    return parts or [0]
+
+
+def granular_step(a: int, op: str, b: int) -> tuple[str, int]:
+    """Step ``a op b`` recomputed in place-value pieces: ``(text, result)``.
+
+    ``340-134: 340-100=240, 240-30=210, 210-4=206`` (``+``/``-`` take the second operand
+    apart); ``206*4: 200*4=800, 6*4=24, 800+24=824`` (``*`` takes the first apart, then
+    adds the partial products).
+    """
+    eqs = []
+    if op == "*":
+        prods = [(p, p * b) for p in place_parts(a)]
+        eqs = [f"{p}*{b}={v}" for p, v in prods]
+        acc = prods[0][1]
+        for _, v in prods[1:]:
+            eqs.append(f"{acc}+{v}={acc + v}")
+            acc += v
+    else:
+        acc = a
+        for p in place_parts(b):
+            nxt = acc + p if op == "+" else acc - p
+            eqs.append(f"{acc}{op}{p}={nxt}")
+            acc = nxt
+    return f"{a}{op}{b}: " + ", ".join(eqs), acc
 
 
 def _attempt(leaves, ops, rng: random.Random, p_slip: float) -> tuple[list, int | None]:
@@ -263,6 +352,13 @@ def render_chain(leaves, ops, answer: str, style: str, rng: random.Random,
         body, final = _vote_parts(leaves, ops, rng)
         if final != vals[-1]:  # the attempts settled on a wrong result: say it, untrained
             answer_parts = [(fmt_num(final), False)]
+    elif style == "granular":
+        written, wrong_at = _attempt(leaves, ops, rng, 0.5)
+        body = join_steps(chain_step_parts(leaves, ops, written, wrong_at=wrong_at))
+        redo = join_steps([[(granular_step(*step_operands(leaves, ops, vals, i))[0], True)]
+                           for i in range(len(ops))])
+        for _ in range(1 if rng.random() < 0.7 else 2):
+            body += [(f" {WAIT} ", True)] + redo
     elif style == "recheck":
         waits = rng.choices([1, 2, 3], [0.5, 0.3, 0.2])[0] if len(ops) <= 5 else rng.choice([1, 2])
         body = _recheck_parts(leaves, ops, rng, waits)
@@ -290,6 +386,42 @@ def render_chain(leaves, ops, answer: str, style: str, rng: random.Random,
         steps.append(wrong_step + [(f" {BACKTRACK} ", True)] + correct[j])
         steps += correct[j + 1:]
         body = join_steps(steps)
+    elif style == "backtrack_slip":
+        bad = corrupted_chain(leaves, ops, rng)
+        redo = redo_step(leaves, ops, vals, bad[0], int(bad[1][bad[0]]), rng) if bad else None
+        if redo is None:
+            return render_chain(leaves, ops, answer, "backtrack", rng)
+        j, wv = bad
+        text, redo_vals = redo
+        wrong_step = chain_step_parts(leaves, ops, wv, start=j, stop=j + 1, wrong_at=j)[0]
+        steps = correct[:j] + [wrong_step + [(f" {BACKTRACK} {text}", False)]]
+        steps += chain_step_parts(leaves, ops, redo_vals, start=j + 1)
+        body = join_steps(steps)
+        if redo_vals is not vals and ops[-1][0][0] == "s":
+            answer_parts = [(fmt_num(redo_vals[-1]), False)]
+    elif style == "switch_slip" and not failed_attempts:
+        first, _ = _attempt(leaves, ops, rng, 1.0)
+        second, wrong_at = _attempt(leaves, ops, rng, 0.5)
+        stop = rng.randint(1, len(ops))
+        body = join_steps(chain_step_parts(leaves, ops, first, stop=stop)) + [(f"; {SWITCH} ", True)]
+        body += join_steps(chain_step_parts(leaves, ops, second, wrong_at=wrong_at))
+        if wrong_at is not None and ops[-1][0][0] == "s":
+            answer_parts = [(fmt_num(second[-1]), False)]
+    elif style == "switch_slip":
+        return render_chain(leaves, ops, answer, "switch", rng, failed_attempts=failed_attempts)
+    elif style == "answer_slip":
+        if not (ops[-1][0][0] == "s" and isinstance(vals[-1], int)):
+            return render_chain(leaves, ops, answer, "slip", rng)
+        body = join_steps(correct)
+        answer_parts = [(fmt_num(corrupt_value(vals[-1], rng)), False)]
+    elif style == "misread":
+        bad = misread_chain(leaves, ops, rng)
+        if bad is None:
+            return render_chain(leaves, ops, answer, "slip", rng)
+        j, new_leaves, new_ops, wv = bad
+        body = join_steps(correct[:j] + chain_step_parts(new_leaves, new_ops, wv, start=j, wrong_at=j))
+        if ops[-1][0][0] == "s":
+            answer_parts = [(fmt_num(wv[-1]), False)]
     elif style == "slip":
         bad = corrupted_chain(leaves, ops, rng)
         if bad is None:

@@ -205,8 +205,11 @@ def _chain_of(problem: LabProblem, rng: random.Random):
 def trace_parts(problem: LabProblem, rng: random.Random, style: str = "full") -> Parts:
     """Training target parts; a random solution path is chosen with ``rng``."""
     nums, ops, expr = _chain_of(problem, rng)
-    if style in ("recheck", "vote"):  # countdown re-checks by recomputing the solution after "Wait,"
+    if style in ("recheck", "vote", "granular"):  # countdown re-checks by recomputing the solution after "Wait,"
         style = "verify"
+    # The PRM-only slip variants are arith's (an expression answer has no "last result"):
+    style = {"backtrack_slip": "backtrack", "switch_slip": "switch", "answer_slip": "slip",
+             "misread": "slip"}.get(style, style)
     if style == "slip":  # a complete random walk that misses the target (wrong answer)
         for _ in range(20):
             walk = _walk(nums, None, rng, guided=False)
