@@ -95,8 +95,8 @@ def test_prm_ranks_the_policys_own_steps(policy):
         scores += sc
         labels += lab
     assert len(labels) > 600 and 0 < sum(labels) < len(labels)
-    # README: step AUROC 0.904 on 300 x 16 held-out policy samples (0.893 on these 320)
-    assert auroc(scores, labels) >= 0.86, auroc(scores, labels)
+    # README: step AUROC 0.916 on 300 x 16 held-out policy samples (0.913 on these 320)
+    assert auroc(scores, labels) >= 0.88, auroc(scores, labels)
 
 
 def test_prm_checks_the_arithmetic_of_a_step():
@@ -129,7 +129,7 @@ def test_prm_evaluation_reports_the_likelihood_baseline(tmp_path):
     """``evaluate prm --policy``: best-of-k by the policy's own likelihood, the baseline a PRM
     must beat. The policy copies its last result into the answer, so its likelihood rejects an
     answer the trace contradicts (the lab PRM, trained on some such answers, picks the right
-    trace in 8 of these 12 pairs)."""
+    trace in 7 of these 12 pairs)."""
     import dataclasses
     import random
 

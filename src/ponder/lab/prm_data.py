@@ -67,25 +67,26 @@ def labelled(tokenizer, problem, messages, text, digit_labels: bool = False):
     return ids, pos, labels, len(tokenizer.encode(render_chat(messages), add_special_tokens=False))
 
 
-def synthetic_items(n: int, seed: int, styles: dict[str, float] | None = None):
+def synthetic_items(n: int, seed: int, styles: dict[str, float] | None = None,
+                    mix: dict[str, float] | None = None):
     """``(problem, messages, text)`` triples rendered from the tasks (with slips)."""
     from .data import PROMPT_STYLES, build_examples
 
     styles = dict(styles or SYNTHETIC_STYLES)
     styles.pop("draft")
-    exs = build_examples(n, seed, trace_styles=styles,
+    exs = build_examples(n, seed, mix=mix, trace_styles=styles,
                          prompt_styles={**PROMPT_STYLES, "draft_system": 0.04, "draft_prefix": 0.04})
     return [(e.problem, e.messages, e.text) for e in exs]
 
 
 def onpolicy_items(policy_dir, n_problems: int, samples_per_problem: int, seed: int,
-                   temperature: float = 1.0):
+                   temperature: float = 1.0, mix: dict[str, float] | None = None):
     """Samples of the policy on fresh training problems, as ``(problem, messages, text)``."""
     from .data import make_messages, training_problems
     from .evaluate import load_model, sample
 
     model, tok = load_model(policy_dir)
-    probs = training_problems(n_problems, seed=seed, mix={"arith": 0.8, "countdown": 0.2})
+    probs = training_problems(n_problems, seed=seed, mix=mix or {"arith": 0.8, "countdown": 0.2})
     rng = random.Random(seed)
     msgs = [make_messages(p.question, rng.choices(["plain", "cot_system", "cot_prefix"],
                                                   [0.7, 0.15, 0.15])[0], rng)[0] for p in probs]
@@ -161,12 +162,14 @@ def drill_items(tokenizer, n: int, seed: int, steps: int = 8):
 
 def build_prm_dataset(tokenizer, policy_dir, seed: int = 0, n_onpolicy: int = 1200,
                       samples_per_problem: int = 4, n_synthetic: int = 12000, n_drill: int = 0,
-                      digit_labels: bool = False, synthetic_styles: dict[str, float] | None = None):
+                      digit_labels: bool = False, synthetic_styles: dict[str, float] | None = None,
+                      task_mix: dict[str, float] | None = None):
     """Labelled PRM sequences: synthetic traces, on-policy samples and ``n_drill``
-    step-check drills (``digit_labels``: the traces' result digits are labelled too)."""
-    items = synthetic_items(n_synthetic, seed, synthetic_styles)
+    step-check drills (``digit_labels``: the traces' result digits are labelled too;
+    ``task_mix``: the tasks' shares of traces and samples, default the data's own)."""
+    items = synthetic_items(n_synthetic, seed, synthetic_styles, task_mix)
     if n_onpolicy:
-        items += onpolicy_items(policy_dir, n_onpolicy, samples_per_problem, seed + 1)
+        items += onpolicy_items(policy_dir, n_onpolicy, samples_per_problem, seed + 1, mix=task_mix)
     out = []
     for p, m, t in items:
         r = labelled(tokenizer, p, m, t, digit_labels)

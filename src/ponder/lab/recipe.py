@@ -48,6 +48,11 @@ PRM_STAGES = [
     {"steps": 1000, "batch_size": 32, "lr": 5e-4, "warmup": 30, "seed": 6, "n_onpolicy": 1500,
      "samples_per_problem": 4, "n_synthetic": 8000, "n_drill": 6000, "lm_weight": 0.5,
      "digit_labels": True},
+    # Stage 4: half countdown (the drills are arith steps; a countdown step's label is mostly
+    # whether the target is still reachable), at a low rate.
+    {"steps": 600, "batch_size": 32, "lr": 3e-4, "warmup": 30, "seed": 8, "n_onpolicy": 1500,
+     "samples_per_problem": 4, "n_synthetic": 6000, "n_drill": 3000, "lm_weight": 0.5,
+     "digit_labels": True, "task_mix": {"arith": 0.5, "countdown": 0.5}},
 ]
 
 
