@@ -30,8 +30,9 @@ def test_tiny_policy_and_prm_training(tmp_path):
 
     prm_out = tmp_path / "prm"
     res = train_prm(prm_out, out, steps=2, batch_size=4, n_onpolicy=0, n_synthetic=16, warmup=1,
-                    lm_weight=0.5, n_drill=8, extra_layers=1, digit_labels=True)
-    assert res["sequences"] >= 16 + 8 and res["layers"] == 2
+                    lm_weight=0.5, n_drill=8, extra_layers=1, digit_labels=True,
+                    task_mix={"countdown": 1.0})
+    assert res["sequences"] >= 16 + 8 and res["layers"] == 2 and res["task_mix"] == {"countdown": 1.0}
     spec = json.loads((prm_out / "ponder_prm.json").read_text())
     assert spec["format"] == "step-tag"
     prm = AutoModelForCausalLM.from_pretrained(str(prm_out), dtype=torch.float32)

@@ -11,10 +11,10 @@ import random
 import re
 
 from .base import (
+    EQ_RE,
     LabProblem,
     Parts,
     chain_values,
-    EQ_RE as base_eq_re,
     cumulative_labels,
     extract_answer,
     render_chain,
@@ -116,12 +116,14 @@ def _granular_ok(m: re.Match, valid: set) -> bool:
     """A place-value recomputation ``a op b: e1, e2, ...`` is ok iff every piece is exact
     arithmetic and ``a op b = (last result)`` is a correct step of the chain."""
     last = None
-    for e in base_eq_re.finditer(m.group(4)):
+    for e in EQ_RE.finditer(m.group(4)):
         x, o, y, z = int(e.group(1)), e.group(2), int(e.group(3)), int(e.group(4))
         if {"+": x + y, "-": x - y, "*": x * y}[o] != z:
             return False
         last = z
     return last is not None and (int(m.group(1)), m.group(2), int(m.group(3)), last) in valid
+
+
 _RESET_RE = re.compile(r"Wait|Alternatively")
 
 
