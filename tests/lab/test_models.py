@@ -102,27 +102,14 @@ def test_prm_ranks_the_policys_own_steps(policy):
 def test_prm_checks_the_arithmetic_of_a_step():
     """The same trace with one step's result a near miss (carried on to a wrong answer): the
     PRM must score that step lower than the right one. It does so by checking the step (the
-    PRM shipped before scored both alike, AUROC 0.50: it judged traces by their shape)."""
-    import random
+    PRM shipped before scored both alike, AUROC 0.50: it judged traces by their shape), and
+    it judges drill steps, each on its own, too (``evaluate probe``)."""
+    from ponder.lab.evaluate import probe_prm
 
-    from ponder.lab.evaluate import auroc, prm_step_scores, prompt_messages
-
-    rng = random.Random(5)
-    pairs = []
-    for p in arith.generate(60, seed=781):
-        slip = arith.trace(p, rng, "slip")
-        labels = arith.step_labels(p, slip)
-        if False in labels:
-            pairs.append((p, arith.trace(p, rng, "full"), slip, labels.index(False)))
-    texts = [t for _, right, slip, _ in pairs for t in (right, slip)]
-    msgs = [prompt_messages(p.question) for p, *_ in pairs for _ in range(2)]
-    scores = prm_step_scores(PRM_DIR, msgs, texts)
-    at, ys = [], []
-    for k, (_, _, _, j) in enumerate(pairs):
-        at += [scores[2 * k][j], scores[2 * k + 1][j]]
-        ys += [True, False]
-    assert len(pairs) >= 50
-    assert auroc(at, ys) >= 0.85, auroc(at, ys)
+    res = probe_prm(PRM_DIR, n=100, seed=781, drills=40)
+    assert res["slip_pairs"] >= 50
+    assert res["slip_pair_auroc"] >= 0.85, res
+    assert res["drill_tag_auroc"] >= 0.9, res
 
 
 def test_prm_evaluation_reports_the_likelihood_baseline(tmp_path):
@@ -150,3 +137,4 @@ def test_prm_evaluation_reports_the_likelihood_baseline(tmp_path):
     assert res["n"] == 12 and res["k"] == 2 and res["steps"] > 0
     assert res["best_of_2_policy_logprob"] >= 0.9, res
     assert 0.0 <= res["best_of_2_last"] <= 1.0 and 0.0 <= res["step_auroc"] <= 1.0
+    assert 0.0 <= res["weighted_2_last"] <= 1.0

@@ -8,6 +8,7 @@ forcing (replace ``</think>`` by ``Wait,`` once and continue).
     python -m ponder.lab.evaluate policy --model src/ponder/lab/models/policy --n 300
     python -m ponder.lab.evaluate prm --prm src/ponder/lab/models/prm --samples samples.json \
         [--policy src/ponder/lab/models/policy]   # also best-of-k by the policy's likelihood
+    python -m ponder.lab.evaluate probe --prm src/ponder/lab/models/prm   # does it check steps
 """
 
 from __future__ import annotations
@@ -289,9 +290,63 @@ def evaluate_prm(prm_dir, samples_file: str, policy_dir=None) -> dict:
             best = max(cand)[1] * -1
             acc += T.check(p, extract_answer(flat_t[i * k + best]))
         res[f"best_of_{k}_{agg}"] = acc / len(probs)
+    weighted = 0
+    for i, p in enumerate(probs):  # sum of last-step scores per answer (ties: first seen)
+        votes: dict = {}
+        for j in range(k):
+            a = _norm(extract_answer(flat_t[i * k + j]))
+            votes[a] = votes.get(a, 0.0) + aggs["last"](i * k + j)
+        weighted += T.check(p, max(votes, key=votes.get))
+    res[f"weighted_{k}_last"] = weighted / len(probs)
     maj = sum(T.check(p, majority([_norm(extract_answer(s)) for s in ss]))
               for p, ss in zip(probs, d["samples"]))
     res[f"maj@{k}"] = maj / len(probs)
+    return res
+
+
+def probe_prm(prm_dir, n: int = 300, seed: int = 999, drills: int = 300) -> dict:
+    """Does the PRM check a step's arithmetic?  ``slip_pairs``: ``arith`` problems, each as a
+    right trace and the same chain with one near-miss result carried on (``slip``); AUROC of
+    the first wrong step's score against the same step's score in the right trace (pairs
+    whose wrong step is not the last).  ``last_tag``: AUROC of the last tag over all those
+    traces.  ``drill_tags`` / ``drill_digits``: AUROC on fresh drills (``prm_data``) at the
+    tags (each step judged alone) and at the result digits."""
+    import torch
+
+    from .prm_data import drill_items
+    from .tasks import arith
+
+    rng = random.Random(0)
+    msgs, texts, labels = [], [], []
+    for p in arith.generate(n, seed=seed):
+        for style in ("full", "slip"):
+            t = arith.trace(p, rng, style)
+            msgs.append(prompt_messages(p.question))
+            texts.append(t)
+            labels.append(arith.step_labels(p, t))
+    scores = prm_step_scores(prm_dir, msgs, texts)
+    pair_s, pair_y = [], []
+    for k in range(0, len(texts), 2):
+        bad = labels[k + 1]
+        if False in bad and bad.index(False) < len(bad) - 1:
+            j = bad.index(False)
+            pair_s += [scores[k][j], scores[k + 1][j]]
+            pair_y += [True, False]
+    res = {"slip_pairs": len(pair_y) // 2, "slip_pair_auroc": auroc(pair_s, pair_y),
+           "last_tag_auroc": auroc([s[-1] for s in scores], [y[-1] for y in labels])}
+    spec = json.loads((Path(prm_dir) / "ponder_prm.json").read_text())
+    model, tok = load_model(prm_dir)
+    tag = tok.convert_tokens_to_ids(spec["step_tag"])
+    good, bad = (tok.convert_tokens_to_ids(spec[k]) for k in ("good_token", "bad_token"))
+    got = {True: ([], []), False: ([], [])}  # is a tag -> (scores, labels)
+    for ids, pos, ys, _ in drill_items(tok, drills, seed=12345):
+        with torch.no_grad():
+            probs = model(torch.tensor([ids])).logits[0][:, [good, bad]].float().softmax(-1)[:, 0]
+        for q, y in zip(pos, ys):
+            got[ids[q] == tag][0].append(float(probs[q]))
+            got[ids[q] == tag][1].append(y)
+    res["drill_tag_auroc"] = auroc(*got[True])
+    res["drill_digit_auroc"] = auroc(*got[False])
     return res
 
 
@@ -313,6 +368,9 @@ def main(argv: list[str] | None = None) -> None:
     b.add_argument("--prm", required=True)
     b.add_argument("--samples", required=True)
     b.add_argument("--policy", default=None, help="also best-of-k by this policy's mean token log-probability")
+    pr = sub.add_parser("probe", help="does the PRM check a step's arithmetic (probe_prm)")
+    pr.add_argument("--prm", required=True)
+    pr.add_argument("--n", type=int, default=300)
     c = sub.add_parser("budget")
     c.add_argument("--model", required=True)
     c.add_argument("--n", type=int, default=300)
@@ -325,6 +383,8 @@ def main(argv: list[str] | None = None) -> None:
                               args.temperature, args.prompt, args.samples_out)
     elif args.what == "prm":
         res = evaluate_prm(args.prm, args.samples, args.policy)
+    elif args.what == "probe":
+        res = probe_prm(args.prm, n=args.n)
     else:
         res = budget_forcing(args.model, n=args.n, k=args.k, temperature=args.temperature,
                              waits=args.waits)

@@ -100,36 +100,31 @@ DRILL_QUESTION = "Check each step."
 def drill_equation(rng: random.Random) -> tuple[str, str, str]:
     """One random step of the arith kind: ``(text, written result, right result)``; the
     written result is right or a near miss, half each."""
-    from .tasks.base import corrupt_value
+    from .tasks.base import apply_op, corrupt_value, step_text
 
     while True:
         op = rng.choice("+-*")
         a = rng.randint(0, 999)
         b = rng.randint(2, 9) if op == "*" else rng.randint(1, 999)
-        c = a + b if op == "+" else a - b if op == "-" else a * b
+        c = apply_op(a, op, b)
         if 0 <= c <= 999:
             break
     w = c if rng.random() < 0.5 else corrupt_value(c, rng)
-    return f"{a}{op}{b}={w}", str(w), str(c)
+    return step_text(a, op, b, w), str(w), str(c)
 
 
 def result_digit_labels(tokenizer, ids: list[int], results: list[tuple[str, str] | None]):
-    """Positions of the result digits of each ``=`` in ``ids`` (in order) with the label "the
-    result written so far is a prefix of the right one": the local comparisons a step check
-    is made of, trained where each digit is read."""
+    """Positions of the result digits of each ``=`` in ``ids`` (in order; ``results`` has one
+    entry per ``=``, ``None`` to skip it) with the label "the result written so far is a
+    prefix of the right one": the local comparisons a step check is made of, trained where
+    each digit is read."""
     eq = tokenizer.convert_tokens_to_ids("=")
-    digits = {tokenizer.convert_tokens_to_ids(d): d for d in "0123456789"}
+    digits = set(tokenizer.convert_tokens_to_ids(list("0123456789")))
     pos, labels = [], []
-    k = 0
-    for i, t in enumerate(ids):
-        if t != eq:
+    for i, result in zip([i for i, t in enumerate(ids) if t == eq], results):
+        if result is None:
             continue
-        if k >= len(results):
-            break
-        k += 1
-        if results[k - 1] is None:
-            continue
-        written, right = results[k - 1]
+        written, right = result
         j = i + 1
         while j < len(ids) and ids[j] in digits and j - i <= len(written):
             pos.append(j)
@@ -144,6 +139,7 @@ def drill_items(tokenizer, n: int, seed: int, steps: int = 8):
     whether the result is still right up to it.  On the traces alone the PRM never learned
     to check a step (its scores did not tell a near-miss result from the right one; it
     judged a trace by its shape).  Rendered in the PRM input format."""
+    from .tasks.base import THINK_CLOSE, THINK_OPEN
     from .tokenizer import render_chat
     from .train import prm_example_ids
 
@@ -153,7 +149,7 @@ def drill_items(tokenizer, n: int, seed: int, steps: int = 8):
     out = []
     for _ in range(n):
         eqs = [drill_equation(rng) for _ in range(steps)]
-        text = "<think> " + "; ".join(e for e, _, _ in eqs) + " </think>"
+        text = f"{THINK_OPEN} " + "; ".join(e for e, _, _ in eqs) + f" {THINK_CLOSE}"
         ids, tags = prm_example_ids(tokenizer, msgs, text, STEP_TAG)
         dpos, dlab = result_digit_labels(tokenizer, ids, [(w, c) for _, w, c in eqs])
         out.append((ids, tags + dpos, [w == c for _, w, c in eqs] + dlab, prompt_len))

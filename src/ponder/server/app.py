@@ -237,8 +237,13 @@ def app_from_env() -> FastAPI:
 
     config, log_level = config_from_env()
     os.environ.pop(CONFIG_ENV, None)  # it holds the API key: nothing this worker starts inherits it
-    logging.basicConfig(level=log_level.upper(), format="%(levelname)s:%(name)s: %(message)s")
+    configure_logging(log_level)
     return create_app(config)
+
+
+def configure_logging(level: str) -> None:
+    """The server's log format, for ``ponder serve`` and each of its workers."""
+    logging.basicConfig(level=level.upper(), format="%(levelname)s:%(name)s: %(message)s")
 
 
 def _document_ceilings(app: FastAPI, config: ServerConfig) -> None:

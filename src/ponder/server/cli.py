@@ -42,7 +42,7 @@ def serve_command(
     """Serve an OpenAI-compatible API that runs a strategy on every request."""
     import uvicorn
 
-    from .app import create_app
+    from .app import configure_logging, create_app
     from .config import ServerConfig, config_to_env, load_effort_map
 
     if workers > 1 and not model.strip().startswith("openai:"):
@@ -52,7 +52,7 @@ def serve_command(
                           default_strategy=default_strategy, effort_map=load_effort_map(effort_map),
                           max_concurrency=max_concurrency, timeout=timeout, max_n=max_n, max_tokens=max_tokens,
                           max_request_tokens=max_request_tokens, max_body_bytes=max_body_bytes)
-    logging.basicConfig(level=log_level.upper(), format="%(levelname)s:%(name)s: %(message)s")
+    configure_logging(log_level)
     app = create_app(config)  # also checks the model and strategies before any worker starts
     auth = "with an API key" if config.api_key else "without an API key"
     logging.getLogger("ponder.server").info("serving %s on http://%s:%d (%s, default strategy %s, %d worker%s)",

@@ -14,6 +14,7 @@ from .base import (
     EQ_RE,
     LabProblem,
     Parts,
+    apply_op,
     chain_values,
     cumulative_labels,
     extract_answer,
@@ -117,8 +118,8 @@ def _granular_ok(m: re.Match, valid: set) -> bool:
     arithmetic and ``a op b = (last result)`` is a correct step of the chain."""
     last = None
     for e in EQ_RE.finditer(m.group(4)):
-        x, o, y, z = int(e.group(1)), e.group(2), int(e.group(3)), int(e.group(4))
-        if {"+": x + y, "-": x - y, "*": x * y}[o] != z:
+        z = int(e.group(4))
+        if apply_op(int(e.group(1)), e.group(2), int(e.group(3))) != z:
             return False
         last = z
     return last is not None and (int(m.group(1)), m.group(2), int(m.group(3)), last) in valid

@@ -336,6 +336,8 @@ def render_chain(leaves, ops, answer: str, style: str, rng: random.Random,
     vals = chain_values(leaves, ops)
     correct = chain_step_parts(leaves, ops, vals)
     answer_parts: Parts = [(answer, True)]
+    # arith: the answer is the last step's result (a slip changes it); countdown: an expression
+    answer_is_last = bool(ops) and ops[-1][0][0] == "s"
     body: Parts
     if style == "full":
         body = join_steps(correct)
@@ -397,7 +399,7 @@ def render_chain(leaves, ops, answer: str, style: str, rng: random.Random,
         steps = correct[:j] + [wrong_step + [(f" {BACKTRACK} {text}", False)]]
         steps += chain_step_parts(leaves, ops, redo_vals, start=j + 1)
         body = join_steps(steps)
-        if redo_vals is not vals and ops[-1][0][0] == "s":
+        if redo_vals != vals and answer_is_last:
             answer_parts = [(fmt_num(redo_vals[-1]), False)]
     elif style == "switch_slip" and not failed_attempts:
         first, _ = _attempt(leaves, ops, rng, 1.0)
@@ -405,12 +407,12 @@ def render_chain(leaves, ops, answer: str, style: str, rng: random.Random,
         stop = rng.randint(1, len(ops))
         body = join_steps(chain_step_parts(leaves, ops, first, stop=stop)) + [(f"; {SWITCH} ", True)]
         body += join_steps(chain_step_parts(leaves, ops, second, wrong_at=wrong_at))
-        if wrong_at is not None and ops[-1][0][0] == "s":
+        if wrong_at is not None and answer_is_last:
             answer_parts = [(fmt_num(second[-1]), False)]
     elif style == "switch_slip":
         return render_chain(leaves, ops, answer, "switch", rng, failed_attempts=failed_attempts)
     elif style == "answer_slip":
-        if not (ops[-1][0][0] == "s" and isinstance(vals[-1], int)):
+        if not (answer_is_last and isinstance(vals[-1], int)):
             return render_chain(leaves, ops, answer, "slip", rng)
         body = join_steps(correct)
         answer_parts = [(fmt_num(corrupt_value(vals[-1], rng)), False)]
@@ -420,7 +422,7 @@ def render_chain(leaves, ops, answer: str, style: str, rng: random.Random,
             return render_chain(leaves, ops, answer, "slip", rng)
         j, new_leaves, new_ops, wv = bad
         body = join_steps(correct[:j] + chain_step_parts(new_leaves, new_ops, wv, start=j, wrong_at=j))
-        if ops[-1][0][0] == "s":
+        if answer_is_last:
             answer_parts = [(fmt_num(wv[-1]), False)]
     elif style == "slip":
         bad = corrupted_chain(leaves, ops, rng)
@@ -428,7 +430,7 @@ def render_chain(leaves, ops, answer: str, style: str, rng: random.Random,
             return render_chain(leaves, ops, answer, "full", rng)
         j, wv = bad
         body = join_steps(chain_step_parts(leaves, ops, wv, wrong_at=j))
-        if len(ops) and ops[-1][0][0] == "s":
+        if answer_is_last:
             answer_parts = [(fmt_num(wv[-1]), True)]
     else:
         raise ValueError(f"unknown style {style!r}; expected one of {STYLES}")
