@@ -58,6 +58,10 @@ def test_max_tokens_min_tokens_and_greedy(backend):
     assert all(s.finish_reason == "stop" for s in gen.samples)
     greedy = [backend.generate_sync(req(temperature=0.0, seed=i)).samples[0].token_ids for i in range(2)]
     assert greedy[0] == greedy[1] and len(greedy[0]) <= 12
+    # A temperature that is valid but tiny (a fuzzer sent 3e-132) samples the greedy tokens
+    # instead of failing on a NaN distribution; the suppressed EOS of min_tokens stays suppressed.
+    tiny = backend.generate_sync(req(temperature=3e-132, seed=5, min_tokens=2)).samples[0].token_ids
+    assert tiny == backend.generate_sync(req(temperature=0.0, min_tokens=2)).samples[0].token_ids
 
 
 def test_stop_strings_cut_the_text(backend):

@@ -82,6 +82,37 @@ def test_drill_labels_every_step_and_result_digit():
     assert labels == [True, False, False, True, True, True]
 
 
+def test_operand_labels_compare_each_step_with_the_question():
+    """``chain_token_labels``: operands and operators are labelled by whether the chain of the
+    question continues that way, answer digits by the right answer; only arith traces get them."""
+    from transformers import AutoTokenizer
+
+    from ponder.lab.prm_data import chain_token_labels, labelled
+    from ponder.lab.tasks import arith, countdown
+
+    tok = AutoTokenizer.from_pretrained(str(POLICY_DIR))
+    [p] = [q for q in arith.generate(40, seed=3) if q.meta["difficulty"] == 2][:1]
+    (op1, b1), (op2, b2) = p.meta["steps"]
+    v1, v2 = p.meta["values"]
+    msgs = [{"role": "user", "content": p.question}]
+    wrong_b2 = b2 * 10 + 7  # an extra digit, as the policy misreads
+    text = (f"<think> {p.meta['start']}{op1}{b1}={v1}; {v1}{op2}{wrong_b2}=0 </think> Answer: {v2}")
+    ids, pos, labels, start = labelled(tok, p, msgs, text, operand_labels=True)
+    opos, olab = chain_token_labels(tok, ids, p, start)
+    assert opos == pos[-len(opos):] and olab == labels[-len(olab):]
+    read = "".join(tok.decode([ids[i]]) for i in opos)
+    first = f"{p.meta['start']}{op1}{b1}"
+    assert read == first + f"{v1}{op2}{wrong_b2}" + str(v2)
+    assert all(olab[:len(first)])
+    second = olab[len(first):len(first) + len(f"{v1}{op2}{wrong_b2}")]
+    assert second == [True] * len(f"{v1}{op2}{b2}") + [False]
+    assert all(olab[-len(str(v2)):])
+    cd = countdown.generate(3, seed=1)[0]
+    cd_msgs = [{"role": "user", "content": cd.question}]
+    cd_text = countdown.trace(cd, __import__("random").Random(0))
+    assert labelled(tok, cd, cd_msgs, cd_text, operand_labels=True) == labelled(tok, cd, cd_msgs, cd_text)
+
+
 def test_recipe_runs_its_stages_in_order_and_can_start_late(monkeypatch):
     from ponder.lab import recipe, train
 

@@ -4,6 +4,7 @@ bodies. Whatever a client sends, the answer is never a 500."""
 from __future__ import annotations
 
 import json
+import os
 
 import pytest
 import schemathesis
@@ -22,6 +23,8 @@ from serve_helpers import model_dir, model_spec  # noqa: F401  (fixtures)
 # strategy spec or model name can be well-formed JSON and still name nothing that exists (400 / 404)
 CHECKS = [schemathesis.checks.not_a_server_error, status_code_conformance, content_type_conformance,
           response_schema_conformance]
+# PONDER_FUZZ_EXAMPLES=500 for a deeper run than the suite's (a 3e-132 temperature was found so)
+EXAMPLES = int(os.environ.get("PONDER_FUZZ_EXAMPLES", "30"))
 EFFORTS = EffortMap(none="cot(max_tokens=3)", low="cot(max_tokens=4)", medium="sc(n=2, of=cot(max_tokens=3))",
                     high="sc(n=3, of=cot(max_tokens=3))")
 
@@ -54,7 +57,7 @@ def test_schemathesis_finds_no_server_error(app, mode):
         chat = operation.path == "/v1/chat/completions"
 
         @given(case=operation.as_strategy(generation_mode=GenerationMode(mode)))
-        @settings(max_examples=30 if chat else 5, deadline=None, database=None,
+        @settings(max_examples=EXAMPLES if chat else 5, deadline=None, database=None,
                   suppress_health_check=list(HealthCheck))
         def check(case):
             if chat and isinstance(case.body, dict) and isinstance(case.body.get("model"), str):

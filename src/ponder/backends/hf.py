@@ -281,9 +281,11 @@ class HFBackend:
     def _pick(self, scores: Any, temperature: float, top_p: float, gen: Any) -> Any:
         import torch
 
-        if temperature <= 0:
+        # Below 1e-5 sampling is argmax up to rounding, and a tinier temperature (3e-132 is valid
+        # input) underflows to 0 in float32 and makes the distribution NaN.
+        if temperature < 1e-5:
             return scores.argmax(dim=-1)
-        probs = torch.softmax(scores / temperature, dim=-1)
+        probs = torch.softmax((scores - scores.max(dim=-1, keepdim=True).values) / temperature, dim=-1)
         if top_p < 1.0:
             sorted_p, order = probs.sort(dim=-1, descending=True)
             cum = sorted_p.cumsum(dim=-1)

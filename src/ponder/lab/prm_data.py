@@ -12,6 +12,7 @@ the final answer is correct.  Drills (``drill_items``) and result-digit labels
 from __future__ import annotations
 
 import random
+import re
 
 from .tokenizer import STEP_TAG
 
@@ -48,11 +49,14 @@ def written_results(text: str) -> list[tuple[str, str] | None]:
     return [at.get(i) for i, ch in enumerate(text) if ch == "="]
 
 
-def labelled(tokenizer, problem, messages, text, digit_labels: bool = False):
+def labelled(tokenizer, problem, messages, text, digit_labels: bool = False,
+             operand_labels: bool = False):
     """``(ids, positions, labels, prompt_len)`` for one trace, or ``None`` if tags and
     segments disagree (``prompt_len``: tokens before the assistant text).  ``positions``
     are the step tags, then (``digit_labels``) every written result digit, labelled by
-    whether the result is right so far (see ``result_digit_labels``)."""
+    whether the result is right so far (see ``result_digit_labels``), then
+    (``operand_labels``, arith only) every operand, operator and answer token, labelled by
+    whether it still agrees with the question (see ``chain_token_labels``)."""
     from .tasks import task_of
     from .tokenizer import render_chat
     from .train import prm_example_ids
@@ -64,7 +68,11 @@ def labelled(tokenizer, problem, messages, text, digit_labels: bool = False):
     if digit_labels:
         dpos, dlab = result_digit_labels(tokenizer, ids, written_results(text))
         pos, labels = pos + dpos, labels + dlab
-    return ids, pos, labels, len(tokenizer.encode(render_chat(messages), add_special_tokens=False))
+    prompt_len = len(tokenizer.encode(render_chat(messages), add_special_tokens=False))
+    if operand_labels and "values" in problem.meta:
+        opos, olab = chain_token_labels(tokenizer, ids, problem, prompt_len)
+        pos, labels = pos + opos, labels + olab
+    return ids, pos, labels, prompt_len
 
 
 def synthetic_items(n: int, seed: int, styles: dict[str, float] | None = None,
@@ -133,6 +141,45 @@ def result_digit_labels(tokenizer, ids: list[int], results: list[tuple[str, str]
     return pos, labels
 
 
+def chain_token_labels(tokenizer, ids: list[int], problem, start: int):
+    """Positions and labels of the tokens of an arith trace that restate the question.
+
+    In every equation ``a op b=c`` after ``start``: each digit of ``a`` is good iff ``a`` so
+    far is a prefix of a value the chain can continue from (the start or an intermediate
+    result); the operator and each digit of ``b`` iff some step of the chain continues
+    from ``a`` with that operator and an operand of which ``b`` so far is a prefix; each
+    digit after ``Answer:`` iff it is a prefix of the right answer.  The step tags
+    alone did not teach the PRM to compare a step with the question (it passed
+    ``424+428=852`` where the question said ``+42``); these labels put the comparison at
+    the token where it is made, as ``result_digit_labels`` does for the arithmetic.  Tried
+    in a fifth PRM stage and not shipped (the lab README: "operand labels")."""
+    pieces = tokenizer.convert_ids_to_tokens(ids)
+    owner = [i for i, piece in enumerate(pieces) for _ in piece]
+    text = "".join(pieces)
+    meta = problem.meta
+    prevs = [str(meta["start"])] + [str(v) for v in meta["values"][:-1]]
+    steps = {}
+    for a, (op, b) in zip(prevs, meta["steps"]):
+        steps.setdefault(a, []).append(op + str(b))
+    pos, labels = [], []
+    skip = len("".join(pieces[:start]))
+    for m in re.finditer(r"(\d+)([-+*])(\d+)=", text[skip:]):
+        a, rest = m.group(1), m.group(2) + m.group(3)
+        a0 = skip + m.start(1)
+        for k in range(len(a)):
+            pos.append(owner[a0 + k])
+            labels.append(any(p.startswith(a[:k + 1]) for p in prevs))
+        for k in range(len(rest)):
+            pos.append(owner[a0 + len(a) + k])
+            labels.append(any(r.startswith(rest[:k + 1]) for r in steps.get(a, [])))
+    m = re.search(r"Answer:\D*?(\d+)", text[skip:])
+    if m:
+        for k in range(len(m.group(1))):
+            pos.append(owner[skip + m.start(1) + k])
+            labels.append(problem.answer.startswith(m.group(1)[:k + 1]))
+    return pos, labels
+
+
 def drill_items(tokenizer, n: int, seed: int, steps: int = 8):
     """Arithmetic drill for the PRM's step check: sequences of unrelated steps, each tag
     labelled by its own equation alone (not "correct so far"), and each result digit by
@@ -159,16 +206,17 @@ def drill_items(tokenizer, n: int, seed: int, steps: int = 8):
 def build_prm_dataset(tokenizer, policy_dir, seed: int = 0, n_onpolicy: int = 1200,
                       samples_per_problem: int = 4, n_synthetic: int = 12000, n_drill: int = 0,
                       digit_labels: bool = False, synthetic_styles: dict[str, float] | None = None,
-                      task_mix: dict[str, float] | None = None):
+                      task_mix: dict[str, float] | None = None, operand_labels: bool = False):
     """Labelled PRM sequences: synthetic traces, on-policy samples and ``n_drill``
     step-check drills (``digit_labels``: the traces' result digits are labelled too;
-    ``task_mix``: the tasks' shares of traces and samples, default the data's own)."""
+    ``operand_labels``: their operands, operators and answers; ``task_mix``: the tasks'
+    shares of traces and samples, default the data's own)."""
     items = synthetic_items(n_synthetic, seed, synthetic_styles, task_mix)
     if n_onpolicy:
         items += onpolicy_items(policy_dir, n_onpolicy, samples_per_problem, seed + 1, mix=task_mix)
     out = []
     for p, m, t in items:
-        r = labelled(tokenizer, p, m, t, digit_labels)
+        r = labelled(tokenizer, p, m, t, digit_labels, operand_labels)
         if r is not None:
             out.append(r)
     return out + (drill_items(tokenizer, n_drill, seed) if n_drill else [])

@@ -245,7 +245,7 @@ def train_prm(out_dir: str | Path, policy_dir: str | Path, steps: int = 600, see
               init_from: str | Path | None = None, lm_weight: float = 0.0, n_drill: int = 0,
               extra_layers: int = 0, digit_labels: bool = False,
               synthetic_styles: dict[str, float] | None = None,
-              task_mix: dict[str, float] | None = None) -> dict:
+              task_mix: dict[str, float] | None = None, operand_labels: bool = False) -> dict:
     """Train a step-tag PRM initialised from the policy and export it (with ``ponder_prm.json``).
 
     Training data: synthetic traces (all behaviour styles, with and without
@@ -258,7 +258,9 @@ def train_prm(out_dir: str | Path, policy_dir: str | Path, steps: int = 600, see
     layers on the starting model (``deepen``), room to compare a result with the model's
     own prediction and carry the verdict to the tag; ``synthetic_styles`` weights the
     synthetic traces' behaviours (default ``prm_data.SYNTHETIC_STYLES``), ``task_mix`` the
-    tasks' shares of the traces and samples.
+    tasks' shares of the traces and samples; ``operand_labels`` labels the operands,
+    operators and answer digits of arith traces by whether they agree with the question
+    (``prm_data.chain_token_labels``).
     """
     import torch
     from transformers import AutoModelForCausalLM
@@ -275,7 +277,8 @@ def train_prm(out_dir: str | Path, policy_dir: str | Path, steps: int = 600, see
     data = build_prm_dataset(tok, policy_dir, seed=seed + 7, n_onpolicy=n_onpolicy,
                              samples_per_problem=samples_per_problem, n_synthetic=n_synthetic,
                              n_drill=n_drill, digit_labels=digit_labels,
-                             synthetic_styles=synthetic_styles, task_mix=task_mix)
+                             synthetic_styles=synthetic_styles, task_mix=task_mix,
+                             operand_labels=operand_labels)
     log(f"PRM dataset: {len(data)} sequences in {time.time() - t0:.0f}s")
     model = AutoModelForCausalLM.from_pretrained(str(init_from or policy_dir), dtype=torch.float32)
     model = deepen(model, extra_layers, seed)
@@ -316,7 +319,7 @@ def train_prm(out_dir: str | Path, policy_dir: str | Path, steps: int = 600, see
                "final_loss": round(ema, 4), "init": "previous PRM stage" if init_from else "policy",
                "lm_weight": lm_weight, "n_onpolicy": n_onpolicy, "n_synthetic": n_synthetic,
                "n_drill": n_drill, "extra_layers": extra_layers, "digit_labels": digit_labels,
-               "task_mix": task_mix,
+               "task_mix": task_mix, "operand_labels": operand_labels,
                "layers": model.config.num_hidden_layers}
     (Path(out_dir) / "lab_training.json").write_text(json.dumps(summary, indent=2) + "\n")
     return summary
