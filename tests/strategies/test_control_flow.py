@@ -93,6 +93,8 @@ async def test_budget_min_think_suppresses_early_ending_and_wait_zero_answers_at
     backend2 = ScriptedBackend(reply)
     r2 = await run("budget(think=100, wait=0)", backend2)
     assert len(backend2.requests) == 2 and r2.trace["thinking_tokens"] == 4
+    with pytest.raises(StrategySpecError, match="^budget: min_think=20 is more than think=10"):
+        build_strategy("budget(think=10, min_think=20)")
 
 
 async def test_budget_needs_prefix_continuation_and_tip_needs_logits():
@@ -110,6 +112,10 @@ async def test_think_off_writes_an_empty_thinking_span():
     assert backend.requests[0].prefix == "<think> </think>"
     assert backend.requests[0].template_kwargs == {"enable_thinking": False}
     assert r.answer == "7"
+    with pytest.raises(StrategySpecError, match="^think: mode=budget needs tokens=N"):
+        build_strategy("think(mode=budget)")
+    with pytest.raises(StrategySpecError, match="^think: tokens=5 is a thinking budget, used only with mode=budget"):
+        build_strategy("think(mode=off, tokens=5)")
 
 
 async def test_refine_stops_when_the_critique_is_clean_and_records_roles():

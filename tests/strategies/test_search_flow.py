@@ -56,7 +56,7 @@ async def test_beam_keeps_identical_beams_once():
 
 
 async def test_width_larger_than_n_is_an_error():
-    with pytest.raises(StrategySpecError, match="width=8 is larger than n=4"):
+    with pytest.raises(StrategySpecError, match="^beam: width=8 is larger than n=4"):
         build_strategy("beam(n=4, width=8)")
 
 

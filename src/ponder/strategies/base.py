@@ -107,9 +107,11 @@ def build_strategy(spec: "str | ParsedSpec | Strategy") -> Strategy:
 def _explain(cls: type[Strategy], exc: ValidationError) -> str:
     problems = []
     for err in exc.errors():
-        key = ".".join(str(p) for p in err["loc"]) or "?"
+        key = ".".join(str(p) for p in err["loc"])
         if err["type"] == "extra_forbidden":
             problems.append(f"unknown key {key!r}")
+        elif not key:  # a check across keys (a model validator): its message says what and why
+            problems.append(str(err["msg"]).removeprefix("Value error, "))
         else:
             problems.append(f"{key}: {err['msg']} (got {err.get('input')!r})")
     return f"{cls.name}: {'; '.join(problems)}. Keys of {cls.name}: {describe_params(cls)}"

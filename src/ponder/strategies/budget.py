@@ -14,7 +14,7 @@ or ``''`` with it). Needs a backend that continues a partial assistant message.
 
 from __future__ import annotations
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from ..engine import Engine
 from ..errors import BudgetExhausted
@@ -34,6 +34,13 @@ class BudgetParams(Params):
     open: str = "<think>"
     close: str = "</think>"
     seed: int | None = None
+
+    @model_validator(mode="after")
+    def _min_within_max(self) -> "BudgetParams":
+        if self.min_think > self.think:
+            raise ValueError(f"min_think={self.min_think} is more than think={self.think}: the thinking "
+                             "cannot be both at least min_think and at most think tokens long")
+        return self
 
 
 class BudgetForcing(Strategy):

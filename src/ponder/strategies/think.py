@@ -31,6 +31,9 @@ class ThinkParams(Params):
     def _tokens_for_budget(self) -> "ThinkParams":
         if self.mode == "budget" and self.tokens is None:
             raise ValueError("mode=budget needs tokens=N (the thinking budget)")
+        if self.mode != "budget" and self.tokens is not None:
+            raise ValueError(f"tokens={self.tokens} is a thinking budget, used only with mode=budget "
+                             f"(mode={self.mode}: use max_tokens to cap the whole answer)")
         return self
 
 
