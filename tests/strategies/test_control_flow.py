@@ -36,9 +36,15 @@ async def test_sc_tie_goes_to_the_first_seen_answer():
 async def test_asc_stops_early_when_unanimous_and_samples_all_when_split():
     backend = ScriptedBackend(lambda req, i: "Answer: 7")
     r = await run("asc(max_n=16, batch=1)", backend)
-    # Beta criterion: 3 agreeing votes give P = 15/16 < 0.95, 4 give 31/32 >= 0.95
-    assert r.trace["samples"] == 4 and len(backend.requests) == 4 and r.answer == "7"
-    split = ScriptedBackend(lambda req, i: f"Answer: {len(split.requests) % 2}")
+    # Beta criterion: 3 agreeing votes give P = 15/16 < 0.95, 4 give 31/32 >= 0.95, so the
+    # first call draws 4 (fewer could not stop) and then batch by batch
+    assert r.trace["samples"] == 4 and [q.n for q in backend.requests] == [4] and r.answer == "7"
+    mixed = ScriptedBackend(lambda req, i: "Answer: 8" if len(mixed.requests) == 1 and i == 0 else "Answer: 7")
+    r1 = await run("asc(max_n=16, batch=1)", mixed)
+    # 3 vs 1 after the first call; one more 7 per call until P(7 leads) >= 0.95: (6, 1) gives 0.965
+    assert [q.n for q in mixed.requests] == [4, 1, 1, 1] and r1.answer == "7"
+    drawn = iter(range(100))
+    split = ScriptedBackend(lambda req, i: f"Answer: {next(drawn) % 2}")  # 0, 1, 0, 1, ...
     r2 = await run("asc(max_n=8, batch=2)", split)
     assert r2.trace["samples"] == 8
     w = ScriptedBackend(lambda req, i: "Answer: 7")

@@ -6,6 +6,9 @@ Dirichlet criterion (all answers), stopping when the leader stays the majority w
 >= 0.95 (the paper's threshold); Li et al., "Escape Sky-high Cost: Early-stopping
 Self-Consistency for Multi-step Reasoning" (arXiv 2401.10480) — ``window``: stop when every
 answer of the latest window agrees. Defaults: max_n = 16 (as ``sc``), batch 2, window 4.
+The first call draws as many samples as the rule needs to stop at all (4 unanimous answers at
+the 0.95 threshold, a whole window for ESC): a call for fewer could never stop, and each call
+re-sends the prompt.
 """
 
 from __future__ import annotations
@@ -57,6 +60,16 @@ class AdaptiveConsistency(Strategy):
     paper = "arXiv 2305.11860, 2401.10480"
     Params = AscParams
 
+    def fewest_to_stop(self) -> int:
+        """The fewest samples after which the rule can stop (all of them agreeing)."""
+        p: AscParams = self.params  # type: ignore[assignment]
+        if p.rule == "window":
+            return p.window
+        k = 1  # with two answers the Dirichlet criterion is the Beta one
+        while beta_stop_probability(k, 0) < p.threshold:
+            k += 1
+        return k
+
     def settled(self, problem: Problem, cands: list[Candidate]) -> tuple[bool, float]:
         p: AscParams = self.params  # type: ignore[assignment]
         if p.rule == "window":
@@ -81,7 +94,7 @@ class AdaptiveConsistency(Strategy):
         cands: list[Candidate] = []
         exhausted, confidence, rounds = False, 0.0, 0
         while len(cands) < p.max_n:
-            k = min(p.batch, p.max_n - len(cands))
+            k = min(p.batch if cands else max(p.batch, self.fewest_to_stop()), p.max_n - len(cands))
             seed = None if p.seed is None else p.seed + rounds
             try:
                 cands += await cot.sample(problem, engine, k, seed=seed, temperature=p.temperature)
