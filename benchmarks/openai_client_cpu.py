@@ -3,9 +3,10 @@
     python benchmarks/openai_client_cpu.py [--calls 1000] [--delay-ms 5]
 
 Against the fake upstream of ``proxy_overhead.py`` (its own process), this process makes the same
-chat call with ``chat.completions.create`` and with the SDK's generic ``post`` (the backend's
-non-streamed path), over the SDK's default httpx client and its aiohttp transport, one call at a
-time and 32 at once, and prints this process's CPU milliseconds per call (what a proxy spends).
+chat call with ``chat.completions.create``, with the SDK's generic ``post`` into its response model
+(``post``) and with ``post`` returning the decoded JSON (``json``, the backend's non-streamed path),
+over the SDK's default httpx client and its aiohttp transport, one call at a time and 32 at once,
+and prints this process's CPU milliseconds per call (what a proxy spends).
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ async def measure(url: str, transport: str, method: str, concurrency: int, calls
         if method == "create":
             await client.chat.completions.create(**body)
         else:
-            await client.post("/chat/completions", body=body, cast_to=ChatCompletion)
+            await client.post("/chat/completions", body=body, cast_to=ChatCompletion if method == "post" else object)
 
     left = calls
 
@@ -66,7 +67,7 @@ def main() -> None:
         print(f"CPU ms per call ({args.calls} calls, upstream delay {args.delay_ms:g} ms)")
         print(f"{'transport':>9} {'method':>6} {'1 at a time':>11} {'32 at once':>10}")
         for transport in ("httpx", "aiohttp"):
-            for method in ("create", "post"):
+            for method in ("create", "post", "json"):
                 one = asyncio.run(measure(url, transport, method, 1, args.calls // 4))
                 many = asyncio.run(measure(url, transport, method, 32, args.calls))
                 print(f"{transport:>9} {method:>6} {one:>11.3f} {many:>10.3f}")
