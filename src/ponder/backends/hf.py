@@ -285,7 +285,7 @@ class HFBackend:
         # input) underflows to 0 in float32 and makes the distribution NaN.
         if temperature < 1e-5:
             return scores.argmax(dim=-1)
-        probs = torch.softmax((scores - scores.max(dim=-1, keepdim=True).values) / temperature, dim=-1)
+        probs = torch.softmax(scores / temperature, dim=-1)
         if top_p < 1.0:
             sorted_p, order = probs.sort(dim=-1, descending=True)
             cum = sorted_p.cumsum(dim=-1)

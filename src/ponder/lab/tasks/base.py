@@ -388,6 +388,8 @@ def render_chain(leaves, ops, answer: str, style: str, rng: random.Random,
         steps.append(wrong_step + [(f" {BACKTRACK} ", True)] + correct[j])
         steps += correct[j + 1:]
         body = join_steps(steps)
+    # backtrack_slip, switch_slip, answer_slip, misread: chains whose answer is the last result
+    # (arith); countdown renders its own variants instead (``countdown.trace_parts``)
     elif style == "backtrack_slip":
         bad = corrupted_chain(leaves, ops, rng)
         redo = redo_step(leaves, ops, vals, bad[0], int(bad[1][bad[0]]), rng) if bad else None
@@ -401,7 +403,7 @@ def render_chain(leaves, ops, answer: str, style: str, rng: random.Random,
         body = join_steps(steps)
         if redo_vals != vals and answer_is_last:
             answer_parts = [(fmt_num(redo_vals[-1]), False)]
-    elif style == "switch_slip" and not failed_attempts:
+    elif style == "switch_slip":
         first, _ = _attempt(leaves, ops, rng, 1.0)
         second, wrong_at = _attempt(leaves, ops, rng, 0.5)
         stop = rng.randint(1, len(ops))
@@ -409,11 +411,7 @@ def render_chain(leaves, ops, answer: str, style: str, rng: random.Random,
         body += join_steps(chain_step_parts(leaves, ops, second, wrong_at=wrong_at))
         if wrong_at is not None and answer_is_last:
             answer_parts = [(fmt_num(second[-1]), False)]
-    elif style == "switch_slip":
-        return render_chain(leaves, ops, answer, "switch", rng, failed_attempts=failed_attempts)
     elif style == "answer_slip":
-        if not (answer_is_last and isinstance(vals[-1], int)):
-            return render_chain(leaves, ops, answer, "slip", rng)
         body = join_steps(correct)
         answer_parts = [(fmt_num(corrupt_value(vals[-1], rng)), False)]
     elif style == "misread":
