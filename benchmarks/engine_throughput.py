@@ -1,8 +1,10 @@
 """Engine throughput on the hf backend: sc(n=16) through the Engine against 16 sequential
-single-sample calls (how optillm samples) and one raw ``model.generate(num_return_sequences=16)``.
+single-sample calls (how optillm samples) and one raw ``model.generate(num_return_sequences=16)``;
+then 16 *different* prompts (a server's concurrent clients, a bench running problems at once) sent
+concurrently, which continuous batching decodes together, against the same 16 calls one by one.
 
-Every arm decodes exactly ``--tokens`` tokens per sample (min = max), with the same model, prompt
-and seed, so the ratios compare decoding machinery, not lucky sample lengths.
+Every arm decodes exactly ``--tokens`` tokens per sample (min = max), with the same model, prompts
+and seeds, so the ratios compare decoding machinery, not lucky sample lengths.
 
     python benchmarks/engine_throughput.py [--model embedded] [--tokens 128] [--repeats 3]
 """
@@ -69,6 +71,27 @@ def main() -> None:
                                  num_return_sequences=args.n, pad_token_id=backend.tokenizer.pad_token_id)
         assert out.shape == (args.n, ids.shape[1] + args.tokens)
 
+    prompts = [f"Q: {100 + 37 * i}-{11 + i}*{2 + i % 7}+{i * 13 % 90}" for i in range(args.n)]
+    reqs = [req.replace(messages=[{"role": "user", "content": q}], n=1, seed=i) for i, q in enumerate(prompts)]
+
+    def concurrent_prompts() -> None:
+        engine = Engine(backend)
+
+        async def go() -> None:
+            await asyncio.gather(*(engine.generate(r) for r in reqs))
+
+        asyncio.run(go())
+        assert engine.ledger.completion_tokens == args.n * args.tokens
+
+    def one_by_one() -> None:
+        engine = Engine(backend)
+
+        async def go() -> None:
+            for r in reqs:
+                await engine.generate(r)
+
+        asyncio.run(go())
+
     engine_sc()  # warm-up
     raw()
     t_engine = best_of(engine_sc, args.repeats)
@@ -83,6 +106,14 @@ def main() -> None:
         print(f"  {label:<46} {t:7.3f} s   {total / t:8.0f} tokens/s")
     print(f"  speed-up over sequential: {t_seq / t_engine:.2f}x   (target >= 6x)")
     print(f"  Engine time / raw limit:  {t_engine / t_raw:.2f}x   (target <= 1.25x)")
+    concurrent_prompts()  # warm-up
+    t_conc = best_of(concurrent_prompts, args.repeats)
+    t_one = best_of(one_by_one, max(1, args.repeats - 1))
+    print(f"{args.n} different prompts, one sample each:")
+    for label, t in [(f"{args.n} concurrent calls (continuous batching)", t_conc),
+                     (f"{args.n} calls one by one", t_one)]:
+        print(f"  {label:<46} {t:7.3f} s   {total / t:8.0f} tokens/s")
+    print(f"  speed-up of batching across requests: {t_one / t_conc:.2f}x")
 
 
 if __name__ == "__main__":

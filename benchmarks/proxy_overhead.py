@@ -7,9 +7,12 @@ An instant upstream isolates the proxy's own cost best: every millisecond added 
 Throughput ratio = proxied req/s ÷ direct req/s; added latency = proxied minus direct percentiles.
 Client, proxy and upstream share this machine's cores, so with an instant upstream the ratio also
 measures how much CPU the proxy takes from the upstream; with a realistic ``--delay-ms`` it
-measures what a user would see.
+measures what a user would see. ``--upstream-model SPEC`` (e.g. ``embedded``) makes the upstream a
+real model instead: ``ponder serve --model SPEC`` with strategy ``none``, asked greedy arithmetic
+questions, so the proxy competes for the cores with real generation.
 
     python benchmarks/proxy_overhead.py [--requests 400] [--rounds 3] [--delay-ms 0] [--workers 1]
+    python benchmarks/proxy_overhead.py --upstream-model embedded --requests 64
 """
 
 from __future__ import annotations
@@ -26,6 +29,10 @@ import time
 
 BODY = {"model": "fake", "messages": [{"role": "system", "content": "Be brief."},
                                       {"role": "user", "content": "What is 6*7?"}], "max_tokens": 16}
+# For a real upstream model: a question of the lab's arith task, answered greedily (the same work
+# on both paths).
+MODEL_BODY = {"model": "fake", "messages": [{"role": "user", "content": "Compute left to right: 396-353+209*2"}],
+              "max_tokens": 96, "temperature": 0}
 
 
 # -- the fake upstream (run as: proxy_overhead.py --upstream PORT DELAY_MS) -------------------------
@@ -54,13 +61,13 @@ def upstream_app(delay: float):
 
 
 # -- load -------------------------------------------------------------------------------------------
-async def load(url: str, concurrency: int, requests: int) -> tuple[float, list[float]]:
+async def load(url: str, concurrency: int, requests: int, body: dict) -> tuple[float, list[float]]:
     import httpx
 
     limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
     async with httpx.AsyncClient(limits=limits, timeout=60) as client:
         for _ in range(min(concurrency, 8)):  # warm the connections
-            (await client.post(url, json=BODY)).raise_for_status()
+            (await client.post(url, json=body)).raise_for_status()
         latencies: list[float] = []
         left = requests
 
@@ -69,7 +76,7 @@ async def load(url: str, concurrency: int, requests: int) -> tuple[float, list[f
             while left > 0:
                 left -= 1
                 t = time.perf_counter()
-                r = await client.post(url, json=BODY)
+                r = await client.post(url, json=body)
                 latencies.append(time.perf_counter() - t)
                 r.raise_for_status()
 
@@ -117,12 +124,25 @@ def main() -> None:
     ap.add_argument("--delay-ms", type=float, default=0.0, help="upstream answer delay (0: instant)")
     ap.add_argument("--concurrency", type=int, nargs="+", default=[1, 32])
     ap.add_argument("--workers", type=int, default=1, help="proxy worker processes (ponder serve --workers)")
+    ap.add_argument("--upstream-model", default=None, metavar="SPEC",
+                    help="serve this model (ponder serve --model SPEC) as the upstream instead of the fake one")
     args = ap.parse_args()
 
     up_port, proxy_port = free_port(), free_port()
-    procs = [subprocess.Popen([sys.executable, __file__, "--upstream", str(up_port), str(args.delay_ms)])]
+    if args.upstream_model:
+        body = MODEL_BODY
+        procs = [subprocess.Popen(
+            [sys.executable, "-m", "ponder.server", "--model", args.upstream_model, "--port", str(up_port),
+             "--served-model-name", "fake", "--default-strategy", "none", "--max-concurrency", "256",
+             "--log-level", "warning", "--no-access-log"])]
+        upstream = f"model {args.upstream_model} (greedy, up to {body['max_tokens']} tokens)"
+    else:
+        body = BODY
+        procs = [subprocess.Popen([sys.executable, __file__, "--upstream", str(up_port), str(args.delay_ms)])]
+        upstream = f"fake, delay {args.delay_ms:g} ms"
     try:
-        wait(f"http://127.0.0.1:{up_port}/", procs[0])
+        wait(f"http://127.0.0.1:{up_port}/health" if args.upstream_model else f"http://127.0.0.1:{up_port}/",
+             procs[0], timeout=300)
         spec = f"openai:fake@http://127.0.0.1:{up_port}/v1?concurrency=256"
         procs.append(subprocess.Popen(
             [sys.executable, "-m", "ponder.server", "--model", spec, "--port", str(proxy_port),
@@ -132,7 +152,7 @@ def main() -> None:
         wait(f"http://127.0.0.1:{proxy_port}/health", procs[1])
         targets = {"direct": f"http://127.0.0.1:{up_port}/v1/chat/completions",
                    "proxied": f"http://127.0.0.1:{proxy_port}/v1/chat/completions"}
-        print(f"upstream delay {args.delay_ms:g} ms, {args.requests} requests x {args.rounds} rounds, "
+        print(f"upstream {upstream}, {args.requests} requests x {args.rounds} rounds, "
               f"{args.workers} proxy worker(s), {os.cpu_count()} CPU cores shared by client, proxy and upstream")
         print(f"{'conc':>4} {'direct rps':>10} {'proxied rps':>11} {'ratio':>6} {'p50 direct':>10} {'p50 proxy':>10} "
               f"{'added p50':>9} {'p99 direct':>10} {'p99 proxy':>10} {'added p99':>9}")
@@ -141,7 +161,7 @@ def main() -> None:
             lat: dict[str, list[float]] = {"direct": [], "proxied": []}
             for _ in range(args.rounds):
                 for name, url in targets.items():
-                    r, l = asyncio.run(load(url, conc, args.requests))
+                    r, l = asyncio.run(load(url, conc, args.requests, body))
                     rps[name].append(r)
                     lat[name].extend(l)
             d, p = statistics.median(rps["direct"]), statistics.median(rps["proxied"])

@@ -3,8 +3,9 @@
 Loads a model directory offline with ``AutoModelForCausalLM`` / ``AutoTokenizer`` and decodes with
 its own sampling loop so that the ``n`` samples of one prompt share a single prefill: the prompt is
 encoded once, its KV cache is repeated ``n`` times, and the ``n`` continuations are decoded as one
-batch (finished rows are dropped from the batch). Generation runs in a worker thread, off the event
-loop. Token counts in the ledger are exact.
+batch (finished rows are dropped from the batch). Concurrent requests join that batch too
+(``hf_batch``: continuous batching). Generation runs in a decoder thread, off the event loop. Token
+counts in the ledger are exact.
 """
 
 from __future__ import annotations
@@ -14,13 +15,12 @@ import threading
 from collections import OrderedDict
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from ..errors import ModelSpecError
-from ..types import Capabilities, Generation, GenerationRequest, Sample, Usage
+from ..types import Capabilities, Generation, GenerationRequest, Sample
 from .base import truncate_at_stop
-
-TokenCallback = Callable[[int, str], None]  # (sample index, text delta)
+from .hf_batch import BatchDecoder, TokenCallback
 
 
 def check_model_dir(path: Path) -> None:
@@ -57,6 +57,7 @@ class HFBackend:
         self.device = device
         self.threads = _threads_for(int(self.model.num_parameters()))
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ponder-hf")
+        self._decoder = BatchDecoder(self)
         self._lock = threading.Lock()
         self.prefix_cache_size = 64  # entries kept for prefix reuse ...
         self.prefix_cache_tokens = 32_768  # ... and the tokens they may hold together
@@ -123,95 +124,15 @@ class HFBackend:
 
     # -- generation -------------------------------------------------------------------------
     async def generate(self, request: GenerationRequest, on_token: TokenCallback | None = None) -> Generation:
-        loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._executor, self.generate_sync, request, on_token)
+        job = self._decoder.submit(request, on_token)
+        try:
+            return await asyncio.wrap_future(job.future)
+        except asyncio.CancelledError:
+            job.cancel()  # the caller went away (a client disconnected): stop decoding for it
+            raise
 
     def generate_sync(self, request: GenerationRequest, on_token: TokenCallback | None = None) -> Generation:
-        import torch
-
-        with self._lock, torch.inference_mode():
-            torch.set_num_threads(self.threads)
-            return self._decode(request, on_token)
-
-    def _decode(self, request: GenerationRequest, on_token: TokenCallback | None) -> Generation:
-        import torch
-
-        prompt_text = self.render(request)
-        prompt_ids = self.encode(prompt_text)
-        if not prompt_ids:
-            prompt_ids = [self.tokenizer.bos_token_id or 0]
-        n = max(1, request.n)
-        gen = torch.Generator(device=self.device)
-        if request.seed is not None:
-            gen.manual_seed(int(request.seed))
-        else:
-            gen.seed()
-
-        cache, logits, reused = self._prefill(prompt_ids)
-        if n > 1:
-            cache.batch_repeat_interleave(n)
-            logits = logits.expand(n, -1)
-
-        active = list(range(n))
-        generated: list[list[int]] = [[] for _ in range(n)]
-        logps: list[list[float]] = [[] for _ in range(n)]
-        finish: list[str | None] = [None] * n
-        stop_tail = max((len(s) for s in request.stop), default=0) + 2
-        eos = torch.tensor(sorted(self.eos_ids), device=self.device, dtype=torch.long)
-        prompt_t = torch.tensor(prompt_ids, device=self.device) if request.logits_processors else None
-        emitted = [""] * n
-
-        for step in range(max(0, request.max_tokens)):
-            scores = logits.clone()
-            if request.logits_processors:
-                rows = torch.stack([torch.cat([prompt_t, torch.tensor(generated[i], dtype=torch.long,
-                                    device=self.device)]) for i in active])
-                for proc in request.logits_processors:
-                    scores = proc(rows, scores)
-            if step < request.min_tokens and len(eos):
-                scores[:, eos] = float("-inf")
-            tokens = self._pick(scores, request.temperature, request.top_p, gen)
-            if request.logprobs:
-                lp = torch.log_softmax(logits, dim=-1).gather(1, tokens[:, None])[:, 0].tolist()
-            keep: list[int] = []
-            picked = tokens.tolist()
-            for row, i in enumerate(active):
-                tok = picked[row]
-                generated[i].append(tok)
-                if request.logprobs:
-                    logps[i].append(lp[row])
-                if tok in self.eos_ids:
-                    finish[i] = "stop"
-                elif request.stop and any(s in self.decode(generated[i][-stop_tail:]) for s in request.stop):
-                    finish[i] = "stop"
-                elif len(generated[i]) >= request.max_tokens:
-                    finish[i] = "length"
-                if on_token is not None:
-                    text_ids = generated[i][:-1] if finish[i] == "stop" and tok in self.eos_ids else generated[i]
-                    emitted[i] = self._emit(on_token, i, text_ids, emitted[i], request.stop,
-                                            final=finish[i] is not None)
-                if finish[i] is not None:
-                    continue
-                keep.append(row)
-            if not keep:
-                break
-            if len(keep) < len(active):
-                cache.batch_select_indices(torch.tensor(keep, device=self.device))
-                active = [active[r] for r in keep]
-                tokens = tokens[keep]
-            out = self.model(input_ids=tokens[:, None], past_key_values=cache, use_cache=True)
-            cache = out.past_key_values
-            logits = out.logits[:, -1, :].float()
-
-        samples = [self._sample(prompt_text, generated[i], logps[i] if request.logprobs else None,
-                                finish[i] or "length", request.stop) for i in range(n)]
-        completion = sum(len(g) for g in generated)
-        reasoning = None
-        if self.think_ids is not None:
-            reasoning = sum(s.reasoning_tokens or 0 for s in samples)
-        usage = Usage(prompt_tokens=len(prompt_ids), cached_prompt_tokens=reused,
-                      completion_tokens=completion, reasoning_tokens=reasoning)
-        return Generation(samples=samples, usage=usage)
+        return self._decoder.submit(request, on_token).future.result()
 
     def _prefill(self, ids: list[int]) -> tuple[Any, Any, int]:
         """KV cache and last logits for ``ids``, reusing the longest cached common prefix.
