@@ -83,12 +83,18 @@ def main() -> None:
     k, sc = sc_at_least(engine, hard, tokens(beam), temperature=0.7)
     compare("beam(prm) > sc at equal tokens (arith, 7 ops)", accuracy(beam), accuracy(sc), n,
             f"beam {accuracy(beam):.1%} at {tokens(beam):.0f} tokens, sc(n={k}) {accuracy(sc):.1%} at {tokens(sc):.0f}")
+    # Valued by the lab PRM, then by the task's exact check of partial solutions (what a perfect
+    # PRM would give; best-of-n with the same checker is printed beside it).
     for spec in ("tot(breadth=3, proposals=3, depth=4)", "mcts(iterations=8, children=3)",
-                 "mcts(iterations=8, children=3, select=vote)"):
+                 "mcts(iterations=8, children=3, select=vote)",
+                 "tot(breadth=2, proposals=6, depth=4, scorer=exact)", "mcts(iterations=8, children=6, scorer=exact)"):
         res = run_all(engine, spec, cd)
         k, sc = sc_at_least(engine, cd, tokens(res))
-        compare(f"{spec} > sc at equal tokens (countdown)", accuracy(res), accuracy(sc), n,
-                f"{accuracy(res):.1%} at {tokens(res):.0f} tokens, sc(n={k}) {accuracy(sc):.1%} at {tokens(sc):.0f}")
+        detail = f"{accuracy(res):.1%} at {tokens(res):.0f} tokens, sc(n={k}) {accuracy(sc):.1%} at {tokens(sc):.0f}"
+        if "exact" in spec:
+            bon = run_all(engine, f"bon(n={k}, scorer=exact)", cd)
+            detail += f"; bon(n={k}, scorer=exact) {accuracy(bon):.1%} at {tokens(bon):.0f}"
+        compare(f"{spec} > sc at equal tokens (countdown)", accuracy(res), accuracy(sc), n, detail)
     greedy = run_all(engine, "cot", hard)
     back = run_all(engine, "backtrack(n=8)", hard)
     compare("backtrack > greedy (arith, 7 ops)", accuracy(back), accuracy(greedy), n,

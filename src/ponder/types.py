@@ -15,7 +15,9 @@ class Problem:
 
     ``answer_kind`` tells extraction and equivalence how to read answers (``auto``, ``math``,
     ``gsm8k``, ``number``, ``string``, ``code``). ``checker``, where a task has one, grades an
-    extracted answer exactly (used by the ``exact`` scorer and by graders).
+    extracted answer exactly (used by the ``exact`` scorer and by graders); ``progress_checker``,
+    where a task can judge an unfinished solution (the lab tasks), says whether a partial answer
+    text is right so far, the exact value of a partial path for step-level search.
     """
 
     id: str
@@ -24,6 +26,7 @@ class Problem:
     answer_kind: str = "auto"
     meta: dict[str, Any] = field(default_factory=dict)
     checker: Callable[[str], bool] | None = field(default=None, repr=False, compare=False)
+    progress_checker: Callable[[str], bool] | None = field(default=None, repr=False, compare=False)
 
     @classmethod
     def from_question(

@@ -238,3 +238,27 @@ def test_game24_rows():
     assert sorted(first) == [1, 1, 4, 6]
     assert countdown.check(_cd(first), "(1+1)*(6+4)+4-4") is False
     assert countdown.check(_cd(first), "4*6*1*1")
+
+
+def test_right_so_far_judges_unfinished_solutions_exactly():
+    from ponder.lab.tasks.base import right_so_far
+
+    p = countdown.problem_from_numbers([6, 8, 9, 11], 24)  # 8*(6/(11-9)) = 24
+    assert right_so_far(countdown, p, "<think> 11-9=2;")
+    assert right_so_far(countdown, p, "<think> 11-9=2; 6/2=3;")
+    assert not right_so_far(countdown, p, "<think> 11-8=3;")  # right arithmetic, but 24 is out of reach
+    assert not right_so_far(countdown, p, "<think> 11-9=3;")  # wrong arithmetic
+    assert not right_so_far(countdown, p, "<think> 11-9=2; 9-6=3;")  # 9 is used up
+    assert right_so_far(countdown, p, "<think> 11-8=3; Alternatively, 11-9=2;")  # a restart clears the dead end
+    done = "<think> 11-9=2; 6/2=3; 8*3=24 </think> Answer: 8*(6/(11-9))"
+    assert right_so_far(countdown, p, done)
+    assert not right_so_far(countdown, p, done.replace("8*(", "9*("))  # finished: the answer decides
+    assert not right_so_far(countdown, p, "<think> 11-9=2; 6/2=3 </think>")  # thinking closed, no answer
+    q = arith.generate(1, seed=0, difficulty=3)[0]
+    a, (op1, b1), (op2, b2) = q.meta["start"], q.meta["steps"][0], q.meta["steps"][1]
+    v1, v2 = q.meta["values"][:2]
+    assert right_so_far(arith, q, f"<think> {a}{op1}{b1}={v1}; {v1}{op2}{b2}={v2};")
+    assert not right_so_far(arith, q, f"<think> {a}{op1}{b1}={v1 + 1};")
+    # the finished labels are unchanged: the last segment is the answer's
+    assert arith.step_labels(q, f"<think> {a}{op1}{b1}={v1};") == [True, False]
+    assert arith.step_labels(q, f"<think> {a}{op1}{b1}={v1};", finished=False) == [True, True]

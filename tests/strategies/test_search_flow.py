@@ -108,3 +108,26 @@ async def test_backtrack_rolls_back_one_step_and_reexpands_with_a_visited_set():
     assert result.trace["rollbacks"] == 1
     assert backend.requests[1].prefix == " 1;"  # the wrong step after '1;' was dropped
     assert result.answer == "3"
+
+
+async def test_exact_values_partial_paths_by_the_tasks_progress_check():
+    def astray_first(req, i):  # at the first step sample 0 goes astray, sample 1 does not
+        done = req.prefix.count(";")
+        if done >= 3:
+            return " Answer: 3" if "x" not in req.prefix else " Answer: 9"
+        return " x;" if done == 0 and i % 2 == 0 else f" {done + 1};"
+
+    blind, _ = await run("tot(breadth=1, proposals=2, depth=4, scorer=exact)", ScriptedBackend(astray_first))
+    assert blind.answer == "9"  # every partial path scored 0: the first proposal was kept
+    prob = counting_problem()
+    prob.progress_checker = lambda text: "x" not in text
+    guided, _ = await run("tot(breadth=1, proposals=2, depth=4, scorer=exact)", ScriptedBackend(astray_first), prob)
+    assert guided.answer == "3" and guided.correct
+    scores = {n["step"].strip(): n["score"] for n in guided.trace["nodes"] if n["depth"] == 1}
+    assert scores == {"x;": 0.0, "1;": 1.0}
+    # a finished candidate is judged by its answer alone, never by the progress check
+    from ponder.scorers.exact import ExactScorer
+    from ponder.types import Candidate
+
+    finished = [Candidate(text=" 1; 2; 3;", answer=None), Candidate(text=" 1; 2; 3;", answer=None, finish_reason="partial")]
+    assert await ExactScorer().score(prob, finished, Engine(ScriptedBackend(astray_first))) == [0.0, 1.0]

@@ -1,7 +1,11 @@
 """``exact``: the task's own checker as a scorer (1 for a correct answer, 0 otherwise).
 
 An oracle: useful for upper bounds (pass@k) and for tasks whose checking needs no gold answer,
-such as ``countdown`` (any expression that reaches the target counts).
+such as ``countdown`` (any expression that reaches the target counts). A partial path of
+step-level search (``finish_reason="partial"``) scores by the task's ``progress_checker`` where it
+has one (the lab tasks: 1 while every step so far is right and, for countdown, the target still
+reachable), else 0: ``tot``, ``mcts`` and ``beam`` then search with an exact value function, an
+upper bound for what a PRM could give them.
 """
 
 from __future__ import annotations
@@ -25,4 +29,10 @@ class ExactScorer(Scorer):
     async def score(self, problem: Problem, candidates: list[Candidate], engine: Engine) -> list[float]:
         self.check(engine, problem)
         assert problem.checker is not None
-        return [1.0 if c.answer is not None and problem.checker(c.answer) else 0.0 for c in candidates]
+        return [float(_right(problem, c)) for c in candidates]
+
+
+def _right(problem: Problem, c: Candidate) -> bool:
+    if c.finish_reason == "partial" and problem.progress_checker is not None:
+        return bool(problem.progress_checker(c.text))
+    return c.answer is not None and bool(problem.checker(c.answer))  # type: ignore[misc]

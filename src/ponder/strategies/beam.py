@@ -60,11 +60,13 @@ class BeamSearch(Strategy):
         engine.require("prefix_continuation", f"{self.name} (step-level search)")
         self.scorer.check(engine)
 
-    async def score_path(self, problem: Problem, text: str, engine: Engine) -> float:
+    async def score_path(self, problem: Problem, text: str, engine: Engine, partial: bool = False) -> float:
+        """The scorer's value of a path; ``partial``: the path is unfinished (a scorer such as
+        ``exact`` then judges its steps so far, not a final answer)."""
         if isinstance(self.scorer, PRMScorer):
             steps = await self.scorer.step_scores(problem, text, engine)
             return aggregate(steps, self.scorer.params.agg)  # type: ignore[attr-defined]
-        cand = Candidate(text=text, answer=None)
+        cand = Candidate(text=text, answer=None, finish_reason="partial" if partial else "stop")
         from ..answers import extract_answer
 
         cand.answer = extract_answer(text, kind=problem.answer_kind).value
@@ -72,14 +74,14 @@ class BeamSearch(Strategy):
 
     async def evaluate(self, problem: Problem, node: Node, stepper: Stepper, engine: Engine) -> float:
         p: BeamParams = self.params  # type: ignore[assignment]
-        text = node.text
+        text, done = node.text, node.terminal
         if p.lookahead and not node.terminal:  # roll k greedy steps forward to judge this step
             for _ in range(p.lookahead):
                 [nxt] = await stepper.expand(text, 1, temperature=0.0)
-                text += nxt.text
+                text, done = text + nxt.text, nxt.terminal
                 if nxt.terminal:
                     break
-        return await self.score_path(problem, text, engine)
+        return await self.score_path(problem, text, engine, partial=not done)
 
     async def run(self, problem: Problem, engine: Engine) -> Result:
         p: BeamParams = self.params  # type: ignore[assignment]

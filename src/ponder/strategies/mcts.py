@@ -109,11 +109,12 @@ class MonteCarloTreeSearch(BeamSearch):
                     stepper.problem = self.with_memory(problem, self.memories(tree, node))
                     for s in await stepper.expand(node.text, p.children):
                         kid = tree.add(node.id, s.text, terminal=s.terminal)
-                        kid.score = await self.score_path(problem, kid.text, engine)
+                        kid.score = await self.score_path(problem, kid.text, engine, partial=not kid.terminal)
                         mem = await self.associate(problem, kid, engine)
                         if mem:
                             kid.meta["memory"] = mem
-                            kid.score += p.beta * await self.score_path(problem, kid.text + " " + mem, engine)
+                            kid.score += p.beta * await self.score_path(problem, kid.text + " " + mem, engine,
+                                                                        partial=not kid.terminal)
                     node = max((tree.nodes[i] for i in node.children), key=lambda k: k.score or 0.0)
                 value = node.score or 0.0
                 if node.terminal:

@@ -44,7 +44,7 @@ class TreeOfThoughts(BeamSearch):
     async def value_of(self, problem: Problem, node: Node, engine: Engine) -> float:
         p: TotParams = self.params  # type: ignore[assignment]
         if p.value == "scorer":
-            return await self.score_path(problem, node.text, engine)
+            return await self.score_path(problem, node.text, engine, partial=not node.terminal)
         prompt = VALUE_PROMPT.format(question=problem.question, path=node.text)
         [s] = await engine.generate(GenerationRequest(messages=[{"role": "user", "content": prompt}], max_tokens=8,
                                                       temperature=0.0), role="value")

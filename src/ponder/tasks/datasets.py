@@ -77,6 +77,10 @@ def game24(path: str | None, options: dict[str, str]) -> Task:
 
 
 def _from_lab(lp, module) -> Problem:
-    """A lab problem as a Ponder Problem with its exact checker."""
+    """A lab problem as a Ponder Problem with its exact checker and its exact check of partial
+    solutions (``right_so_far``)."""
+    from ..lab.tasks.base import right_so_far
+
     return Problem(id=lp.id, messages=[{"role": "user", "content": lp.question}], answer=lp.answer,
-                   answer_kind="string", meta=dict(lp.meta), checker=lambda ans, lp=lp: module.check(lp, ans))
+                   answer_kind="string", meta=dict(lp.meta), checker=lambda ans, lp=lp: module.check(lp, ans),
+                   progress_checker=lambda text, lp=lp: right_so_far(module, lp, text))

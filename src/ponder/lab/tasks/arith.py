@@ -141,7 +141,7 @@ def _check_ok(m: re.Match, valid: set) -> bool:
     return (z, "+" if inv == "-" else "-", y, x) in valid
 
 
-def step_labels(problem: LabProblem, assistant_text: str) -> list[bool]:
+def step_labels(problem: LabProblem, assistant_text: str, finished: bool = True) -> list[bool]:
     """Gold PRM labels for each ``;``-segment of ``assistant_text``.
 
     An equation is ok iff it is one of the problem's correct chain steps (operands
@@ -151,7 +151,8 @@ def step_labels(problem: LabProblem, assistant_text: str) -> list[bool]:
     (``340-134: 340-100=240, 240-30=210, 210-4=206``) iff its pieces are exact and it ends
     at the right result of a chain step.  Only what follows the last
     ``Wait,``/``Alternatively,`` of a segment counts (that starts a new attempt).
-    The last segment is good iff the extracted answer is correct.
+    The last segment is good iff the extracted answer is correct (``finished=False``: the
+    text is unfinished and its last segment is labelled like the others).
     """
     start = problem.meta["start"]
     steps = problem.meta["steps"]
@@ -191,4 +192,4 @@ def step_labels(problem: LabProblem, assistant_text: str) -> list[bool]:
             draft_k += 1
         else:
             oks.append(not nums)
-    return cumulative_labels(oks, resets, check(problem, extract_answer(assistant_text)))
+    return cumulative_labels(oks, resets, check(problem, extract_answer(assistant_text)) if finished else None)

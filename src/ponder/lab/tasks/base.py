@@ -485,8 +485,9 @@ def segment_equations(segment: str) -> list[tuple[str, tuple]]:
 _EVENT_RE = re.compile(r"Alternatively|Wait|" + EQ_RE.pattern)
 
 
-def cumulative_labels(oks: list[bool], resets: list[bool], final_ok: bool) -> list[bool]:
-    """Step labels: good iff every step since the last restart is ok; last = answer correct.
+def cumulative_labels(oks: list[bool], resets: list[bool], final_ok: bool | None) -> list[bool]:
+    """Step labels: good iff every step since the last restart is ok; last = answer correct
+    (``final_ok``; ``None`` for an unfinished text, whose last segment is a step like the rest).
 
     ``resets[i]`` says segment ``i`` starts a new attempt (``Wait,`` re-check or
     ``Alternatively,`` switch), which clears earlier failures.
@@ -498,6 +499,17 @@ def cumulative_labels(oks: list[bool], resets: list[bool], final_ok: bool) -> li
             good = True
         good = good and ok
         labels.append(good)
-    if labels:
+    if labels and final_ok is not None:
         labels[-1] = final_ok
     return labels
+
+
+def right_so_far(module, problem: LabProblem, assistant_text: str) -> bool:
+    """Whether a solution is right so far: a finished one (thinking closed or an answer given)
+    iff its answer is correct; an unfinished one iff every step since the last restart is
+    (``module.step_labels(..., finished=False)``: for countdown, the target is also still
+    reachable). The exact value of a partial path for step-level search."""
+    if "</think>" in assistant_text or extract_answer(assistant_text) is not None:
+        return module.check(problem, extract_answer(assistant_text))
+    labels = module.step_labels(problem, assistant_text, finished=False)
+    return not labels or labels[-1]

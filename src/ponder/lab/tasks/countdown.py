@@ -239,10 +239,11 @@ def trace(problem: LabProblem, rng: random.Random, style: str = "full") -> str:
     return "".join(t for t, _ in trace_parts(problem, rng, style))
 
 
-def step_labels(problem: LabProblem, assistant_text: str) -> list[bool]:
+def step_labels(problem: LabProblem, assistant_text: str, finished: bool = True) -> list[bool]:
     """Gold PRM labels per ``;``-segment: a step is ok iff it uses available numbers,
     is arithmetically exact and leaves a state from which the target is still
-    reachable; ``Alternatively``/``Wait`` restart from the given numbers."""
+    reachable; ``Alternatively``/``Wait`` restart from the given numbers. The last segment
+    is good iff the answer is correct (``finished=False``: labelled like the others)."""
     nums, target = problem.meta["numbers"], problem.meta["target"]
     state = Counter(nums)
     oks, resets = [], []
@@ -268,4 +269,4 @@ def step_labels(problem: LabProblem, assistant_text: str) -> list[bool]:
                 good = solvable(rest, target)
             ok = ok and good
         oks.append(ok)
-    return cumulative_labels(oks, resets, check(problem, extract_answer(assistant_text)))
+    return cumulative_labels(oks, resets, check(problem, extract_answer(assistant_text)) if finished else None)
