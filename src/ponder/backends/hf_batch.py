@@ -48,6 +48,7 @@ class DecodeJob:
     gen: Any = None
     prompt_t: Any = None
     step: int = 0
+    stop_tail: int = 0  # trailing tokens to decode when looking for a stop string
     generated: list[list[int]] = field(default_factory=list)
     logps: list[list[float]] = field(default_factory=list)
     finish: list[str | None] = field(default_factory=list)
@@ -143,6 +144,7 @@ class BatchDecoder:
         job.prompt_text = b.render(req)
         job.prompt_ids = b.encode(job.prompt_text) or [b.tokenizer.bos_token_id or 0]
         job.n = n = max(1, req.n)
+        job.stop_tail = max((len(s) for s in req.stop), default=0) + 2
         job.gen = torch.Generator(device=b.device)
         if req.seed is not None:
             job.gen.manual_seed(int(req.seed))
@@ -264,7 +266,7 @@ class BatchDecoder:
             job.logps[i].append(logp)
         if tok in b.eos_ids:
             job.finish[i] = "stop"
-        elif req.stop and any(s in b.decode(job.generated[i][-job_stop_tail(req):]) for s in req.stop):
+        elif req.stop and any(s in b.decode(job.generated[i][-job.stop_tail:]) for s in req.stop):
             job.finish[i] = "stop"
         elif len(job.generated[i]) >= req.max_tokens:
             job.finish[i] = "length"
@@ -287,11 +289,6 @@ class BatchDecoder:
                       completion_tokens=sum(len(g) for g in job.generated), reasoning_tokens=reasoning)
         if not job.future.done():
             job.future.set_result(Generation(samples=samples, usage=usage))
-
-
-def job_stop_tail(request: GenerationRequest) -> int:
-    """How many trailing tokens to decode when looking for a stop string."""
-    return max((len(s) for s in request.stop), default=0) + 2
 
 
 def _groups(rows: list[tuple[DecodeJob, int]]) -> list[tuple[DecodeJob, list[int]]]:

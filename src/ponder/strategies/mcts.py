@@ -13,6 +13,7 @@ c = 1.4 (UCT), K = 3 and beta = 0.5 (CoAT's weighting is a hyper-parameter; 0.5 
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from typing import Any, Callable, Literal
 
@@ -88,9 +89,7 @@ class MonteCarloTreeSearch(BeamSearch):
         if not mems:
             return problem
         note = "Associated memory:\n" + "\n".join(f"- {m}" for m in mems)
-        return Problem(id=problem.id, messages=[{"role": "system", "content": note}, *problem.messages],
-                       answer=problem.answer, answer_kind=problem.answer_kind, meta=problem.meta,
-                       checker=problem.checker)
+        return dataclasses.replace(problem, messages=[{"role": "system", "content": note}, *problem.messages])
 
     async def run(self, problem: Problem, engine: Engine) -> Result:
         p: MctsParams = self.params  # type: ignore[assignment]
