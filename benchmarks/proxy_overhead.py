@@ -11,6 +11,11 @@ measures what a user would see. ``--upstream-model SPEC`` (e.g. ``embedded``) ma
 real model instead: ``ponder serve --model SPEC`` with strategy ``none``, asked greedy arithmetic
 questions, so the proxy competes for the cores with real generation.
 
+The ``floor`` rows send the same requests through the least a proxy can be: a bare ASGI app under
+uvicorn that forwards the body over one aiohttp session and returns the answer's bytes (no parsing,
+no checks). What it adds is what this machine charges any proxy (a second process to wake, two
+more loopback hops); the proxied rows minus the floor rows are Ponder's own cost.
+
     python benchmarks/proxy_overhead.py [--requests 400] [--rounds 3] [--delay-ms 0] [--workers 1]
     python benchmarks/proxy_overhead.py --upstream-model embedded --requests 64
 """
@@ -56,6 +61,37 @@ def upstream_app(delay: float):
             await asyncio.sleep(delay)
         await send({"type": "http.response.start", "status": 200, "headers": headers})
         await send({"type": "http.response.body", "body": answer})
+
+    return app
+
+
+# -- the floor: a bare forwarding proxy (run as: proxy_overhead.py --bare PORT UPSTREAM_URL) -------
+def bare_proxy_app(upstream: str):
+    state: dict = {}
+
+    async def app(scope, receive, send):
+        if scope["type"] == "lifespan":
+            while (await receive())["type"] != "lifespan.shutdown":
+                await send({"type": "lifespan.startup.complete"})
+            if "session" in state:
+                await state["session"].close()
+            await send({"type": "lifespan.shutdown.complete"})
+            return
+        import aiohttp
+
+        chunks, more = [], True
+        while more:
+            message = await receive()
+            chunks.append(message.get("body", b""))
+            more = message.get("more_body", False)
+        if "session" not in state:
+            state["session"] = aiohttp.ClientSession()
+        async with state["session"].post(upstream + scope["path"], data=b"".join(chunks),
+                                         headers={"content-type": "application/json"}) as resp:
+            status, out = resp.status, await resp.read()
+        await send({"type": "http.response.start", "status": status,
+                    "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(out)).encode())]})
+        await send({"type": "http.response.body", "body": out})
 
     return app
 
@@ -112,11 +148,11 @@ def wait(url: str, proc: subprocess.Popen, timeout: float = 60) -> None:
 
 
 def main() -> None:
-    if len(sys.argv) > 1 and sys.argv[1] == "--upstream":
+    if len(sys.argv) > 1 and sys.argv[1] in ("--upstream", "--bare"):
         import uvicorn
 
-        uvicorn.run(upstream_app(float(sys.argv[3]) / 1000), host="127.0.0.1", port=int(sys.argv[2]),
-                    log_level="warning", access_log=False)
+        app = upstream_app(float(sys.argv[3]) / 1000) if sys.argv[1] == "--upstream" else bare_proxy_app(sys.argv[3])
+        uvicorn.run(app, host="127.0.0.1", port=int(sys.argv[2]), log_level="warning", access_log=False)
         return
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--requests", type=int, default=400, help="requests per measurement")
@@ -128,7 +164,7 @@ def main() -> None:
                     help="serve this model (ponder serve --model SPEC) as the upstream instead of the fake one")
     args = ap.parse_args()
 
-    up_port, proxy_port = free_port(), free_port()
+    up_port, proxy_port, bare_port = free_port(), free_port(), free_port()
     if args.upstream_model:
         body = MODEL_BODY
         procs = [subprocess.Popen(
@@ -149,26 +185,28 @@ def main() -> None:
              "--default-strategy", "none", "--max-concurrency", "256", "--log-level", "warning", "--no-access-log",
              "--workers", str(args.workers)],
             env={**os.environ, "OPENAI_API_KEY": "unused"}))
+        procs.append(subprocess.Popen([sys.executable, __file__, "--bare", str(bare_port), f"http://127.0.0.1:{up_port}"]))
         wait(f"http://127.0.0.1:{proxy_port}/health", procs[1])
+        wait(f"http://127.0.0.1:{bare_port}/health", procs[2])
         targets = {"direct": f"http://127.0.0.1:{up_port}/v1/chat/completions",
-                   "proxied": f"http://127.0.0.1:{proxy_port}/v1/chat/completions"}
+                   "proxied": f"http://127.0.0.1:{proxy_port}/v1/chat/completions",
+                   "floor": f"http://127.0.0.1:{bare_port}/v1/chat/completions"}
         print(f"upstream {upstream}, {args.requests} requests x {args.rounds} rounds, "
               f"{args.workers} proxy worker(s), {os.cpu_count()} CPU cores shared by client, proxy and upstream")
-        print(f"{'conc':>4} {'direct rps':>10} {'proxied rps':>11} {'ratio':>6} {'p50 direct':>10} {'p50 proxy':>10} "
-              f"{'added p50':>9} {'p99 direct':>10} {'p99 proxy':>10} {'added p99':>9}")
+        print(f"{'conc':>4} {'path':>7} {'rps':>8} {'ratio':>6} {'p50':>9} {'added p50':>9} {'p99':>9} {'added p99':>9}")
         for conc in args.concurrency:
-            rps: dict[str, list[float]] = {"direct": [], "proxied": []}
-            lat: dict[str, list[float]] = {"direct": [], "proxied": []}
+            rps: dict[str, list[float]] = {name: [] for name in targets}
+            lat: dict[str, list[float]] = {name: [] for name in targets}
             for _ in range(args.rounds):
                 for name, url in targets.items():
                     r, l = asyncio.run(load(url, conc, args.requests, body))
                     rps[name].append(r)
                     lat[name].extend(l)
-            d, p = statistics.median(rps["direct"]), statistics.median(rps["proxied"])
-            d50, p50 = pct(lat["direct"], 0.5) * 1e3, pct(lat["proxied"], 0.5) * 1e3
-            d99, p99 = pct(lat["direct"], 0.99) * 1e3, pct(lat["proxied"], 0.99) * 1e3
-            print(f"{conc:>4} {d:>10.1f} {p:>11.1f} {p / d:>6.3f} {d50:>8.2f}ms {p50:>8.2f}ms {p50 - d50:>7.2f}ms "
-                  f"{d99:>8.2f}ms {p99:>8.2f}ms {p99 - d99:>7.2f}ms")
+            d, d50, d99 = statistics.median(rps["direct"]), pct(lat["direct"], 0.5) * 1e3, pct(lat["direct"], 0.99) * 1e3
+            for name in targets:
+                r, p50, p99 = statistics.median(rps[name]), pct(lat[name], 0.5) * 1e3, pct(lat[name], 0.99) * 1e3
+                print(f"{conc:>4} {name:>7} {r:>8.1f} {r / d:>6.3f} {p50:>7.2f}ms {p50 - d50:>7.2f}ms "
+                      f"{p99:>7.2f}ms {p99 - d99:>7.2f}ms")
     finally:
         for proc in procs:
             proc.terminate()

@@ -82,24 +82,42 @@ async def test_prefix_without_continuation_support_is_a_clear_error(served):
     assert engine.ledger.calls == 0
 
 
-async def test_retries_are_counted_and_usage_details_read(flaky):
+@pytest.mark.parametrize("http", ["httpx", "direct"])
+async def test_retries_are_counted_and_usage_details_read(flaky, http):
     url = flaky(2)
-    engine = Engine(load_backend(f"openai:m@{url}/v1", cache=False))
+    backend = load_backend(f"openai:m@{url}/v1?http={http}", cache=False)
+    engine = Engine(backend)
     [s] = await engine.generate(GenerationRequest(messages=msgs(), max_tokens=8))
     assert s.text == "<think>6*7=42</think>Answer: 42"
     [e] = engine.ledger.entries
     assert (e.retries, e.prompt_tokens, e.cached_prompt_tokens, e.completion_tokens, e.reasoning_tokens) == (2, 11, 8, 7, 4)
     assert httpx.get(f"{url}/calls").json()["calls"] == 3
+    await backend.aclose()
 
 
-async def test_persistent_failure_names_the_url(flaky):
+@pytest.mark.parametrize("http", ["httpx", "direct"])
+async def test_persistent_failure_names_the_url(flaky, http):
     url = flaky(100)
-    engine = Engine(load_backend(f"openai:m@{url}/v1?retries=2", cache=False))
+    backend = load_backend(f"openai:m@{url}/v1?retries=2&http={http}", cache=False)
+    engine = Engine(backend)
     with pytest.raises(BackendError, match=f"{url}/v1.*3 attempt"):
         await engine.generate(GenerationRequest(messages=msgs(), max_tokens=8))
+    assert httpx.get(f"{url}/calls").json()["calls"] == 3
+    await backend.aclose()
 
 
-@pytest.mark.parametrize("http", ["httpx", "aiohttp"])
+@pytest.mark.parametrize("http", ["httpx", "direct"])
+async def test_client_errors_are_not_retried(flaky, http):
+    """A 4xx other than 408/409/429 is the request's fault: one call, an error with the status."""
+    url = flaky(0)
+    backend = load_backend(f"openai:m@{url}/nowhere?retries=3&http={http}", cache=False)
+    with pytest.raises(BackendError, match=f"{url}/nowhere answered 404"):
+        await Engine(backend).generate(GenerationRequest(messages=msgs(), max_tokens=8))
+    assert httpx.get(f"{url}/calls").json()["calls"] == 0
+    await backend.aclose()
+
+
+@pytest.mark.parametrize("http", ["httpx", "aiohttp", "direct"])
 def test_one_backend_serves_successive_event_loops(served, http):
     """Clients, pools and semaphores belong to one loop: each ``asyncio.run`` gets its own, and
     what the backend learned (here: the server ignores ``n``) carries over.  An aiohttp session
@@ -113,14 +131,15 @@ def test_one_backend_serves_successive_event_loops(served, http):
         engine = Engine(backend)
         samples = await engine.generate(GenerationRequest(messages=msgs(), n=2, max_tokens=4, temperature=1.0))
         transport = type(backend._endpoints[0].client._client).__name__
-        if http == "aiohttp":
+        assert (backend._endpoints[0].poster is not None) == (http == "direct")
+        if http != "httpx":
             await backend.aclose()
         return samples, engine.ledger.entries[0].completion_tokens, transport
 
     for _ in range(2):
         samples, tokens, transport = asyncio.run(once())
         assert len(samples) == 2 and tokens == 8
-        assert ("aiohttp" in transport.lower()) == (http == "aiohttp"), transport
+        assert ("aiohttp" in transport.lower()) == (http != "httpx"), transport
     assert all(not native for native in backend._native_n.values())
 
 

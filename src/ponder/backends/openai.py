@@ -10,6 +10,9 @@ llama.cpp, hosted APIs — through the official ``openai`` SDK (``AsyncOpenAI``)
 * Continuing a partial assistant message: through ``/completions`` with the chat template applied
   client-side (``?tokenizer=PATH``), or the server's own flag (``?continue=vllm`` sends vLLM's
   ``continue_final_message``). Without either, a clear CapabilityError.
+* ``http=direct`` (what ``ponder serve`` uses): non-streamed calls go as plain JSON over one
+  aiohttp session (``openai_direct.py``), the SDK's per-call request building skipped; streams
+  still go through the SDK.
 * Streaming: given ``on_token`` (and ``n == 1``), the call is made with ``stream=True`` and each
   text delta is passed on as it arrives (reasoning deltas inside ``<think>…</think>``), usage from
   the final chunk (``stream_options.include_usage``). A stream that fails before its first token is
@@ -32,7 +35,7 @@ from ..types import Capabilities, Generation, GenerationRequest, Sample, Usage
 from .base import truncate_at_stop
 
 SPEC_OPTIONS = ("tokenizer", "continue", "params", "concurrency", "timeout", "retries", "api_key_env", "http")
-HTTP_CLIENTS = ("httpx", "aiohttp")
+HTTP_CLIENTS = ("httpx", "aiohttp", "direct")
 
 
 @dataclass
@@ -41,6 +44,7 @@ class _Endpoint:
     client: Any
     sem: asyncio.Semaphore
     in_flight: int = 0
+    poster: Any = None  # a DirectPoster for non-streamed calls (http=direct)
 
 
 @dataclass
@@ -54,7 +58,7 @@ class OpenAIConfig:
     timeout: float = 60.0
     retries: int = 4
     api_key_env: str = "OPENAI_API_KEY"
-    http: str | None = None  # "httpx" | "aiohttp" | None: httpx, unless a long-lived server chooses
+    http: str | None = None  # "httpx" | "aiohttp" | "direct" | None: httpx, unless a long-lived server chooses
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -152,26 +156,32 @@ class OpenAIBackend:
             from openai import AsyncOpenAI
 
             key = os.environ.get(self.config.api_key_env) or "EMPTY"
+            direct = self.config.http == "direct"
             self._endpoints = [
                 _Endpoint(url=u, client=AsyncOpenAI(base_url=u, api_key=key, max_retries=0,
                                                     timeout=self.config.timeout,
-                                                    **_http_client(self.config.http)),
-                          sem=asyncio.Semaphore(self.config.concurrency))
+                                                    **_http_client("aiohttp" if direct else self.config.http)),
+                          sem=asyncio.Semaphore(self.config.concurrency),
+                          poster=_direct_poster(u, key, self.config.timeout) if direct else None)
                 for u in self.config.urls
             ]
             self._loop = loop
         return self._endpoints
 
     def prefer_aiohttp(self) -> None:
-        """Use the SDK's aiohttp transport unless the spec chose ``http=``: for one long-lived
-        event loop (``ponder serve``), where it costs less CPU per call than the httpx pool."""
+        """Unless the spec chose ``http=``, make non-streamed calls straight over aiohttp and
+        streams through the SDK's aiohttp transport (``http=direct``): for one long-lived event loop
+        (``ponder serve``), where that costs the least CPU per call
+        (``benchmarks/openai_client_cpu.py``)."""
         if self.config.http is None and _aiohttp_available():
-            self.config.http = "aiohttp"
+            self.config.http = "direct"
 
     async def aclose(self) -> None:
         """Close the clients made for the running loop (a server calls this at shutdown)."""
         for ep in self._endpoints or []:
             await ep.client.close()
+            if ep.poster is not None:
+                await ep.poster.close()
         self._endpoints = None
 
     def _pick_endpoint(self) -> _Endpoint:
@@ -187,8 +197,10 @@ class OpenAIBackend:
     async def _with_retries(self, ep: _Endpoint, make_call: Any) -> tuple[Any, int]:
         import openai
 
+        from .openai_direct import UpstreamStatus, UpstreamUnreachable
+
         retryable = (openai.RateLimitError, openai.InternalServerError, openai.APITimeoutError,
-                     openai.APIConnectionError)
+                     openai.APIConnectionError, UpstreamUnreachable)
         attempt = 0
         while True:
             try:
@@ -204,6 +216,14 @@ class OpenAIBackend:
                 await asyncio.sleep(delay)
             except openai.APIStatusError as exc:
                 raise BackendError(f"{ep.url} answered {exc.status_code}: {_message(exc)}") from exc
+            except UpstreamStatus as exc:
+                if not exc.retryable:
+                    raise BackendError(f"{ep.url} answered {exc.status}: {exc.message}") from exc
+                if attempt >= self.config.retries:
+                    raise BackendError(f"{ep.url} failed after {attempt + 1} attempt(s): "
+                                       f"{exc.status} {exc.message}") from exc
+                attempt += 1
+                await asyncio.sleep(min(8.0, 0.25 * 2**attempt) * (0.5 + random.random()))
             except (ValueError, TypeError) as exc:  # malformed JSON or a body the SDK cannot read
                 if attempt >= self.config.retries:
                     raise BackendError(f"{ep.url} sent a malformed response: {exc}") from exc
@@ -306,6 +326,8 @@ class OpenAIBackend:
         decoded JSON (``cast_to=object``): building the SDK's response models cost about a
         fifth of a call's CPU time (the ``post`` and ``json`` rows of the same benchmark)."""
         body = {k: v for k, v in body.items() if v is not None}
+        if ep.poster is not None:  # http=direct: the same body straight over aiohttp
+            return await self._with_retries(ep, lambda _: ep.poster.post(path, body))
         return await self._with_retries(ep, lambda c: c.post(path, body=body, cast_to=object))
 
     async def _stream_call(self, ep: _Endpoint, request: GenerationRequest, on_token: Callable[[int, str], None],
@@ -451,6 +473,13 @@ def _http_client(kind: str | None) -> dict[str, Any]:
     except ImportError:
         return {}
     return {"http_client": DefaultAsyncHttpxClient()}
+
+
+def _direct_poster(url: str, key: str, timeout: float) -> Any:
+    from .. import __version__
+    from .openai_direct import DirectPoster
+
+    return DirectPoster(url, key, timeout, user_agent=f"ponder/{__version__}")
 
 
 def _aiohttp_available() -> bool:
