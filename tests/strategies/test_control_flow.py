@@ -50,6 +50,13 @@ async def test_asc_stops_early_when_unanimous_and_samples_all_when_split():
     w = ScriptedBackend(lambda req, i: "Answer: 7")
     r3 = await run("asc(rule=window, window=4, batch=2)", w)
     assert r3.trace["samples"] == 4
+    # at threshold 0.99 the first call draws 6, then 2 a call; after 10 samples 7 leads 8 by 5 with
+    # 6 left (not settled: P = 0.98 < 0.99), after 12 by 7 with 4 left: no sample could change the vote
+    order = iter("7787978777778777")
+    lead = ScriptedBackend(lambda req, i: f"Answer: {next(order)}")
+    r4 = await run("asc(max_n=16, batch=2, threshold=0.99)", lead)
+    assert [q.n for q in lead.requests] == [6, 2, 2, 2] and r4.answer == "7"
+    assert r4.trace["votes"] == {"7": 9, "8": 2, "9": 1} and r4.trace["confidence"] == 1.0
 
 
 async def test_bon_exact_picks_the_checked_answer_and_wbon_weighs_groups():

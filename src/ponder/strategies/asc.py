@@ -8,7 +8,8 @@ Self-Consistency for Multi-step Reasoning" (arXiv 2401.10480) — ``window``: st
 answer of the latest window agrees. Defaults: max_n = 16 (as ``sc``), batch 2, window 4.
 The first call draws as many samples as the rule needs to stop at all (4 unanimous answers at
 the 0.95 threshold, a whole window for ESC): a call for fewer could never stop, and each call
-re-sends the prompt.
+re-sends the prompt. Under every rule sampling also stops once the leading answer is ahead of the
+second by more than the samples left to ``max_n``: no further sample could change the vote.
 """
 
 from __future__ import annotations
@@ -72,18 +73,21 @@ class AdaptiveConsistency(Strategy):
 
     def settled(self, problem: Problem, cands: list[Candidate]) -> tuple[bool, float]:
         p: AscParams = self.params  # type: ignore[assignment]
+        v = vote(cands, kind=problem.answer_kind)
+        counts = sorted((len(g) for g in v.groups), reverse=True)
+        top, second = (counts + [0, 0])[:2]
+        if top - second > p.max_n - len(cands):  # the rest could not overturn the vote
+            return True, 1.0
         if p.rule == "window":
             recent = cands[-p.window:]
             if len(recent) < p.window or any(c.answer is None for c in recent):
                 return False, 0.0
             agree = len(vote(recent, kind=problem.answer_kind).groups) == 1
             return agree, 1.0 if agree else 0.0
-        v = vote(cands, kind=problem.answer_kind)
-        counts = sorted((len(g) for g in v.groups), reverse=True)
         if not counts:
             return False, 0.0
         if p.rule == "beta":
-            prob = beta_stop_probability(counts[0], counts[1] if len(counts) > 1 else 0)
+            prob = beta_stop_probability(top, second)
         else:
             prob = dirichlet_stop_probability(counts, seed=len(cands))
         return prob >= p.threshold, prob
