@@ -41,6 +41,15 @@ MODEL_BODY = {"model": "fake", "messages": [{"role": "user", "content": "Compute
 
 
 # -- the fake upstream (run as: proxy_overhead.py --upstream PORT DELAY_MS) -------------------------
+async def lifespan(receive, send, on_shutdown=None) -> None:
+    """The ASGI lifespan protocol for a bare app: start at once, close ``on_shutdown`` at the end."""
+    while (await receive())["type"] != "lifespan.shutdown":
+        await send({"type": "lifespan.startup.complete"})
+    if on_shutdown is not None:
+        await on_shutdown()
+    await send({"type": "lifespan.shutdown.complete"})
+
+
 def upstream_app(delay: float):
     answer = json.dumps({
         "id": "up", "object": "chat.completion", "created": 0, "model": "fake",
@@ -50,10 +59,7 @@ def upstream_app(delay: float):
 
     async def app(scope, receive, send):
         if scope["type"] == "lifespan":
-            while (await receive())["type"] != "lifespan.shutdown":
-                await send({"type": "lifespan.startup.complete"})
-            await send({"type": "lifespan.shutdown.complete"})
-            return
+            return await lifespan(receive, send)
         more = True
         while more:
             more = (await receive()).get("more_body", False)
@@ -71,12 +77,7 @@ def bare_proxy_app(upstream: str):
 
     async def app(scope, receive, send):
         if scope["type"] == "lifespan":
-            while (await receive())["type"] != "lifespan.shutdown":
-                await send({"type": "lifespan.startup.complete"})
-            if "session" in state:
-                await state["session"].close()
-            await send({"type": "lifespan.shutdown.complete"})
-            return
+            return await lifespan(receive, send, state["session"].close if "session" in state else None)
         import aiohttp
 
         chunks, more = [], True

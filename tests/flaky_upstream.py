@@ -1,15 +1,16 @@
 """A real OpenAI-compatible HTTP server that fails on purpose (run as a subprocess).
 
 Usage: python flaky_upstream.py PORT FAILURES — the first FAILURES chat requests get 503, later ones
-a valid chat completion whose usage reports cached and reasoning tokens.
+a valid chat completion whose usage reports cached and reasoning tokens (streamed when asked).
 """
 
+import json
 import sys
 import time
 
 import uvicorn
 from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, StreamingResponse
 
 app = FastAPI()
 state = {"failures_left": int(sys.argv[2]) if len(sys.argv) > 2 else 0, "calls": 0}
@@ -28,6 +29,18 @@ async def chat(request: Request) -> JSONResponse:
         state["failures_left"] -= 1
         return JSONResponse({"error": {"message": "overloaded", "type": "server_error"}}, status_code=503)
     n = body.get("n", 1)
+    if body.get("stream"):  # the same answer as server-sent events, usage in the last one
+        base = {"id": "x", "object": "chat.completion.chunk", "created": int(time.time()), "model": body["model"]}
+        deltas = [{"reasoning_content": "6*7"}, {"reasoning_content": "=42"}, {"content": "Answer: 42"}]
+
+        def events():
+            for d in deltas:
+                yield f"data: {json.dumps({**base, 'choices': [{'index': 0, 'delta': d, 'finish_reason': None}]})}\n\n"
+            yield f"data: {json.dumps({**base, 'choices': [{'index': 0, 'delta': {}, 'finish_reason': 'stop'}]})}\n\n"
+            usage = {"prompt_tokens": 11, "completion_tokens": 7, "total_tokens": 18}
+            yield f"data: {json.dumps({**base, 'choices': [], 'usage': usage})}\n\ndata: [DONE]\n\n"
+
+        return StreamingResponse(events(), media_type="text/event-stream")
     choices = [{"index": i, "finish_reason": "stop",
                 "message": {"role": "assistant", "content": f"Answer: {40 + 2}",
                             "reasoning_content": "6*7=42"}} for i in range(n)]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import subprocess
 import sys
 import time
@@ -93,6 +94,49 @@ async def test_retries_are_counted_and_usage_details_read(flaky, http):
     assert (e.retries, e.prompt_tokens, e.cached_prompt_tokens, e.completion_tokens, e.reasoning_tokens) == (2, 11, 8, 7, 4)
     assert httpx.get(f"{url}/calls").json()["calls"] == 3
     await backend.aclose()
+
+
+@pytest.mark.parametrize("http", ["httpx", "aiohttp", "direct"])
+async def test_streamed_calls_deliver_the_text_as_it_comes_with_usage_and_retries(flaky, http):
+    url = flaky(1)
+    backend = load_backend(f"openai:m@{url}/v1?http={http}", cache=False)
+    engine = Engine(backend)
+    pieces: list[str] = []
+    engine.on_token = pieces.append
+    [s] = await engine.generate(GenerationRequest(messages=msgs(), max_tokens=8))
+    await asyncio.sleep(0)  # the engine hands deltas to the loop; the last ones run now
+    assert pieces == ["<think>6*7", "=42", "</think>Answer: 42"] and s.text == "".join(pieces)
+    [e] = engine.ledger.entries
+    assert (e.retries, e.prompt_tokens, e.completion_tokens) == (1, 11, 7)
+    await backend.aclose()
+
+
+@pytest.fixture(scope="module")
+def served_lab():
+    from ponder.backends import embedded_path
+
+    model_dir = embedded_path("policy")
+    with transformers_serve(model_dir) as url:
+        yield url, model_dir
+
+
+async def test_direct_streams_match_the_sdks_on_a_real_server(served_lab):
+    """The lab policy's greedy answer from transformers serve, streamed through the SDK and read
+    straight off the connection: the same text, delivered in pieces, and the same usage."""
+    url, model_dir = served_lab
+    texts, usages = {}, {}
+    for http in ("httpx", "direct"):
+        backend = load_backend(f"openai:{model_dir}@{url}?http={http}", cache=False)
+        engine = Engine(backend)
+        pieces: list[str] = []
+        engine.on_token = pieces.append
+        question = msgs("Compute left to right: 396-353+209*2")
+        [s] = await engine.generate(GenerationRequest(messages=question, max_tokens=96, temperature=0.0))
+        await asyncio.sleep(0)
+        assert len(pieces) > 5 and "".join(pieces) == s.text and "Answer:" in s.text
+        texts[http], usages[http] = s.text, engine.ledger.entries[0].completion_tokens
+        await backend.aclose()
+    assert texts["httpx"] == texts["direct"] and usages["httpx"] == usages["direct"] > 5
 
 
 @pytest.mark.parametrize("http", ["httpx", "direct"])

@@ -10,9 +10,9 @@ llama.cpp, hosted APIs — through the official ``openai`` SDK (``AsyncOpenAI``)
 * Continuing a partial assistant message: through ``/completions`` with the chat template applied
   client-side (``?tokenizer=PATH``), or the server's own flag (``?continue=vllm`` sends vLLM's
   ``continue_final_message``). Without either, a clear CapabilityError.
-* ``http=direct`` (what ``ponder serve`` uses): non-streamed calls go as plain JSON over one
-  aiohttp session (``openai_direct.py``), the SDK's per-call request building skipped; streams
-  still go through the SDK.
+* ``http=direct`` (what ``ponder serve`` uses): calls go as plain JSON over one aiohttp session
+  and streams are read as server-sent events off the connection (``openai_direct.py``), the SDK's
+  per-call request building and per-chunk objects skipped.
 * Streaming: given ``on_token`` (and ``n == 1``), the call is made with ``stream=True`` and each
   text delta is passed on as it arrives (reasoning deltas inside ``<think>…</think>``), usage from
   the final chunk (``stream_options.include_usage``). A stream that fails before its first token is
@@ -295,7 +295,8 @@ class OpenAIBackend:
                     common["logprobs"] = 1
                 if on_token is not None:
                     return await self._stream_call(ep, request, on_token, lambda c, **kw: c.completions.create(
-                        prompt=prompt, extra_body=extra or None, **common, **kw), completions=True)
+                        prompt=prompt, extra_body=extra or None, **common, **kw), completions=True,
+                        path="/completions", body={**common, "prompt": prompt, **extra})
                 resp, retries = await self._post(ep, "/completions", {**common, "prompt": prompt, **extra})
             else:
                 messages = list(request.messages)
@@ -307,7 +308,8 @@ class OpenAIBackend:
                     common["logprobs"] = True
                 if on_token is not None:
                     return await self._stream_call(ep, request, on_token, lambda c, **kw: c.chat.completions.create(
-                        messages=messages, extra_body=extra or None, **common, **kw), completions=False)
+                        messages=messages, extra_body=extra or None, **common, **kw), completions=False,
+                        path="/chat/completions", body={**common, "messages": messages, **extra})
                 resp, retries = await self._post(ep, "/chat/completions", {**common, "messages": messages, **extra})
         except BackendError as exc:
             if request.n > 1 and "n" in str(exc).lower() and ("400" in str(exc) or "422" in str(exc)):
@@ -331,64 +333,56 @@ class OpenAIBackend:
         return await self._with_retries(ep, lambda c: c.post(path, body=body, cast_to=object))
 
     async def _stream_call(self, ep: _Endpoint, request: GenerationRequest, on_token: Callable[[int, str], None],
-                           create: Any, completions: bool) -> Generation:
-        """One streamed call: deltas to ``on_token`` as they arrive, the sample and usage at the end."""
+                           create: Any, completions: bool, path: str, body: dict[str, Any]) -> Generation:
+        """One streamed call: deltas to ``on_token`` as they arrive, the sample and usage at the end.
+        With ``http=direct`` the events are read straight off the connection, else through the SDK."""
         import openai
+
+        from .openai_direct import UpstreamStatus, UpstreamUnreachable
+        from .openai_stream import Assembler, sdk_chunk
 
         transport_errors = _transport_errors()
         delivered = False
+        streamed = {**{k: v for k, v in body.items() if v is not None}, "stream": True,
+                    "stream_options": {"include_usage": True}}
 
-        async def consume(client: Any) -> tuple[list[str], str | None, Any]:
+        async def consume(client: Any) -> tuple[list[str], Assembler]:
             nonlocal delivered
-            stream = await create(client, stream=True, stream_options={"include_usage": True})
+            if ep.poster is not None:
+                stream, read = ep.poster.stream(path, streamed), None
+            else:
+                stream, read = await create(client, stream=True, stream_options={"include_usage": True}), sdk_chunk
             parts: list[str] = []
-            finish: str | None = None
-            usage: Any = None
-            thinking = False
+            out = Assembler(completions)
             try:
                 async for chunk in stream:
-                    if getattr(chunk, "usage", None) is not None:
-                        usage = chunk.usage
-                    for ch in chunk.choices or []:
-                        if completions:
-                            piece = ch.text or ""
-                        else:
-                            delta = ch.delta
-                            extra = getattr(delta, "model_extra", None) or {}
-                            reasoning = (getattr(delta, "reasoning_content", None) or extra.get("reasoning_content")
-                                         or extra.get("reasoning"))
-                            piece = ""
-                            if reasoning:
-                                piece = ("" if thinking else "<think>") + reasoning
-                                thinking = True
-                            if delta.content:
-                                piece += ("</think>" if thinking else "") + delta.content
-                                thinking = False
-                        if ch.finish_reason:
-                            finish = ch.finish_reason
-                        if piece:
-                            parts.append(piece)
-                            delivered = True
-                            on_token(0, piece)
-                if thinking:
-                    parts.append("</think>")
-                    on_token(0, "</think>")
-            except (openai.APIError, *transport_errors) as exc:
+                    for piece in out.feed(read(chunk) if read else chunk):
+                        parts.append(piece)
+                        delivered = True
+                        on_token(0, piece)
+                tail = out.close()
+                if tail:
+                    parts.append(tail)
+                    on_token(0, tail)
+            except (openai.APIError, UpstreamStatus, UpstreamUnreachable, *transport_errors) as exc:
                 if not delivered:
                     raise
                 raise BackendError(f"{ep.url} failed in the middle of a stream: {type(exc).__name__}: "
                                    f"{_message(exc)}") from exc
             finally:
-                await stream.close()
-            return parts, finish, usage
+                if read is None:
+                    await stream.aclose()
+                else:
+                    await stream.close()
+            return parts, out
 
         try:
-            (parts, finish, u), retries = await self._with_retries(ep, consume)
+            (parts, out), retries = await self._with_retries(ep, consume)
         except transport_errors as exc:
             raise BackendError(f"{ep.url}: {type(exc).__name__}: {exc}") from exc
         text, _ = truncate_at_stop("".join(parts), request.stop)
-        sample = Sample(text=text, finish_reason="length" if finish == "length" else "stop")
-        usage = _usage(u.model_dump() if u is not None else None, retries)
+        sample = Sample(text=text, finish_reason="length" if out.finish == "length" else "stop")
+        usage = _usage(out.usage, retries)
         sample.completion_tokens = usage.completion_tokens
         return Generation(samples=[sample], usage=usage)
 

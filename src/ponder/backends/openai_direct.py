@@ -1,4 +1,4 @@
-"""Non-streamed OpenAI-API calls straight over an ``aiohttp`` session (``http=direct``).
+"""OpenAI-API calls straight over an ``aiohttp`` session (``http=direct``).
 
 A proxy's pass-through request is one JSON body in and one JSON body out. The openai SDK's generic
 ``post`` still builds its request options, merges headers and parses the URL three times per call:
@@ -6,29 +6,30 @@ most of the CPU a proxy spends on a call (``benchmarks/openai_client_cpu.py`` pr
 ``direct`` row against ``aiohttp json``). This poster sends the same body with the same
 ``Authorization`` header and reads the answer as JSON; it treats statuses as the SDK does
 (408, 409, 429 and 5xx are retried, other errors are not) and raises the errors the backend's retry
-loop knows. Streams still go through the SDK.
+loop knows. Streams are read the same way: server-sent events, each decoded as it arrives (the SDK
+builds a model object per chunk, most of a streamed token's CPU: ``benchmarks/openai_client_cpu.py
+--stream``). As with the SDK, ``timeout`` bounds connecting and each wait for data, not a whole
+generation.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
-from typing import Any
+from typing import Any, AsyncIterator
 
 RETRIED_STATUSES = frozenset({408, 409, 429})
 
 
 class UpstreamStatus(Exception):
-    """The server answered an error status; ``retryable`` as the SDK would retry it."""
+    """The server answered an error status (retried as the SDK would retry it), or sent an error
+    event in a stream (not retried, as by the SDK)."""
 
-    def __init__(self, status: int, message: str) -> None:
+    def __init__(self, status: int, message: str, retryable: bool | None = None) -> None:
         super().__init__(message)
         self.status = status
         self.message = message
-
-    @property
-    def retryable(self) -> bool:
-        return self.status in RETRIED_STATUSES or self.status >= 500
+        self.retryable = (status in RETRIED_STATUSES or status >= 500) if retryable is None else retryable
 
 
 class UpstreamUnreachable(Exception):
@@ -45,8 +46,10 @@ class DirectPoster:
         self.timeout = timeout
         self.headers = {"Authorization": f"Bearer {api_key}", "Content-Type": "application/json",
                         "Accept": "application/json", "User-Agent": user_agent}
-        self.session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=timeout),
-                                             connector=aiohttp.TCPConnector(limit=0))
+        self.stream_headers = {**self.headers, "Accept": "text/event-stream"}
+        self.session = aiohttp.ClientSession(
+            timeout=aiohttp.ClientTimeout(total=None, sock_connect=timeout, sock_read=timeout),
+            connector=aiohttp.TCPConnector(limit=0))
         self._client_error = aiohttp.ClientError
 
     async def post(self, path: str, body: dict[str, Any]) -> Any:
@@ -63,6 +66,37 @@ class DirectPoster:
         if status >= 400:
             raise UpstreamStatus(status, _error_message(raw, status))
         return json.loads(raw)  # a ValueError for a malformed body, retried by the caller
+
+    async def stream(self, path: str, body: dict[str, Any]) -> AsyncIterator[dict[str, Any]]:
+        """The decoded ``data:`` events of a streamed call, up to ``[DONE]``. An error status
+        raises UpstreamStatus before any event; an error event (``{"error": ...}``) mid-stream
+        raises it then; a broken connection raises UpstreamUnreachable."""
+        data = json.dumps(body, ensure_ascii=False).encode()
+        try:
+            resp = await self.session.post(self.base_url + path, data=data, headers=self.stream_headers)
+        except asyncio.TimeoutError as exc:
+            raise UpstreamUnreachable(f"no answer within {self.timeout:g}s") from exc
+        except self._client_error as exc:
+            raise UpstreamUnreachable(f"{type(exc).__name__}: {exc}") from exc
+        try:
+            if resp.status >= 400:
+                raise UpstreamStatus(resp.status, _error_message(await resp.read(), resp.status))
+            async for line in resp.content:
+                if not line.startswith(b"data:"):
+                    continue  # blank separators, comments, event names
+                payload = line[5:].strip()
+                if payload == b"[DONE]":
+                    return
+                event = json.loads(payload)
+                if isinstance(event, dict) and event.get("error"):
+                    raise UpstreamStatus(502, _error_message(payload, 502), retryable=False)
+                yield event
+        except asyncio.TimeoutError as exc:
+            raise UpstreamUnreachable(f"no data within {self.timeout:g}s") from exc
+        except self._client_error as exc:
+            raise UpstreamUnreachable(f"{type(exc).__name__}: {exc}") from exc
+        finally:
+            resp.release()
 
     async def close(self) -> None:
         await self.session.close()
