@@ -44,7 +44,7 @@ class _Endpoint:
     client: Any
     sem: asyncio.Semaphore
     in_flight: int = 0
-    poster: Any = None  # a DirectPoster for non-streamed calls (http=direct)
+    poster: Any = None  # a DirectPoster: calls and streams without the SDK (http=direct)
 
 
 @dataclass
@@ -169,10 +169,9 @@ class OpenAIBackend:
         return self._endpoints
 
     def prefer_aiohttp(self) -> None:
-        """Unless the spec chose ``http=``, make non-streamed calls straight over aiohttp and
-        streams through the SDK's aiohttp transport (``http=direct``): for one long-lived event loop
-        (``ponder serve``), where that costs the least CPU per call
-        (``benchmarks/openai_client_cpu.py``)."""
+        """Unless the spec chose ``http=``, make calls and streams straight over aiohttp
+        (``http=direct``): for one long-lived event loop (``ponder serve``), where that costs the
+        least CPU per call and per streamed chunk (``benchmarks/openai_client_cpu.py``)."""
         if self.config.http is None and _aiohttp_available():
             self.config.http = "direct"
 
