@@ -29,7 +29,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from proxy_overhead import BODY, free_port, lifespan, wait  # noqa: E402
+from proxy_overhead import BODY, free_port, lifespan, read_body, wait  # noqa: E402
 
 
 async def cpu_seconds(call, concurrency: int, calls: int) -> float:
@@ -89,9 +89,7 @@ def sse_upstream(port: int, chunks: int) -> None:
     async def app(scope, receive, send):
         if scope["type"] == "lifespan":
             return await lifespan(receive, send)
-        more = True
-        while more:
-            more = (await receive()).get("more_body", False)
+        await read_body(receive)
         await send({"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"text/event-stream")]})
         for piece in pieces:
             await send({"type": "http.response.body", "body": piece, "more_body": True})

@@ -50,6 +50,16 @@ async def lifespan(receive, send, on_shutdown=None) -> None:
     await send({"type": "lifespan.shutdown.complete"})
 
 
+async def read_body(receive) -> bytes:
+    """The whole request body of an ASGI http request."""
+    chunks, more = [], True
+    while more:
+        message = await receive()
+        chunks.append(message.get("body", b""))
+        more = message.get("more_body", False)
+    return b"".join(chunks)
+
+
 def upstream_app(delay: float):
     answer = json.dumps({
         "id": "up", "object": "chat.completion", "created": 0, "model": "fake",
@@ -60,9 +70,7 @@ def upstream_app(delay: float):
     async def app(scope, receive, send):
         if scope["type"] == "lifespan":
             return await lifespan(receive, send)
-        more = True
-        while more:
-            more = (await receive()).get("more_body", False)
+        await read_body(receive)
         if delay:
             await asyncio.sleep(delay)
         await send({"type": "http.response.start", "status": 200, "headers": headers})
@@ -75,19 +83,19 @@ def upstream_app(delay: float):
 def bare_proxy_app(upstream: str):
     state: dict = {}
 
+    async def close() -> None:
+        if "session" in state:
+            await state["session"].close()
+
     async def app(scope, receive, send):
         if scope["type"] == "lifespan":
-            return await lifespan(receive, send, state["session"].close if "session" in state else None)
+            return await lifespan(receive, send, close)
         import aiohttp
 
-        chunks, more = [], True
-        while more:
-            message = await receive()
-            chunks.append(message.get("body", b""))
-            more = message.get("more_body", False)
+        body = await read_body(receive)
         if "session" not in state:
             state["session"] = aiohttp.ClientSession()
-        async with state["session"].post(upstream + scope["path"], data=b"".join(chunks),
+        async with state["session"].post(upstream + scope["path"], data=body,
                                          headers={"content-type": "application/json"}) as resp:
             status, out = resp.status, await resp.read()
         await send({"type": "http.response.start", "status": status,

@@ -174,8 +174,9 @@ def test_one_backend_serves_successive_event_loops(served, http):
     async def once():
         engine = Engine(backend)
         samples = await engine.generate(GenerationRequest(messages=msgs(), n=2, max_tokens=4, temperature=1.0))
-        transport = type(backend._endpoints[0].client._client).__name__
-        assert (backend._endpoints[0].poster is not None) == (http == "direct")
+        ep = backend._endpoints[0]
+        transport = type(ep.client._client).__name__ if ep.client is not None else type(ep.poster.session).__module__
+        assert (ep.poster is not None) == (http == "direct")
         if http != "httpx":
             await backend.aclose()
         return samples, engine.ledger.entries[0].completion_tokens, transport

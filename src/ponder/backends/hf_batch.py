@@ -198,7 +198,7 @@ class BatchDecoder:
         import torch
 
         b = self.b
-        scores = batch.logits.clone()
+        scores = batch.logits  # indexing by a job's rows copies: processors write on that copy
         tokens = torch.empty(len(batch.rows), dtype=torch.long, device=b.device)
         logps: dict[int, float] = {}
         failed: set[DecodeJob] = set()

@@ -41,7 +41,7 @@ HTTP_CLIENTS = ("httpx", "aiohttp", "direct")
 @dataclass
 class _Endpoint:
     url: str
-    client: Any
+    client: Any  # the SDK's AsyncOpenAI, or None with http=direct
     sem: asyncio.Semaphore
     in_flight: int = 0
     poster: Any = None  # a DirectPoster: calls and streams without the SDK (http=direct)
@@ -158,10 +158,10 @@ class OpenAIBackend:
             key = os.environ.get(self.config.api_key_env) or "EMPTY"
             direct = self.config.http == "direct"
             self._endpoints = [
-                _Endpoint(url=u, client=AsyncOpenAI(base_url=u, api_key=key, max_retries=0,
-                                                    timeout=self.config.timeout,
-                                                    **_http_client("aiohttp" if direct else self.config.http)),
-                          sem=asyncio.Semaphore(self.config.concurrency),
+                _Endpoint(url=u, sem=asyncio.Semaphore(self.config.concurrency),
+                          client=None if direct else AsyncOpenAI(base_url=u, api_key=key, max_retries=0,
+                                                                 timeout=self.config.timeout,
+                                                                 **_http_client(self.config.http)),
                           poster=_direct_poster(u, key, self.config.timeout) if direct else None)
                 for u in self.config.urls
             ]
@@ -178,9 +178,7 @@ class OpenAIBackend:
     async def aclose(self) -> None:
         """Close the clients made for the running loop (a server calls this at shutdown)."""
         for ep in self._endpoints or []:
-            await ep.client.close()
-            if ep.poster is not None:
-                await ep.poster.close()
+            await (ep.poster or ep.client).close()
         self._endpoints = None
 
     def _pick_endpoint(self) -> _Endpoint:
@@ -199,7 +197,7 @@ class OpenAIBackend:
         from .openai_direct import UpstreamStatus, UpstreamUnreachable
 
         retryable = (openai.RateLimitError, openai.InternalServerError, openai.APITimeoutError,
-                     openai.APIConnectionError, UpstreamUnreachable)
+                     openai.APIConnectionError, UpstreamUnreachable, UpstreamStatus)
         attempt = 0
         while True:
             try:
@@ -207,6 +205,8 @@ class OpenAIBackend:
                 async with ep.sem:
                     return await make_call(ep.client), attempt
             except retryable as exc:
+                if isinstance(exc, UpstreamStatus) and not exc.retryable:
+                    raise BackendError(f"{ep.url} answered {exc.status}: {exc.message}") from exc
                 if attempt >= self.config.retries:
                     kind = type(exc).__name__
                     raise BackendError(f"{ep.url} failed after {attempt + 1} attempt(s): {kind}: {exc}") from exc
@@ -215,14 +215,6 @@ class OpenAIBackend:
                 await asyncio.sleep(delay)
             except openai.APIStatusError as exc:
                 raise BackendError(f"{ep.url} answered {exc.status_code}: {_message(exc)}") from exc
-            except UpstreamStatus as exc:
-                if not exc.retryable:
-                    raise BackendError(f"{ep.url} answered {exc.status}: {exc.message}") from exc
-                if attempt >= self.config.retries:
-                    raise BackendError(f"{ep.url} failed after {attempt + 1} attempt(s): "
-                                       f"{exc.status} {exc.message}") from exc
-                attempt += 1
-                await asyncio.sleep(min(8.0, 0.25 * 2**attempt) * (0.5 + random.random()))
             except (ValueError, TypeError) as exc:  # malformed JSON or a body the SDK cannot read
                 if attempt >= self.config.retries:
                     raise BackendError(f"{ep.url} sent a malformed response: {exc}") from exc

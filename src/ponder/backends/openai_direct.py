@@ -26,7 +26,7 @@ class UpstreamStatus(Exception):
     event in a stream (not retried, as by the SDK)."""
 
     def __init__(self, status: int, message: str, retryable: bool | None = None) -> None:
-        super().__init__(message)
+        super().__init__(f"{status} {message}")
         self.status = status
         self.message = message
         self.retryable = (status in RETRIED_STATUSES or status >= 500) if retryable is None else retryable
