@@ -38,6 +38,12 @@ SPEC_OPTIONS = ("tokenizer", "continue", "params", "concurrency", "timeout", "re
 HTTP_CLIENTS = ("httpx", "aiohttp", "direct")
 
 
+def _backoff(attempt: int) -> float:
+    """Seconds to wait before retry ``attempt + 1``: exponential (0.25 s doubling, at most 8 s)
+    with jitter, the same for every kind of failure."""
+    return min(8.0, 0.25 * 2**attempt) * (0.5 + random.random())
+
+
 @dataclass
 class _Endpoint:
     url: str
@@ -210,16 +216,15 @@ class OpenAIBackend:
                 if attempt >= self.config.retries:
                     kind = type(exc).__name__
                     raise BackendError(f"{ep.url} failed after {attempt + 1} attempt(s): {kind}: {exc}") from exc
-                delay = min(8.0, 0.25 * 2**attempt) * (0.5 + random.random())
+                await asyncio.sleep(_backoff(attempt))
                 attempt += 1
-                await asyncio.sleep(delay)
             except openai.APIStatusError as exc:
                 raise BackendError(f"{ep.url} answered {exc.status_code}: {_message(exc)}") from exc
             except (ValueError, TypeError) as exc:  # malformed JSON or a body the SDK cannot read
                 if attempt >= self.config.retries:
                     raise BackendError(f"{ep.url} sent a malformed response: {exc}") from exc
+                await asyncio.sleep(_backoff(attempt))
                 attempt += 1
-                await asyncio.sleep(min(8.0, 0.25 * 2**attempt) * (0.5 + random.random()))
             finally:
                 ep.in_flight -= 1
 
