@@ -17,6 +17,7 @@ import argparse
 import dataclasses
 import json
 import random
+import sys
 import time
 from collections import Counter
 from pathlib import Path
@@ -60,7 +61,11 @@ def sample(model, tok, messages_list, n: int = 1, temperature: float = 1.0, gree
     per = max(1, batch_seqs // n)
     out: list[list[str]] = []
     tok.padding_side = "left"
+    t0 = last = time.time()
     for i in range(0, len(texts), per):
+        if time.time() - last > 60:  # long runs (PRM data, big evaluations) say how far they are
+            last = time.time()
+            print(f"sampled {i}/{len(texts)} prompts x {n} in {last - t0:.0f}s", file=sys.stderr, flush=True)
         enc = tok(texts[i:i + per], return_tensors="pt", padding=True, add_special_tokens=False)
         kw = dict(do_sample=False) if greedy else dict(do_sample=True, temperature=temperature,
                                                        top_p=1.0, top_k=0)
