@@ -509,7 +509,8 @@ def right_so_far(module, problem: LabProblem, assistant_text: str) -> bool:
     iff its answer is correct; an unfinished one iff every step since the last restart is
     (``module.step_labels(..., finished=False)``: for countdown, the target is also still
     reachable). The exact value of a partial path for step-level search."""
-    if "</think>" in assistant_text or extract_answer(assistant_text) is not None:
-        return module.check(problem, extract_answer(assistant_text))
+    answer = extract_answer(assistant_text)
+    if "</think>" in assistant_text or answer is not None:
+        return module.check(problem, answer)
     labels = module.step_labels(problem, assistant_text, finished=False)
     return not labels or labels[-1]
