@@ -2,6 +2,8 @@
 
 Usage: python flaky_upstream.py PORT FAILURES — the first FAILURES chat requests get 503, later ones
 a valid chat completion whose usage reports cached and reasoning tokens (streamed when asked).
+The thinking text is in ``reasoning_content``; for the model ``reasoning-field`` it is in ``reasoning``,
+the name newer vLLM versions use.
 """
 
 import json
@@ -29,9 +31,10 @@ async def chat(request: Request) -> JSONResponse:
         state["failures_left"] -= 1
         return JSONResponse({"error": {"message": "overloaded", "type": "server_error"}}, status_code=503)
     n = body.get("n", 1)
+    field = "reasoning" if body["model"] == "reasoning-field" else "reasoning_content"
     if body.get("stream"):  # the same answer as server-sent events, usage in the last one
         base = {"id": "x", "object": "chat.completion.chunk", "created": int(time.time()), "model": body["model"]}
-        deltas = [{"reasoning_content": "6*7"}, {"reasoning_content": "=42"}, {"content": "Answer: 42"}]
+        deltas = [{field: "6*7"}, {field: "=42"}, {"content": "Answer: 42"}]
 
         def events():
             for d in deltas:
@@ -43,7 +46,7 @@ async def chat(request: Request) -> JSONResponse:
         return StreamingResponse(events(), media_type="text/event-stream")
     choices = [{"index": i, "finish_reason": "stop",
                 "message": {"role": "assistant", "content": f"Answer: {40 + 2}",
-                            "reasoning_content": "6*7=42"}} for i in range(n)]
+                            field: "6*7=42"}} for i in range(n)]
     return JSONResponse({
         "id": "x", "object": "chat.completion", "created": int(time.time()), "model": body["model"],
         "choices": choices,

@@ -96,6 +96,20 @@ async def test_retries_are_counted_and_usage_details_read(flaky, http):
     await backend.aclose()
 
 
+@pytest.mark.parametrize("stream", [False, True])
+@pytest.mark.parametrize("http", ["httpx", "direct"])
+async def test_thinking_under_either_field_name_is_kept(flaky, http, stream):
+    # vLLM used to name the thinking text reasoning_content and now names it reasoning
+    url = flaky(0)
+    backend = load_backend(f"openai:reasoning-field@{url}/v1?http={http}", cache=False)
+    engine = Engine(backend)
+    if stream:
+        engine.on_token = lambda piece: None
+    [s] = await engine.generate(GenerationRequest(messages=msgs(), max_tokens=8))
+    assert s.text == "<think>6*7=42</think>Answer: 42"
+    await backend.aclose()
+
+
 @pytest.mark.parametrize("http", ["httpx", "aiohttp", "direct"])
 async def test_streamed_calls_deliver_the_text_as_it_comes_with_usage_and_retries(flaky, http):
     url = flaky(1)

@@ -410,8 +410,9 @@ class OpenAIBackend:
             else:
                 msg = ch.get("message") or {}
                 text = msg.get("content") or ""
-                if msg.get("reasoning_content"):
-                    text = f"<think>{msg['reasoning_content']}</think>{text}"
+                reasoning = msg.get("reasoning_content") or msg.get("reasoning")  # servers name it either way
+                if reasoning:
+                    text = f"<think>{reasoning}</think>{text}"
                 if request.logprobs and lp.get("content"):
                     logprobs = [float(t["logprob"]) for t in lp["content"]]
             full = text
