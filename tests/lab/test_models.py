@@ -116,7 +116,7 @@ def test_prm_evaluation_reports_the_likelihood_baseline(tmp_path):
     """``evaluate prm --policy``: best-of-k by the policy's own likelihood, the baseline a PRM
     must beat. The policy copies its last result into the answer, so its likelihood rejects an
     answer the trace contradicts (the lab PRM, trained on some such answers, picks the right
-    trace in 7 of these 12 pairs)."""
+    trace in 7 of these 12 pairs). Also ``answer_auroc``, the ranking best-of-k lives on."""
     import dataclasses
     import random
 
@@ -138,3 +138,10 @@ def test_prm_evaluation_reports_the_likelihood_baseline(tmp_path):
     assert res["best_of_2_policy_logprob"] >= 0.9, res
     assert 0.0 <= res["best_of_2_last"] <= 1.0 and 0.0 <= res["step_auroc"] <= 1.0
     assert 0.0 <= res["weighted_2_last"] <= 1.0
+    # answer_auroc: the last step's score against the answer's correctness over all samples. A
+    # contradicted answer fools this PRM (about chance); a slip carried to the answer does not.
+    assert 0.3 < res["answer_auroc"] < 0.7, res
+    slipped = [[arith.trace(p, rng, "slip"), arith.trace(p, rng, "full")] for p in probs]
+    path.write_text(json.dumps({**json.loads(path.read_text()), "samples": slipped}))
+    res = evaluate_prm(PRM_DIR, str(path))
+    assert res["answer_auroc"] >= 0.8 and res["best_of_2_last"] >= 0.75, res

@@ -110,7 +110,36 @@ def test_operand_labels_compare_each_step_with_the_question():
     cd = countdown.generate(3, seed=1)[0]
     cd_msgs = [{"role": "user", "content": cd.question}]
     cd_text = countdown.trace(cd, __import__("random").Random(0))
-    assert labelled(tok, cd, cd_msgs, cd_text, operand_labels=True) == labelled(tok, cd, cd_msgs, cd_text)
+    plain = labelled(tok, cd, cd_msgs, cd_text)
+    assert labelled(tok, cd, cd_msgs, cd_text, operand_labels=("arith",)) == plain  # named tasks only
+    assert labelled(tok, cd, cd_msgs, cd_text, operand_labels=True) != plain
+    assert labelled(tok, p, msgs, text, operand_labels=("countdown",)) == labelled(tok, p, msgs, text)
+
+
+@pytest.mark.parametrize("text, marks", [
+    # 6 is used twice: the second 6 is wrong, and nothing after it in that attempt is labelled
+    ("<think> 11-6=5; 6+5=11 Wait, 11-8=3; 6-3=3 </think> Answer: 6-(11-8)", "+++-" "+++++" "++++"),
+    # <backtrack> retracts 6+3=9: 3 and 6 are available again
+    ("<think> 11-8=3; 6+3=9 <backtrack> 6-3=3 </think> Answer: 6-11-8", "+++" "++" "++" "++++"),
+    # the answer uses 8 twice; the result 5 of the first step is available to the second
+    ("<think> 11-6=5; 8+5=13 </think> Answer: 11-6+8+8", "+++" "++" "+++" "+-"),
+])
+def test_countdown_operand_labels_say_whether_each_number_is_still_available(text, marks):
+    """``available_token_labels``: each operand digit of a countdown trace (and each number of
+    its answer) is good iff the number so far is still available in the current attempt."""
+    from transformers import AutoTokenizer
+
+    from ponder.lab.prm_data import available_token_labels, labelled
+    from ponder.lab.tasks import countdown
+
+    tok = AutoTokenizer.from_pretrained(str(POLICY_DIR))
+    p = countdown.problem_from_numbers([6, 8, 11], 3)
+    msgs = [{"role": "user", "content": p.question}]
+    ids, pos, labels, start = labelled(tok, p, msgs, text, operand_labels=("countdown",))
+    opos, olab = available_token_labels(tok, ids, p, start)
+    assert opos == pos[-len(opos):] and olab == labels[-len(olab):]
+    assert all(tok.decode([ids[i]]).isdigit() for i in opos)
+    assert "".join("+" if y else "-" for y in olab) == marks
 
 
 def test_recipe_runs_its_stages_in_order_and_can_start_late(monkeypatch):

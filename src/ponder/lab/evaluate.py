@@ -255,8 +255,9 @@ def auroc(scores: list[float], labels: list[bool]) -> float:
 
 
 def evaluate_prm(prm_dir, samples_file: str, policy_dir=None) -> dict:
-    """PRM best-of-k (aggregate last / min) and step AUROC on saved policy samples; with
-    ``policy_dir``, also best-of-k by the policy's mean token log-probability."""
+    """PRM best-of-k (aggregate last / min), step AUROC and answer AUROC (the last step's
+    score against the answer's correctness, what best-of-k lives on) on saved policy samples;
+    with ``policy_dir``, also best-of-k by the policy's mean token log-probability."""
     from .tasks import TASKS, LabProblem, extract_answer
 
     d = json.loads(Path(samples_file).read_text())
@@ -280,7 +281,9 @@ def evaluate_prm(prm_dir, samples_file: str, policy_dir=None) -> dict:
             all_s += sc
             all_y += labels
     k = len(d["samples"][0])
-    res = {"n": len(probs), "k": k, "step_auroc": auroc(all_s, all_y), "steps": len(all_y)}
+    right = [T.check(p, extract_answer(t)) for p, t in zip(flat_p, flat_t)]
+    res = {"n": len(probs), "k": k, "step_auroc": auroc(all_s, all_y), "steps": len(all_y),
+           "answer_auroc": auroc([sc[-1] if sc else 0.0 for sc in scores], right)}
     aggs = {"last": lambda i: scores[i][-1] if scores[i] else 0.0,
             "min": lambda i: min(scores[i]) if scores[i] else 0.0}
     if policy_dir is not None:

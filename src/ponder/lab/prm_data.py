@@ -50,13 +50,15 @@ def written_results(text: str) -> list[tuple[str, str] | None]:
 
 
 def labelled(tokenizer, problem, messages, text, digit_labels: bool = False,
-             operand_labels: bool = False):
+             operand_labels: bool | tuple[str, ...] = False):
     """``(ids, positions, labels, prompt_len)`` for one trace, or ``None`` if tags and
     segments disagree (``prompt_len``: tokens before the assistant text).  ``positions``
     are the step tags, then (``digit_labels``) every written result digit, labelled by
     whether the result is right so far (see ``result_digit_labels``), then
-    (``operand_labels``, arith only) every operand, operator and answer token, labelled by
-    whether it still agrees with the question (see ``chain_token_labels``)."""
+    (``operand_labels``: ``True`` or the names of the tasks to do it for) for arith every
+    operand, operator and answer token, labelled by whether it still agrees with the question
+    (``chain_token_labels``), for countdown every operand and answer number, by whether it is
+    still available (``available_token_labels``)."""
     from .tasks import task_of
     from .tokenizer import render_chat
     from .train import prm_example_ids
@@ -69,9 +71,12 @@ def labelled(tokenizer, problem, messages, text, digit_labels: bool = False,
         dpos, dlab = result_digit_labels(tokenizer, ids, written_results(text))
         pos, labels = pos + dpos, labels + dlab
     prompt_len = len(tokenizer.encode(render_chat(messages), add_special_tokens=False))
-    if operand_labels and "values" in problem.meta:
-        opos, olab = chain_token_labels(tokenizer, ids, problem, prompt_len)
-        pos, labels = pos + opos, labels + olab
+    task = "arith" if "values" in problem.meta else "countdown" if "numbers" in problem.meta else None
+    if operand_labels is True or (operand_labels and task in operand_labels):
+        label = {"arith": chain_token_labels, "countdown": available_token_labels}.get(task)
+        if label is not None:
+            opos, olab = label(tokenizer, ids, problem, prompt_len)
+            pos, labels = pos + opos, labels + olab
     return ids, pos, labels, prompt_len
 
 
@@ -206,7 +211,8 @@ def drill_items(tokenizer, n: int, seed: int, steps: int = 8):
 def build_prm_dataset(tokenizer, policy_dir, seed: int = 0, n_onpolicy: int = 1200,
                       samples_per_problem: int = 4, n_synthetic: int = 12000, n_drill: int = 0,
                       digit_labels: bool = False, synthetic_styles: dict[str, float] | None = None,
-                      task_mix: dict[str, float] | None = None, operand_labels: bool = False):
+                      task_mix: dict[str, float] | None = None,
+                      operand_labels: bool | tuple[str, ...] = False):
     """Labelled PRM sequences: synthetic traces, on-policy samples and ``n_drill``
     step-check drills (``digit_labels``: the traces' result digits are labelled too;
     ``operand_labels``: their operands, operators and answers; ``task_mix``: the tasks'
@@ -220,3 +226,60 @@ def build_prm_dataset(tokenizer, policy_dir, seed: int = 0, n_onpolicy: int = 12
         if r is not None:
             out.append(r)
     return out + (drill_items(tokenizer, n_drill, seed) if n_drill else [])
+
+
+_CD_EVENT_RE = re.compile(r"Alternatively|Wait|<backtrack>|Answer:|(\d+)([-+*/])(\d+)=(\d+)")
+
+
+def available_token_labels(tokenizer, ids: list[int], problem, start: int):
+    """Positions and labels of the operand digits of a countdown trace (and of the numbers in
+    its answer): each digit is good iff the number so far is a prefix of a number still
+    available (the given numbers, minus the operands used, plus the results written, since
+    the attempt began; ``Wait,`` and ``Alternatively,`` begin a new one, ``<backtrack>``
+    retracts the step before it). A policy's wrong countdown sample mostly uses a number it
+    no longer has (59 % of them, on 200 x 16 samples); these labels put that check on the
+    token where it is made. Labelling stops at the first unavailable number of an attempt."""
+    from collections import Counter
+
+    pieces = tokenizer.convert_ids_to_tokens(ids)
+    owner = [i for i, piece in enumerate(pieces) for _ in piece]
+    text = "".join(pieces)
+    skip = len("".join(pieces[:start]))
+    given = Counter(problem.meta["numbers"])
+    state, history, broken = Counter(given), [], False
+    pos, labels = [], []
+
+    def take(number: str, at: int, pool: Counter) -> bool:
+        for k in range(len(number)):
+            pos.append(owner[at + k])
+            labels.append(any(str(x).startswith(number[:k + 1]) for x, c in pool.items() if c > 0))
+        return pool[int(number)] > 0
+
+    for m in _CD_EVENT_RE.finditer(text, skip):
+        word = m.group(0)
+        if word in ("Alternatively", "Wait"):
+            state, history, broken = Counter(given), [], False
+        elif word == "<backtrack>":
+            if history and not broken:
+                state = history.pop()
+        elif word == "Answer:":
+            pool = Counter(given)
+            for num in re.finditer(r"\d+", text[m.end():m.end() + 60].split("<")[0].split("\n")[0]):
+                if not take(num.group(0), m.end() + num.start(), pool):
+                    break
+                pool[int(num.group(0))] -= 1
+            break
+        elif not broken:
+            a, b, c = m.group(1), m.group(3), m.group(4)
+            pool = Counter(state)
+            ok = take(a, m.start(1), pool)
+            if ok:
+                pool[int(a)] -= 1
+                ok = take(b, m.start(3), pool)
+            if not ok:
+                broken = True
+                continue
+            history.append(state)
+            state = pool - Counter([int(b)])
+            state[int(c)] += 1
+    return pos, labels

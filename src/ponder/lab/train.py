@@ -245,7 +245,8 @@ def train_prm(out_dir: str | Path, policy_dir: str | Path, steps: int = 600, see
               init_from: str | Path | None = None, lm_weight: float = 0.0, n_drill: int = 0,
               extra_layers: int = 0, digit_labels: bool = False,
               synthetic_styles: dict[str, float] | None = None,
-              task_mix: dict[str, float] | None = None, operand_labels: bool = False) -> dict:
+              task_mix: dict[str, float] | None = None, operand_labels: bool | tuple[str, ...] = False,
+              tag_weight: float = 1.0) -> dict:
     """Train a step-tag PRM initialised from the policy and export it (with ``ponder_prm.json``).
 
     Training data: synthetic traces (all behaviour styles, with and without
@@ -260,7 +261,9 @@ def train_prm(out_dir: str | Path, policy_dir: str | Path, steps: int = 600, see
     synthetic traces' behaviours (default ``prm_data.SYNTHETIC_STYLES``), ``task_mix`` the
     tasks' shares of the traces and samples; ``operand_labels`` labels the operands,
     operators and answer digits of arith traces by whether they agree with the question
-    (``prm_data.chain_token_labels``).
+    (``prm_data.chain_token_labels``; for countdown, whether each number is still available,
+    ``prm_data.available_token_labels``; ``True`` or the names of the tasks); ``tag_weight``
+    weighs the step tags' loss against the digits' and operands'.
     """
     import torch
     from transformers import AutoModelForCausalLM
@@ -289,16 +292,19 @@ def train_prm(out_dir: str | Path, policy_dir: str | Path, steps: int = 600, see
     def tag_loss(idx: list[int]):
         ids = _pad([data[i][0] for i in idx], tok.pad_token_id)
         mask = (ids != tok.pad_token_id).long()
-        rows, cols, ys = [], [], []
+        rows, cols, ys, ws = [], [], [], []
         for r, i in enumerate(idx):
             for pos, y in zip(data[i][1], data[i][2]):
                 rows.append(r)
                 cols.append(pos)
                 ys.append(0 if y else 1)
+                ws.append(tag_weight if data[i][0][pos] == tag_id else 1.0)
         hidden = model.model(input_ids=ids, attention_mask=mask).last_hidden_state
         h = hidden[torch.tensor(rows), torch.tensor(cols)]
         logits = model.lm_head(h)[:, [good, bad]]
-        loss = torch.nn.functional.cross_entropy(logits.float(), torch.tensor(ys))
+        ce = torch.nn.functional.cross_entropy(logits.float(), torch.tensor(ys), reduction="none")
+        w = torch.tensor(ws)
+        loss = (ce * w).sum() / w.sum()
         correct = [(r, data[i]) for r, i in enumerate(idx) if all(data[i][2])]
         if lm_weight and correct:
             targets = torch.full_like(ids, -100)
@@ -319,7 +325,7 @@ def train_prm(out_dir: str | Path, policy_dir: str | Path, steps: int = 600, see
                "final_loss": round(ema, 4), "init": "previous PRM stage" if init_from else "policy",
                "lm_weight": lm_weight, "n_onpolicy": n_onpolicy, "n_synthetic": n_synthetic,
                "n_drill": n_drill, "extra_layers": extra_layers, "digit_labels": digit_labels,
-               "task_mix": task_mix, "operand_labels": operand_labels,
+               "task_mix": task_mix, "operand_labels": operand_labels, "tag_weight": tag_weight,
                "layers": model.config.num_hidden_layers}
     (Path(out_dir) / "lab_training.json").write_text(json.dumps(summary, indent=2) + "\n")
     return summary
