@@ -2,8 +2,9 @@
 with ranges for sweeps (``sc(n=1..16)``).
 
 Specs are parsed with Python's ``ast`` (never evaluated): values may be numbers, strings, bare
-words (``scorer=prm`` means the string ``"prm"``), ``true``/``false``, lists, nested specs and
-``A..B`` ranges (for ``ponder bench``; a single run rejects them).
+words (``scorer=prm`` means the string ``"prm"``; ``model=hf:/models/prm`` and
+``model=embedded-prm`` the model specs), ``true``/``false``, lists, nested specs and ``A..B``
+ranges (for ``ponder bench``; a single run rejects them).
 """
 
 from __future__ import annotations
@@ -63,6 +64,9 @@ def _fmt(v: Any) -> str:
 
 
 _RANGE = re.compile(r"(?<![\w.])(\d+)\s*\.\.\s*(\d+)")
+# A bare model spec as a value (``model=hf:/models/prm``, ``model=embedded-prm``) is read as the
+# string it is, not as Python (a syntax error, or ``embedded - prm``).
+_MODEL_VALUE = re.compile(r"(=\s*)((?:hf|openai|vllm):[^\s,()'\"]+|[A-Za-z_][\w.]*(?:-[\w.]+)+(?=\s*[,)]|\s*$))")
 
 
 def parse_spec(text: str) -> ParsedSpec:
@@ -70,10 +74,13 @@ def parse_spec(text: str) -> ParsedSpec:
     if not isinstance(text, str) or not text.strip():
         raise StrategySpecError("empty strategy spec; write e.g. cot, sc(n=16) or bon(n=8, scorer=prm)")
     src = _RANGE.sub(lambda m: f"__range__({m.group(1)}, {m.group(2)})", text.strip())
+    src = _MODEL_VALUE.sub(lambda m: m.group(1) + repr(m.group(2)), src)
     try:
         tree = ast.parse(src, mode="eval")
     except SyntaxError as exc:
-        raise StrategySpecError(f"cannot parse strategy spec {text!r}: {exc.msg}; "
+        hint = " (quote a value with ':', '/' or '@' in it, e.g. file='/data/x.jsonl')" if re.search(
+            r"=\s*[^\s'\"=,()]*[:/@]", text) else ""
+        raise StrategySpecError(f"cannot parse strategy spec {text!r}: {exc.msg}{hint}; "
                                 "expected name(key=value, ...), e.g. sc(n=16)") from None
     return _node_to_spec(tree.body, text)
 
