@@ -33,6 +33,31 @@ def test_bad_input_is_one_line_and_exit_2(args, needle):
     assert "Traceback" not in p.stderr and len(p.stderr.strip().splitlines()) == 1
 
 
+@pytest.mark.parametrize("args, needle", [
+    (["solve"], "Missing argument 'question'"),
+    (["solve", "q", "--max-tokens", "many"], "Invalid value for '--max-tokens'"),
+    (["warp"], "No such command 'warp'"),
+    (["serve", "--port", "eighty"], "Invalid value for '--port'"),
+])
+def test_usage_errors_show_the_usage_and_exit_2(args, needle):
+    # the command-line library's own errors: not "internal error", not exit 1
+    p = run(*args)
+    assert p.returncode == 2 and needle in p.stderr, p.stderr
+    assert "Usage: ponder" in p.stderr and "internal error" not in p.stderr and "Traceback" not in p.stderr
+
+
+def test_the_other_entry_points_share_the_error_handling():
+    for module in ("ponder.server", "ponder.bench"):
+        p = subprocess.run([sys.executable, "-m", module, "--port" if module == "ponder.server" else "warp",
+                            "eighty"], capture_output=True, text=True, timeout=60)
+        assert p.returncode == 2 and "Usage:" in p.stderr and "internal error" not in p.stderr, p.stderr
+
+
+def test_an_empty_question_is_refused_before_any_model_loads():
+    p = run("solve", "  ", "--model", "hf:/definitely/not/here")
+    assert p.returncode == 2 and "the question is empty" in p.stderr and "Traceback" not in p.stderr
+
+
 def test_solve_json_on_a_local_model(tiny_model_dir):
     p = run("solve", "What is 2+2?", "--model", f"hf:{tiny_model_dir}", "--strategy", "sc(n=3, temperature=1.0)",
             "--json")

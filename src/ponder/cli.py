@@ -6,15 +6,12 @@ Every error Ponder raises on purpose becomes one line on stderr and exit code 2.
 from __future__ import annotations
 
 import json
-import os
-import sys
 from typing import Optional
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
-from .errors import PonderError
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="Ponder: inference-time scaling for any LLM, with an honest compute ledger.")
@@ -37,6 +34,9 @@ def solve(
     from .api import solve as run_solve
     from .budget import Budget
 
+    if not question.strip():
+        raise typer.BadParameter("the question is empty; give the text to answer, e.g. "
+                                 "ponder solve 'Compute left to right: 12+30*2'", param_hint="QUESTION")
     budget = Budget(max_tokens=max_tokens, max_calls=max_calls, max_seconds=max_seconds)
     result = run_solve(question, model=model, strategy=strategy, budget=budget)
     if as_json:
@@ -167,28 +167,6 @@ _mount_shells()
 
 def main(argv: list[str] | None = None) -> None:
     """Entry point: run the app, turning Ponder's errors into one line and exit code 2."""
-    try:
-        app(args=argv, standalone_mode=False)
-    except PonderError as exc:
-        err.print(f"[red]error:[/red] {exc}", highlight=False)
-        sys.exit(2)
-    except typer.Exit as exc:
-        sys.exit(exc.exit_code)
-    except typer.Abort:
-        err.print("aborted")
-        sys.exit(130)
-    except Exception as exc:  # click usage errors and the like
-        import click
+    from .cli_run import run_app
 
-        if isinstance(exc, click.ClickException):
-            exc.show()
-            sys.exit(2)
-        if os.environ.get("PONDER_DEBUG"):
-            raise
-        err.print(f"[red]internal error:[/red] {type(exc).__name__}: {exc} "
-                  "(a bug in Ponder; set PONDER_DEBUG=1 for the traceback)", highlight=False)
-        sys.exit(1)
-
-
-if __name__ == "__main__":
-    main()
+    run_app(app, argv)

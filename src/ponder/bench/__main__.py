@@ -3,29 +3,12 @@ the main CLI (used by the resume test's subprocess); errors become one line and 
 
 from __future__ import annotations
 
-import sys
-
-from ..errors import PonderError
-from .cli import err, make_app
+from ..cli_run import run_app
+from .cli import make_app
 
 
 def main(argv: list[str] | None = None) -> None:
-    import typer
-
-    try:
-        make_app()(args=argv, standalone_mode=False)
-    except PonderError as exc:
-        err.print(f"[red]error:[/red] {exc}", highlight=False)
-        sys.exit(2)
-    except typer.Exit as exc:
-        sys.exit(exc.exit_code)
-    except Exception as exc:
-        import click
-
-        if isinstance(exc, click.ClickException):
-            exc.show()
-            sys.exit(2)
-        raise
+    run_app(make_app(), argv)
 
 
 if __name__ == "__main__":

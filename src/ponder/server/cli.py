@@ -4,12 +4,11 @@
 from __future__ import annotations
 
 import logging
-import sys
 from typing import Optional
 
 import typer
 
-from ..errors import ModelSpecError, PonderError
+from ..errors import ModelSpecError
 
 
 def serve_command(
@@ -69,19 +68,8 @@ def serve_command(
 
 def main(argv: list[str] | None = None) -> None:
     """``python -m ponder.server ...``: Ponder's errors become one line and exit code 2."""
+    from ..cli_run import run_app
+
     app = typer.Typer(add_completion=False)
     app.command()(serve_command)
-    try:
-        app(args=argv, standalone_mode=False)
-    except PonderError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        sys.exit(2)
-    except Exception as exc:
-        import click
-
-        if isinstance(exc, click.ClickException):
-            exc.show()
-            sys.exit(2)
-        if isinstance(exc, (click.exceptions.Exit,)):
-            sys.exit(exc.exit_code)
-        raise
+    run_app(app, argv)
