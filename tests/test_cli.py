@@ -24,6 +24,8 @@ def run(*args: str, timeout: float = 120) -> subprocess.CompletedProcess:
     (["solve", "q", "--strategy", "sc(k=2)"], "Keys of sc"),
     (["solve", "q", "--strategy", "sc(n=-1)"], "greater than 0"),
     (["solve", "q", "--max-tokens", "0"], "positive"),
+    (["lab", "train", "--kind", "prm", "--policy", "/definitely/not/here", "--out", "/tmp/never-written"],
+     "is not a model directory"),
     (["solve", "q", "--model", "openai:m@http://127.0.0.1:9/v1?timeout=1&retries=0"], "127.0.0.1:9"),
 ])
 def test_bad_input_is_one_line_and_exit_2(args, needle):
@@ -38,6 +40,12 @@ def test_bad_input_is_one_line_and_exit_2(args, needle):
     (["solve", "q", "--max-tokens", "many"], "Invalid value for '--max-tokens'"),
     (["warp"], "No such command 'warp'"),
     (["serve", "--port", "eighty"], "Invalid value for '--port'"),
+    (["lab", "train", "--out", "/tmp/never-written", "--steps", "0"], "Invalid value for '--steps'"),
+    (["lab", "quick-eval", "--task", "chess"], "Invalid value for '--task'"),
+    (["serve", "--port", "70000"], "Invalid value for '--port'"),
+    (["serve", "--log-level", "loud"], "Invalid value for '--log-level'"),
+    (["bench", "-m", "embedded", "-t", "arith", "-s", "cot", "--seeds", "0"], "Invalid value for '--seeds'"),
+    (["bench", "-m", "embedded", "-t", "arith", "-s", "cot", "-c", "0"], "Invalid value for '--concurrency'"),
 ])
 def test_usage_errors_show_the_usage_and_exit_2(args, needle):
     # the command-line library's own errors: not "internal error", not exit 1

@@ -23,6 +23,11 @@ class TaskChoice(str, Enum):
     mix = "mix"
 
 
+class EvalTask(str, Enum):
+    arith = "arith"
+    countdown = "countdown"
+
+
 class KindChoice(str, Enum):
     policy = "policy"
     prm = "prm"
@@ -32,14 +37,16 @@ class KindChoice(str, Enum):
 def train(
     out: str = typer.Option(..., "--out", help="output directory (Hugging Face format)"),
     task: TaskChoice = typer.Option(TaskChoice.mix, "--task", help="training task(s)"),
-    steps: Optional[int] = typer.Option(None, "--steps", help="optimizer steps"),
+    steps: Optional[int] = typer.Option(None, "--steps", min=1, help="optimizer steps"),
     seed: Optional[int] = typer.Option(None, "--seed", help="random seed (default: the recipe's)"),
     kind: KindChoice = typer.Option(KindChoice.policy, "--kind", help="policy or prm"),
     policy: Optional[str] = typer.Option(None, "--policy",
                                          help="policy dir to initialise/sample the PRM from"),
 ) -> None:
-    """Train a lab policy (the recipe's first stage) or a PRM (all the PRM recipe's stages,
-    from a policy) and export it; ``--steps`` sets the (last) stage's steps."""
+    """Train a lab policy (the recipe's first stage) or a PRM (all its stages, from a policy) and export it.
+
+    --steps sets the steps of the (last) stage.
+    """
     if kind == KindChoice.policy:
         from .recipe import POLICY_RECIPE
         from .train import train_policy
@@ -49,9 +56,15 @@ def train(
             cfg["steps"] = steps
         res = train_policy(out, **cfg)
     else:
+        from pathlib import Path
+
+        from ..errors import ModelSpecError
         from . import POLICY_DIR
         from .recipe import run_prm
 
+        if policy is not None and not (Path(policy) / "config.json").is_file():
+            raise ModelSpecError(f"--policy {policy!r} is not a model directory (no config.json); give a lab "
+                                 "policy saved by ponder lab train, or leave it out for the shipped one")
         over = {k: v for k, v in (("steps", steps), ("seed", seed)) if v is not None}
         res = run_prm(out, policy or str(POLICY_DIR), **over)
     typer.echo(json.dumps(res, indent=2))
@@ -60,16 +73,16 @@ def train(
 @lab_app.command("quick-eval")
 def quick_eval(
     model: Optional[str] = typer.Option(None, "--model", help="policy dir (default: shipped)"),
-    task: str = typer.Option("arith", "--task"),
-    n: int = typer.Option(300, "--n"),
-    k: int = typer.Option(16, "--k"),
+    task: EvalTask = typer.Option(EvalTask.arith, "--task"),
+    n: int = typer.Option(300, "--n", min=1, help="problems"),
+    k: int = typer.Option(16, "--k", min=1, help="samples per problem"),
     seed: int = typer.Option(12345, "--seed"),
-    temperature: float = typer.Option(1.0, "--temperature"),
+    temperature: float = typer.Option(1.0, "--temperature", min=0.0),
     prm: Optional[str] = typer.Option(None, "--prm", help="also score samples with this PRM"),
 ) -> None:
     """Greedy / one-sample / maj@k / any@k (and PRM best-of-k) with raw transformers.
 
-    (``ponder lab eval``, registered by the main CLI, evaluates through the Engine.)
+    (ponder lab eval, registered by the main CLI, evaluates through the Engine.)
     """
     import tempfile
     from pathlib import Path
@@ -79,7 +92,7 @@ def quick_eval(
 
     with tempfile.TemporaryDirectory() as tmp:
         samples = str(Path(tmp) / "samples.json")
-        res = evaluate_policy(model or str(POLICY_DIR), task, n, k, seed,
+        res = evaluate_policy(model or str(POLICY_DIR), task.value, n, k, seed,
                               temperature=temperature, samples_out=samples)
         if prm:
             res["prm"] = evaluate_prm(prm, samples)

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import logging
+from enum import Enum
 from typing import Optional
 
 import typer
@@ -11,11 +12,19 @@ import typer
 from ..errors import ModelSpecError
 
 
+class LogLevel(str, Enum):
+    critical = "critical"
+    error = "error"
+    warning = "warning"
+    info = "info"
+    debug = "debug"
+
+
 def serve_command(
     model: str = typer.Option("embedded", "--model", "-m",
                               help="embedded | hf:PATH | openai:MODEL@URL[,URL2] (an upstream server or a pool)"),
     host: str = typer.Option("127.0.0.1", "--host", help="Address to listen on."),
-    port: int = typer.Option(8000, "--port", help="Port to listen on."),
+    port: int = typer.Option(8000, "--port", min=0, max=65535, help="Port to listen on (0: any free one)."),
     api_key: Optional[str] = typer.Option(None, "--api-key", envvar="PONDER_API_KEY", show_envvar=True,
                                           help="Clients must send Authorization: Bearer KEY."),
     default_strategy: str = typer.Option("none", "--default-strategy", "-s",
@@ -32,7 +41,7 @@ def serve_command(
     max_body_bytes: int = typer.Option(4 * 1024 * 1024, "--max-body-bytes", help="Larger bodies get 413."),
     served_model_name: Optional[str] = typer.Option(None, "--served-model-name",
                                                     help="Model name in /v1/models (default: from --model)."),
-    log_level: str = typer.Option("info", "--log-level", help="critical | error | warning | info | debug"),
+    log_level: LogLevel = typer.Option(LogLevel.info, "--log-level", case_sensitive=False, help="How much to log."),
     access_log: bool = typer.Option(True, "--access-log/--no-access-log", help="Log one line per request."),
     workers: int = typer.Option(1, "--workers", min=1,
                                 help="Server processes (an openai: upstream only); each admits "
@@ -51,18 +60,19 @@ def serve_command(
                           default_strategy=default_strategy, effort_map=load_effort_map(effort_map),
                           max_concurrency=max_concurrency, timeout=timeout, max_n=max_n, max_tokens=max_tokens,
                           max_request_tokens=max_request_tokens, max_body_bytes=max_body_bytes)
-    configure_logging(log_level)
+    level = log_level.value
+    configure_logging(level)
     app = create_app(config)  # also checks the model and strategies before any worker starts
     auth = "with an API key" if config.api_key else "without an API key"
     logging.getLogger("ponder.server").info("serving %s on http://%s:%d (%s, default strategy %s, %d worker%s)",
                                             config.model_id, host, port, auth, config.default_strategy,
                                             workers, "s" if workers > 1 else "")
-    common = dict(host=host, port=port, log_level=log_level.lower(), access_log=access_log,
+    common = dict(host=host, port=port, log_level=level, access_log=access_log,
                   timeout_graceful_shutdown=5)
     if workers == 1:
         uvicorn.run(app, **common)
         return
-    config_to_env(config, log_level)
+    config_to_env(config, level)
     uvicorn.run("ponder.server.app:app_from_env", factory=True, workers=workers, **common)
 
 
