@@ -117,8 +117,9 @@ def test_n_choices_from_one_call_or_independent_runs(client, model_id):
     r = client.chat.completions.create(model=model_id, messages=CHAT, n=2, max_tokens=4, extra_body={"strategy": "cot"})
     assert len(r.choices) == 2 and r.model_extra["ponder"]["ledger"]["totals"]["calls"] == 2
     assert r.model_extra["ponder"]["strategy"] == "cot(max_tokens=4)"
-    with pytest.raises(openai.BadRequestError, match="ceiling"):
+    with pytest.raises(openai.BadRequestError, match="ceiling") as err:
         client.chat.completions.create(model=model_id, messages=CHAT, n=5, max_tokens=4)
+    assert err.value.body["code"] == "above_ceiling" and err.value.body["param"] == "n"
 
 
 def test_reasoning_effort_and_thinking_choose_the_strategy(client, model_id):

@@ -71,10 +71,11 @@ def choose_spec(req: ChatCompletionRequest, config: ServerConfig) -> tuple[str, 
             return config.effort_map.strategy_for("none"), "thinking"
         tokens = req.thinking.budget_tokens
         if tokens is None:
-            raise APIError(400, 'thinking {"type": "enabled"} needs budget_tokens', param="thinking.budget_tokens")
+            raise APIError(400, 'thinking {"type": "enabled"} needs budget_tokens', param="thinking.budget_tokens",
+                           code="missing_value")
         if tokens > config.max_tokens:
             raise APIError(400, f"thinking.budget_tokens={tokens} is above this server's ceiling of "
-                                f"{config.max_tokens}", param="thinking.budget_tokens")
+                                f"{config.max_tokens}", param="thinking.budget_tokens", code="above_ceiling")
         return strategy_for_thinking_budget(tokens), "thinking"
     if req.reasoning_effort is not None:
         return config.effort_map.strategy_for(req.reasoning_effort), "reasoning_effort"
@@ -98,12 +99,12 @@ def _budget(req: ChatCompletionRequest, config: ServerConfig) -> Budget:
         if asked.max_tokens is not None:
             if asked.max_tokens > config.max_request_tokens:
                 raise APIError(400, f"budget.max_tokens={asked.max_tokens} is above this server's ceiling of "
-                                    f"{config.max_request_tokens}", param="budget.max_tokens")
+                                    f"{config.max_request_tokens}", param="budget.max_tokens", code="above_ceiling")
             limits["max_tokens"] = asked.max_tokens
         if asked.max_seconds is not None:
             if asked.max_seconds > config.timeout:
                 raise APIError(400, f"budget.max_seconds={asked.max_seconds} is above this server's timeout "
-                                    f"of {config.timeout}s", param="budget.max_seconds")
+                                    f"of {config.timeout}s", param="budget.max_seconds", code="above_ceiling")
             limits["max_seconds"] = asked.max_seconds
         limits["max_calls"] = asked.max_calls
     return Budget(**limits)
@@ -121,17 +122,17 @@ def plan(req: ChatCompletionRequest, config: ServerConfig) -> Plan:
                        param="response_format", code="unsupported_parameter")
     n = req.n or 1
     if n > config.max_n:
-        raise APIError(400, f"n={n} is above this server's ceiling of {config.max_n}", param="n")
+        raise APIError(400, f"n={n} is above this server's ceiling of {config.max_n}", param="n", code="above_ceiling")
     max_tokens = req.max_completion_tokens or req.max_tokens
     if max_tokens is not None and max_tokens > config.max_tokens:
         raise APIError(400, f"max_tokens={max_tokens} is above this server's ceiling of {config.max_tokens}",
-                       param="max_tokens")
+                       param="max_tokens", code="above_ceiling")
     if req.min_tokens is not None and req.min_tokens > config.max_tokens:
         raise APIError(400, f"min_tokens={req.min_tokens} is above this server's ceiling of {config.max_tokens}",
-                       param="min_tokens")
+                       param="min_tokens", code="above_ceiling")
     stop = [req.stop] if isinstance(req.stop, str) else list(req.stop or [])
     if len(stop) > 4 or any(len(s) > 256 for s in stop):
-        raise APIError(400, "stop takes at most 4 sequences of at most 256 characters", param="stop")
+        raise APIError(400, "stop takes at most 4 sequences of at most 256 characters", param="stop", code="invalid_value")
     spec, source = choose_spec(req, config)
     parsed = _parse(spec)
     cls = REGISTRY.get(parsed.name)
@@ -163,7 +164,7 @@ def plan(req: ChatCompletionRequest, config: ServerConfig) -> Plan:
         copies, choices = 1, int(getattr(strategy.params, choices_param, 1))
         if choices > config.max_n:
             raise APIError(400, f"{choices_param}={choices} is above this server's ceiling of {config.max_n}",
-                           param="strategy")
+                           param="strategy", code="above_ceiling")
     else:
         copies = choices = n
     return Plan(strategy=strategy, source=source, copies=copies, choices=choices,
