@@ -61,6 +61,39 @@ def test_the_other_entry_points_share_the_error_handling():
         assert p.returncode == 2 and "Usage:" in p.stderr and "internal error" not in p.stderr, p.stderr
 
 
+def test_thinking_on_demand_chooses_the_strategy(tmp_path):
+    ask = ["solve", "Compute left to right: 12+30*2", "--json"]
+    r = json.loads(run(*ask, "--reasoning-effort", "medium").stdout)
+    assert r["strategy"] == "sc(n=4)"  # the default map
+    r = json.loads(run(*ask, "--thinking-budget", "16").stdout)
+    assert r["strategy"] == "think(mode=budget, tokens=16)"
+    assert r["ledger"]["totals"]["reasoning_tokens"] <= 16  # the budget holds
+    mapping = tmp_path / "effort.json"
+    mapping.write_text(json.dumps({"high": "sc(n=3)"}))
+    r = json.loads(run(*ask, "-e", "high", "--effort-map", str(mapping)).stdout)
+    assert r["strategy"] == "sc(n=3)" and r["ledger"]["totals"]["calls"] == 1
+
+
+@pytest.mark.parametrize("args, needle", [
+    (["-e", "high", "-s", "cot"], "--strategy and --reasoning-effort both choose the strategy"),
+    (["--effort-map", "MAP"], "give --reasoning-effort too"),
+    (["-e", "high", "--effort-map", "MAP"], "high: unknown strategy 'warp'; available: "),
+])
+def test_thinking_on_demand_bad_input(tmp_path, args, needle):
+    mapping = tmp_path / "effort.json"
+    mapping.write_text(json.dumps({"high": "warp(n=2)"}))
+    p = run("solve", "q", *[str(mapping) if a == "MAP" else a for a in args])
+    assert p.returncode == 2 and needle in p.stderr and len(p.stderr.strip().splitlines()) == 1, p.stderr
+
+
+def test_serve_refuses_a_bad_effort_map_in_one_line(tmp_path):
+    mapping = tmp_path / "effort.json"
+    mapping.write_text(json.dumps({"extreme": "cot"}))
+    p = run("serve", "--effort-map", str(mapping), "--port", "0")
+    assert p.returncode == 2 and "extreme: not a reasoning effort; the keys are none, low, medium, high" in p.stderr
+    assert len(p.stderr.strip().splitlines()) == 1, p.stderr
+
+
 def test_an_empty_question_is_refused_before_any_model_loads():
     p = run("solve", "  ", "--model", "hf:/definitely/not/here")
     assert p.returncode == 2 and "the question is empty" in p.stderr and "Traceback" not in p.stderr

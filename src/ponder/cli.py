@@ -6,6 +6,7 @@ Every error Ponder raises on purpose becomes one line on stderr and exit code 2.
 from __future__ import annotations
 
 import json
+from enum import Enum
 from typing import Optional
 
 import typer
@@ -16,6 +17,14 @@ from rich.table import Table
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="Ponder: inference-time scaling for any LLM, with an honest compute ledger.")
 err = Console(stderr=True, soft_wrap=True)
+
+
+class Effort(str, Enum):
+    none = "none"
+    low = "low"
+    medium = "medium"
+    high = "high"
+
 out = Console(soft_wrap=True)
 
 
@@ -23,7 +32,14 @@ out = Console(soft_wrap=True)
 def solve(
     question: str = typer.Argument(..., help="The question to answer."),
     model: str = typer.Option("embedded", "--model", "-m", help="embedded | hf:PATH | openai:MODEL@URL | vllm:PATH"),
-    strategy: str = typer.Option("cot", "--strategy", "-s", help="e.g. cot, sc(n=16); see `ponder strategies`"),
+    strategy: Optional[str] = typer.Option(None, "--strategy", "-s",
+                                           help="e.g. cot, sc(n=16); see `ponder strategies` [default: cot]"),
+    effort: Optional[Effort] = typer.Option(None, "--reasoning-effort", "-e",
+                                            help="Thinking on demand: the strategy this effort maps to."),
+    thinking_budget: Optional[int] = typer.Option(None, "--thinking-budget", min=1,
+                                                  help="Thinking on demand: at most N thinking tokens (s1 budget)."),
+    effort_map: Optional[str] = typer.Option(None, "--effort-map",
+                                             help='JSON file {"none": SPEC, "low": SPEC, "medium": SPEC, "high": SPEC}.'),
     as_json: bool = typer.Option(False, "--json", help="Print the whole Result as JSON."),
     trace: bool = typer.Option(False, "--trace", help="Print the strategy's trace."),
     max_tokens: Optional[int] = typer.Option(None, "--max-tokens", help="Budget: total tokens."),
@@ -37,6 +53,7 @@ def solve(
     if not question.strip():
         raise typer.BadParameter("the question is empty; give the text to answer, e.g. "
                                  "ponder solve 'Compute left to right: 12+30*2'", param_hint="QUESTION")
+    strategy = _choose_strategy(strategy, effort, thinking_budget, effort_map)
     budget = Budget(max_tokens=max_tokens, max_calls=max_calls, max_seconds=max_seconds)
     result = run_solve(question, model=model, strategy=strategy, budget=budget)
     if as_json:
@@ -50,6 +67,27 @@ def solve(
             out.print_json(data=result.trace)
     flag = " [yellow](budget exhausted)[/yellow]" if result.budget_exhausted else ""
     out.print(f"[dim]{result.strategy} on {model}: {result.ledger.summary()}[/dim]{flag}")
+
+
+def _choose_strategy(strategy: Optional[str], effort: Optional["Effort"], thinking_budget: Optional[int],
+                     effort_map: Optional[str]) -> str:
+    """``--strategy``, or the strategy thinking on demand maps ``--reasoning-effort`` or
+    ``--thinking-budget`` to (``ponder.thinking``; the proxy maps its requests the same way)."""
+    from .errors import StrategySpecError
+    from .thinking import EffortMap, strategy_for_thinking_budget
+
+    given = [name for name, v in (("--strategy", strategy), ("--reasoning-effort", effort),
+                                  ("--thinking-budget", thinking_budget)) if v is not None]
+    if len(given) > 1:
+        raise StrategySpecError(f"{' and '.join(given)} both choose the strategy; give one of them")
+    if effort_map is not None and effort is None:
+        raise StrategySpecError("--effort-map maps --reasoning-effort to strategies; give --reasoning-effort too")
+    if effort is not None:
+        mapping = EffortMap.from_file(effort_map) if effort_map else EffortMap()
+        return mapping.strategy_for(effort.value)
+    if thinking_budget is not None:
+        return strategy_for_thinking_budget(thinking_budget)
+    return strategy or "cot"
 
 
 def format_tree(trace: dict) -> str:

@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, field_validator
+from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
 
 from .errors import StrategySpecError
 
@@ -39,7 +39,18 @@ class EffortMap(BaseModel):
             data = json.loads(Path(path).read_text(encoding="utf-8"))
         except (OSError, json.JSONDecodeError) as exc:
             raise StrategySpecError(f"cannot read the effort map {str(path)!r}: {exc}") from None
-        return cls(**data)
+        if not isinstance(data, dict):
+            raise StrategySpecError(f"the effort map {str(path)!r} must be a JSON object "
+                                    f"{{{', '.join(f'{e!r}: SPEC' for e in EFFORTS)}}}")
+        try:
+            return cls(**data)
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            where = ".".join(str(p) for p in first.get("loc", ())) or "?"
+            cause = first.get("ctx", {}).get("error") or first.get("msg")
+            if first.get("type") == "extra_forbidden":
+                cause = f"not a reasoning effort; the keys are {', '.join(EFFORTS)}"
+            raise StrategySpecError(f"the effort map {str(path)!r}: {where}: {cause}") from None
 
     def strategy_for(self, effort: str) -> str:
         if effort not in EFFORTS:
