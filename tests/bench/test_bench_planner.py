@@ -24,6 +24,11 @@ def test_price_parsing():
         PriceSpec.parse("in=1")
     with pytest.raises(PriceError, match="cannot read"):
         PriceSpec.parse("bogus=1")
+    for bad, needle in (("in=-1,out=1", "in must be a non-negative"), ("in=1,out=nan", "out must be a non-negative"),
+                        ("gpu=2,tps=0", "tps must be a positive")):
+        with pytest.raises(PriceError, match=needle):
+            PriceSpec.parse(bad)
+    assert PriceSpec.parse("in=0,out=0").input == 0  # free is a price
 
 
 def test_cost_per_correct_and_crossover():

@@ -49,6 +49,9 @@ class PriceSpec:
                 values[key] = float(value.strip().lstrip("$"))
             except ValueError:
                 raise PriceError(f"price {part!r}: {value!r} is not a number") from None
+            if not math.isfinite(values[key]) or values[key] < 0 or (key == "tps" and values[key] == 0):
+                raise PriceError(f"price {part!r}: {key} must be a {'positive' if key == 'tps' else 'non-negative'} "
+                                 "finite number")
         spec = cls(values.get("in"), values.get("out"), values.get("gpu"), values.get("tps"), values.get("train", 0.0))
         if spec.gpu_hour is None and (spec.input is None or spec.output is None):
             raise PriceError(f"price {text!r} needs in= and out= (per million tokens) or gpu= (per GPU-hour)")
