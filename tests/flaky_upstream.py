@@ -3,7 +3,8 @@
 Usage: python flaky_upstream.py PORT FAILURES — the first FAILURES chat requests get 503, later ones
 a valid chat completion whose usage reports cached and reasoning tokens (streamed when asked).
 The thinking text is in ``reasoning_content``; for the model ``reasoning-field`` it is in ``reasoning``,
-the name newer vLLM versions use.
+the name newer vLLM versions use. Asked for ``logprobs``, choice i answers ``4i`` with the token
+log-probabilities ``LOGPROBS[i]`` (none for the model ``no-logprobs``, as a server that ignores them).
 """
 
 import json
@@ -15,6 +16,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, StreamingResponse
 
 app = FastAPI()
+LOGPROBS = [[-1.0, -1.2], [-0.1, -0.3], [-0.5, -0.5], [-2.0, -0.1]]
 state = {"failures_left": int(sys.argv[2]) if len(sys.argv) > 2 else 0, "calls": 0}
 
 
@@ -47,6 +49,12 @@ async def chat(request: Request) -> JSONResponse:
     choices = [{"index": i, "finish_reason": "stop",
                 "message": {"role": "assistant", "content": f"Answer: {40 + 2}",
                             field: "6*7=42"}} for i in range(n)]
+    if body.get("logprobs"):
+        for i, ch in enumerate(choices):
+            ch["message"]["content"] = f"Answer: {4 * i}"
+            if body["model"] != "no-logprobs":
+                ch["logprobs"] = {"content": [{"token": "x", "logprob": lp, "bytes": None, "top_logprobs": []}
+                                              for lp in LOGPROBS[i % len(LOGPROBS)]]}
     return JSONResponse({
         "id": "x", "object": "chat.completion", "created": int(time.time()), "model": body["model"],
         "choices": choices,

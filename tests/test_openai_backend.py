@@ -110,6 +110,29 @@ async def test_thinking_under_either_field_name_is_kept(flaky, http, stream):
     await backend.aclose()
 
 
+@pytest.mark.parametrize("http", ["httpx", "direct"])
+async def test_best_of_n_by_logprob_on_a_server_that_returns_them(flaky, http):
+    # bon over cot asks for the candidates' log-probabilities in the sampling call and scores by
+    # their mean: choice 1 (mean -0.2) wins over -1.1, -0.5 and -1.05
+    from ponder import Problem, build_strategy
+    from ponder.strategies import run_strategy
+
+    url = flaky(0)
+    backend = load_backend(f"openai:m@{url}/v1?http={http}", cache=False)
+    problem = Problem.from_question("What is 2+2?")
+    result = await run_strategy(build_strategy("bon(n=4, scorer=logprob)"), problem, Engine(backend))
+    assert result.answer == "4" and result.trace["chosen"] == 1
+    assert [round(s, 3) for s in result.trace["scores"]] == [-1.1, -0.2, -0.5, -1.05]
+    assert result.ledger.totals()["calls"] == 1  # the scores came with the samples
+    with pytest.raises(CapabilityError, match="logprob"):  # of=sc: its candidates carry none
+        await run_strategy(build_strategy("bon(n=2, scorer=logprob, of=sc(n=1))"), problem, Engine(backend))
+    quiet = load_backend(f"openai:no-logprobs@{url}/v1?http={http}", cache=False)
+    with pytest.raises(CapabilityError, match="came without token log-probabilities"):
+        await run_strategy(build_strategy("bon(n=2, scorer=logprob)"), problem, Engine(quiet))
+    await backend.aclose()
+    await quiet.aclose()
+
+
 @pytest.mark.parametrize("http", ["httpx", "aiohttp", "direct"])
 async def test_streamed_calls_deliver_the_text_as_it_comes_with_usage_and_retries(flaky, http):
     url = flaky(1)

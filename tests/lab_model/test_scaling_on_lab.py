@@ -79,3 +79,21 @@ def test_refine_and_feedback_edit_run_end_to_end(lab_engine):
             assert roles <= set(r.ledger.by_role()), (spec, r.ledger.by_role().keys())
             assert r.ledger.completion_tokens and r.ledger.completion_tokens > 0
             assert r.candidates
+
+
+def test_best_of_n_by_likelihood_reads_the_sampling_calls_logprobs(lab_engine):
+    """bon(scorer=logprob) asks for the candidates' log-probabilities in the sampling call: one
+    call, and the same scores as a forward pass over each candidate would give."""
+    from ponder.scorers.logprob import LogprobScorer
+    from ponder.strategies import build_strategy, run_strategy
+
+    [problem] = problems("arith", 1)
+    engine = lab_engine.for_problem()
+    result = asyncio.run(run_strategy(build_strategy("bon(n=6, scorer=logprob, seed=3)"), problem, engine))
+    assert result.ledger.totals()["calls"] == 1 and "logprob" not in result.ledger.by_role()
+    forward = LogprobScorer()  # scores by a forward pass, as for candidates without logprobs
+    for cand in result.candidates:
+        cand.meta.pop("logprobs")
+    again = asyncio.run(forward.score(problem, result.candidates, lab_engine.for_problem()))
+    assert max(abs(a - b) for a, b in zip(result.trace["scores"], again)) < 1e-3
+    assert result.trace["chosen"] == max(range(6), key=lambda i: (again[i], -i))

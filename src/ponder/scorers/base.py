@@ -25,6 +25,9 @@ class Scorer:
     name: ClassVar[str]
     summary: ClassVar[str]
     role: ClassVar[str] = "scorer"
+    # True: the scorer reads the candidates' token log-probabilities, so a strategy that samples
+    # them itself (bon, wbon with cot) asks the model for them in the same call.
+    wants_logprobs: ClassVar[bool] = False
     Params: ClassVar[type[ScorerParams]] = ScorerParams
 
     def __init__(self, params: ScorerParams | None = None) -> None:

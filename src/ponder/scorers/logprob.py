@@ -1,12 +1,15 @@
 """``logprob``: mean token log-probability of the candidate under the policy (higher is better).
 
-Uses the log-probabilities returned with the sample where the strategy asked for them; otherwise it
-scores the text with a forward pass on a backend with logits access (``hf``, ``embedded``).
+Uses the log-probabilities returned with the sample where the strategy asked for them (``bon`` and
+``wbon`` over ``cot`` do, so it works on OpenAI-compatible servers that return them: vLLM, SGLang,
+the OpenAI API); otherwise it scores the text with a forward pass on a backend with logits access
+(``hf``, ``embedded``).
 """
 
 from __future__ import annotations
 
 from ..engine import Engine
+from ..errors import CapabilityError
 from ..types import Candidate, Problem, Usage
 from .base import Scorer
 
@@ -15,9 +18,12 @@ class LogprobScorer(Scorer):
     name = "logprob"
     summary = "mean token log-probability under the policy"
     role = "logprob"
+    wants_logprobs = True
+    # set by a strategy that asks the model for the log-probabilities of the candidates it scores
+    with_candidates = False
 
     def check(self, engine: Engine, problem: Problem | None = None) -> None:
-        if not hasattr(engine.backend, "forward_logits"):
+        if not self.with_candidates and not hasattr(engine.backend, "forward_logits"):
             engine.require("logits", "scorer logprob (on candidates generated without logprobs)")
 
     async def score(self, problem: Problem, candidates: list[Candidate], engine: Engine) -> list[float]:
@@ -26,8 +32,14 @@ class LogprobScorer(Scorer):
             lps = c.meta.get("logprobs")
             if lps:
                 out.append(sum(lps) / len(lps))
-            else:
+            elif hasattr(engine.backend, "forward_logits"):
                 out.append(await engine.call(self.role, self._forward, problem, c, engine))
+            else:
+                raise CapabilityError(
+                    f"scorer logprob: a candidate came without token log-probabilities and "
+                    f"{engine.backend.name!r} has no logits to score it with; use bon or wbon over cot on a "
+                    "server that returns logprobs (vLLM, SGLang, the OpenAI API), or a local backend "
+                    "(hf:PATH, embedded)")
         return out
 
     async def _forward(self, problem: Problem, cand: Candidate, engine: Engine) -> tuple[float, Usage]:

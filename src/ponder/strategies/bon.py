@@ -40,6 +40,8 @@ class BestOfN(Strategy):
     def __init__(self, params: Params | None = None, spec: str | None = None) -> None:
         super().__init__(params, spec)
         self.scorer: Scorer = build_scorer(self.params.scorer)  # type: ignore[attr-defined]
+        if self.scorer.wants_logprobs and isinstance(self.params.of or Cot(), Cot):  # type: ignore[attr-defined]
+            self.scorer.with_candidates = True  # type: ignore[attr-defined]  # draw() asks for them
 
     def check(self, engine: Engine) -> None:
         super().check(engine)
@@ -49,8 +51,9 @@ class BestOfN(Strategy):
         p: BonParams = self.params  # type: ignore[assignment]
         self.scorer.check(engine, problem)
         inner = p.of if p.of is not None else Cot()
+        extra = {"logprobs": True} if getattr(self.scorer, "with_candidates", False) else {}
         cands = await inner.sample(problem, engine, p.n, seed=p.seed,
-                                   temperature=None if p.of is not None else p.temperature)
+                                   temperature=None if p.of is not None else p.temperature, **extra)
         try:
             scores = await self.scorer.score(problem, cands, engine)
         except BudgetExhausted:

@@ -45,9 +45,14 @@ class Cot(Strategy):
         )
 
     async def sample(self, problem: Problem, engine: Engine, n: int, *, seed: int | None = None,
-                     temperature: float | None = None) -> list[Candidate]:
-        samples = await engine.generate(self.request(problem, n=n, temperature=temperature, seed=seed))
-        return [to_candidate(problem, s) for s in samples]
+                     temperature: float | None = None, logprobs: bool = False) -> list[Candidate]:
+        """``n`` candidates from one call; ``logprobs``: each carries its token log-probabilities
+        (``meta["logprobs"]``) where the backend returns them."""
+        request = self.request(problem, n=n, temperature=temperature, seed=seed)
+        request.logprobs = logprobs
+        samples = await engine.generate(request)
+        return [to_candidate(problem, s, **({"logprobs": s.logprobs} if logprobs and s.logprobs else {}))
+                for s in samples]
 
     async def run(self, problem: Problem, engine: Engine) -> Result:
         try:
