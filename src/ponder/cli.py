@@ -17,6 +17,7 @@ from rich.table import Table
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="Ponder: inference-time scaling for any LLM, with an honest compute ledger.")
 err = Console(stderr=True, soft_wrap=True)
+out = Console(soft_wrap=True)
 
 
 class Effort(str, Enum):
@@ -24,8 +25,6 @@ class Effort(str, Enum):
     low = "low"
     medium = "medium"
     high = "high"
-
-out = Console(soft_wrap=True)
 
 
 @app.command()
@@ -208,3 +207,7 @@ def main(argv: list[str] | None = None) -> None:
     from .cli_run import run_app
 
     run_app(app, argv)
+
+
+if __name__ == "__main__":
+    main()

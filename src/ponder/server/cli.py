@@ -24,7 +24,7 @@ def serve_command(
     model: str = typer.Option("embedded", "--model", "-m",
                               help="embedded | hf:PATH | openai:MODEL@URL[,URL2] (an upstream server or a pool)"),
     host: str = typer.Option("127.0.0.1", "--host", help="Address to listen on."),
-    port: int = typer.Option(8000, "--port", min=0, max=65535, help="Port to listen on (0: any free one)."),
+    port: int = typer.Option(8000, "--port", min=1, max=65535, help="Port to listen on."),
     api_key: Optional[str] = typer.Option(None, "--api-key", envvar="PONDER_API_KEY", show_envvar=True,
                                           help="Clients must send Authorization: Bearer KEY."),
     default_strategy: str = typer.Option("none", "--default-strategy", "-s",
