@@ -182,14 +182,15 @@ def budget_forcing(model_dir, task: str = "arith", n: int = 300, k: int = 4, see
             "closed_fraction": len(closed) / len(first), "example": forced[0]}
 
 
-def prm_step_scores(prm_dir, messages_list, texts, batch_size: int = 64) -> list[list[float]]:
-    """Generic step-tag PRM scoring using ``ponder_prm.json``: P(good) at every tag."""
+def prm_step_scores(prm_dir, messages_list, texts, batch_size: int = 64, loaded=None) -> list[list[float]]:
+    """Generic step-tag PRM scoring using ``ponder_prm.json``: P(good) at every tag
+    (``loaded``: the PRM's ``(model, tokenizer)`` if the caller has them already)."""
     import torch
 
     from .tasks import insert_step_tags
 
     spec = json.loads((Path(prm_dir) / "ponder_prm.json").read_text())
-    model, tok = load_model(prm_dir)
+    model, tok = loaded or load_model(prm_dir)
     tag = tok.convert_tokens_to_ids(spec["step_tag"])
     good = tok.convert_tokens_to_ids(spec["good_token"])
     bad = tok.convert_tokens_to_ids(spec["bad_token"])
@@ -332,7 +333,8 @@ def probe_prm(prm_dir, n: int = 300, seed: int = 999, drills: int = 300) -> dict
             msgs.append(prompt_messages(p.question))
             texts.append(t)
             labels.append(arith.step_labels(p, t))
-    scores = prm_step_scores(prm_dir, msgs, texts)
+    model, tok = load_model(prm_dir)
+    scores = prm_step_scores(prm_dir, msgs, texts, loaded=(model, tok))
     pair_s, pair_y = [], []
     for k in range(0, len(texts), 2):
         bad = labels[k + 1]
@@ -343,7 +345,6 @@ def probe_prm(prm_dir, n: int = 300, seed: int = 999, drills: int = 300) -> dict
     res = {"slip_pairs": len(pair_y) // 2, "slip_pair_auroc": auroc(pair_s, pair_y),
            "last_tag_auroc": auroc([s[-1] for s in scores], [y[-1] for y in labels])}
     spec = json.loads((Path(prm_dir) / "ponder_prm.json").read_text())
-    model, tok = load_model(prm_dir)
     tag = tok.convert_tokens_to_ids(spec["step_tag"])
     good, bad = (tok.convert_tokens_to_ids(spec[k]) for k in ("good_token", "bad_token"))
     got = {True: ([], []), False: ([], [])}  # is a tag -> (scores, labels)
