@@ -33,6 +33,7 @@ from urllib.parse import parse_qsl
 from ..errors import BackendError, CapabilityError, ModelSpecError
 from ..types import Capabilities, Generation, GenerationRequest, Sample, Usage
 from .base import truncate_at_stop
+from .openai_stream import reasoning_of
 
 SPEC_OPTIONS = ("tokenizer", "continue", "params", "concurrency", "timeout", "retries", "api_key_env", "http")
 HTTP_CLIENTS = ("httpx", "aiohttp", "direct")
@@ -410,7 +411,7 @@ class OpenAIBackend:
             else:
                 msg = ch.get("message") or {}
                 text = msg.get("content") or ""
-                reasoning = msg.get("reasoning_content") or msg.get("reasoning")  # servers name it either way
+                reasoning = reasoning_of(msg)
                 if reasoning:
                     text = f"<think>{reasoning}</think>{text}"
                 if request.logprobs and lp.get("content"):

@@ -15,8 +15,9 @@ generation.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
-from typing import Any, AsyncIterator
+from typing import Any, AsyncIterator, Iterator
 
 RETRIED_STATUSES = frozenset({408, 409, 429})
 
@@ -52,17 +53,23 @@ class DirectPoster:
             connector=aiohttp.TCPConnector(limit=0))
         self._client_error = aiohttp.ClientError
 
+    @contextlib.contextmanager
+    def _unreachable(self, waiting_for: str) -> Iterator[None]:
+        """A timeout or a connection failure inside becomes UpstreamUnreachable (retried)."""
+        try:
+            yield
+        except asyncio.TimeoutError as exc:
+            raise UpstreamUnreachable(f"no {waiting_for} within {self.timeout:g}s") from exc
+        except self._client_error as exc:
+            raise UpstreamUnreachable(f"{type(exc).__name__}: {exc}") from exc
+
     async def post(self, path: str, body: dict[str, Any]) -> Any:
         """The decoded JSON of the answer; UpstreamStatus / UpstreamUnreachable / ValueError."""
         data = json.dumps(body, ensure_ascii=False).encode()
-        try:
+        with self._unreachable("answer"):
             async with self.session.post(self.base_url + path, data=data, headers=self.headers) as resp:
                 raw = await resp.read()
                 status = resp.status
-        except asyncio.TimeoutError as exc:
-            raise UpstreamUnreachable(f"no answer within {self.timeout:g}s") from exc
-        except self._client_error as exc:
-            raise UpstreamUnreachable(f"{type(exc).__name__}: {exc}") from exc
         if status >= 400:
             raise UpstreamStatus(status, _error_message(raw, status))
         return json.loads(raw)  # a ValueError for a malformed body, retried by the caller
@@ -72,29 +79,22 @@ class DirectPoster:
         raises UpstreamStatus before any event; an error event (``{"error": ...}``) mid-stream
         raises it then; a broken connection raises UpstreamUnreachable."""
         data = json.dumps(body, ensure_ascii=False).encode()
-        try:
+        with self._unreachable("answer"):
             resp = await self.session.post(self.base_url + path, data=data, headers=self.stream_headers)
-        except asyncio.TimeoutError as exc:
-            raise UpstreamUnreachable(f"no answer within {self.timeout:g}s") from exc
-        except self._client_error as exc:
-            raise UpstreamUnreachable(f"{type(exc).__name__}: {exc}") from exc
         try:
-            if resp.status >= 400:
-                raise UpstreamStatus(resp.status, _error_message(await resp.read(), resp.status))
-            async for line in resp.content:
-                if not line.startswith(b"data:"):
-                    continue  # blank separators, comments, event names
-                payload = line[5:].strip()
-                if payload == b"[DONE]":
-                    return
-                event = json.loads(payload)
-                if isinstance(event, dict) and event.get("error"):
-                    raise UpstreamStatus(502, _error_message(payload, 502), retryable=False)
-                yield event
-        except asyncio.TimeoutError as exc:
-            raise UpstreamUnreachable(f"no data within {self.timeout:g}s") from exc
-        except self._client_error as exc:
-            raise UpstreamUnreachable(f"{type(exc).__name__}: {exc}") from exc
+            with self._unreachable("data"):
+                if resp.status >= 400:
+                    raise UpstreamStatus(resp.status, _error_message(await resp.read(), resp.status))
+                async for line in resp.content:
+                    if not line.startswith(b"data:"):
+                        continue  # blank separators, comments, event names
+                    payload = line[5:].strip()
+                    if payload == b"[DONE]":
+                        return
+                    event = json.loads(payload)
+                    if isinstance(event, dict) and event.get("error"):
+                        raise UpstreamStatus(502, _error_message(payload, 502), retryable=False)
+                    yield event
         finally:
             resp.release()
 

@@ -11,6 +11,12 @@ from __future__ import annotations
 from typing import Any
 
 
+def reasoning_of(message: dict[str, Any]) -> str | None:
+    """The thinking text of a message or delta: ``reasoning_content``, or ``reasoning`` as newer
+    vLLM names it."""
+    return message.get("reasoning_content") or message.get("reasoning")
+
+
 def sdk_chunk(chunk: Any) -> dict[str, Any]:
     """The fields of an SDK stream chunk that a sample needs, shaped as the server's JSON."""
     usage = getattr(chunk, "usage", None)
@@ -46,7 +52,7 @@ class Assembler:
                 piece = ch.get("text") or ""
             else:
                 delta = ch.get("delta") or {}
-                reasoning = delta.get("reasoning_content") or delta.get("reasoning")
+                reasoning = reasoning_of(delta)
                 piece = ""
                 if reasoning:
                     piece = ("" if self.thinking else "<think>") + reasoning

@@ -282,11 +282,11 @@ def evaluate_prm(prm_dir, samples_file: str, policy_dir=None) -> dict:
             all_s += sc
             all_y += labels
     k = len(d["samples"][0])
-    right = [T.check(p, extract_answer(t)) for p, t in zip(flat_p, flat_t)]
-    res = {"n": len(probs), "k": k, "step_auroc": auroc(all_s, all_y), "steps": len(all_y),
-           "answer_auroc": auroc([sc[-1] if sc else 0.0 for sc in scores], right)}
     aggs = {"last": lambda i: scores[i][-1] if scores[i] else 0.0,
             "min": lambda i: min(scores[i]) if scores[i] else 0.0}
+    right = [T.check(p, extract_answer(t)) for p, t in zip(flat_p, flat_t)]
+    res = {"n": len(probs), "k": k, "step_auroc": auroc(all_s, all_y), "steps": len(all_y),
+           "answer_auroc": auroc([aggs["last"](i) for i in range(len(flat_t))], right)}
     if policy_dir is not None:
         lps = mean_logprobs(policy_dir, flat_m, flat_t)
         aggs["policy_logprob"] = lambda i: lps[i]

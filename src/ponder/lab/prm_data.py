@@ -71,7 +71,7 @@ def labelled(tokenizer, problem, messages, text, digit_labels: bool = False,
         dpos, dlab = result_digit_labels(tokenizer, ids, written_results(text))
         pos, labels = pos + dpos, labels + dlab
     prompt_len = len(tokenizer.encode(render_chat(messages), add_special_tokens=False))
-    task = "arith" if "values" in problem.meta else "countdown" if "numbers" in problem.meta else None
+    task = problem.meta.get("task")
     if operand_labels is True or (operand_labels and task in operand_labels):
         label = {"arith": chain_token_labels, "countdown": available_token_labels}.get(task)
         if label is not None:

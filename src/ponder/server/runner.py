@@ -62,6 +62,12 @@ def _build(parsed: ParsedSpec) -> Strategy:
         raise StrategySpecError(f"cannot build strategy {str(parsed)[:200]!r}: {exc}") from None
 
 
+def above_ceiling(name: str, value: Any, ceiling: Any, param: str | None = None) -> APIError:
+    """The 400 for a request that asks for more than this server allows."""
+    return APIError(400, f"{name}={value} is above this server's ceiling of {ceiling}", param=param or name,
+                    code="above_ceiling")
+
+
 def choose_spec(req: ChatCompletionRequest, config: ServerConfig) -> tuple[str, str]:
     """``strategy`` > ``thinking`` > ``reasoning_effort`` > the server's default."""
     if req.strategy is not None:
@@ -74,8 +80,7 @@ def choose_spec(req: ChatCompletionRequest, config: ServerConfig) -> tuple[str, 
             raise APIError(400, 'thinking {"type": "enabled"} needs budget_tokens', param="thinking.budget_tokens",
                            code="missing_value")
         if tokens > config.max_tokens:
-            raise APIError(400, f"thinking.budget_tokens={tokens} is above this server's ceiling of "
-                                f"{config.max_tokens}", param="thinking.budget_tokens", code="above_ceiling")
+            raise above_ceiling("thinking.budget_tokens", tokens, config.max_tokens)
         return strategy_for_thinking_budget(tokens), "thinking"
     if req.reasoning_effort is not None:
         return config.effort_map.strategy_for(req.reasoning_effort), "reasoning_effort"
@@ -98,8 +103,7 @@ def _budget(req: ChatCompletionRequest, config: ServerConfig) -> Budget:
     if asked is not None:
         if asked.max_tokens is not None:
             if asked.max_tokens > config.max_request_tokens:
-                raise APIError(400, f"budget.max_tokens={asked.max_tokens} is above this server's ceiling of "
-                                    f"{config.max_request_tokens}", param="budget.max_tokens", code="above_ceiling")
+                raise above_ceiling("budget.max_tokens", asked.max_tokens, config.max_request_tokens)
             limits["max_tokens"] = asked.max_tokens
         if asked.max_seconds is not None:
             if asked.max_seconds > config.timeout:
@@ -122,14 +126,12 @@ def plan(req: ChatCompletionRequest, config: ServerConfig) -> Plan:
                        param="response_format", code="unsupported_parameter")
     n = req.n or 1
     if n > config.max_n:
-        raise APIError(400, f"n={n} is above this server's ceiling of {config.max_n}", param="n", code="above_ceiling")
+        raise above_ceiling("n", n, config.max_n)
     max_tokens = req.max_completion_tokens or req.max_tokens
     if max_tokens is not None and max_tokens > config.max_tokens:
-        raise APIError(400, f"max_tokens={max_tokens} is above this server's ceiling of {config.max_tokens}",
-                       param="max_tokens", code="above_ceiling")
+        raise above_ceiling("max_tokens", max_tokens, config.max_tokens)
     if req.min_tokens is not None and req.min_tokens > config.max_tokens:
-        raise APIError(400, f"min_tokens={req.min_tokens} is above this server's ceiling of {config.max_tokens}",
-                       param="min_tokens", code="above_ceiling")
+        raise above_ceiling("min_tokens", req.min_tokens, config.max_tokens)
     stop = [req.stop] if isinstance(req.stop, str) else list(req.stop or [])
     if len(stop) > 4 or any(len(s) > 256 for s in stop):
         raise APIError(400, "stop takes at most 4 sequences of at most 256 characters", param="stop", code="invalid_value")
@@ -163,8 +165,7 @@ def plan(req: ChatCompletionRequest, config: ServerConfig) -> Plan:
     if choices_param:
         copies, choices = 1, int(getattr(strategy.params, choices_param, 1))
         if choices > config.max_n:
-            raise APIError(400, f"{choices_param}={choices} is above this server's ceiling of {config.max_n}",
-                           param="strategy", code="above_ceiling")
+            raise above_ceiling(choices_param, choices, config.max_n, param="strategy")
     else:
         copies = choices = n
     return Plan(strategy=strategy, source=source, copies=copies, choices=choices,

@@ -40,8 +40,11 @@ class BestOfN(Strategy):
     def __init__(self, params: Params | None = None, spec: str | None = None) -> None:
         super().__init__(params, spec)
         self.scorer: Scorer = build_scorer(self.params.scorer)  # type: ignore[attr-defined]
-        if self.scorer.wants_logprobs and isinstance(self.params.of or Cot(), Cot):  # type: ignore[attr-defined]
-            self.scorer.with_candidates = True  # type: ignore[attr-defined]  # draw() asks for them
+        of = self.params.of  # type: ignore[attr-defined]
+        # a scorer that reads log-probabilities gets them from cot's sampling call (draw asks for them)
+        self.asks_logprobs = self.scorer.wants_logprobs and (of is None or isinstance(of, Cot))
+        if self.asks_logprobs:
+            self.scorer.with_candidates = True  # type: ignore[attr-defined]
 
     def check(self, engine: Engine) -> None:
         super().check(engine)
@@ -51,7 +54,7 @@ class BestOfN(Strategy):
         p: BonParams = self.params  # type: ignore[assignment]
         self.scorer.check(engine, problem)
         inner = p.of if p.of is not None else Cot()
-        extra = {"logprobs": True} if getattr(self.scorer, "with_candidates", False) else {}
+        extra = {"logprobs": True} if self.asks_logprobs else {}
         cands = await inner.sample(problem, engine, p.n, seed=p.seed,
                                    temperature=None if p.of is not None else p.temperature, **extra)
         try:
