@@ -49,10 +49,16 @@ def test_ledger_totals_flops_cost_and_unknowns():
 
 
 @pytest.mark.parametrize("field", ["max_tokens", "max_calls", "max_seconds"])
-@pytest.mark.parametrize("value", [0, -3])
+@pytest.mark.parametrize("value", [0, -3, float("nan"), "100", True])
 def test_budget_must_be_positive(field, value):
-    with pytest.raises(BudgetError, match="positive"):
+    with pytest.raises(BudgetError, match=f"budget {field} must be a positive number"):
         Budget(**{field: value})
+
+
+def test_budget_dict_with_an_unknown_key_names_the_accepted_ones():
+    with pytest.raises(BudgetError, match=r"unknown budget key\(s\) 'max_tokenz'; accepted: max_tokens, max_calls, max_seconds"):
+        ponder.solve("2+2?", model=Engine(Scripted()), budget={"max_tokenz": 5})
+    assert Budget.from_dict({"max_tokens": 10, "max_seconds": 1.5}).max_seconds == 1.5
 
 
 async def test_budget_clamps_then_stops_and_strategy_returns_best_so_far():

@@ -15,7 +15,7 @@ def _budget(budget: Budget | dict[str, Any] | None) -> Budget:
         return Budget()
     if isinstance(budget, Budget):
         return budget.fresh()
-    return Budget(**budget)
+    return Budget.from_dict(budget)
 
 
 async def asolve(

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import math
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
+from typing import Any
 
 from .errors import BudgetError, BudgetExhausted
 
@@ -20,13 +22,26 @@ class Budget:
     started: float = field(default_factory=time.monotonic)
 
     def __post_init__(self) -> None:
-        for name in ("max_tokens", "max_calls", "max_seconds"):
+        for name in LIMITS:
             value = getattr(self, name)
-            if value is not None and value <= 0:
+            if value is None:
+                continue
+            number = isinstance(value, (int, float)) and not isinstance(value, bool)
+            if not number or math.isnan(value) or value <= 0:
                 raise BudgetError(
-                    f"budget {name.replace('max_', '')} must be a positive number, got {value!r} "
+                    f"budget {name} must be a positive number, got {value!r} "
                     "(leave it unset for no limit)"
                 )
+
+    @classmethod
+    def from_dict(cls, limits: dict[str, Any]) -> "Budget":
+        """A budget from ``{"max_tokens": ..., "max_calls": ..., "max_seconds": ...}``; any
+        other key is refused with the accepted ones named."""
+        unknown = sorted(set(limits) - set(LIMITS))
+        if unknown:
+            raise BudgetError(f"unknown budget key(s) {', '.join(map(repr, unknown))}; "
+                              f"accepted: {', '.join(LIMITS)}")
+        return cls(**limits)
 
     def fresh(self) -> "Budget":
         """The same limits with nothing spent (one per problem)."""
@@ -56,3 +71,6 @@ class Budget:
     def charge(self, tokens: int, calls: int = 1) -> None:
         self.tokens_used += tokens
         self.calls_used += calls
+
+
+LIMITS = tuple(f.name for f in fields(Budget) if f.name.startswith("max_"))
