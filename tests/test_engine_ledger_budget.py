@@ -91,3 +91,15 @@ async def test_with_backend_shares_ledger_and_budget():
     await other.generate(GenerationRequest(messages=[{"role": "user", "content": "q"}]), role="judge")
     assert [e.role for e in engine.ledger.entries] == ["policy", "judge"]
     assert engine.budget.calls_used == 2
+
+
+@pytest.mark.parametrize("question, kwargs, error, message", [
+    ("  ", {}, ValueError, "the question is empty"),
+    (None, {}, TypeError, "question must be a string or a ponder.Problem, got NoneType"),
+    ("2+2?", {"strategy": 123}, ponder.StrategySpecError, "a strategy is a spec string such as 'sc\\(n=16\\)' or a Strategy, got int 123"),
+])
+def test_solve_refuses_bad_arguments_before_any_model_call(question, kwargs, error, message):
+    backend = Scripted()
+    with pytest.raises(error, match=message):
+        ponder.solve(question, model=Engine(backend), **kwargs)
+    assert backend.requests == []

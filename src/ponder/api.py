@@ -34,6 +34,10 @@ async def asolve(
     """
     from .strategies import build_strategy, run_strategy
 
+    if not isinstance(question, (str, Problem)):
+        raise TypeError(f"question must be a string or a ponder.Problem, got {type(question).__name__}")
+    if isinstance(question, str) and not question.strip():
+        raise ValueError("the question is empty; give the text to answer")
     strat = build_strategy(strategy)
     limits = _budget(budget)
     base = model if isinstance(model, Engine) else Engine.from_spec(model)

@@ -84,6 +84,9 @@ def build_strategy(spec: "str | ParsedSpec | Strategy") -> Strategy:
     """A Strategy from a spec string; unknown names and keys list what exists."""
     if isinstance(spec, Strategy):
         return spec
+    if not isinstance(spec, (str, ParsedSpec)):
+        raise StrategySpecError(f"a strategy is a spec string such as 'sc(n=16)' or a Strategy, "
+                                f"got {type(spec).__name__} {spec!r}")
     parsed = parse_spec(spec) if isinstance(spec, str) else spec
     cls = REGISTRY.get(parsed.name)
     if cls is None:
