@@ -115,6 +115,8 @@ def test_solve_prints_answer_and_ledger_line(tiny_model_dir):
     p = run("solve", "2+2?", "--model", f"hf:{tiny_model_dir}", "--strategy", "cot(max_tokens=8)")
     assert p.returncode == 0, p.stderr
     assert "1 call, tokens in" in p.stdout
+    p = run("solve", "2+2?", "--model", f"hf:{tiny_model_dir}", "--strategy", "cot(max_tokens=8)", "--trace")
+    assert p.returncode == 0 and "(no trace: cot(max_tokens=8) records none)" in p.stdout, p.stdout
 
 
 def test_strategies_lists_names_defaults_and_papers():

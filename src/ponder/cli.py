@@ -64,6 +64,8 @@ def solve(
             out.print(format_tree(result.trace), highlight=False)
         else:
             out.print_json(data=result.trace)
+    elif trace:
+        out.print(f"[dim](no trace: {result.strategy} records none)[/dim]")
     flag = " [yellow](budget exhausted)[/yellow]" if result.budget_exhausted else ""
     out.print(f"[dim]{result.strategy} on {model}: {result.ledger.summary()}[/dim]{flag}")
 
