@@ -161,6 +161,11 @@ def test_client_errors_are_openai_error_objects(server, client, model_id):
         client.chat.completions.create(model=model_id, messages=CHAT, extra_body={"strategy": "nonexistent"})
     with pytest.raises(openai.UnprocessableEntityError):
         client.chat.completions.create(model=model_id, messages=[{"role": "wizard", "content": "x"}])
+    image = [{"role": "user", "content": [{"type": "image_url", "image_url": {"url": "data:image/png;base64,AA"}}]}]
+    with pytest.raises(openai.UnprocessableEntityError) as err:
+        client.chat.completions.create(model=model_id, messages=image)
+    assert err.value.body["message"] == ("messages.0.content: only text content parts are supported, "
+                                         "got a part of type 'image_url'")
     h = {"Authorization": f"Bearer {KEY}"}
     big = {"model": model_id, "messages": [{"role": "user", "content": "x" * 200_000}]}
     r = httpx.post(f"{server.url}/chat/completions", json=big, headers=h)

@@ -102,7 +102,7 @@ def create_app(config: ServerConfig, backend: Any = None) -> FastAPI:
         if first.get("type") == "json_invalid":
             return APIError(400, "the request body is not valid JSON", code="invalid_json").response()
         param = ".".join(loc) or None
-        msg = str(first.get("msg", "invalid request"))
+        msg = str(first.get("msg", "invalid request")).removeprefix("Value error, ")
         if param is None:
             msg = "the request body must be a JSON object (Content-Type: application/json)"
         more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
