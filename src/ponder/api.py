@@ -7,6 +7,7 @@ from typing import Any
 
 from .budget import Budget
 from .engine import Engine
+from .errors import QuestionError
 from .types import Problem, Result
 
 
@@ -37,7 +38,8 @@ async def asolve(
     if not isinstance(question, (str, Problem)):
         raise TypeError(f"question must be a string or a ponder.Problem, got {type(question).__name__}")
     if isinstance(question, str) and not question.strip():
-        raise ValueError("the question is empty; give the text to answer")
+        raise QuestionError("the question is empty; give the text to answer, e.g. "
+                            "'Compute left to right: 12+30*2'")
     strat = build_strategy(strategy)
     limits = _budget(budget)
     base = model if isinstance(model, Engine) else Engine.from_spec(model)

@@ -49,9 +49,6 @@ def solve(
     from .api import solve as run_solve
     from .budget import Budget
 
-    if not question.strip():
-        raise typer.BadParameter("the question is empty; give the text to answer, e.g. "
-                                 "ponder solve 'Compute left to right: 12+30*2'", param_hint="QUESTION")
     strategy = _choose_strategy(strategy, effort, thinking_budget, effort_map)
     budget = Budget(max_tokens=max_tokens, max_calls=max_calls, max_seconds=max_seconds)
     result = run_solve(question, model=model, strategy=strategy, budget=budget)

@@ -22,6 +22,10 @@ class BudgetError(PonderError, ValueError):
     """A budget was given an invalid limit (zero or negative)."""
 
 
+class QuestionError(PonderError, ValueError):
+    """The question to solve is empty."""
+
+
 class CapabilityError(PonderError):
     """A strategy needs something the backend cannot do (logits, prefix continuation, ...)."""
 
