@@ -103,3 +103,20 @@ def test_solve_refuses_bad_arguments_before_any_model_call(question, kwargs, err
     with pytest.raises(error, match=message):
         ponder.solve(question, model=Engine(backend), **kwargs)
     assert backend.requests == []
+
+
+def test_a_full_context_window_stops_the_strategy_and_keeps_its_work(tiny_model_dir):
+    from ponder.backends.hf import HFBackend
+
+    engine = Engine(HFBackend(tiny_model_dir))  # 512 positions
+    with pytest.raises(ponder.ContextLengthError, match="holds at most 512"):  # nothing done yet: an error
+        ponder.solve("x " * 2000, model=engine, strategy="cot")
+    # the draft and the critique fit; the revision's prompt (question, draft, critique) does not
+    r = ponder.solve("2+2?", model=engine, strategy="refine(rounds=3, max_tokens=150, feedback_tokens=300)")
+    assert r.budget_exhausted and r.stop_reason.startswith("the prompt is ") and "holds at most 512" in r.stop_reason
+    assert len(r.candidates) == 1 and r.text == r.candidates[0].text  # the draft is kept
+    assert [e.role for e in r.ledger.entries] == ["policy", "critic"] and r.to_dict()["stop_reason"] == r.stop_reason
+    assert r.ledger.entries[0].completion_tokens <= 150  # refine's max_tokens holds for the draft too
+    # a budget that runs out says so too
+    r = ponder.solve("2+2?", model=engine, strategy="sc(n=4, of=cot(max_tokens=50))", budget={"max_tokens": 60})
+    assert r.budget_exhausted and r.stop_reason == "token budget of 60 spent"

@@ -85,6 +85,18 @@ def test_prefix_continuation_and_partial_assistant_turn(backend):
     think_end = backend.think_ids[1]
     expected = s.token_ids.index(think_end) + 1 if think_end in s.token_ids else len(s.token_ids)
     assert s.reasoning_tokens == expected
+    # a model that closes a span it never opened: the text before the close is thinking, in the count
+    # as in the proxy's reasoning_content
+    start, end = backend.think_ids
+    x = backend.encode("x")[0]
+    assert backend._sample(backend.render(req()), [x, x, end, x], None, "stop", []).reasoning_tokens == 3
+    assert backend._sample(backend.render(req()), [x, start, x, end, x], None, "stop", []).reasoning_tokens == 3
+    assert backend._sample(backend.render(req()), [x, x], None, "stop", []).reasoning_tokens == 0
+
+
+def test_an_empty_stop_string_stops_nothing(backend):
+    a = backend.generate_sync(req(stop=["", "\x00"]))
+    assert a.samples[0].token_ids == backend.generate_sync(req()).samples[0].token_ids
 
 
 def test_streaming_callback_matches_final_text(backend):
@@ -132,3 +144,20 @@ def test_a_lone_partial_assistant_turn_is_continued(backend):
     r = GenerationRequest(messages=[{"role": "assistant", "content": "<think> 1+1="}], max_tokens=3, seed=0)
     assert backend.render(r) == (backend.tokenizer.bos_token or "") + "<think> 1+1="
     assert len(backend.generate_sync(r).samples[0].token_ids) <= 3
+
+
+def test_the_context_window_is_kept(backend):
+    from ponder import ContextLengthError
+
+    assert backend.context_length == 512  # the tiny model's max_position_embeddings
+    with pytest.raises(ContextLengthError, match="at most 512"):
+        backend.generate_sync(req(messages=[{"role": "user", "content": "x " * 2000}]))
+    with pytest.raises(ContextLengthError, match="at most 512"):
+        backend.forward_logits_sync([1] * 513)
+    # a prompt that nearly fills the window: the samples stop at its end, "length", however many asked
+    filler = next(k for k in range(100, 600) if len(backend.encode(backend.render(
+        req(messages=[{"role": "user", "content": "x " * k}])))) >= 505)
+    gen = backend.generate_sync(req(messages=[{"role": "user", "content": "x " * filler}], n=2, max_tokens=64,
+                                    min_tokens=64))
+    assert all(s.finish_reason == "length" for s in gen.samples)
+    assert all(gen.usage.prompt_tokens + len(s.token_ids) == 512 for s in gen.samples)

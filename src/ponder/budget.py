@@ -20,6 +20,7 @@ class Budget:
     tokens_used: int = 0
     calls_used: int = 0
     started: float = field(default_factory=time.monotonic)
+    window_full: str | None = None  # a call after the first no longer fit the model's context window
 
     def __post_init__(self) -> None:
         for name in LIMITS:
@@ -55,6 +56,8 @@ class Budget:
         return None if self.max_tokens is None else self.max_tokens - self.tokens_used
 
     def exhausted_reason(self) -> str | None:
+        if self.window_full:
+            return self.window_full
         if self.max_tokens is not None and self.tokens_used >= self.max_tokens:
             return f"token budget of {self.max_tokens} spent"
         if self.max_calls is not None and self.calls_used >= self.max_calls:

@@ -11,6 +11,7 @@ from typing import Optional
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 
@@ -41,14 +42,16 @@ def solve(
                                              help='JSON file {"none": SPEC, "low": SPEC, "medium": SPEC, "high": SPEC}.'),
     as_json: bool = typer.Option(False, "--json", help="Print the whole Result as JSON."),
     trace: bool = typer.Option(False, "--trace", help="Print the strategy's trace."),
-    max_tokens: Optional[int] = typer.Option(None, "--max-tokens", help="Budget: total tokens."),
-    max_calls: Optional[int] = typer.Option(None, "--max-calls", help="Budget: model calls."),
+    max_tokens: Optional[int] = typer.Option(None, "--max-tokens", min=1, help="Budget: total tokens."),
+    max_calls: Optional[int] = typer.Option(None, "--max-calls", min=1, help="Budget: model calls."),
     max_seconds: Optional[float] = typer.Option(None, "--max-seconds", help="Budget: wall seconds."),
 ) -> None:
     """Answer QUESTION with a strategy; print the answer and a one-line ledger summary."""
     from .api import solve as run_solve
     from .budget import Budget
 
+    if max_seconds is not None and not max_seconds > 0:  # NaN too
+        raise typer.BadParameter(f"{max_seconds} is not a positive number of seconds", param_hint="'--max-seconds'")
     strategy = _choose_strategy(strategy, effort, thinking_budget, effort_map)
     budget = Budget(max_tokens=max_tokens, max_calls=max_calls, max_seconds=max_seconds)
     result = run_solve(question, model=model, strategy=strategy, budget=budget)
@@ -63,7 +66,8 @@ def solve(
             out.print_json(data=result.trace)
     elif trace:
         out.print(f"[dim](no trace: {result.strategy} records none)[/dim]")
-    flag = " [yellow](budget exhausted)[/yellow]" if result.budget_exhausted else ""
+    flag = f" [yellow](stopped early: {escape(result.stop_reason or 'budget spent')})[/yellow]" \
+        if result.budget_exhausted else ""
     out.print(f"[dim]{result.strategy} on {model}: {result.ledger.summary()}[/dim]{flag}")
 
 

@@ -22,6 +22,7 @@ def _is_usage_error(exc: BaseException) -> bool:
 
 def run_app(app: Any, argv: list[str] | None = None) -> None:
     """Run ``app`` (a typer app) on ``argv`` and exit with its status."""
+    _show_flags_bare()
     try:
         app(args=argv, standalone_mode=False)
     except PonderError as exc:
@@ -44,6 +45,24 @@ def run_app(app: Any, argv: list[str] | None = None) -> None:
             raise
         _print_error(f"internal error: {name}: {exc} (a bug in Ponder; set PONDER_DEBUG=1 for the traceback)")
         sys.exit(1)
+
+
+def _show_flags_bare() -> None:
+    """Typer >= 0.29 writes a type beside every option in the help, flags too (``--json <bool>``),
+    which reads as if the flag took a value; show flags without one."""
+    try:
+        from typer.core import TyperOption
+    except ImportError:  # an older typer: it shows flags bare already
+        return
+    shown = getattr(TyperOption, "display_type_rich", None)
+    if shown is None or getattr(shown, "ponder_flags_bare", False):
+        return
+
+    def display_type_rich(self: Any, ctx: Any) -> Any:
+        return None if getattr(self, "is_flag", False) else shown(self, ctx)
+
+    display_type_rich.ponder_flags_bare = True  # type: ignore[attr-defined]
+    TyperOption.display_type_rich = display_type_rich  # type: ignore[method-assign]
 
 
 def _print_error(line: str) -> None:

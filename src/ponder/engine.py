@@ -7,11 +7,12 @@ Every model call of every strategy and scorer goes through ``Engine.generate`` (
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any, AsyncIterator, Callable
 
 from .budget import Budget
-from .errors import BudgetExhausted, CapabilityError
+from .errors import BudgetExhausted, CapabilityError, ContextLengthError
 from .ledger import Ledger, LedgerEntry
 from .types import Capabilities, GenerationRequest, Sample
 
@@ -128,7 +129,7 @@ class Engine:
                 request = request.replace(max_tokens=per_sample)
                 clamped = True
         stream = self._token_forwarder() if (self.on_token and request.n == 1 and role == "policy") else None
-        async with self._sem():
+        async with self._sem(), self._window():
             start = time.perf_counter()
             if stream is not None and getattr(self.backend, "supports_streaming", False):
                 generation = await self.backend.generate(request, on_token=stream)
@@ -160,6 +161,19 @@ class Engine:
             self.on_call(entry, samples)
         return samples
 
+    @contextlib.asynccontextmanager
+    async def _window(self) -> AsyncIterator[None]:
+        """A prompt too long for the model: an error on the first call; on a later one (a refinement
+        round, a longer beam, a PRM reading a long candidate) the strategy stops there and keeps
+        what it has, as when a budget runs out, and the Result says why."""
+        try:
+            yield
+        except ContextLengthError as exc:
+            if not self.ledger.entries:
+                raise
+            self.budget.window_full = str(exc)
+            raise BudgetExhausted(self.budget.window_full) from exc
+
     def _token_forwarder(self) -> Callable[[int, str], None]:
         """A callback safe to call from a worker thread: deltas are delivered on the event loop."""
         loop = asyncio.get_running_loop()
@@ -174,7 +188,7 @@ class Engine:
     async def call(self, role: str, fn: Any, *args: Any, **kwargs: Any) -> Any:
         """Run another kind of model call (scoring, ...) that returns ``(value, Usage)``."""
         self.budget.check()
-        async with self._sem():
+        async with self._sem(), self._window():
             start = time.perf_counter()
             value, usage = await fn(*args, **kwargs)
             wall = time.perf_counter() - start

@@ -26,6 +26,10 @@ class QuestionError(PonderError, ValueError):
     """The question to solve is empty."""
 
 
+class ContextLengthError(PonderError, ValueError):
+    """A prompt does not fit in the model's context window."""
+
+
 class CapabilityError(PonderError):
     """A strategy needs something the backend cannot do (logits, prefix continuation, ...)."""
 

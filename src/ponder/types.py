@@ -161,6 +161,7 @@ class Result:
     trace: dict[str, Any] | None = None
     ledger: Any = None  # ponder.ledger.Ledger
     budget_exhausted: bool = False
+    stop_reason: str | None = None  # why it stopped early, when budget_exhausted
     correct: bool | None = None
     problem_id: str | None = None
 
@@ -171,6 +172,7 @@ class Result:
             "answer": self.answer,
             "correct": self.correct,
             "budget_exhausted": self.budget_exhausted,
+            "stop_reason": self.stop_reason,
             "text": self.text,
             "candidates": [c.to_dict() for c in self.candidates],
             "trace": self.trace,

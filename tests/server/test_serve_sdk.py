@@ -151,7 +151,7 @@ def test_auth_is_required_everywhere_but_health(server, model_id):
     assert "/v1/chat/completions" in ok.json()["paths"]
 
 
-def test_client_errors_are_openai_error_objects(server, client, model_id):
+def test_client_errors_are_openai_error_objects(server, client, model_id, model_dir):
     with pytest.raises(openai.NotFoundError):
         client.chat.completions.create(model="no-such-model", messages=CHAT)
     with pytest.raises(openai.BadRequestError) as err:
@@ -166,6 +166,16 @@ def test_client_errors_are_openai_error_objects(server, client, model_id):
         client.chat.completions.create(model=model_id, messages=image)
     assert err.value.body["message"] == ("messages.0.content: only text content parts are supported, "
                                          "got a part of type 'image_url'")
+    with pytest.raises(openai.UnprocessableEntityError, match="may be null only in an assistant message"):
+        client.chat.completions.create(model=model_id, messages=[{"role": "user", "content": None}])
+    # an assistant turn's null content (as clients send it beside tool calls) is empty text
+    ok = client.chat.completions.create(model=model_id, max_tokens=3, messages=[
+        *CHAT[:2], {"role": "assistant", "content": None}, CHAT[3]])
+    assert ok.usage.prompt_tokens == prompt_tokens(model_dir, [*CHAT[:2], {"role": "assistant", "content": ""},
+                                                               CHAT[3]])
+    with pytest.raises(openai.BadRequestError) as err:  # past the model's 512 positions
+        client.chat.completions.create(model=model_id, messages=[{"role": "user", "content": "x " * 2000}])
+    assert err.value.body["code"] == "context_length_exceeded" and "at most 512" in err.value.body["message"]
     h = {"Authorization": f"Bearer {KEY}"}
     big = {"model": model_id, "messages": [{"role": "user", "content": "x" * 200_000}]}
     r = httpx.post(f"{server.url}/chat/completions", json=big, headers=h)
@@ -196,14 +206,17 @@ def test_concurrency_ceiling_and_disconnect_cancels_the_work(server, model_id):
     assert r.status_code == 200 and time.perf_counter() - left < 2.5
 
 
+# 64 samples that each think at least 440 tokens: far more than the server's 3 s (and than one call
+# can run: the model's window is 512 tokens)
+SLOW = {"strategy": "sc(n=64, of=budget(min_think=440, think=450))"}
+
+
 def test_timeout_is_504_before_streaming_and_an_error_event_after(server, client, model_id):
     with pytest.raises(openai.APIStatusError) as err:
-        client.chat.completions.create(model=model_id, messages=CHAT, max_tokens=3000,
-                                       extra_body={"min_tokens": 3000})
+        client.chat.completions.create(model=model_id, messages=CHAT, extra_body=SLOW)
     assert err.value.status_code == 504 and err.value.body["code"] == "timeout"
     with pytest.raises(openai.APIError, match="timeout"):
-        for _ in client.chat.completions.create(model=model_id, messages=CHAT, max_tokens=3000, stream=True,
-                                                extra_body={"min_tokens": 3000}):
+        for _ in client.chat.completions.create(model=model_id, messages=CHAT, stream=True, extra_body=SLOW):
             pass
 
 

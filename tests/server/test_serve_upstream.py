@@ -117,3 +117,30 @@ def test_workers_refuse_a_local_model():
                        capture_output=True, text=True, timeout=120)
     assert r.returncode == 2
     assert "needs an upstream model (openai:MODEL@URL)" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_a_prompt_too_long_for_the_upstream_model(tmp_path):
+    """Ponder's own server hosting the lab model as the upstream: its 400 for a prompt past the
+    model's 512 positions is a ContextLengthError on the client, whose strategies then stop and
+    keep their work as on a local model."""
+    import asyncio
+
+    import ponder
+    from ponder import ContextLengthError, Engine, GenerationRequest
+    from ponder.backends import load_backend
+
+    async def check(spec: str) -> None:
+        backend = load_backend(spec, cache=False)
+        try:
+            long = [{"role": "user", "content": "1+" * 2000 + "1"}]
+            with pytest.raises(ContextLengthError, match="holds at most 512"):
+                await Engine(backend).generate(GenerationRequest(messages=long))
+            r = await ponder.asolve("What is 2+2?", model=Engine(backend), strategy="refine(rounds=16)")
+            assert r.budget_exhausted and "holds at most 512" in r.stop_reason, r.stop_reason
+            assert r.candidates and r.answer is not None and len(r.ledger.entries) > 3
+        finally:
+            await backend.aclose()
+
+    with ponder_serve("embedded", log_dir=tmp_path) as upstream:
+        for http in ("httpx", "direct"):
+            asyncio.run(check(f"openai:embedded@{upstream.url}?http={http}&retries=0"))

@@ -17,7 +17,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from ..errors import ModelSpecError
+from ..errors import ContextLengthError, ModelSpecError
 from ..types import Capabilities, Generation, GenerationRequest, Sample
 from .base import truncate_at_stop
 from .hf_batch import BatchDecoder, TokenCallback
@@ -64,6 +64,7 @@ class HFBackend:
         self._prefix_cache: OrderedDict[tuple[int, ...], tuple[Any, Any]] = OrderedDict()
         self.eos_ids = self._eos_ids()
         self.think_ids = self._think_ids()
+        self.context_length = _context_length(self.model.config)
         self._caps = Capabilities(
             logits=True,
             prefix_continuation=True,
@@ -88,6 +89,15 @@ class HFBackend:
         if "<think>" in vocab and "</think>" in vocab:
             return vocab["<think>"], vocab["</think>"]
         return None
+
+    def check_fits(self, n_tokens: int, *, generate: bool) -> None:
+        """Refuse a sequence longer than the model's positions: past them a model with rotary
+        positions writes garbage and one with learned positions fails with an index error."""
+        limit = self.context_length
+        if limit is not None and (n_tokens >= limit if generate else n_tokens > limit):
+            room = ", leaving no room to generate" if generate and n_tokens <= limit else ""
+            raise ContextLengthError(f"the prompt is {n_tokens} tokens; the context window of {self.name} "
+                                     f"holds at most {limit}{room}")
 
     supports_streaming = True
 
@@ -117,7 +127,7 @@ class HFBackend:
         return prompt + prefix
 
     def encode(self, text: str) -> list[int]:
-        return list(self.tokenizer(text, add_special_tokens=False)["input_ids"])
+        return list(self.tokenizer(text, add_special_tokens=False, verbose=False)["input_ids"])  # check_fits says it
 
     def decode(self, ids: list[int]) -> str:
         return self.tokenizer.decode(ids, skip_special_tokens=False, clean_up_tokenization_spaces=False)
@@ -224,6 +234,8 @@ class HFBackend:
         if self.think_ids is not None:
             start, end = self.think_ids
             inside = prompt_text.rfind("<think>") > prompt_text.rfind("</think>")
+            if end in ids and (start not in ids or ids.index(start) > ids.index(end)):
+                inside = True  # a close before any open: the text before it is thinking, as the proxy shows it
             reasoning = 0
             for tok in ids:
                 if tok == start:
@@ -240,6 +252,7 @@ class HFBackend:
         """Next-token logits at every position of ``ids`` (1 x L x V), for PRMs and logprob scoring."""
         import torch
 
+        self.check_fits(len(ids), generate=False)
         with self._lock, torch.inference_mode():
             torch.set_num_threads(self.threads)
             return self.model(input_ids=torch.tensor([ids], device=self.device)).logits[0].float()
@@ -251,6 +264,7 @@ class HFBackend:
         """
         import torch
 
+        self.check_fits(len(ids), generate=False)
         with self._lock, torch.inference_mode():
             torch.set_num_threads(self.threads)
             cache, start = self._reusable(ids)
@@ -275,6 +289,15 @@ def _common_prefix(a: tuple[int, ...], b: list[int]) -> int:
     while i < n and a[i] == b[i]:
         i += 1
     return i
+
+
+def _context_length(config: Any) -> int | None:
+    """The most positions the model takes, from its config (None when the config does not say)."""
+    for key in ("max_position_embeddings", "n_positions", "max_sequence_length", "seq_length"):
+        value = getattr(config, key, None)
+        if isinstance(value, int) and value > 0:
+            return value
+    return None
 
 
 def _threads_for(num_parameters: int) -> int:

@@ -48,6 +48,7 @@ class DecodeJob:
     gen: Any = None
     prompt_t: Any = None
     step: int = 0
+    max_tokens: int = 0  # the request's, cut to what the context window leaves after the prompt
     stop_tail: int = 0  # trailing tokens to decode when looking for a stop string
     generated: list[list[int]] = field(default_factory=list)
     logps: list[list[float]] = field(default_factory=list)
@@ -141,8 +142,14 @@ class BatchDecoder:
         import torch
 
         b, req = self.b, job.request
+        if "" in req.stop:  # an empty stop string would end every sample at its first token
+            job.request = req = req.replace(stop=[s for s in req.stop if s])
         job.prompt_text = b.render(req)
         job.prompt_ids = b.encode(job.prompt_text) or [b.tokenizer.bos_token_id or 0]
+        b.check_fits(len(job.prompt_ids), generate=req.max_tokens > 0)
+        job.max_tokens = req.max_tokens
+        if b.context_length is not None:  # a sample ends "length" at the end of the window
+            job.max_tokens = min(req.max_tokens, b.context_length - len(job.prompt_ids))
         job.n = n = max(1, req.n)
         job.stop_tail = max((len(s) for s in req.stop), default=0) + 2
         job.gen = torch.Generator(device=b.device)
@@ -155,7 +162,7 @@ class BatchDecoder:
         if req.logits_processors:
             job.prompt_t = torch.tensor(job.prompt_ids, device=b.device)
         cache, logits, job.reused = b._prefill(job.prompt_ids)
-        if req.max_tokens <= 0:
+        if job.max_tokens <= 0:
             job.finish = ["length"] * n
             self._complete(job)
             return
@@ -268,7 +275,7 @@ class BatchDecoder:
             job.finish[i] = "stop"
         elif req.stop and any(s in b.decode(job.generated[i][-job.stop_tail:]) for s in req.stop):
             job.finish[i] = "stop"
-        elif len(job.generated[i]) >= req.max_tokens:
+        elif len(job.generated[i]) >= job.max_tokens:
             job.finish[i] = "length"
         if job.on_token is not None:
             text_ids = job.generated[i][:-1] if job.finish[i] == "stop" and tok in b.eos_ids else job.generated[i]

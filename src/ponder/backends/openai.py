@@ -25,12 +25,13 @@ import asyncio
 import functools
 import os
 import random
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 from urllib.parse import parse_qsl
 
-from ..errors import BackendError, CapabilityError, ModelSpecError
+from ..errors import BackendError, CapabilityError, ContextLengthError, ModelSpecError
 from ..types import Capabilities, Generation, GenerationRequest, Sample, Usage
 from .base import truncate_at_stop
 from .openai_stream import reasoning_of
@@ -213,14 +214,14 @@ class OpenAIBackend:
                     return await make_call(ep.client), attempt
             except retryable as exc:
                 if isinstance(exc, UpstreamStatus) and not exc.retryable:
-                    raise BackendError(f"{ep.url} answered {exc.status}: {exc.message}") from exc
+                    raise _status_error(ep.url, exc.status, exc.message) from exc
                 if attempt >= self.config.retries:
                     kind = type(exc).__name__
                     raise BackendError(f"{ep.url} failed after {attempt + 1} attempt(s): {kind}: {exc}") from exc
                 await asyncio.sleep(_backoff(attempt))
                 attempt += 1
             except openai.APIStatusError as exc:
-                raise BackendError(f"{ep.url} answered {exc.status_code}: {_message(exc)}") from exc
+                raise _status_error(ep.url, exc.status_code, _message(exc)) from exc
             except (ValueError, TypeError) as exc:  # malformed JSON or a body the SDK cannot read
                 if attempt >= self.config.retries:
                     raise BackendError(f"{ep.url} sent a malformed response: {exc}") from exc
@@ -492,6 +493,19 @@ def _usage(u: dict[str, Any] | None, retries: int) -> Usage:
         usage.cached_prompt_tokens = (u.get("prompt_tokens_details") or {}).get("cached_tokens")
         usage.reasoning_tokens = (u.get("completion_tokens_details") or {}).get("reasoning_tokens")
     return usage
+
+
+# how servers say a prompt does not fit: OpenAI and vLLM ("maximum context length"), SGLang
+# ("context length"), llama.cpp ("context size"), Ponder's own proxy ("context window"), TGI
+_TOO_LONG = re.compile(r"context (length|window|size)|max_model_len|tokens \+ `max_new_tokens` must be", re.I)
+
+
+def _status_error(url: str, status: int, message: str) -> Exception:
+    """An error status of the server: a prompt too long for the model is a ContextLengthError (a
+    strategy that has work keeps it, as when a budget runs out), anything else a BackendError."""
+    if status == 400 and _TOO_LONG.search(message):
+        return ContextLengthError(f"{url}: {message}")
+    return BackendError(f"{url} answered {status}: {message}")
 
 
 def _message(exc: Any) -> str:

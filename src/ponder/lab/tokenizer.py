@@ -85,7 +85,7 @@ def build_tokenizer(seed: int = 0, n_texts: int = 6000, vocab_size: int = VOCAB_
         additional_special_tokens=ROLE_TOKENS,
         padding_side="left",
         clean_up_tokenization_spaces=False,
-        model_max_length=1024,
+        model_max_length=512,  # train.DEFAULT_ARCH's max_len; export writes the model's own
     )
     fast.chat_template = CHAT_TEMPLATE
     return fast

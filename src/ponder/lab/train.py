@@ -98,6 +98,7 @@ def export(model, tokenizer, out_dir: str | Path, extra_files: dict[str, dict] |
         )
     model.save_pretrained(out, safe_serialization=True)
     model.to(torch.float32)
+    tokenizer.model_max_length = model.config.max_position_embeddings  # what the model takes
     tokenizer.save_pretrained(out)
     for name, obj in (extra_files or {}).items():
         (out / name).write_text(json.dumps(obj, indent=2) + "\n")

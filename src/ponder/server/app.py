@@ -222,7 +222,8 @@ def create_app(config: ServerConfig, backend: Any = None) -> FastAPI:
             "system_fingerprint": None, "choices": choices, "usage": usage_of(job.ledger),
             "ponder": {"strategy": job.plan.strategy.spec, "source": job.plan.source,
                        "answer": answers[0] if answers else None, "answers": answers,
-                       "budget_exhausted": job.budget_exhausted, "ignored_params": job.plan.ignored,
+                       "budget_exhausted": job.budget_exhausted, "stop_reason": job.stop_reason,
+                       "ignored_params": job.plan.ignored,
                        "ledger": ledger_summary(job.ledger)},
         }
 

@@ -12,7 +12,7 @@ from typing import Any
 
 from starlette.responses import JSONResponse
 
-from ..errors import (BackendError, BudgetError, CapabilityError, ModelSpecError, PonderError,
+from ..errors import (BackendError, BudgetError, CapabilityError, ContextLengthError, ModelSpecError, PonderError,
                       StrategySpecError)
 
 TYPES = {400: "invalid_request_error", 401: "authentication_error", 404: "not_found_error",
@@ -93,6 +93,8 @@ def from_ponder(exc: PonderError, redact: Redactor) -> APIError:
         return APIError(400, message, param="strategy", code="invalid_strategy")
     if isinstance(exc, CapabilityError):
         return APIError(400, message, param="strategy", code="unsupported_by_model")
+    if isinstance(exc, ContextLengthError):
+        return APIError(400, message, param="messages", code="context_length_exceeded")
     if isinstance(exc, BudgetError):
         return APIError(400, message, param="budget", code="invalid_budget")
     if isinstance(exc, BackendError):

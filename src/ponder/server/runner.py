@@ -334,6 +334,10 @@ class Job:
     def budget_exhausted(self) -> bool:
         return any(r.budget_exhausted for r in self.results)
 
+    @property
+    def stop_reason(self) -> str | None:
+        return next((r.stop_reason for r in self.results if r.stop_reason), None)
+
 
 def _finish_reason(sample_reason: str | None, text: str, result: Result) -> str:
     if sample_reason in ("length", "budget") or (sample_reason is None and result.budget_exhausted):

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any, Literal, Union
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
 INT64 = 2**63 - 1
 
@@ -28,8 +28,13 @@ class ChatMessage(_Open):
 
     @field_validator("content", mode="before")
     @classmethod
-    def _text_parts_only(cls, value: Any) -> Any:
-        """An image or audio part gets one clear error instead of the union's two."""
+    def _text_parts_only(cls, value: Any, info: ValidationInfo) -> Any:
+        """An image or audio part gets one clear error instead of the union's two; an assistant
+        turn's null content (what clients send beside tool calls) is empty text."""
+        if value is None:
+            if info.data.get("role") == "assistant":
+                return ""
+            raise ValueError("content is required; it may be null only in an assistant message")
         if isinstance(value, list):
             for part in value:
                 kind = part.get("type") if isinstance(part, dict) else type(part).__name__
@@ -107,6 +112,7 @@ class PonderInfo(BaseModel):
     answer: str | None = None
     answers: list[str | None] = Field(default_factory=list)
     budget_exhausted: bool
+    stop_reason: str | None = Field(None, description="why the strategy stopped early (a budget, the context window)")
     ignored_params: list[str] = Field(default_factory=list)
     ledger: dict[str, Any]
 

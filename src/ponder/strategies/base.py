@@ -142,6 +142,8 @@ async def run_strategy(strategy: Strategy, problem: Problem, engine: Engine) -> 
         result = await strategy.run(problem, engine)
     except BudgetExhausted:  # a strategy that could not keep anything at all
         result = Result(answer=None, text="", strategy=strategy.spec, budget_exhausted=True)
+    if result.budget_exhausted and result.stop_reason is None:
+        result.stop_reason = engine.budget.exhausted_reason() or "budget spent"
     result.ledger = engine.ledger
     result.problem_id = problem.id
     result.correct = grade(problem, result.answer)

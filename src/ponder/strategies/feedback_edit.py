@@ -22,7 +22,7 @@ from ..errors import BudgetExhausted
 from ..scorers import build_scorer
 from ..types import Candidate, GenerationRequest, Problem, Result
 from .base import Params, Strategy, to_candidate
-from .cot import Cot
+from .cot import Cot, CotParams
 from .voting import vote
 
 FEEDBACK_PROMPT = ("Here is a problem and a response.\n\nProblem:\n{question}\n\nResponse:\n{response}\n\n"
@@ -91,7 +91,8 @@ class FeedbackEdit(Strategy):
 
         drafts: list[Candidate] = []
         try:
-            drafts = await Cot().sample(problem, gen, p.n, seed=p.seed, temperature=p.temperature)
+            drafts = await Cot(CotParams(max_tokens=p.max_tokens)).sample(problem, gen, p.n, seed=p.seed,
+                                                                           temperature=p.temperature)
             for group in await asyncio.gather(*(critique_and_edit(d, i) for i, d in enumerate(drafts))):
                 edited.extend(group)
         except BudgetExhausted:

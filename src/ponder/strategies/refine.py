@@ -18,7 +18,7 @@ from ..errors import BudgetExhausted
 from ..scorers import build_scorer
 from ..types import Candidate, GenerationRequest, Problem, Result
 from .base import Params, Strategy, to_candidate
-from .cot import Cot
+from .cot import Cot, CotParams
 
 CRITIQUE_PROMPT = ("Review the solution above step by step. Point out any mistake. If every step and the "
                    "final answer are correct, reply exactly: {stop}")
@@ -58,7 +58,8 @@ class SelfRefine(Strategy):
         exhausted = False
         seed = p.seed
         try:
-            [draft] = await Cot().sample(problem, engine, 1, temperature=p.temperature, seed=seed)
+            draft_cot = Cot(CotParams(max_tokens=p.max_tokens))
+            [draft] = await draft_cot.sample(problem, engine, 1, temperature=p.temperature, seed=seed)
             versions.append(draft)
             for r in range(p.rounds):
                 convo = [*problem.messages, {"role": "assistant", "content": versions[-1].text},
