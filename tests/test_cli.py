@@ -26,6 +26,9 @@ def run(*args: str, timeout: float = 120) -> subprocess.CompletedProcess:
     (["lab", "train", "--kind", "prm", "--policy", "/definitely/not/here", "--out", "/tmp/never-written"],
      "is not a model directory"),
     (["solve", "q", "--model", "openai:m@http://127.0.0.1:9/v1?timeout=1&retries=0"], "127.0.0.1:9"),
+    (["bench", "-m", "embedded", "-t", "arith", "-s", "cot", "--unit-timeout", "0", "--out", "/tmp/never-written"],
+     "unit-timeout must be a positive number of seconds"),  # 0 meant "no limit"
+    (["serve", "--timeout", "nan"], "timeout must be a positive number of seconds, got nan"),
 ])
 def test_bad_input_is_one_line_and_exit_2(args, needle):
     p = run(*args)
@@ -43,6 +46,8 @@ def test_bad_input_is_one_line_and_exit_2(args, needle):
     (["serve", "--port", "eighty"], "Invalid value for '--port'"),
     (["lab", "train", "--out", "/tmp/never-written", "--steps", "0"], "Invalid value for '--steps'"),
     (["lab", "quick-eval", "--task", "chess"], "Invalid value for '--task'"),
+    (["lab", "eval", "--max-n", "0"], "Invalid value for '--max-n'"),
+    (["lab", "eval", "--max-tokens", "0"], "Invalid value for '--max-tokens'"),
     (["serve", "--port", "70000"], "Invalid value for '--port'"),
     (["serve", "--log-level", "loud"], "Invalid value for '--log-level'"),
     (["bench", "-m", "embedded", "-t", "arith", "-s", "cot", "--seeds", "0"], "Invalid value for '--seeds'"),

@@ -135,11 +135,11 @@ def strategies() -> None:
 def lab_eval(
     model: str = typer.Option("embedded", "--model", "-m", help="Model spec."),
     task: str = typer.Option("arith", "--task", "-t", help="Task spec, e.g. arith, countdown, gsm8k:PATH."),
-    limit: int = typer.Option(100, "--limit", "-n", help="Number of problems."),
+    limit: int = typer.Option(100, "--limit", "-n", min=1, help="Number of problems."),
     seed: int = typer.Option(0, "--seed", help="Seed of the problems and the samples."),
-    max_n: int = typer.Option(16, "--max-n", help="Largest N (pool size per problem)."),
+    max_n: int = typer.Option(16, "--max-n", min=1, help="Largest N (pool size per problem)."),
     scorer: str = typer.Option("prm", "--scorer", help="Scorer for best-of-N ('none' to skip)."),
-    max_tokens: int = typer.Option(256, "--max-tokens", help="Max tokens per sample."),
+    max_tokens: int = typer.Option(256, "--max-tokens", min=1, help="Max tokens per sample."),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
 ) -> None:
     """Accuracy at N = 1, 2, 4, ..., 16: greedy, one sample, majority, any-correct, best-of-N."""

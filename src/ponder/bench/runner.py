@@ -25,7 +25,7 @@ from typing import Any, Callable
 
 from ..budget import Budget
 from ..engine import Engine
-from ..errors import BudgetExhausted, StrategySpecError
+from ..errors import BudgetError, BudgetExhausted, StrategySpecError
 from ..strategies import REGISTRY, ParsedSpec, build_strategy, parse_spec, run_strategy, split_specs
 from ..strategies.base import grade
 from ..types import Problem
@@ -48,6 +48,10 @@ class BenchConfig:
     max_subsets: int = 64
     unit_timeout: float | None = None
     progress: bool = True
+
+    def __post_init__(self) -> None:
+        if self.unit_timeout is not None and not self.unit_timeout > 0:  # 0 would mean no limit, NaN too
+            raise BudgetError(f"unit-timeout must be a positive number of seconds, got {self.unit_timeout!r}")
 
 
 @dataclass

@@ -44,7 +44,7 @@ class ServerConfig:
         for name in ("max_concurrency", "max_n", "max_tokens", "max_request_tokens", "max_body_bytes"):
             if int(getattr(self, name)) <= 0:
                 raise BudgetError(f"{name.replace('_', '-')} must be a positive number, got {getattr(self, name)!r}")
-        if self.timeout <= 0:
+        if not self.timeout > 0:  # NaN too
             raise BudgetError(f"timeout must be a positive number of seconds, got {self.timeout!r}")
         if self.api_key is not None and not self.api_key.strip():
             self.api_key = None

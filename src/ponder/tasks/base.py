@@ -102,6 +102,19 @@ def read_jsonl(path: Path) -> list[dict]:
     return rows
 
 
+def require_fields(task: str, path: Path, n: int, row: object, names: tuple[str, ...]) -> dict:
+    """Record ``n`` (1-based) of ``task``'s file, refused with the fields it reads when it lacks one."""
+    have = sorted(row) if isinstance(row, dict) else []
+    missing = [f for f in names if f not in have]
+    if missing:
+        what = f"has no field {', '.join(map(repr, missing))}" if isinstance(row, dict) else \
+            f"is a {type(row).__name__}, not an object"
+        shown = ", ".join(repr(f if len(f) <= 40 else f[:40] + "...") for f in have[:10])
+        raise TaskSpecError(f"{path}: record {n} {what}; {task} reads {', '.join(map(repr, names))} "
+                            f"(its fields: {shown or 'none'}{', ...' if len(have) > 10 else ''})")
+    return row  # type: ignore[return-value]
+
+
 def take(problems: list[Problem], limit: int | None) -> list[Problem]:
     if limit is not None and limit <= 0:
         raise TaskSpecError(f"limit must be positive, got {limit}")

@@ -7,7 +7,7 @@ import json
 import re
 
 from ..types import Problem
-from .base import Task, TaskSpecError, read_jsonl, register_task, require_file, take
+from .base import Task, TaskSpecError, read_jsonl, register_task, require_fields, require_file, take
 
 
 @register_task("gsm8k")
@@ -17,7 +17,8 @@ def gsm8k(path: str | None, options: dict[str, str]) -> Task:
     def load(limit: int | None, seed: int) -> list[Problem]:
         out = []
         for i, row in enumerate(read_jsonl(p)):
-            gold = row["answer"].split("####")[-1].strip().replace(",", "")
+            require_fields("gsm8k", p, i + 1, row, ("question", "answer"))
+            gold = str(row["answer"]).split("####")[-1].strip().replace(",", "")
             out.append(Problem.from_question(row["question"], answer=gold, id=f"gsm8k-{i}", answer_kind="gsm8k"))
         return take(out, limit)
 
@@ -30,8 +31,15 @@ def math500(path: str | None, options: dict[str, str]) -> Task:
 
     def load(limit: int | None, seed: int) -> list[Problem]:
         text = p.read_text(encoding="utf-8")
-        rows = json.loads(text) if text.lstrip().startswith("[") else [json.loads(x) for x in text.splitlines() if x.strip()]
-        out = [Problem.from_question(r["problem"], answer=r["answer"], id=r.get("unique_id", f"math500-{i}"),
+        if text.lstrip().startswith("["):
+            try:
+                rows = json.loads(text)
+            except json.JSONDecodeError as exc:
+                raise TaskSpecError(f"{p}: not JSON ({exc.msg} at line {exc.lineno})") from None
+        else:
+            rows = read_jsonl(p)
+        rows = [require_fields("math500", p, i + 1, r, ("problem", "answer")) for i, r in enumerate(rows)]
+        out = [Problem.from_question(str(r["problem"]), answer=str(r["answer"]), id=r.get("unique_id", f"math500-{i}"),
                                      answer_kind="math", subject=r.get("subject"), level=r.get("level"))
                for i, r in enumerate(rows)]
         return take(out, limit)
@@ -67,8 +75,10 @@ def game24(path: str | None, options: dict[str, str]) -> Task:
     def load(limit: int | None, seed: int) -> list[Problem]:
         out = []
         with p.open(encoding="utf-8") as f:
-            for row in csv.DictReader(f):
-                nums = [int(x) for x in re.findall(r"\d+", row["Puzzles"])]
+            for n, row in enumerate(csv.DictReader(f), 1):
+                nums = [int(x) for x in re.findall(r"\d+", require_fields("game24", p, n, row, ("Puzzles",))["Puzzles"])]
+                if len(nums) != 4:
+                    raise TaskSpecError(f"{p}: record {n}: Puzzles {row['Puzzles']!r} is not four numbers")
                 lab_problem = countdown.problem_from_numbers(nums, 24, pid=f"game24-{row.get('Rank', len(out))}")
                 out.append(_from_lab(lab_problem, countdown))
         return take(out, limit)

@@ -1,0 +1,40 @@
+"""File-backed tasks on the real public datasets, and the wrong file given to a task."""
+
+from __future__ import annotations
+
+import pytest
+
+from ponder.tasks.base import TaskSpecError, load_task
+
+
+def test_the_shared_datasets_load_with_their_graders(datasets_dir):
+    gsm = load_task(f"gsm8k:{datasets_dir / 'gsm8k_test.jsonl'}").problems()
+    assert len(gsm) == 1319 and gsm[0].answer == "18" and "Janet" in gsm[0].question
+    math = load_task(f"math500:{datasets_dir / 'math500_test.json'}").problems(limit=5)
+    assert len(math) == 5 and all(p.answer and p.answer_kind == "math" for p in math)
+    g24 = load_task(f"game24:{datasets_dir / 'game24.csv'}").problems()
+    assert len(g24) == 1362 and g24[0].question == "Use the numbers 1 1 4 6 to make 24."
+    assert g24[0].checker(g24[0].answer) and not g24[0].checker("1+1+4+6")  # checked exactly
+
+
+@pytest.mark.parametrize("task, file, message", [
+    ("math500", "gsm8k_test.jsonl", "record 1 has no field 'problem'; math500 reads 'problem', 'answer' "
+                                    "(its fields: 'answer', 'question')"),
+    ("gsm8k", "math500_test.json", "math500_test.json:1: not JSON"),
+    ("game24", "gsm8k_test.jsonl", "record 1 has no field 'Puzzles'; game24 reads 'Puzzles'"),
+])
+def test_the_wrong_file_is_a_clear_error(datasets_dir, task, file, message):
+    with pytest.raises(TaskSpecError) as err:
+        load_task(f"{task}:{datasets_dir / file}").problems()
+    assert message in str(err.value)
+
+
+def test_a_record_that_is_not_an_object(tmp_path):
+    path = tmp_path / "list.jsonl"
+    path.write_text('[1, 2]\n', encoding="utf-8")
+    with pytest.raises(TaskSpecError, match="record 1 is a list, not an object; gsm8k reads 'question', 'answer'"):
+        load_task(f"gsm8k:{path}").problems()
+    bad = tmp_path / "bad.csv"
+    bad.write_text("Rank,Puzzles\n1,1 2 3\n", encoding="utf-8")
+    with pytest.raises(TaskSpecError, match="Puzzles '1 2 3' is not four numbers"):
+        load_task(f"game24:{bad}").problems()
