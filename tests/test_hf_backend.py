@@ -161,3 +161,13 @@ def test_the_context_window_is_kept(backend):
                                     min_tokens=64))
     assert all(s.finish_reason == "length" for s in gen.samples)
     assert all(gen.usage.prompt_tokens + len(s.token_ids) == 512 for s in gen.samples)
+
+
+def test_the_context_window_is_read_from_common_configs():
+    from transformers import Gemma3Config, GPT2Config, LlamaConfig
+
+    from ponder.backends.hf import _context_length
+
+    assert _context_length(LlamaConfig(max_position_embeddings=777)) == 777
+    assert _context_length(GPT2Config(n_positions=333)) == 333  # learned positions: n_positions
+    assert _context_length(Gemma3Config(text_config={"max_position_embeddings": 4096})) == 4096  # nested

@@ -293,6 +293,8 @@ def _common_prefix(a: tuple[int, ...], b: list[int]) -> int:
 
 def _context_length(config: Any) -> int | None:
     """The most positions the model takes, from its config (None when the config does not say)."""
+    text_config = getattr(config, "get_text_config", None)
+    config = text_config() if callable(text_config) else config  # multimodal configs nest it
     for key in ("max_position_embeddings", "n_positions", "max_sequence_length", "seq_length"):
         value = getattr(config, key, None)
         if isinstance(value, int) and value > 0:

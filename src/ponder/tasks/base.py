@@ -104,7 +104,7 @@ def read_jsonl(path: Path) -> list[dict]:
 
 def require_fields(task: str, path: Path, n: int, row: object, names: tuple[str, ...]) -> dict:
     """Record ``n`` (1-based) of ``task``'s file, refused with the fields it reads when it lacks one."""
-    have = sorted(row) if isinstance(row, dict) else []
+    have = sorted(map(str, row)) if isinstance(row, dict) else []  # a CSV row may hold the key None
     missing = [f for f in names if f not in have]
     if missing:
         what = f"has no field {', '.join(map(repr, missing))}" if isinstance(row, dict) else \
