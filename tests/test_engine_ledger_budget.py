@@ -46,6 +46,11 @@ def test_ledger_totals_flops_cost_and_unknowns():
     empty = Ledger()
     empty.record(role="policy", model="x", n=1, usage=Usage(), wall_seconds=0.1, finish_reasons=["stop"])
     assert empty.completion_tokens is None and "unknown" in empty.summary()
+    # sandbox runs (S*) are in the ledger but are no model's work: they neither hide the FLOPs nor
+    # the cost of the model calls beside them
+    only_a.record(role="execution", model="sandbox", n=3, usage=Usage(), wall_seconds=0.2,
+                  finish_reasons=["passed"] * 3, model_call=False)
+    assert only_a.flops()["total"] == 2200 and only_a.cost({"a": Price(1.0, 2.0, 0.5)}) is not None
 
 
 @pytest.mark.parametrize("field", ["max_tokens", "max_calls", "max_seconds"])

@@ -26,6 +26,7 @@ class LedgerEntry:
     retries: int
     finish_reasons: list[str]
     num_parameters: int | None = None
+    model_call: bool = True  # False for work that is not a model's (sandbox runs): no FLOPs, no price
 
     @property
     def prefill_flops(self) -> float | None:
@@ -73,6 +74,7 @@ class Ledger:
         wall_seconds: float,
         finish_reasons: list[str],
         num_parameters: int | None = None,
+        model_call: bool = True,
     ) -> LedgerEntry:
         entry = LedgerEntry(
             role=role,
@@ -86,6 +88,7 @@ class Ledger:
             retries=usage.retries,
             finish_reasons=list(finish_reasons),
             num_parameters=num_parameters,
+            model_call=model_call,
         )
         with self._lock:
             self.entries.append(entry)
@@ -135,9 +138,10 @@ class Ledger:
         return out
 
     def flops(self) -> dict[str, float | None]:
-        """Estimated FLOPs, prefill and decode apart; None if any call's parameters are unknown."""
-        pre = [e.prefill_flops for e in self.entries]
-        dec = [e.decode_flops for e in self.entries]
+        """Estimated FLOPs, prefill and decode apart; None if any model call's parameters are unknown."""
+        calls = [e for e in self.entries if e.model_call]
+        pre = [e.prefill_flops for e in calls]
+        dec = [e.decode_flops for e in calls]
         prefill = None if any(v is None for v in pre) else float(sum(pre))  # type: ignore[arg-type]
         decode = None if any(v is None for v in dec) else float(sum(dec))  # type: ignore[arg-type]
         total = None if prefill is None or decode is None else prefill + decode
@@ -147,6 +151,8 @@ class Ledger:
         """Dollars from a price table keyed by model name; None if a call's model is not priced."""
         total = 0.0
         for e in self.entries:
+            if not e.model_call:
+                continue
             price = prices.get(e.model)
             if price is None or e.prompt_tokens is None or e.completion_tokens is None:
                 return None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import math
 import random
@@ -92,3 +93,6 @@ def test_compute_at_k_counts_the_shared_prompt_once():
     assert compute_at(per_sample, 2, 8)["policy_tokens"] == pytest.approx(2 * 50)
     unknown = [entry("policy", 8, 40, 80, params=None)]
     assert compute_at(unknown, 4, 8)["flops"] is None
+    # a sandbox run (S*) is no model's work: it leaves the FLOPs of the model calls known
+    sandbox = dataclasses.replace(entry("execution", 8, None, None, params=None), model_call=False)
+    assert compute_at([*entries, sandbox], 2, 8)["flops"] == pytest.approx(2 * 100 * (40 + 20 + 40))

@@ -117,6 +117,8 @@ def compute_at(entries: list[Any], k: int, n: int) -> dict[str, float | None]:
         out["calls"] += calls
         out["wall_seconds"] += float(_get(e, "wall_seconds") or 0) * frac
         out["retries"] += int(_get(e, "retries") or 0)
+        if _get(e, "model_call") is False:  # sandbox runs: no model's FLOPs
+            continue
         params = _get(e, "num_parameters")
         if params is None or _get(e, "prompt_tokens") is None or _get(e, "completion_tokens") is None:
             flops_known = False

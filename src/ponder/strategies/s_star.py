@@ -64,7 +64,7 @@ def record_execution(engine: Engine, reports: list[TestReport]) -> None:
     if reports:
         engine.ledger.record(role="execution", model="sandbox", n=len(reports), usage=Usage(),
                              wall_seconds=sum(r.execution.duration for r in reports if r.execution is not None),
-                             finish_reasons=[r.status for r in reports])
+                             finish_reasons=[r.status for r in reports], model_call=False)
 
 
 def parse_inputs(text: str, entry_point: str, limit: int) -> list[str]:
