@@ -188,13 +188,18 @@ async def test_persistent_failure_names_the_url(flaky, http):
 
 
 @pytest.mark.parametrize("http", ["httpx", "direct"])
-async def test_client_errors_are_not_retried(flaky, http):
-    """A 4xx other than 408/409/429 is the request's fault: one call, an error with the status."""
+async def test_client_errors_are_not_retried(flaky, http, tiny_model_dir):
+    """A 4xx other than 408/409/429 is the request's fault: one call, an error with the status and
+    the endpoint; a missing /completions (what tokenizer= continues through) says so."""
     url = flaky(0)
     backend = load_backend(f"openai:m@{url}/nowhere?retries=3&http={http}", cache=False)
-    with pytest.raises(BackendError, match=f"{url}/nowhere answered 404"):
+    with pytest.raises(BackendError, match=f"{url}/nowhere/chat/completions answered 404"):
         await Engine(backend).generate(GenerationRequest(messages=msgs(), max_tokens=8))
     assert httpx.get(f"{url}/calls").json()["calls"] == 0
+    await backend.aclose()
+    backend = load_backend(f"openai:m@{url}/nowhere?retries=3&http={http}&tokenizer={tiny_model_dir}", cache=False)
+    with pytest.raises(BackendError, match="/nowhere/completions answered 404.*no /completions endpoint"):
+        await Engine(backend).generate(GenerationRequest(messages=msgs(), prefix="<think>", max_tokens=8))
     await backend.aclose()
 
 

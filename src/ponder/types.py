@@ -89,6 +89,9 @@ class Sample:
     completion_tokens: int | None = None
     reasoning_tokens: int | None = None
     matched_stop: str | None = None  # the stop string that ended it, where the backend says
+    # the server ended it with "stop" but did not say whether at a stop string or at the end of the
+    # turn (it drops stop strings and has no vLLM-style stop_reason): matched_stop is then a guess
+    stop_unknown: bool = False
 
 
 @dataclass

@@ -119,7 +119,27 @@ def test_workers_refuse_a_local_model():
     assert "needs an upstream model (openai:MODEL@URL)" in r.stderr and "Traceback" not in r.stderr
 
 
-def test_a_prompt_too_long_for_the_upstream_model(tmp_path):
+@pytest.fixture(scope="module")
+def ponder_upstream(tmp_path_factory):
+    """Ponder's own server hosting the lab model, as another Ponder's upstream."""
+    with ponder_serve("embedded", log_dir=tmp_path_factory.mktemp("ponder-up")) as served:
+        yield served
+
+
+def test_step_search_says_when_the_upstream_hides_which_stop_ended_a_step(ponder_upstream, model_dir):
+    """An upstream that drops stop strings and has no vLLM-style stop_reason (Ponder's own server,
+    like the OpenAI API) cannot tell a step that ended at the delimiter from a finished answer: the
+    search takes such steps as answers and says so, instead of passing them off as its result."""
+    import ponder
+
+    r = ponder.solve("Compute left to right: 12+7*3", strategy="beam(n=4, width=2, max_steps=6)",
+                     model=f"openai:embedded@{ponder_upstream.url}?tokenizer={model_dir}&retries=0")
+    assert "drops stop strings without saying which one ended a sample" in r.trace["note"], r.trace
+    local = ponder.solve("Compute left to right: 12+7*3", strategy="beam(n=4, width=2, max_steps=6)")
+    assert local.trace.get("note") is None and len(local.trace["nodes"]) > len(r.trace["nodes"])
+
+
+def test_a_prompt_too_long_for_the_upstream_model(ponder_upstream):
     """Ponder's own server hosting the lab model as the upstream: its 400 for a prompt past the
     model's 512 positions is a ContextLengthError on the client, whose strategies then stop and
     keep their work as on a local model."""
@@ -141,6 +161,5 @@ def test_a_prompt_too_long_for_the_upstream_model(tmp_path):
         finally:
             await backend.aclose()
 
-    with ponder_serve("embedded", log_dir=tmp_path) as upstream:
-        for http in ("httpx", "direct"):
-            asyncio.run(check(f"openai:embedded@{upstream.url}?http={http}&retries=0"))
+    for http in ("httpx", "direct"):
+        asyncio.run(check(f"openai:embedded@{ponder_upstream.url}?http={http}&retries=0"))

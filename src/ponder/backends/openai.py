@@ -199,7 +199,7 @@ class OpenAIBackend:
             self._tokenizer = AutoTokenizer.from_pretrained(self.config.tokenizer, local_files_only=True)
         return self._tokenizer
 
-    async def _with_retries(self, ep: _Endpoint, make_call: Any) -> tuple[Any, int]:
+    async def _with_retries(self, ep: _Endpoint, make_call: Any, path: str = "") -> tuple[Any, int]:
         import openai
 
         from .openai_direct import UpstreamStatus, UpstreamUnreachable
@@ -214,14 +214,14 @@ class OpenAIBackend:
                     return await make_call(ep.client), attempt
             except retryable as exc:
                 if isinstance(exc, UpstreamStatus) and not exc.retryable:
-                    raise _status_error(ep.url, exc.status, exc.message) from exc
+                    raise _status_error(ep.url, exc.status, exc.message, path) from exc
                 if attempt >= self.config.retries:
                     kind = type(exc).__name__
                     raise BackendError(f"{ep.url} failed after {attempt + 1} attempt(s): {kind}: {exc}") from exc
                 await asyncio.sleep(_backoff(attempt))
                 attempt += 1
             except openai.APIStatusError as exc:
-                raise _status_error(ep.url, exc.status_code, _message(exc)) from exc
+                raise _status_error(ep.url, exc.status_code, _message(exc), path) from exc
             except (ValueError, TypeError) as exc:  # malformed JSON or a body the SDK cannot read
                 if attempt >= self.config.retries:
                     raise BackendError(f"{ep.url} sent a malformed response: {exc}") from exc
@@ -327,8 +327,8 @@ class OpenAIBackend:
         fifth of a call's CPU time (the ``post`` and ``json`` rows of the same benchmark)."""
         body = {k: v for k, v in body.items() if v is not None}
         if ep.poster is not None:  # http=direct: the same body straight over aiohttp
-            return await self._with_retries(ep, lambda _: ep.poster.post(path, body))
-        return await self._with_retries(ep, lambda c: c.post(path, body=body, cast_to=object))
+            return await self._with_retries(ep, lambda _: ep.poster.post(path, body), path)
+        return await self._with_retries(ep, lambda c: c.post(path, body=body, cast_to=object), path)
 
     async def _stream_call(self, ep: _Endpoint, request: GenerationRequest, on_token: Callable[[int, str], None],
                            create: Any, completions: bool, path: str, body: dict[str, Any]) -> Generation:
@@ -375,7 +375,7 @@ class OpenAIBackend:
             return parts, out
 
         try:
-            (parts, out), retries = await self._with_retries(ep, consume)
+            (parts, out), retries = await self._with_retries(ep, consume, path)
         except transport_errors as exc:
             raise BackendError(f"{ep.url}: {type(exc).__name__}: {exc}") from exc
         text, _ = truncate_at_stop("".join(parts), request.stop)
@@ -423,8 +423,10 @@ class OpenAIBackend:
             # vLLM and SGLang say which stop string ended the choice; others leave it unknown
             said = ch.get("stop_reason") or ch.get("matched_stop")
             matched = said if isinstance(said, str) else (full[len(text):][:max(map(len, request.stop))] if cut else None)
+            unknown = (bool(request.stop) and finish == "stop" and not cut
+                       and "stop_reason" not in ch and "matched_stop" not in ch)
             samples.append(Sample(text=text, finish_reason=finish, logprobs=logprobs,  # type: ignore[arg-type]
-                                  matched_stop=matched))
+                                  matched_stop=matched, stop_unknown=unknown))
         usage = _usage(resp.get("usage"), retries)
         if usage.reasoning_tokens is None and self.config.tokenizer:
             spans = [_think_span(smp.text) for smp in samples]
@@ -500,12 +502,17 @@ def _usage(u: dict[str, Any] | None, retries: int) -> Usage:
 _TOO_LONG = re.compile(r"context (length|window|size)|max_model_len|tokens \+ `max_new_tokens` must be", re.I)
 
 
-def _status_error(url: str, status: int, message: str) -> Exception:
+def _status_error(url: str, status: int, message: str, path: str = "") -> Exception:
     """An error status of the server: a prompt too long for the model is a ContextLengthError (a
     strategy that has work keeps it, as when a budget runs out), anything else a BackendError."""
     if status == 400 and _TOO_LONG.search(message):
         return ContextLengthError(f"{url}: {message}")
-    return BackendError(f"{url} answered {status}: {message}")
+    hint = ""
+    if status == 404 and path == "/completions":
+        hint = (" (this server has no /completions endpoint, through which tokenizer= continues partial "
+                "answers; drop tokenizer= for strategies that do not continue them, or use a server "
+                "that has it: vLLM, SGLang, llama.cpp)")
+    return BackendError(f"{url}{path} answered {status}: {message}{hint}")
 
 
 def _message(exc: Any) -> str:

@@ -121,6 +121,11 @@ class BeamSearch(Strategy):
                            score=nd.score, meta={"node": nd.id, "terminal": nd.terminal}) for nd in finished]
         note = None if stepper.delimiter_seen or not cands else (
             f"the step delimiter {p.delimiter!r} never occurred: the search degraded to whole samples")
+        if stepper.stop_unknown:
+            note = (f"the server drops stop strings without saying which one ended a sample (no stop_reason), "
+                    f"so a step that ended at {p.delimiter!r} could not be told from a finished answer: such "
+                    "steps were taken as answers; use a server that reports it (vLLM, SGLang) or keeps it in "
+                    "the text")
         if not cands:
             return Result(answer=None, text="", strategy=self.spec, budget_exhausted=True,
                           trace=tree.to_trace(None, note=note))

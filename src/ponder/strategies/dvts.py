@@ -69,4 +69,5 @@ class DiverseVerifierTreeSearch(BeamSearch):
         except BudgetExhausted:
             exhausted = True
         stepper.delimiter_seen = stepper.delimiter_seen or any(st.delimiter_seen for st in steppers)
+        stepper.stop_unknown = stepper.stop_unknown or any(st.stop_unknown for st in steppers)
         return self.finish(problem, tree, leaves, exhausted, stepper)

@@ -89,6 +89,7 @@ class Stepper:
         self.logprobs = logprobs
         self.calls = 0
         self.delimiter_seen = False
+        self.stop_unknown = False  # the server did not say whether a step ended at the delimiter
 
     async def expand(self, prefix: str, k: int, *, temperature: float | None = None,
                      stop: list[str] | None = None) -> list[Step]:
@@ -103,6 +104,7 @@ class Stepper:
         for s in await self.engine.generate(req):
             if s.matched_stop == self.delimiter:
                 self.delimiter_seen = True
+            self.stop_unknown = self.stop_unknown or s.stop_unknown
             terminal = s.finish_reason == "stop" and s.matched_stop is None
             text = s.text + (s.matched_stop if s.matched_stop else "")
             steps.append(Step(text=text, terminal=terminal, finish_reason=s.finish_reason,
