@@ -72,24 +72,35 @@ def test_streaming_delivers_tokens_as_generated_and_matches_the_full_answer(clie
     args = dict(model=model_id, messages=CHAT, max_tokens=200, temperature=1.0, seed=7,
                 extra_body={"min_tokens": 160})
     full = client.chat.completions.create(**args)
-    start = time.perf_counter()
-    times, text, chunks = [], "", []
-    for chunk in client.chat.completions.create(**args, stream=True, stream_options={"include_usage": True}):
-        chunks.append(chunk)
-        assert chunk.object == "chat.completion.chunk" and chunk.id == chunks[0].id
-        if chunk.choices:
-            delta = chunk.choices[0].delta
-            if delta.content or getattr(delta, "reasoning_content", None):  # thinking streams too
-                times.append(time.perf_counter() - start)
-            text += delta.content or ""
-    assert text == (full.choices[0].message.content or "")  # same seed: the same answer either way
-    finishes = [c.choices[0].finish_reason for c in chunks if c.choices and c.choices[0].finish_reason]
-    assert finishes == [full.choices[0].finish_reason]
-    last = chunks[-1]
-    assert last.choices == [] and last.usage.completion_tokens == full.usage.completion_tokens
-    assert last.usage.prompt_tokens == full.usage.prompt_tokens
-    if full.usage.completion_tokens >= 16:  # enough tokens to see them arrive one after another
-        assert len(times) >= 4 and times[0] < 0.6 * times[-1]
+
+    def stream() -> list[float]:
+        start = time.perf_counter()
+        times, text, chunks = [], "", []
+        for chunk in client.chat.completions.create(**args, stream=True, stream_options={"include_usage": True}):
+            chunks.append(chunk)
+            assert chunk.object == "chat.completion.chunk" and chunk.id == chunks[0].id
+            if chunk.choices:
+                delta = chunk.choices[0].delta
+                if delta.content or getattr(delta, "reasoning_content", None):  # thinking streams too
+                    times.append(time.perf_counter() - start)
+                text += delta.content or ""
+        assert text == (full.choices[0].message.content or "")  # same seed: the same answer either way
+        finishes = [c.choices[0].finish_reason for c in chunks if c.choices and c.choices[0].finish_reason]
+        assert finishes == [full.choices[0].finish_reason]
+        last = chunks[-1]
+        assert last.choices == [] and last.usage.completion_tokens == full.usage.completion_tokens
+        assert last.usage.prompt_tokens == full.usage.prompt_tokens
+        return times
+
+    assert full.usage.completion_tokens >= 16  # enough tokens to see them arrive one after another
+    # Tokens arrive as they are generated: the first long before the last. Fake streaming (the whole
+    # answer sent at the end) fails every time; a client descheduled on 2 busy cores for the whole
+    # generation (seen once in a CI run: all 192 deltas within 15 ms) gets one more try.
+    spread = [stream()]
+    if not spread[0][0] < 0.6 * spread[0][-1]:
+        spread.append(stream())
+    assert all(len(times) >= 4 for times in spread)
+    assert spread[-1][0] < 0.6 * spread[-1][-1], [(t[0], t[-1]) for t in spread]
 
 
 def test_multi_sample_strategy_streams_progress_then_the_answer(client, model_id):
