@@ -31,6 +31,16 @@ def test_budget_forcing_never_exceeds_the_thinking_budget(lab_engine):
             assert meta["forced_end"] or meta["waits"] == 2
 
 
+def test_min_think_masks_the_end_of_thinking_in_one_call(lab_engine):
+    """On a backend with logits, min_think is s1's suppression: the end-of-thinking token is masked
+    until min_think tokens, in the same call (one thinking call, one answer call), not a new call
+    with "Wait" each time the model ends (18 calls for min_think=440 before)."""
+    for r in run_all(lab_engine, "budget(think=200, min_think=100, answer_prompt='Answer:')", problems("arith", 4)):
+        meta = r.candidates[0].meta
+        assert 100 <= meta["thinking_tokens"] <= 200 and meta["waits"] == 0
+        assert r.ledger.calls == 2, [(e.prompt_tokens, e.completion_tokens) for e in r.ledger.entries]
+
+
 def test_forced_waits_keep_the_answers(lab_engine):
     """The policy recomputes after a forced "Wait" and stops when two attempts agree: two forced
     waits (greedy, as in s1) keep the accuracy of no forcing. The policy before the vote stage

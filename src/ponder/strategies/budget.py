@@ -2,9 +2,10 @@
 
 Paper: Muennighoff et al., "s1: Simple test-time scaling", arXiv 2501.19393. ``think=`` caps the
 thinking tokens (when reached, the end of thinking is forced and "Final Answer:" appended);
-``min_think=`` suppresses the end of thinking until that many tokens were spent (the model's end
-of thinking is replaced by "Wait" and it continues); ``wait=k`` replaces the end of thinking by
-"Wait" k times. Defaults from the paper: the "Wait" string, "Final Answer:", greedy decoding.
+``min_think=`` suppresses the end of thinking until that many tokens were spent: on a backend
+with logits the end-of-thinking token and the end of the turn are masked until then, in the same
+call; elsewhere the model's end of thinking is replaced by "Wait" and it continues. ``wait=k``
+replaces the end of thinking by "Wait" k times. Defaults from the paper: the "Wait" string, "Final Answer:", greedy decoding.
 Unlike s1's own code, which gives every continuation the full budget, the remaining budget is
 carried exactly across continuations (inserted "Wait" tokens count too), so thinking never exceeds
 ``think``. ``answer_prompt=''`` closes the thinking and lets the model answer in its own format
@@ -13,6 +14,8 @@ or ``''`` with it). Needs a backend that continues a partial assistant message.
 """
 
 from __future__ import annotations
+
+from typing import Any, Callable
 
 from pydantic import Field, model_validator
 
@@ -52,6 +55,15 @@ class BudgetForcing(Strategy):
     def check(self, engine: Engine) -> None:
         engine.require("prefix_continuation", "budget forcing")
 
+    def _close_id(self, engine: Engine) -> int | None:
+        """The end-of-thinking tag as one token of the model's vocabulary, where logits can mask it."""
+        p: BudgetParams = self.params  # type: ignore[assignment]
+        encode = getattr(engine.backend, "encode", None)
+        if not engine.capabilities().logits or encode is None:
+            return None
+        ids = encode(p.close)
+        return ids[0] if len(ids) == 1 else None
+
     def _count(self, engine: Engine, text: str) -> int:
         n = engine.count_tokens(text)
         return n if n is not None else max(1, len(text) // 4)  # unknown tokenizer: ~4 chars a token
@@ -61,13 +73,18 @@ class BudgetForcing(Strategy):
         p: BudgetParams = self.params  # type: ignore[assignment]
         base = GenerationRequest(messages=problem.messages, temperature=temperature, top_p=p.top_p)
         text, used, waits, forced, rounds = p.open, 0, 0, False, 0
+        close_id = self._close_id(engine) if p.min_think else None
         while True:
             remaining = p.think - used
             if remaining <= 0:
                 forced = True
                 break
-            [s] = await engine.generate(base.replace(prefix=text, stop=[p.close], max_tokens=remaining,
-                                                     seed=None if seed is None else seed + rounds))
+            request = base.replace(prefix=text, stop=[p.close], max_tokens=remaining,
+                                   seed=None if seed is None else seed + rounds)
+            need = min(p.min_think - used, remaining)
+            if need > 0 and close_id is not None:  # s1's suppression: no end of thinking before min_think
+                request = request.replace(min_tokens=need, logits_processors=[_masked_for(close_id, need)])
+            [s] = await engine.generate(request)
             rounds += 1
             used += s.completion_tokens if s.completion_tokens is not None else self._count(engine, s.text)
             text += s.text
@@ -111,3 +128,17 @@ class BudgetForcing(Strategy):
             return Result(answer=None, text="", strategy=self.spec, budget_exhausted=True)
         return Result(answer=cand.answer, text=cand.text, strategy=self.spec, candidates=[cand],
                       trace={k: cand.meta[k] for k in ("thinking_tokens", "waits", "forced_end")})
+
+
+def _masked_for(token_id: int, count: int) -> Callable[[Any, Any], Any]:
+    """A logits processor that forbids ``token_id`` for the first ``count`` tokens of its call."""
+    start: list[int] = []
+
+    def mask(input_ids: Any, scores: Any) -> Any:
+        if not start:
+            start.append(input_ids.shape[-1])  # the first call sees the prompt alone
+        if input_ids.shape[-1] - start[0] < count:
+            scores[:, token_id] = float("-inf")
+        return scores
+
+    return mask
