@@ -125,3 +125,22 @@ def test_a_full_context_window_stops_the_strategy_and_keeps_its_work(tiny_model_
     # a budget that runs out says so too
     r = ponder.solve("2+2?", model=engine, strategy="sc(n=4, of=cot(max_tokens=50))", budget={"max_tokens": 60})
     assert r.budget_exhausted and r.stop_reason == "token budget of 60 spent"
+
+
+def test_a_long_lived_engine_is_not_spoiled_by_one_prompt_too_long(tiny_model_dir):
+    """A direct caller of one Engine: a prompt too long after earlier calls is a ContextLengthError
+    it can catch (ContextWindowFull, which strategies take as a budget run out), and the calls
+    after it still run."""
+    import asyncio
+
+    from ponder.backends.hf import HFBackend
+
+    async def go() -> None:
+        engine = Engine(HFBackend(tiny_model_dir))
+        short = GenerationRequest(messages=[{"role": "user", "content": "2+2?"}], max_tokens=4)
+        await engine.generate(short)
+        with pytest.raises(ponder.ContextLengthError):
+            await engine.generate(short.replace(messages=[{"role": "user", "content": "x " * 2000}]))
+        assert len(await engine.generate(short)) == 1
+
+    asyncio.run(go())

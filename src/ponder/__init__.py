@@ -13,7 +13,7 @@ from .api import asolve, solve
 from .budget import Budget
 from .engine import Engine
 from .errors import (BackendError, BudgetError, BudgetExhausted, CapabilityError, ContextLengthError,
-                     ModelSpecError, PonderError, QuestionError, StrategySpecError)
+                     ContextWindowFull, ModelSpecError, PonderError, QuestionError, StrategySpecError)
 from .ledger import Ledger, LedgerEntry, Price
 from .types import Candidate, Capabilities, GenerationRequest, Problem, Result, Sample, Usage
 
@@ -23,7 +23,8 @@ __all__ = [
     "solve", "asolve", "Engine", "Budget", "Ledger", "LedgerEntry", "Price", "Problem", "Result",
     "Sample", "Candidate", "Capabilities", "GenerationRequest", "Usage", "PonderError",
     "ModelSpecError", "StrategySpecError", "BudgetError", "BudgetExhausted", "CapabilityError",
-    "BackendError", "QuestionError", "ContextLengthError", "load_backend", "build_strategy",
+    "BackendError", "QuestionError", "ContextLengthError", "ContextWindowFull",
+    "load_backend", "build_strategy",
 ]
 
 

@@ -20,7 +20,7 @@ class Budget:
     tokens_used: int = 0
     calls_used: int = 0
     started: float = field(default_factory=time.monotonic)
-    window_full: str | None = None  # a call after the first no longer fit the model's context window
+    window_full: str | None = None  # why a later call did not fit the context window (reported, not a limit)
 
     def __post_init__(self) -> None:
         for name in LIMITS:
@@ -56,8 +56,10 @@ class Budget:
         return None if self.max_tokens is None else self.max_tokens - self.tokens_used
 
     def exhausted_reason(self) -> str | None:
-        if self.window_full:
-            return self.window_full
+        """Why the work stopped early: a limit reached, or the context window full."""
+        return self.window_full or self._limit_reached()
+
+    def _limit_reached(self) -> str | None:
         if self.max_tokens is not None and self.tokens_used >= self.max_tokens:
             return f"token budget of {self.max_tokens} spent"
         if self.max_calls is not None and self.calls_used >= self.max_calls:
@@ -67,7 +69,7 @@ class Budget:
         return None
 
     def check(self) -> None:
-        reason = self.exhausted_reason()
+        reason = self._limit_reached()
         if reason:
             raise BudgetExhausted(reason)
 

@@ -12,7 +12,7 @@ import time
 from typing import TYPE_CHECKING, Any, AsyncIterator, Callable
 
 from .budget import Budget
-from .errors import BudgetExhausted, CapabilityError, ContextLengthError
+from .errors import BudgetExhausted, CapabilityError, ContextLengthError, ContextWindowFull
 from .ledger import Ledger, LedgerEntry
 from .types import Capabilities, GenerationRequest, Sample
 
@@ -169,10 +169,10 @@ class Engine:
         try:
             yield
         except ContextLengthError as exc:
-            if not self.ledger.entries:
+            if not self.ledger.entries or isinstance(exc, ContextWindowFull):
                 raise
             self.budget.window_full = str(exc)
-            raise BudgetExhausted(self.budget.window_full) from exc
+            raise ContextWindowFull(str(exc)) from exc
 
     def _token_forwarder(self) -> Callable[[int, str], None]:
         """A callback safe to call from a worker thread: deltas are delivered on the event loop."""

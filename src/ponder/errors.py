@@ -44,3 +44,9 @@ class BudgetExhausted(PonderError):
     Strategies catch it and return their best answer so far with ``budget_exhausted=True``;
     callers of a strategy never see it.
     """
+
+
+class ContextWindowFull(BudgetExhausted, ContextLengthError):
+    """A call after the first no longer fits the model's context window (a refinement round, a
+    longer beam, a PRM reading a long candidate): strategies stop there and keep their work, as
+    when a budget runs out; a direct caller of the Engine can catch it as a ContextLengthError."""
