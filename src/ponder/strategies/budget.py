@@ -5,7 +5,8 @@ thinking tokens (when reached, the end of thinking is forced and "Final Answer:"
 ``min_think=`` suppresses the end of thinking until that many tokens were spent: on a backend
 with logits the end-of-thinking token and the end of the turn are masked until then, in the same
 call; elsewhere the model's end of thinking is replaced by "Wait" and it continues. ``wait=k``
-replaces the end of thinking by "Wait" k times. Defaults from the paper: the "Wait" string, "Final Answer:", greedy decoding.
+replaces the end of thinking by "Wait" k times. Defaults from the paper: the "Wait" string,
+"Final Answer:", greedy decoding.
 Unlike s1's own code, which gives every continuation the full budget, the remaining budget is
 carried exactly across continuations (inserted "Wait" tokens count too), so thinking never exceeds
 ``think``. ``answer_prompt=''`` closes the thinking and lets the model answer in its own format

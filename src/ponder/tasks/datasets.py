@@ -39,8 +39,9 @@ def math500(path: str | None, options: dict[str, str]) -> Task:
         else:
             rows = read_jsonl(p)
         rows = [require_fields("math500", p, i + 1, r, ("problem", "answer")) for i, r in enumerate(rows)]
-        out = [Problem.from_question(str(r["problem"]), answer=str(r["answer"]), id=r.get("unique_id", f"math500-{i}"),
-                                     answer_kind="math", subject=r.get("subject"), level=r.get("level"))
+        out = [Problem.from_question(str(r["problem"]), answer=str(r["answer"]),
+                                     id=r.get("unique_id", f"math500-{i}"), answer_kind="math",
+                                     subject=r.get("subject"), level=r.get("level"))
                for i, r in enumerate(rows)]
         return take(out, limit)
 
@@ -76,9 +77,10 @@ def game24(path: str | None, options: dict[str, str]) -> Task:
         out = []
         with p.open(encoding="utf-8") as f:
             for n, row in enumerate(csv.DictReader(f), 1):
-                nums = [int(x) for x in re.findall(r"\d+", require_fields("game24", p, n, row, ("Puzzles",))["Puzzles"])]
+                puzzle = require_fields("game24", p, n, row, ("Puzzles",))["Puzzles"]
+                nums = [int(x) for x in re.findall(r"\d+", puzzle)]
                 if len(nums) != 4:
-                    raise TaskSpecError(f"{p}: record {n}: Puzzles {row['Puzzles']!r} is not four numbers")
+                    raise TaskSpecError(f"{p}: record {n}: Puzzles {puzzle!r} is not four numbers")
                 lab_problem = countdown.problem_from_numbers(nums, 24, pid=f"game24-{row.get('Rank', len(out))}")
                 out.append(_from_lab(lab_problem, countdown))
         return take(out, limit)
