@@ -180,7 +180,10 @@ class Ledger:
             parts.append(f"cached {fmt(self.cached_prompt_tokens)}")
         if self.retries:
             parts.append(f"retries {self.retries}")
-        parts.append(f"{self.wall_seconds:.2f}s model time")
+        other = sum(e.wall_seconds for e in self.entries if not e.model_call)
+        parts.append(f"{self.wall_seconds - other:.2f}s model time")
+        if other:
+            parts.append(f"{other:.2f}s other work (sandbox runs)")
         return ", ".join(parts)
 
     def totals(self) -> dict[str, Any]:
