@@ -34,7 +34,7 @@ def main() -> None:
     from ponder.lab.data import build_examples, encode_examples
     from ponder.lab.recipe import POLICY_STAGES
     from ponder.lab.tokenizer import load_tokenizer
-    from ponder.lab.train import DEFAULT_ARCH, _batches, _optimizer, _pad
+    from ponder.lab.train import DEFAULT_ARCH, _batches, _optimizer, policy_loss
 
     hf_logging.disable_progress_bar()
     recipe_steps = sum(s["steps"] for s in POLICY_STAGES)
@@ -56,14 +56,9 @@ def main() -> None:
         for i, idx in enumerate(batches):
             if i == warm:
                 t0 = time.perf_counter()
-            ids = _pad([data[j][0] for j in idx], tok.pad_token_id)
-            labels = _pad([data[j][1] for j in idx], -100)
-            mask = (ids != tok.pad_token_id).long()
             cast = torch.autocast("cpu", dtype=torch.bfloat16) if bf16 else contextlib.nullcontext()
-            with cast:
-                logits = model(input_ids=ids, attention_mask=mask).logits
-            loss = torch.nn.functional.cross_entropy(logits[:, :-1].reshape(-1, logits.size(-1)).float(),
-                                                     labels[:, 1:].reshape(-1), ignore_index=-100)
+            with cast:  # the loss is taken in float32 (policy_loss casts the logits)
+                loss = policy_loss(model, data, idx, tok.pad_token_id)
             if i == 0:
                 first_loss = loss.item()
             opt.zero_grad(set_to_none=True)

@@ -176,13 +176,7 @@ def train_policy(out_dir: str | Path, steps: int = 1500, seed: int = 0, batch_si
     n_params = sum(p.numel() for p in model.parameters())
     log(f"model parameters: {n_params}")
     def lm_loss(idx: list[int]):
-        ids = _pad([data[i][0] for i in idx], tok.pad_token_id)
-        labels = _pad([data[i][1] for i in idx], -100)
-        mask = (ids != tok.pad_token_id).long()
-        logits = model(input_ids=ids, attention_mask=mask).logits
-        return torch.nn.functional.cross_entropy(
-            logits[:, :-1].reshape(-1, logits.size(-1)).float(), labels[:, 1:].reshape(-1),
-            ignore_index=-100)
+        return policy_loss(model, data, idx, tok.pad_token_id)
 
     t0 = time.time()
     ema = _fit(model, lm_loss, [len(d[0]) for d in data], steps=steps, batch_size=batch_size, lr=lr,
@@ -194,6 +188,19 @@ def train_policy(out_dir: str | Path, steps: int = 1500, seed: int = 0, batch_si
                "seconds": round(time.time() - t0, 1), "final_loss": round(ema, 4)}
     (Path(out_dir) / "lab_training.json").write_text(json.dumps(summary, indent=2) + "\n")
     return summary
+
+
+def policy_loss(model, data: list, idx: list[int], pad_id: int):
+    """The policy's training loss on the examples ``idx`` of ``data`` (token ids, labels): next-token
+    cross-entropy on the trainable assistant tokens, the batch padded with ``pad_id``."""
+    import torch
+
+    ids = _pad([data[i][0] for i in idx], pad_id)
+    labels = _pad([data[i][1] for i in idx], -100)
+    mask = (ids != pad_id).long()
+    logits = model(input_ids=ids, attention_mask=mask).logits
+    return torch.nn.functional.cross_entropy(
+        logits[:, :-1].reshape(-1, logits.size(-1)).float(), labels[:, 1:].reshape(-1), ignore_index=-100)
 
 
 def deepen(model, extra_layers: int, seed: int = 0):

@@ -15,12 +15,11 @@ The generic task ``code:PATH`` reads JSONL rows with ``prompt`` (the problem tex
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
 from ..types import Problem
-from .base import Task, TaskSpecError, register_task, require_file, take
+from .base import Task, TaskSpecError, read_jsonl, register_task, require_fields, require_file, take
 
 INSTRUCTION = "Write a Python solution. Reply with the complete code in a single ```python code block."
 
@@ -68,22 +67,13 @@ def code_task(path: str | None, options: dict[str, str]) -> Task:
 
     def load(limit: int | None, seed: int) -> list[Problem]:
         out = []
-        with p.open(encoding="utf-8") as f:
-            for n, line in enumerate(f, 1):
-                if not line.strip():
-                    continue
-                where = f"{p}:{n}"
-                try:
-                    row = json.loads(line)
-                except json.JSONDecodeError as exc:
-                    raise TaskSpecError(f"{where}: not JSON ({exc.msg})") from None
-                if "prompt" not in row or "hidden_tests" not in row:
-                    raise TaskSpecError(f"{where}: a code row needs 'prompt' and 'hidden_tests'; "
-                                        f"its fields: {sorted(row)}")
-                out.append(code_problem(str(row.get("id", f"code-{len(out)}")), str(row["prompt"]),
-                                        public_tests=_tests(row, "public_tests", where),
-                                        hidden_tests=_tests(row, "hidden_tests", where),
-                                        entry_point=row.get("entry_point"), prefix=str(row.get("prefix", ""))))
+        for n, row in enumerate(read_jsonl(p), 1):
+            require_fields("code", p, n, row, ("prompt", "hidden_tests"))
+            where = f"{p}: record {n}"
+            out.append(code_problem(str(row.get("id", f"code-{len(out)}")), str(row["prompt"]),
+                                    public_tests=_tests(row, "public_tests", where),
+                                    hidden_tests=_tests(row, "hidden_tests", where),
+                                    entry_point=row.get("entry_point"), prefix=str(row.get("prefix", ""))))
         return take(out, limit)
 
     return Task("code", load)

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from ..types import Problem
 from . import code as _code  # noqa: F401  (registers code:PATH)
-from .base import Task, TaskSpecError, read_jsonl, register_task, require_file, take
+from .base import Task, read_jsonl, register_task, require_fields, require_file, take
 from .code import code_problem
 
 _ARROW = re.compile(r"^\s*(?P<call>[A-Za-z_]\w*\(.*\))\s*(?:==|➞|=>|->|should return|returns?)\s*(?P<want>.+?)\s*$")
@@ -25,12 +25,8 @@ _SAFE_NAMES = {"round", "abs", "sorted", "list", "len", "set", "tuple", "int", "
 
 def read_rows(path: Path) -> list[dict]:
     """The rows of a HumanEval file (gzip or plain JSONL)."""
-    rows = read_jsonl(path)
-    for row in rows:
-        missing = {"task_id", "prompt", "test", "entry_point"} - set(row)
-        if missing:
-            raise TaskSpecError(f"{path}: a HumanEval row lacks {sorted(missing)}")
-    return rows
+    fields = ("task_id", "prompt", "test", "entry_point")
+    return [require_fields("humaneval", path, n, row, fields) for n, row in enumerate(read_jsonl(path), 1)]
 
 
 def _literal(text: str) -> bool:
