@@ -176,3 +176,23 @@ async def test_budget_exhaustion_returns_best_so_far():
     backend = ScriptedBackend(lambda req, i: "Answer: 7" if i == 0 else "Answer: 8")
     r = await run("asc(max_n=16, batch=3)", backend, budget=Budget(max_calls=2))
     assert r.budget_exhausted and r.answer == "8" and r.ledger.calls == 2  # 4 of the 6 samples drawn
+
+
+async def test_a_candidate_too_long_for_the_prm_is_left_unscored_and_the_rest_still_ranked():
+    """The lab PRM reads 512 tokens. A sample longer than that (a rambling one) is not scored, and
+    no PRM call is spent on it; the other samples are still scored and ranked, so one long
+    sample does not reduce best-of-n to "the first candidate with an answer"."""
+    rambling = "<think> " + "; ".join(["3+4=8"] * 150) + " </think> Answer: 8"
+    right = "<think> 3+4=7 </think> Answer: 7"
+    slip = "<think> 3+4=9 </think> Answer: 9"
+    replies = [rambling, slip, right, slip]
+    prob = Problem.from_question("Compute left to right: 3+4", answer="7")
+    r = await run("bon(n=4, scorer=prm)", ScriptedBackend(lambda req, i: replies[i]), prob)
+    assert r.answer == "7" and r.trace["chosen"] == 2 and not r.budget_exhausted
+    assert r.trace["scores"][0] is None and all(s is not None for s in r.trace["scores"][1:])
+    assert "reads at most 512" in r.trace["unscored"][0] and "unscored" not in r.candidates[2].meta
+    assert [e.role for e in r.ledger.entries] == ["policy", "prm", "prm"]  # the repeated slip: from the cache
+    w = await run("wbon(n=4, scorer=prm)", ScriptedBackend(lambda req, i: replies[i]), prob)
+    # weighted voting: the unscored sample weighs nothing, the others their scores
+    assert not w.budget_exhausted and w.trace["weights"]["8"] == 0
+    assert w.trace["weights"]["7"] == round(r.trace["scores"][2], 4) > 0

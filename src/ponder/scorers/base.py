@@ -1,4 +1,6 @@
-"""The Scorer base class and registry. A scorer gives each candidate a number (higher is better).
+"""The Scorer base class and registry. A scorer gives each candidate a number (higher is better),
+or None for one it could not read (a PRM given a candidate longer than its context window), with
+the reason in the candidate's ``meta["unscored"]``; strategies rank such a candidate last.
 
 Scorer specs: a name (``prm``) or a call with options (``prm(model='hf:/path', agg=min)``).
 Every model call a scorer makes goes through the Engine under the scorer's own ledger role.
@@ -41,8 +43,13 @@ class Scorer:
     def check(self, engine: Engine, problem: Problem | None = None) -> None:
         """Fail before any model call when this scorer cannot work here."""
 
-    async def score(self, problem: Problem, candidates: list[Candidate], engine: Engine) -> list[float]:
+    async def score(self, problem: Problem, candidates: list[Candidate], engine: Engine) -> list[float | None]:
         raise NotImplementedError
+
+
+def rank(score: float | None) -> float:
+    """A sort key for scores: a candidate the scorer could not read (None) comes last."""
+    return float("-inf") if score is None else score
 
 
 def build_scorer(spec: Any) -> Scorer:

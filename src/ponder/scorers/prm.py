@@ -140,10 +140,27 @@ class PRMScorer(Scorer):
 
         return await engine.with_backend(backend).call(self.role, forward)
 
-    async def score(self, problem: Problem, candidates: list[Candidate], engine: Engine) -> list[float]:
+    def unreadable(self, problem: Problem, text: str) -> str | None:
+        """Why the PRM cannot read ``text`` whole (it is longer than the PRM's context window), or None."""
+        backend, _, _ = self._load()
+        limit = getattr(backend, "context_length", None)
+        n = len(self.input_ids(problem, text))
+        if limit is not None and n > limit:
+            return f"with its step tags it is {n} tokens; the PRM {backend.name} reads at most {limit}"
+        return None
+
+    async def score(self, problem: Problem, candidates: list[Candidate], engine: Engine) -> list[float | None]:
+        """Each candidate's aggregated step score; None for one the PRM cannot read whole (longer
+        than its context window), which is said in the candidate's ``meta["unscored"]``: the
+        others are still scored, and no model call is spent on it."""
         p: PRMParams = self.params  # type: ignore[assignment]
-        out = []
+        out: list[float | None] = []
         for c in candidates:
+            why = self.unreadable(problem, c.text)
+            if why is not None:
+                c.meta["unscored"] = why
+                out.append(None)
+                continue
             steps = await self.step_scores(problem, c.text, engine)
             c.meta["step_scores"] = [round(s, 4) for s in steps]
             out.append(aggregate(steps, p.agg))

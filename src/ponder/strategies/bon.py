@@ -15,7 +15,7 @@ from pydantic import Field
 
 from ..engine import Engine
 from ..errors import BudgetExhausted
-from ..scorers import Scorer, build_scorer
+from ..scorers import Scorer, build_scorer, rank
 from ..types import Candidate, Problem, Result
 from .base import Params, Strategy
 from .cot import Cot
@@ -73,12 +73,20 @@ class BestOfN(Strategy):
 
     def decide(self, problem: Problem, candidates: list[Candidate], exhausted: bool = False) -> Result:
         scored = [i for i, c in enumerate(candidates) if c.score is not None and c.answer is not None]
-        if not scored:  # no scores (budget) or no answers: fall back to the first candidate with an answer
+        if not scored:  # no scores (budget, none readable) or no answers: the first candidate with an answer
             scored = [i for i, c in enumerate(candidates) if c.answer is not None] or list(range(len(candidates)))
         if not scored:
             return Result(answer=None, text="", strategy=self.spec, candidates=candidates, budget_exhausted=True)
-        best = max(scored, key=lambda i: (candidates[i].score if candidates[i].score is not None else -1e9, -i))
+        best = max(scored, key=lambda i: (rank(candidates[i].score), -i))
         c = candidates[best]
+        trace: dict = {"chosen": best, "scores": [x.score for x in candidates]}
+        if any("unscored" in x.meta for x in candidates):
+            trace["unscored"] = {i: x.meta["unscored"] for i, x in enumerate(candidates) if "unscored" in x.meta}
         return Result(answer=c.answer, text=c.text, strategy=self.spec, candidates=candidates,
-                      budget_exhausted=exhausted or any(x.score is None for x in candidates),
-                      trace={"chosen": best, "scores": [x.score for x in candidates]})
+                      budget_exhausted=exhausted or unscored_by_budget(candidates), trace=trace)
+
+
+def unscored_by_budget(candidates: list[Candidate]) -> bool:
+    """Some candidate has no score because the budget ran out (not because the scorer could not
+    read it, which its ``meta["unscored"]`` says)."""
+    return any(c.score is None and "unscored" not in c.meta for c in candidates)

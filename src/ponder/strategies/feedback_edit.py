@@ -19,7 +19,7 @@ from pydantic import Field
 from ..backends import load_backend
 from ..engine import Engine
 from ..errors import BudgetExhausted
-from ..scorers import build_scorer
+from ..scorers import build_scorer, rank
 from ..types import Candidate, GenerationRequest, Problem, Result
 from .base import Params, Strategy, to_candidate
 from .cot import Cot, CotParams
@@ -104,7 +104,7 @@ class FeedbackEdit(Strategy):
             try:
                 for c, s in zip(pool, await self.scorer.score(problem, pool, engine)):
                     c.score = s
-                best = max(range(len(pool)), key=lambda i: (pool[i].score or 0.0, -i))
+                best = max(range(len(pool)), key=lambda i: (rank(pool[i].score), -i))
                 answer, text = pool[best].answer, pool[best].text
             except BudgetExhausted:
                 exhausted = True

@@ -15,7 +15,7 @@ from pydantic import Field
 
 from ..engine import Engine
 from ..errors import BudgetExhausted
-from ..scorers import build_scorer
+from ..scorers import build_scorer, rank
 from ..types import Candidate, GenerationRequest, Problem, Result
 from .base import Params, Strategy, to_candidate
 from .cot import Cot, CotParams
@@ -85,7 +85,7 @@ class SelfRefine(Strategy):
                 scores = await self.scorer.score(problem, versions, engine)
                 for c, s in zip(versions, scores):
                     c.score = s
-                chosen = max(range(len(versions)), key=lambda i: (scores[i], i))
+                chosen = max(range(len(versions)), key=lambda i: (rank(scores[i]), i))
             except BudgetExhausted:
                 exhausted = True
         best = versions[chosen]
