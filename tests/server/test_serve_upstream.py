@@ -126,17 +126,58 @@ def ponder_upstream(tmp_path_factory):
         yield served
 
 
-def test_step_search_says_when_the_upstream_hides_which_stop_ended_a_step(ponder_upstream, model_dir):
-    """An upstream that drops stop strings and has no vLLM-style stop_reason (Ponder's own server,
-    like the OpenAI API) cannot tell a step that ended at the delimiter from a finished answer: the
-    search takes such steps as answers and says so, instead of passing them off as its result."""
+def test_ponder_serve_says_which_stop_string_ended_a_choice(ponder_upstream):
+    """As vLLM does (``stop_reason``), streamed and not; Ponder's openai backend reads it either
+    way, through the SDK and straight off the connection."""
+    import asyncio
+
+    from ponder import GenerationRequest
+    from ponder.backends import load_backend
+
+    client = OpenAI(base_url=ponder_upstream.url, api_key="unused", max_retries=0)
+    q = [{"role": "user", "content": "Compute left to right: 12+7*3"}]
+    for stop, said in (([";", "zzz"], ";"), (["zzz"], None)):  # the lab model writes "12+7=19; ..."
+        r = client.chat.completions.create(model="embedded", messages=q, temperature=0, max_tokens=80, stop=stop)
+        assert (r.choices[0].finish_reason, r.choices[0].model_extra["stop_reason"]) == ("stop", said), r
+        chunks = list(client.chat.completions.create(model="embedded", messages=q, temperature=0, max_tokens=80,
+                                                     stop=stop, stream=True))
+        [last] = [c.choices[0] for c in chunks if c.choices and c.choices[0].finish_reason]
+        assert (last.finish_reason, last.model_extra["stop_reason"]) == ("stop", said)
+
+    async def sample(spec: str, streamed: bool):
+        backend = load_backend(spec, cache=False)
+        try:
+            request = GenerationRequest(messages=q, temperature=0.0, max_tokens=80, stop=[";"])
+            gen = await backend.generate(request, on_token=(lambda i, d: None) if streamed else None)
+            return gen.samples[0]
+        finally:
+            await backend.aclose()
+
+    for http in ("httpx", "direct"):
+        for streamed in (False, True):
+            s = asyncio.run(sample(f"openai:embedded@{ponder_upstream.url}?http={http}&retries=0", streamed))
+            # the step as the model wrote it: the proxy's reasoning_content, its thinking not closed
+            assert (s.matched_stop, s.stop_unknown) == (";", False) and s.text.startswith("<think> 12+7="), s
+            assert "</think>" not in s.text and ";" not in s.text, (http, streamed, s)
+
+
+def test_step_search_over_ponder_serve_and_over_a_server_that_hides_which_stop_ended_a_step(ponder_upstream):
+    """Ponder's own server says which stop string ended each step, so step search over it goes as
+    on the local model. An upstream that drops stop strings without saying (as the OpenAI API
+    does; here the fake server) cannot tell a step that ended at the delimiter from a finished
+    answer: the search takes such steps as answers and says so in its note."""
     import ponder
 
-    r = ponder.solve("Compute left to right: 12+7*3", strategy="beam(n=4, width=2, max_steps=6)",
-                     model=f"openai:embedded@{ponder_upstream.url}?tokenizer={model_dir}&retries=0")
-    assert "drops stop strings without saying which one ended a sample" in r.trace["note"], r.trace
-    local = ponder.solve("Compute left to right: 12+7*3", strategy="beam(n=4, width=2, max_steps=6)")
-    assert local.trace.get("note") is None and len(local.trace["nodes"]) > len(r.trace["nodes"])
+    spec = "beam(n=4, width=2, max_steps=6, temperature=0)"
+    q = "Compute left to right: 567-227-134*4+24"
+    served = ponder.solve(q, strategy=spec, model=f"openai:embedded@{ponder_upstream.url}?continue=vllm&retries=0")
+    local = ponder.solve(q, strategy=spec)
+    assert served.trace.get("note") is None and local.trace.get("note") is None
+    steps = lambda r: [n["step"] for n in r.trace["nodes"]]  # noqa: E731
+    assert steps(served) == steps(local) and len(steps(local)) > 4 and served.answer == local.answer
+    with fake_upstream(SECRET) as upstream:
+        hidden = ponder.solve(q, strategy=spec, model=f"openai:gpt-x@{upstream}/v1?continue=vllm&retries=0")
+    assert "drops stop strings without saying which one ended a sample" in hidden.trace["note"], hidden.trace
 
 
 def test_a_prompt_too_long_for_the_upstream_model(ponder_upstream):

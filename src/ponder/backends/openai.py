@@ -33,8 +33,7 @@ from urllib.parse import parse_qsl
 
 from ..errors import BackendError, CapabilityError, ContextLengthError, ModelSpecError
 from ..types import Capabilities, Generation, GenerationRequest, Sample, Usage
-from .base import truncate_at_stop
-from .openai_stream import reasoning_of
+from .openai_stream import cut_short, reasoning_of, sample_of
 
 SPEC_OPTIONS = ("tokenizer", "continue", "params", "concurrency", "timeout", "retries", "api_key_env", "http")
 HTTP_CLIENTS = ("httpx", "aiohttp", "direct")
@@ -378,8 +377,7 @@ class OpenAIBackend:
             (parts, out), retries = await self._with_retries(ep, consume, path)
         except transport_errors as exc:
             raise BackendError(f"{ep.url}: {type(exc).__name__}: {exc}") from exc
-        text, _ = truncate_at_stop("".join(parts), request.stop)
-        sample = Sample(text=text, finish_reason="length" if out.finish == "length" else "stop")
+        sample = sample_of("".join(parts), out.finish, request.stop)
         usage = _usage(out.usage, retries)
         sample.completion_tokens = usage.completion_tokens
         return Generation(samples=[sample], usage=usage)
@@ -413,20 +411,11 @@ class OpenAIBackend:
                 msg = ch.get("message") or {}
                 text = msg.get("content") or ""
                 reasoning = reasoning_of(msg)
-                if reasoning:
-                    text = f"<think>{reasoning}</think>{text}"
+                if reasoning:  # as the model wrote it; a thought cut short is not closed
+                    text = f"<think>{reasoning}" + ("" if cut_short(ch) and not text else f"</think>{text}")
                 if request.logprobs and lp.get("content"):
                     logprobs = [float(t["logprob"]) for t in lp["content"]]
-            full = text
-            text, cut = truncate_at_stop(full, request.stop)  # servers without stop support
-            finish = "length" if ch.get("finish_reason") == "length" else "stop"
-            # vLLM and SGLang say which stop string ended the choice; others leave it unknown
-            said = ch.get("stop_reason") or ch.get("matched_stop")
-            matched = said if isinstance(said, str) else (full[len(text):][:max(map(len, request.stop))] if cut else None)
-            unknown = (bool(request.stop) and finish == "stop" and not cut
-                       and "stop_reason" not in ch and "matched_stop" not in ch)
-            samples.append(Sample(text=text, finish_reason=finish, logprobs=logprobs,  # type: ignore[arg-type]
-                                  matched_stop=matched, stop_unknown=unknown))
+            samples.append(sample_of(text, ch, request.stop, logprobs=logprobs))
         usage = _usage(resp.get("usage"), retries)
         if usage.reasoning_tokens is None and self.config.tokenizer:
             spans = [_think_span(smp.text) for smp in samples]

@@ -10,11 +10,39 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..types import Sample
+from .base import truncate_at_stop
+
 
 def reasoning_of(message: dict[str, Any]) -> str | None:
     """The thinking text of a message or delta: ``reasoning_content``, or ``reasoning`` as newer
     vLLM names it."""
     return message.get("reasoning_content") or message.get("reasoning")
+
+
+def cut_short(choice: dict[str, Any]) -> bool:
+    """The choice was cut before the model ended its turn (by the token limit, or by a stop string
+    the server names): thinking it left open stays open, no ``</think>`` is made up for it."""
+    said = choice.get("stop_reason") or choice.get("matched_stop")
+    return choice.get("finish_reason") == "length" or isinstance(said, str)
+
+
+def sample_of(full: str, choice: dict[str, Any], stop: list[str], **fields: Any) -> Sample:
+    """A sample from a choice's whole text and its finish fields, streamed or not.
+
+    A server that ignores stop strings has its text cut at the first one here. vLLM (``stop_reason``)
+    and SGLang (``matched_stop``) say which stop string ended a choice; a server that drops stop
+    strings without saying (the OpenAI API) leaves it unknown, and the sample says
+    so (``stop_unknown``) rather than passing for one that ended at the end of its turn."""
+    text, cut = truncate_at_stop(full, stop)
+    finish = "length" if choice.get("finish_reason") == "length" else "stop"
+    said = choice.get("stop_reason") or choice.get("matched_stop")
+    matched = said if isinstance(said, str) else None
+    if matched is None and cut:
+        matched = next(s for s in stop if s and full.startswith(s, len(text)))
+    unknown = (bool(stop) and finish == "stop" and not cut
+               and "stop_reason" not in choice and "matched_stop" not in choice)
+    return Sample(text=text, finish_reason=finish, matched_stop=matched, stop_unknown=unknown, **fields)
 
 
 def sdk_chunk(chunk: Any) -> dict[str, Any]:
@@ -23,24 +51,29 @@ def sdk_chunk(chunk: Any) -> dict[str, Any]:
     choices = []
     for ch in chunk.choices or []:
         delta = getattr(ch, "delta", None)
+        said = {k: v for k, v in (getattr(ch, "model_extra", None) or {}).items() if k in _STOP_FIELDS}
         if delta is None:  # a completions chunk
-            choices.append({"text": ch.text, "finish_reason": ch.finish_reason})
+            choices.append({"text": ch.text, "finish_reason": ch.finish_reason, **said})
             continue
         extra = getattr(delta, "model_extra", None) or {}
-        choices.append({"finish_reason": ch.finish_reason, "delta": {
+        choices.append({"finish_reason": ch.finish_reason, **said, "delta": {
             "content": delta.content,
             "reasoning_content": getattr(delta, "reasoning_content", None) or extra.get("reasoning_content"),
             "reasoning": extra.get("reasoning")}})
     return {"usage": usage.model_dump() if usage is not None else None, "choices": choices}
 
 
+_STOP_FIELDS = ("stop_reason", "matched_stop")
+
+
 class Assembler:
-    """Feeds on chunks; gives the text pieces to pass on, and keeps the finish reason and usage."""
+    """Feeds on chunks; gives the text pieces to pass on, and keeps the finish fields (the finish
+    reason, and which stop string ended the text where the server says) and the usage."""
 
     def __init__(self, completions: bool) -> None:
         self.completions = completions
         self.thinking = False
-        self.finish: str | None = None
+        self.finish: dict[str, Any] = {}
         self.usage: dict[str, Any] | None = None
 
     def feed(self, chunk: dict[str, Any]) -> list[str]:
@@ -61,14 +94,15 @@ class Assembler:
                     piece += ("</think>" if self.thinking else "") + delta["content"]
                     self.thinking = False
             if ch.get("finish_reason"):
-                self.finish = ch["finish_reason"]
+                self.finish = {k: ch[k] for k in ("finish_reason", *_STOP_FIELDS) if k in ch}
             if piece:
                 pieces.append(piece)
         return pieces
 
     def close(self) -> str:
-        """What the text still needs at the end: the close of thinking left open."""
-        if self.thinking:
+        """What the text still needs at the end: the close of thinking left open by a server that
+        split the thinking out (not when the choice was cut short inside it)."""
+        if self.thinking and not cut_short(self.finish):
             self.thinking = False
             return "</think>"
         return ""

@@ -211,16 +211,21 @@ def _stopper(cancel: threading.Event) -> Callable[[Any, Any], Any]:
 
 class ChoiceOut:
     """The message of one choice as it is produced: raw model text through the thinking splitter,
-    progress notes straight into the reasoning."""
+    progress notes straight into the reasoning. ``verbatim``: the request continues a partial
+    assistant message, whose thinking span began in that message; the continuation is passed on
+    as the model wrote it, all in ``content`` (as vLLM does without a reasoning parser), so that
+    message + content is the text of the turn."""
 
-    def __init__(self, index: int, tags: tuple[str, str], sink: Sink | None) -> None:
+    def __init__(self, index: int, tags: tuple[str, str], sink: Sink | None, verbatim: bool = False) -> None:
         self.index = index
         self.tags = tags
+        self.verbatim = verbatim
         self.splitter = ThinkSplitter(tags)
         self.raw = ""
         self.parts: dict[str, list[str]] = {"reasoning": [], "content": []}
         self.sink = sink
         self.finish_reason = "stop"
+        self.stop_reason: dict[str, str | None] = {}  # {"stop_reason": ...} where it is known
         self.done = False
 
     def _write(self, pieces: list[tuple[str, str]]) -> None:
@@ -232,7 +237,7 @@ class ChoiceOut:
     def text(self, delta: str) -> None:
         if delta and not self.done:
             self.raw += delta
-            self._write(self.splitter.feed(delta))
+            self._write([("content", delta)] if self.verbatim else self.splitter.feed(delta))
 
     def call_start(self, prefix: str) -> None:
         """Text a strategy wrote itself (``<think>``, ``Wait``) is part of the answer too."""
@@ -242,13 +247,14 @@ class ChoiceOut:
     def note(self, line: str) -> None:
         self._write([("reasoning", line)])
 
-    def finish(self, text: str, finish_reason: str) -> None:
-        if not self.raw and starts_inside_thinking(text, self.tags):
+    def finish(self, text: str, finish_reason: str, stop_reason: dict[str, str | None] | None = None) -> None:
+        if not self.raw and not self.verbatim and starts_inside_thinking(text, self.tags):
             self.splitter.inside = True
         if text.startswith(self.raw):
             self.text(text[len(self.raw):])
         self._write(self.splitter.flush())
         self.finish_reason = finish_reason
+        self.stop_reason = stop_reason or {}
         self.done = True
 
     @property
@@ -270,7 +276,8 @@ class Job:
         self.base = engine
         self.stream = stream
         tags = engine.capabilities().thinking_tags or THINK_TAGS
-        self.outs = [ChoiceOut(i, tags, sink) for i in range(plan.choices)]
+        verbatim = bool(problem.messages) and problem.messages[-1].get("role") == "assistant"
+        self.outs = [ChoiceOut(i, tags, sink, verbatim) for i in range(plan.choices)]
         self.ledger = Ledger()
         self.results: list[Result] = []
         self.cancel = threading.Event()
@@ -318,7 +325,8 @@ class Job:
             for i, out in enumerate(self.outs):
                 cand = result.candidates[i] if i < len(result.candidates) else None
                 text = cand.text if cand is not None else ""
-                out.finish(text, _finish_reason(cand.finish_reason if cand else None, text, result))
+                said = {"stop_reason": cand.meta["stop_reason"]} if cand and "stop_reason" in cand.meta else None
+                out.finish(text, _finish_reason(cand.finish_reason if cand else None, text, result), said)
         else:
             for out, result in zip(self.outs, self.results):
                 chosen = next((c for c in result.candidates if c.text == result.text), None)

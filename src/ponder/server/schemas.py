@@ -77,6 +77,11 @@ class ChatCompletionRequest(_Open):
     max_tokens: int | None = Field(None, ge=1, le=INT64)
     max_completion_tokens: int | None = Field(None, ge=1, le=INT64)
     min_tokens: int | None = Field(None, ge=0, le=INT64, description="vLLM's extension: no end of turn before this")
+    continue_final_message: bool | None = Field(None, description=(
+        "vLLM's extension, accepted as such: a final assistant message is the start of the answer, "
+        "which the model continues (Ponder does so whether or not this is set)"))
+    add_generation_prompt: bool | None = Field(None, description=(
+        "vLLM's extension, accepted with continue_final_message (false: no new assistant turn)"))
     stop: Union[str, list[str], None] = Field(None)
     seed: int | None = Field(None, ge=-(2**63), le=INT64)
     stream: bool | None = False
@@ -127,6 +132,9 @@ class Choice(BaseModel):
     index: int
     message: AssistantMessage
     finish_reason: Literal["stop", "length"]
+    stop_reason: str | None = Field(None, description=(
+        "as vLLM: the stop string that ended the choice, null when the model ended its turn; given "
+        "with strategy none (the client's stop strings), and absent where the model server did not say"))
     logprobs: None = None
 
 

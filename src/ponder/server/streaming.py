@@ -38,8 +38,9 @@ class ChunkWriter:
         body.update(extra)
         return sse(body)
 
-    def delta(self, index: int, delta: dict[str, Any], finish_reason: str | None = None) -> dict[str, Any]:
-        return {"index": index, "delta": delta, "logprobs": None, "finish_reason": finish_reason}
+    def delta(self, index: int, delta: dict[str, Any], finish_reason: str | None = None,
+              **extra: Any) -> dict[str, Any]:
+        return {"index": index, "delta": delta, "logprobs": None, "finish_reason": finish_reason, **extra}
 
 
 class Events:
@@ -101,7 +102,7 @@ async def event_stream(writer: ChunkWriter, events: Events, task: "asyncio.Task[
     finishes = info["finish_reasons"]
     for i in range(choices):
         extra = {"ponder": info["ponder"]} if i == choices - 1 and not writer.include_usage else {}
-        yield writer.chunk([writer.delta(i, {}, finishes[i])], **extra)
+        yield writer.chunk([writer.delta(i, {}, finishes[i], **info["stop_reasons"][i])], **extra)
     if writer.include_usage:
         body = {**writer.base, "choices": [], "usage": info["usage"], "ponder": info["ponder"]}
         yield sse(body)

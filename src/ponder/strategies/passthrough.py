@@ -49,7 +49,10 @@ class PassThrough(Strategy):
             samples = await engine.generate(self.request(problem))
         except BudgetExhausted:
             return Result(answer=None, text="", strategy=self.spec, budget_exhausted=True)
-        cands = [to_candidate(problem, s) for s in samples]
+        # which of the client's stop strings ended each sample, where the backend knows (vLLM's
+        # ``stop_reason``: None when the turn ended); ``ponder serve`` passes it on
+        cands = [to_candidate(problem, s, **({} if s.stop_unknown else {"stop_reason": s.matched_stop}))
+                 for s in samples]
         first = cands[0] if cands else None
         return Result(answer=first.answer if first else None, text=first.text if first else "",
                       strategy=self.spec, candidates=cands,
