@@ -86,6 +86,7 @@ class Sample:
     finish_reason: FinishReason
     token_ids: list[int] | None = None
     logprobs: list[float] | None = None
+    tokens: list[str] | None = None  # the text of each token that ``logprobs`` scores, where known
     completion_tokens: int | None = None
     reasoning_tokens: int | None = None
     matched_stop: str | None = None  # the stop string that ended it, where the backend says

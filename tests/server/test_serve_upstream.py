@@ -161,6 +161,46 @@ def test_ponder_serve_says_which_stop_string_ended_a_choice(ponder_upstream):
             assert "</think>" not in s.text and ";" not in s.text, (http, streamed, s)
 
 
+def test_ponder_serve_returns_token_logprobs_with_strategy_none(ponder_upstream):
+    """logprobs=true gives each generated token's log-probability, as the local model computes
+    them, streamed (with the finish) and not; Ponder's strategies that read them (bon with the
+    logprob scorer, backtrack) then run over ponder serve as they do over vLLM."""
+    import asyncio
+
+    import ponder
+    from ponder import GenerationRequest
+    from ponder.backends import load_backend
+
+    q = [{"role": "user", "content": "Compute left to right: 567-227-134*4+24"}]
+    local = load_backend("embedded")
+    [mine] = asyncio.run(local.generate(GenerationRequest(messages=q, temperature=0.0, max_tokens=80,
+                                                          logprobs=True))).samples
+    client = OpenAI(base_url=ponder_upstream.url, api_key="unused", max_retries=0)
+    r = client.chat.completions.create(model="embedded", messages=q, temperature=0, max_tokens=80, logprobs=True)
+    content = r.choices[0].logprobs.content
+    assert [t.token for t in content] == mine.tokens and len(content) == r.usage.completion_tokens
+    assert [t.logprob for t in content] == pytest.approx(mine.logprobs, abs=1e-3)
+    assert "".join(mine.tokens).startswith("<think>") and all(t.bytes == list(t.token.encode()) for t in content)
+    chunks = list(client.chat.completions.create(model="embedded", messages=q, temperature=0, max_tokens=80,
+                                                 logprobs=True, stream=True))
+    streamed = [t for c in chunks if c.choices and c.choices[0].logprobs for t in c.choices[0].logprobs.content]
+    assert [(t.token, t.logprob) for t in streamed] == [(t.token, t.logprob) for t in content]
+    for extra, says in (({"extra_body": {"strategy": "sc(n=2)"}}, "they come with strategy none"),
+                        ({"top_logprobs": 2}, "top_logprobs above 0 is not supported")):
+        with pytest.raises(openai.BadRequestError, match=says):
+            client.chat.completions.create(model="embedded", messages=q, logprobs=True, **extra)
+    # the logprob scorer reads them from the sampling call, over HTTP as locally
+    spec = "bon(n=2, scorer=logprob, temperature=0)"
+    served = ponder.solve(q[0]["content"], strategy=spec, model=f"openai:embedded@{ponder_upstream.url}?retries=0")
+    here = ponder.solve(q[0]["content"], strategy=spec)
+    assert [e.role for e in served.ledger.entries] == ["policy"]  # no forward pass of its own
+    assert served.trace["scores"] == pytest.approx(here.trace["scores"], abs=1e-3) and served.answer == here.answer
+    back = ponder.solve(q[0]["content"], strategy="backtrack(n=4)",
+                        model=f"openai:embedded@{ponder_upstream.url}?continue=vllm&retries=0")
+    assert back.candidates and all(c.score > -1e9 for c in back.candidates)  # each weighed by its likelihood
+    assert sum(back.trace["answer_mass"].values()) > 0
+
+
 def test_step_search_over_ponder_serve_and_over_a_server_that_hides_which_stop_ended_a_step(ponder_upstream):
     """Ponder's own server says which stop string ended each step, so step search over it goes as
     on the local model. An upstream that drops stop strings without saying (as the OpenAI API
@@ -178,6 +218,11 @@ def test_step_search_over_ponder_serve_and_over_a_server_that_hides_which_stop_e
     with fake_upstream(SECRET) as upstream:
         hidden = ponder.solve(q, strategy=spec, model=f"openai:gpt-x@{upstream}/v1?continue=vllm&retries=0")
     assert "drops stop strings without saying which one ended a sample" in hidden.trace["note"], hidden.trace
+    # it returns no log-probabilities either: self-backtracking's likelihood weighing becomes a vote, and says so
+    with fake_upstream(SECRET) as upstream:
+        voted = ponder.solve(q, strategy="backtrack(n=2)", model=f"openai:gpt-x@{upstream}/v1?continue=vllm&retries=0")
+    assert voted.answer == "42" and "a plain majority vote chose the answer" in voted.trace["note"]
+    assert voted.trace["answer_mass"] == {"42": 2.0}
 
 
 def test_a_prompt_too_long_for_the_upstream_model(ponder_upstream):

@@ -244,8 +244,9 @@ class HFBackend:
                     reasoning += 1
                 if tok == end:
                     inside = False
+        tokens = [self.decode([t]) for t in ids] if logps is not None else None
         return Sample(text=text, finish_reason=finish, token_ids=list(ids), logprobs=logps,  # type: ignore[arg-type]
-                      completion_tokens=len(ids), reasoning_tokens=reasoning, matched_stop=matched)
+                      tokens=tokens, completion_tokens=len(ids), reasoning_tokens=reasoning, matched_stop=matched)
 
     # -- raw access for scorers -------------------------------------------------------------
     def forward_logits_sync(self, ids: list[int]) -> Any:

@@ -33,7 +33,7 @@ from urllib.parse import parse_qsl
 
 from ..errors import BackendError, CapabilityError, ContextLengthError, ModelSpecError
 from ..types import Capabilities, Generation, GenerationRequest, Sample, Usage
-from .openai_stream import cut_short, reasoning_of, sample_of
+from .openai_stream import cut_short, logprob_fields, reasoning_of, sample_of, token_logprobs
 
 SPEC_OPTIONS = ("tokenizer", "continue", "params", "concurrency", "timeout", "retries", "api_key_env", "http")
 HTTP_CLIENTS = ("httpx", "aiohttp", "direct")
@@ -377,7 +377,7 @@ class OpenAIBackend:
             (parts, out), retries = await self._with_retries(ep, consume, path)
         except transport_errors as exc:
             raise BackendError(f"{ep.url}: {type(exc).__name__}: {exc}") from exc
-        sample = sample_of("".join(parts), out.finish, request.stop)
+        sample = sample_of("".join(parts), out.finish, request.stop, **out.sample_fields(request.logprobs))
         usage = _usage(out.usage, retries)
         sample.completion_tokens = usage.completion_tokens
         return Generation(samples=[sample], usage=usage)
@@ -401,21 +401,16 @@ class OpenAIBackend:
             raise BackendError(f"malformed response from the server for {self.name!r}: no choices")
         samples = []
         for ch in choices:
-            logprobs = None
-            lp = ch.get("logprobs") or {}
             if completions:
                 text = ch.get("text") or ""
-                if request.logprobs and lp.get("token_logprobs"):
-                    logprobs = [float(x) for x in lp["token_logprobs"] if x is not None]
             else:
                 msg = ch.get("message") or {}
                 text = msg.get("content") or ""
                 reasoning = reasoning_of(msg)
                 if reasoning:  # as the model wrote it; a thought cut short is not closed
                     text = f"<think>{reasoning}" + ("" if cut_short(ch) and not text else f"</think>{text}")
-                if request.logprobs and lp.get("content"):
-                    logprobs = [float(t["logprob"]) for t in lp["content"]]
-            samples.append(sample_of(text, ch, request.stop, logprobs=logprobs))
+            scored = token_logprobs(ch.get("logprobs") or {}, completions) if request.logprobs else []
+            samples.append(sample_of(text, ch, request.stop, **logprob_fields(scored)))
         usage = _usage(resp.get("usage"), retries)
         if usage.reasoning_tokens is None and self.config.tokenizer:
             spans = [_think_span(smp.text) for smp in samples]

@@ -20,6 +20,27 @@ def reasoning_of(message: dict[str, Any]) -> str | None:
     return message.get("reasoning_content") or message.get("reasoning")
 
 
+def token_logprobs(lp: dict[str, Any], completions: bool) -> list[tuple[str | None, float]]:
+    """(token text, log-probability) pairs from a choice's ``logprobs`` (chat: ``content``;
+    completions: ``tokens`` and ``token_logprobs``, whose null first entry of an echo is skipped)."""
+    if not isinstance(lp, dict):
+        return []
+    if completions:
+        values = lp.get("token_logprobs") or []
+        texts = lp.get("tokens") or [None] * len(values)
+        return [(t, float(x)) for t, x in zip(texts, values) if isinstance(x, (int, float))]
+    return [(item.get("token"), float(item["logprob"])) for item in lp.get("content") or []
+            if isinstance(item, dict) and isinstance(item.get("logprob"), (int, float))]
+
+
+def logprob_fields(pairs: list[tuple[str | None, float]]) -> dict[str, Any]:
+    """A sample's ``logprobs`` and ``tokens`` (None where the server gave no token texts)."""
+    if not pairs:
+        return {}
+    tokens = [t for t, _ in pairs]
+    return {"logprobs": [x for _, x in pairs], "tokens": tokens if all(isinstance(t, str) for t in tokens) else None}
+
+
 def cut_short(choice: dict[str, Any]) -> bool:
     """The choice was cut before the model ended its turn (by the token limit, or by a stop string
     the server names): thinking it left open stays open, no ``</think>`` is made up for it."""
@@ -52,6 +73,9 @@ def sdk_chunk(chunk: Any) -> dict[str, Any]:
     for ch in chunk.choices or []:
         delta = getattr(ch, "delta", None)
         said = {k: v for k, v in (getattr(ch, "model_extra", None) or {}).items() if k in _STOP_FIELDS}
+        lp = getattr(ch, "logprobs", None)
+        if lp is not None:
+            said["logprobs"] = lp if isinstance(lp, dict) else lp.model_dump()
         if delta is None:  # a completions chunk
             choices.append({"text": ch.text, "finish_reason": ch.finish_reason, **said})
             continue
@@ -75,6 +99,8 @@ class Assembler:
         self.thinking = False
         self.finish: dict[str, Any] = {}
         self.usage: dict[str, Any] | None = None
+        self.logprobs: list[float] = []
+        self.tokens: list[str | None] = []
 
     def feed(self, chunk: dict[str, Any]) -> list[str]:
         if chunk.get("usage"):
@@ -93,11 +119,21 @@ class Assembler:
                 if delta.get("content"):
                     piece += ("</think>" if self.thinking else "") + delta["content"]
                     self.thinking = False
+            self._logprobs(ch.get("logprobs") or {})
             if ch.get("finish_reason"):
                 self.finish = {k: ch[k] for k in ("finish_reason", *_STOP_FIELDS) if k in ch}
             if piece:
                 pieces.append(piece)
         return pieces
+
+    def _logprobs(self, lp: dict[str, Any]) -> None:
+        for t, x in token_logprobs(lp, self.completions):
+            self.tokens.append(t)
+            self.logprobs.append(x)
+
+    def sample_fields(self, asked: bool) -> dict[str, Any]:
+        """The token log-probabilities the stream carried, when the request asked for them."""
+        return logprob_fields(list(zip(self.tokens, self.logprobs))) if asked else {}
 
     def close(self) -> str:
         """What the text still needs at the end: the close of thinking left open by a server that

@@ -207,6 +207,7 @@ def create_app(config: ServerConfig, backend: Any = None) -> FastAPI:
             data = _completion(job, cid, created)
             return {"finish_reasons": [c["finish_reason"] for c in data["choices"]],
                     "stop_reasons": [{k: c[k] for k in ("stop_reason",) if k in c} for c in data["choices"]],
+                    "logprobs": [c["logprobs"] for c in data["choices"]],
                     "usage": data["usage"], "ponder": data["ponder"]}
 
         stream = event_stream(writer, events, task, the_plan.choices, final,
@@ -214,7 +215,7 @@ def create_app(config: ServerConfig, backend: Any = None) -> FastAPI:
         return SSEResponse(stream, task, release)
 
     def _completion(job: Job, cid: str, created: int) -> dict[str, Any]:
-        choices = [{"index": out.index, "logprobs": None, "finish_reason": out.finish_reason, **out.stop_reason,
+        choices = [{"index": out.index, "logprobs": out.logprobs, "finish_reason": out.finish_reason, **out.stop_reason,
                     "message": {"role": "assistant", "content": out.content, "reasoning_content": out.reasoning}}
                    for out in job.outs]
         answers = job.answers

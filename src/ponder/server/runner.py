@@ -28,8 +28,7 @@ from .schemas import ChatCompletionRequest
 # Strategies whose one sample is the answer: their tokens are streamed as they are generated.
 # A strategy class may say so itself with ``streams_tokens = True`` (or False).
 TOKEN_STREAMING = frozenset({"none", "cot", "cod", "think", "budget", "tip"})
-REJECTED = {"tools": "tool calling", "functions": "function calling", "logprobs": "logprobs",
-            "top_logprobs": "logprobs", "audio": "audio output"}
+REJECTED = {"tools": "tool calling", "functions": "function calling", "audio": "audio output"}
 Sink = Callable[[int, str, str], None]  # (choice index, "reasoning" | "content", text)
 
 
@@ -142,10 +141,17 @@ def plan(req: ChatCompletionRequest, config: ServerConfig) -> Plan:
         _build(parsed)  # raises, listing the strategies that exist
         raise StrategySpecError(f"unknown strategy {parsed.name!r}")
     fields = cls.Params.model_fields
+    if req.top_logprobs:
+        raise APIError(400, "top_logprobs above 0 is not supported by ponder serve (logprobs=true gives the "
+                            "log-probability of each chosen token)", param="top_logprobs", code="unsupported_parameter")
+    if req.logprobs and "logprobs" not in fields:
+        raise APIError(400, f"logprobs: strategy {cls.name} does not return them (its answer is not one sample of "
+                            "the model); they come with strategy none", param="logprobs", code="unsupported_parameter")
     offered: dict[str, Any] = {"temperature": req.temperature, "top_p": req.top_p, "max_tokens": max_tokens,
                                "min_tokens": req.min_tokens or None,
                                "stop": [clean(s) for s in stop] or None,
-                               "seed": None if req.seed is None else req.seed % 2**31}
+                               "seed": None if req.seed is None else req.seed % 2**31,
+                               "logprobs": req.logprobs or None}
     choices_param = getattr(cls, "choices_param", None)
     if choices_param and req.n is not None:
         offered[choices_param] = n
@@ -226,6 +232,7 @@ class ChoiceOut:
         self.sink = sink
         self.finish_reason = "stop"
         self.stop_reason: dict[str, str | None] = {}  # {"stop_reason": ...} where it is known
+        self.logprobs: dict[str, Any] | None = None  # {"content": [...]} when the request asked
         self.done = False
 
     def _write(self, pieces: list[tuple[str, str]]) -> None:
@@ -247,7 +254,8 @@ class ChoiceOut:
     def note(self, line: str) -> None:
         self._write([("reasoning", line)])
 
-    def finish(self, text: str, finish_reason: str, stop_reason: dict[str, str | None] | None = None) -> None:
+    def finish(self, text: str, finish_reason: str, stop_reason: dict[str, str | None] | None = None,
+               logprobs: dict[str, Any] | None = None) -> None:
         if not self.raw and not self.verbatim and starts_inside_thinking(text, self.tags):
             self.splitter.inside = True
         if text.startswith(self.raw):
@@ -255,6 +263,7 @@ class ChoiceOut:
         self._write(self.splitter.flush())
         self.finish_reason = finish_reason
         self.stop_reason = stop_reason or {}
+        self.logprobs = logprobs
         self.done = True
 
     @property
@@ -326,7 +335,8 @@ class Job:
                 cand = result.candidates[i] if i < len(result.candidates) else None
                 text = cand.text if cand is not None else ""
                 said = {"stop_reason": cand.meta["stop_reason"]} if cand and "stop_reason" in cand.meta else None
-                out.finish(text, _finish_reason(cand.finish_reason if cand else None, text, result), said)
+                out.finish(text, _finish_reason(cand.finish_reason if cand else None, text, result), said,
+                           _logprobs(cand))
         else:
             for out, result in zip(self.outs, self.results):
                 chosen = next((c for c in result.candidates if c.text == result.text), None)
@@ -345,6 +355,18 @@ class Job:
     @property
     def stop_reason(self) -> str | None:
         return next((r.stop_reason for r in self.results if r.stop_reason), None)
+
+
+def _logprobs(cand: Any) -> dict[str, Any] | None:
+    """The OpenAI ``logprobs`` of a choice, from a candidate of strategy none that asked for them;
+    every generated token (the end of turn too), as the model server reported them."""
+    if cand is None or "logprobs" not in cand.meta:
+        return None
+    lps, tokens = cand.meta["logprobs"] or [], cand.meta.get("tokens")
+    if tokens is None or len(tokens) != len(lps):
+        tokens = [None] * len(lps)  # the backend gave no token texts
+    return {"content": [{"token": t, "logprob": lp, "bytes": None if t is None else list(t.encode("utf-8")),
+                         "top_logprobs": []} for t, lp in zip(tokens, lps)]}
 
 
 def _finish_reason(sample_reason: str | None, text: str, result: Result) -> str:

@@ -84,6 +84,9 @@ class ChatCompletionRequest(_Open):
         "vLLM's extension, accepted with continue_final_message (false: no new assistant turn)"))
     stop: Union[str, list[str], None] = Field(None)
     seed: int | None = Field(None, ge=-(2**63), le=INT64)
+    logprobs: bool | None = Field(None, description=(
+        "each chosen token's log-probability (with strategy none: a strategy's answer is not one sample)"))
+    top_logprobs: int | None = Field(None, ge=0, le=20, description="only 0: alternatives are not returned")
     stream: bool | None = False
     stream_options: StreamOptions | None = None
     strategy: str | None = Field(None, max_length=4096, description="a strategy spec, e.g. sc(n=8)")
@@ -135,7 +138,7 @@ class Choice(BaseModel):
     stop_reason: str | None = Field(None, description=(
         "as vLLM: the stop string that ended the choice, null when the model ended its turn; given "
         "with strategy none (the client's stop strings), and absent where the model server did not say"))
-    logprobs: None = None
+    logprobs: dict | None = Field(None, description="with logprobs=true: {content: [{token, logprob, bytes, top_logprobs}]}")
 
 
 class ChatCompletion(BaseModel):

@@ -39,8 +39,8 @@ class ChunkWriter:
         return sse(body)
 
     def delta(self, index: int, delta: dict[str, Any], finish_reason: str | None = None,
-              **extra: Any) -> dict[str, Any]:
-        return {"index": index, "delta": delta, "logprobs": None, "finish_reason": finish_reason, **extra}
+              logprobs: dict[str, Any] | None = None, **extra: Any) -> dict[str, Any]:
+        return {"index": index, "delta": delta, "logprobs": logprobs, "finish_reason": finish_reason, **extra}
 
 
 class Events:
@@ -102,7 +102,9 @@ async def event_stream(writer: ChunkWriter, events: Events, task: "asyncio.Task[
     finishes = info["finish_reasons"]
     for i in range(choices):
         extra = {"ponder": info["ponder"]} if i == choices - 1 and not writer.include_usage else {}
-        yield writer.chunk([writer.delta(i, {}, finishes[i], **info["stop_reasons"][i])], **extra)
+        # a choice's token log-probabilities come whole with its finish (the text was streamed as
+        # it was decoded, not token by token)
+        yield writer.chunk([writer.delta(i, {}, finishes[i], info["logprobs"][i], **info["stop_reasons"][i])], **extra)
     if writer.include_usage:
         body = {**writer.base, "choices": [], "usage": info["usage"], "ponder": info["ponder"]}
         yield sse(body)

@@ -5,7 +5,8 @@ Models", arXiv 2502.04404. Expansion: n samples; a sample that emits the backtra
 there, its last step is dropped, and the shorter prefix is expanded again (a visited set keeps a
 prefix from being expanded twice, ``depth`` bounds the backtracks per path). Selection:
 length-normalised log-likelihood of each completed solution, equal answers merged (their
-likelihoods summed). Defaults: n = 8 and temperature 0.7 (ours; the paper sweeps N), backtrack
+likelihoods summed); from a model server that returns no log-probabilities, a plain majority
+vote, which the trace's note says. Defaults: n = 8 and temperature 0.7 (ours; the paper sweeps N), backtrack
 depth b = 2 per path, two re-expansions of each rolled-back prefix.
 """
 
@@ -69,7 +70,7 @@ class SelfBacktracking(Strategy):
                             queue.append((back, used + 1))
                         continue
                     lps = s.logprobs or []
-                    norm = sum(lps) / len(lps) if lps else -math.inf
+                    norm = sum(lps) / len(lps) if lps else None
                     ans = extract_answer(text, kind=problem.answer_kind).value
                     done.append(Candidate(text=text, answer=ans, finish_reason=s.finish_reason, score=norm,
                                           meta={"backtracks": used}))
@@ -84,11 +85,19 @@ class SelfBacktracking(Strategy):
         if not groups:
             return Result(answer=None, text=done[0].text if done else "", strategy=self.spec, candidates=done,
                           budget_exhausted=exhausted, trace={"rollbacks": rollbacks})
-        mass = [sum(math.exp(done[i].score) for i in g if done[i].score is not None) for g in groups]
+        unweighed = any(c.score is None for c in done)
+        if unweighed:  # the server returned no log-probabilities: each solution counts once
+            mass = [float(len(g)) for g in groups]
+        else:
+            mass = [sum(math.exp(done[i].score) for i in g) for g in groups]  # type: ignore[arg-type]
         best = max(range(len(groups)), key=lambda g: (mass[g], -min(groups[g])))
-        rep = max(groups[best], key=lambda i: done[i].score or -math.inf)
+        rep = max(groups[best], key=lambda i: -math.inf if done[i].score is None else done[i].score)
         merged: dict[str, float] = defaultdict(float)
         for g, m in zip(groups, mass):
             merged[str(done[g[0]].answer)] = round(m, 4)
+        trace: dict = {"rollbacks": rollbacks, "answer_mass": dict(merged)}
+        if unweighed:
+            trace["note"] = ("the model server returned no token log-probabilities, so the solutions were not "
+                             "weighed by their likelihood: a plain majority vote chose the answer")
         return Result(answer=done[rep].answer, text=done[rep].text, strategy=self.spec, candidates=done,
-                      budget_exhausted=exhausted, trace={"rollbacks": rollbacks, "answer_mass": dict(merged)})
+                      budget_exhausted=exhausted, trace=trace)

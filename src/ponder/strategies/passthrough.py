@@ -26,6 +26,7 @@ class PassThroughParams(Params):
     min_tokens: int = Field(0, ge=0)
     stop: list[str] = Field(default_factory=list, max_length=16)
     seed: int | None = None
+    logprobs: bool = False  # each choice's token log-probabilities (the OpenAI API's logprobs=true)
 
 
 class PassThrough(Strategy):
@@ -42,16 +43,19 @@ class PassThrough(Strategy):
         p: PassThroughParams = self.params  # type: ignore[assignment]
         return GenerationRequest(messages=list(problem.messages), n=p.n, max_tokens=p.max_tokens,
                                  min_tokens=min(p.min_tokens, p.max_tokens),
-                                 temperature=p.temperature, top_p=p.top_p, stop=list(p.stop), seed=p.seed)
+                                 temperature=p.temperature, top_p=p.top_p, stop=list(p.stop), seed=p.seed,
+                                 logprobs=p.logprobs)
 
     async def run(self, problem: Problem, engine: Engine) -> Result:
+        p: PassThroughParams = self.params  # type: ignore[assignment]
         try:
             samples = await engine.generate(self.request(problem))
         except BudgetExhausted:
             return Result(answer=None, text="", strategy=self.spec, budget_exhausted=True)
         # which of the client's stop strings ended each sample, where the backend knows (vLLM's
         # ``stop_reason``: None when the turn ended); ``ponder serve`` passes it on
-        cands = [to_candidate(problem, s, **({} if s.stop_unknown else {"stop_reason": s.matched_stop}))
+        cands = [to_candidate(problem, s, **({} if s.stop_unknown else {"stop_reason": s.matched_stop}),
+                              **({"logprobs": s.logprobs, "tokens": s.tokens} if p.logprobs else {}))
                  for s in samples]
         first = cands[0] if cands else None
         return Result(answer=first.answer if first else None, text=first.text if first else "",
