@@ -38,7 +38,7 @@ def test_bad_input_is_one_line_and_exit_2(args, needle):
 
 
 @pytest.mark.parametrize("args, needle", [
-    (["solve"], "Missing argument 'question'"),
+    (["solve"], "Missing argument 'QUESTION'"),
     (["solve", "q", "--max-tokens", "many"], "Invalid value for '--max-tokens'"),
     (["solve", "q", "--max-tokens", "0"], "Invalid value for '--max-tokens'"),
     (["solve", "q", "--max-seconds", "nan"], "Invalid value for '--max-seconds': nan is not a positive number"),

@@ -14,6 +14,8 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from .thinking import EFFORTS
+
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="Ponder: inference-time scaling for any LLM, with an honest compute ledger.")
@@ -21,16 +23,12 @@ err = Console(stderr=True, soft_wrap=True)
 out = Console(soft_wrap=True)
 
 
-class Effort(str, Enum):
-    none = "none"
-    low = "low"
-    medium = "medium"
-    high = "high"
+Effort = Enum("Effort", {e: e for e in EFFORTS}, type=str)  # --reasoning-effort's choices
 
 
 @app.command()
 def solve(
-    question: str = typer.Argument(..., help="The question to answer."),
+    question: str = typer.Argument(..., metavar="QUESTION", help="The question to answer."),
     model: str = typer.Option("embedded", "--model", "-m", help="embedded | hf:PATH | openai:MODEL@URL | vllm:PATH"),
     strategy: Optional[str] = typer.Option(None, "--strategy", "-s",
                                            help="e.g. cot, sc(n=16); see `ponder strategies` [default: cot]"),
