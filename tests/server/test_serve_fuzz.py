@@ -54,7 +54,7 @@ def test_schemathesis_finds_no_server_error(app, mode):
     seen: dict[str, int] = {}
     for result in schema.get_all_operations():
         operation = result.ok()
-        chat = operation.path == "/v1/chat/completions"
+        chat = operation.path in ("/v1/chat/completions", "/v1/completions")
 
         @given(case=operation.as_strategy(generation_mode=GenerationMode(mode)))
         @settings(max_examples=EXAMPLES if chat else 5, deadline=None, database=None,
@@ -63,6 +63,8 @@ def test_schemathesis_finds_no_server_error(app, mode):
             if chat and isinstance(case.body, dict) and isinstance(case.body.get("model"), str):
                 if hash(json.dumps(case.body, sort_keys=True, default=str)) % 4:  # mostly the served model
                     case.body["model"] = served
+                    if operation.path == "/v1/completions":  # and mostly what it can run
+                        case.body.pop("strategy", None), case.body.pop("echo", None)
             response = case.call()
             assert response.status_code < 500, (case.body, response.text[:300])
             seen[f"{operation.path} {response.status_code}"] = seen.get(f"{operation.path} {response.status_code}", 0) + 1
@@ -72,7 +74,8 @@ def test_schemathesis_finds_no_server_error(app, mode):
             check()
         except Unsatisfiable:  # nothing to make invalid in an operation without parameters
             assert mode == "negative"
-    assert any(k.endswith(" 200") for k in seen if "chat" in k) or mode == "negative", seen
+    for path in ("/v1/chat/completions", "/v1/completions"):
+        assert f"{path} 200" in seen or mode == "negative", seen
 
 
 def chat(**fields):
@@ -132,6 +135,39 @@ def test_malformed_bodies_get_openai_errors_never_a_500(http, app, stream):
 
 def test_other_methods_and_paths_are_error_objects(http):
     for method, path in [("GET", "/v1/chat/completions"), ("DELETE", "/v1/models"), ("GET", "/v1/models/other"),
-                         ("POST", "/v1/completions"), ("GET", "/")]:
+                         ("GET", "/v1/completions"), ("POST", "/v1/embeddings"), ("GET", "/")]:
         r = http.request(method, path)
         assert r.status_code in (404, 405) and "error" in r.json(), (method, path)
+
+
+def text(**fields):
+    return {"model": "model", "prompt": "1+1=", "max_tokens": 2, **fields}
+
+
+MALFORMED_TEXT = [
+    b"", b"null", b"{", json.dumps(text(prompt=None)).encode(), json.dumps(text(prompt=[])).encode(),
+    json.dumps(text(prompt=["a", "b"])).encode(), json.dumps(text(prompt=[[1, 2]])).encode(),
+    json.dumps(text(prompt=[1, 2])).encode(), json.dumps(text(prompt={"text": "a"})).encode(),
+    json.dumps(text(prompt="")).encode(), json.dumps(text(prompt="x" * 5_000)).encode(),
+    json.dumps(text(logprobs=-1)).encode(), json.dumps(text(logprobs=True)).encode(), json.dumps(text(logprobs=5)).encode(),
+    json.dumps(text(echo=True)).encode(), json.dumps(text(strategy="sc(n=2)")).encode(),
+    json.dumps(text(strategy="sc(n=")).encode(), json.dumps(text(strategy="none(n=9)")).encode(),
+    json.dumps(text(n=10**30)).encode(), json.dumps(text(max_tokens=0)).encode(), json.dumps(text(stop=7)).encode(),
+    json.dumps(text(suffix="x", best_of=3)).encode(), json.dumps(text(budget={"max_calls": 1, "max_tokens": 1})).encode(),
+    b'{"model": "model", "prompt": "\\ud800 lone surrogate", "max_tokens": 2}',
+]
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_malformed_text_completion_bodies_get_openai_errors_never_a_500(http, app, stream):
+    model = "embedded" if app.state.config.model == "embedded" else "model"
+    for raw in MALFORMED_TEXT:
+        raw = raw.replace(b'"model": "model"', f'"model": "{model}"'.encode())
+        if stream and raw.startswith(b"{") and raw.endswith(b"}"):
+            raw = raw[:-1] + b', "stream": true}'
+        r = http.post("/v1/completions", content=raw, headers={"content-type": "application/json"})
+        assert r.status_code < 500, (raw[:120], r.status_code, r.text[:300])
+        if r.status_code >= 400:
+            assert set(r.json()["error"]) == {"message", "type", "param", "code"}, raw[:120]
+        elif stream:
+            assert r.text.rstrip().endswith("data: [DONE]")

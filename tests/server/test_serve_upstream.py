@@ -201,7 +201,44 @@ def test_ponder_serve_returns_token_logprobs_with_strategy_none(ponder_upstream)
     assert sum(back.trace["answer_mass"].values()) > 0
 
 
-def test_step_search_over_ponder_serve_and_over_a_server_that_hides_which_stop_ended_a_step(ponder_upstream):
+def test_ponder_serve_continues_raw_text_through_v1_completions(ponder_upstream, model_dir):
+    """/v1/completions: the model continues the prompt's text (its BOS put before it once), with
+    the stop string that ended it, token log-probabilities in the completions API's form, and the
+    same text streamed; what it cannot do is a clear error."""
+    from transformers import AutoTokenizer
+
+    client = OpenAI(base_url=ponder_upstream.url, api_key="unused", max_retries=0)
+    tok = AutoTokenizer.from_pretrained(model_dir, local_files_only=True)
+    chat = tok.apply_chat_template([{"role": "user", "content": "Compute left to right: 567-227-134*4+24"}],
+                                   add_generation_prompt=True, tokenize=False) + "<think>"
+    assert chat.startswith("<s>")
+    args = dict(model="embedded", max_tokens=40, temperature=0, stop=[";"])
+    r = client.completions.create(prompt=chat, logprobs=1, **args)
+    [c] = r.choices
+    assert r.object == "text_completion" and r.id.startswith("cmpl-")
+    assert (c.finish_reason, c.model_extra["stop_reason"]) == ("stop", ";") and c.text.startswith(" 567-227=")
+    assert r.usage.prompt_tokens == len(tok(chat, add_special_tokens=False)["input_ids"])  # one BOS
+    assert client.completions.create(prompt=chat[3:], **args).usage.prompt_tokens == r.usage.prompt_tokens
+    lp = c.logprobs
+    assert "".join(lp.tokens) == c.text + ";" and len(lp.token_logprobs) == r.usage.completion_tokens
+    assert lp.text_offset[0] == 0 and all(x <= 0 for x in lp.token_logprobs) and lp.top_logprobs is None
+    chunks = list(client.completions.create(prompt=chat, logprobs=1, stream=True, **args))
+    assert "".join(ch.choices[0].text for ch in chunks) == c.text
+    assert [ch.choices[0].finish_reason for ch in chunks][-1] == "stop" and chunks[-1].choices[0].logprobs.tokens == lp.tokens
+    assert client.completions.create(model="embedded", prompt="1+1").choices[0].finish_reason in ("stop", "length")
+    for bad, status, says in ((dict(prompt=["a", "b"]), 422, "one prompt per request, got a list of 2"),
+                              (dict(prompt=[1, 2]), 422, "prompts of token ids are not supported"),
+                              (dict(prompt="a", echo=True), 400, "echo is not supported"),
+                              (dict(prompt="a", extra_body={"strategy": "sc(n=2)"}), 400, "runs only strategy none"),
+                              (dict(prompt="a", logprobs=3), 422, "logprobs"),
+                              (dict(prompt="a", model="other"), 404, "is not served here")):
+        with pytest.raises(openai.APIStatusError) as err:
+            client.completions.create(**{"model": "embedded", **bad})
+        assert err.value.status_code == status and says in err.value.message, (bad, err.value.message)
+
+
+def test_step_search_over_ponder_serve_and_over_a_server_that_hides_which_stop_ended_a_step(ponder_upstream,
+                                                                                          model_dir):
     """Ponder's own server says which stop string ended each step, so step search over it goes as
     on the local model. An upstream that drops stop strings without saying (as the OpenAI API
     does; here the fake server) cannot tell a step that ended at the delimiter from a finished
@@ -210,11 +247,15 @@ def test_step_search_over_ponder_serve_and_over_a_server_that_hides_which_stop_e
 
     spec = "beam(n=4, width=2, max_steps=6, temperature=0)"
     q = "Compute left to right: 567-227-134*4+24"
-    served = ponder.solve(q, strategy=spec, model=f"openai:embedded@{ponder_upstream.url}?continue=vllm&retries=0")
     local = ponder.solve(q, strategy=spec)
-    assert served.trace.get("note") is None and local.trace.get("note") is None
     steps = lambda r: [n["step"] for n in r.trace["nodes"]]  # noqa: E731
-    assert steps(served) == steps(local) and len(steps(local)) > 4 and served.answer == local.answer
+    assert local.trace.get("note") is None and len(steps(local)) > 4
+    # partial answers continued as chat messages (vLLM's continue_final_message) or as raw text
+    # rendered with the model's own tokenizer through /v1/completions
+    for how in ("continue=vllm", f"tokenizer={model_dir}"):
+        served = ponder.solve(q, strategy=spec, model=f"openai:embedded@{ponder_upstream.url}?{how}&retries=0")
+        assert served.trace.get("note") is None and steps(served) == steps(local), how
+        assert served.answer == local.answer and served.ledger.prompt_tokens == local.ledger.prompt_tokens, how
     with fake_upstream(SECRET) as upstream:
         hidden = ponder.solve(q, strategy=spec, model=f"openai:gpt-x@{upstream}/v1?continue=vllm&retries=0")
     assert "drops stop strings without saying which one ended a sample" in hidden.trace["note"], hidden.trace

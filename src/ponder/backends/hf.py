@@ -115,8 +115,9 @@ class HFBackend:
         if messages and messages[-1].get("role") == "assistant":
             prefix = messages[-1].get("content", "") + prefix  # continue a partial assistant turn
             messages = messages[:-1]
-        if not messages:  # only a partial assistant turn: nothing to template
-            prompt = self.tokenizer.bos_token or ""
+        if not messages:  # only a partial assistant turn (raw text): no template, BOS once
+            bos = self.tokenizer.bos_token or ""
+            prompt = "" if prefix.startswith(bos) else bos
         elif getattr(self.tokenizer, "chat_template", None):
             prompt = self.tokenizer.apply_chat_template(
                 messages, add_generation_prompt=True, tokenize=False, **request.template_kwargs

@@ -389,8 +389,9 @@ class OpenAIBackend:
         if messages and messages[-1].get("role") == "assistant":
             prefix = messages[-1].get("content", "") + prefix
             messages = messages[:-1]
-        if not messages:  # only a partial assistant turn: nothing to template
-            return (tok.bos_token or "") + prefix
+        if not messages:  # only a partial assistant turn (raw text): no template, BOS once
+            bos = tok.bos_token or ""
+            return ("" if prefix.startswith(bos) else bos) + prefix
         return tok.apply_chat_template(messages, add_generation_prompt=True, tokenize=False,
                                        **request.template_kwargs) + prefix
 
@@ -495,7 +496,7 @@ def _status_error(url: str, status: int, message: str, path: str = "") -> Except
     if status == 404 and path == "/completions":
         hint = (" (this server has no /completions endpoint, through which tokenizer= continues partial "
                 "answers; drop tokenizer= for strategies that do not continue them, or use a server "
-                "that has it: vLLM, SGLang, llama.cpp)")
+                "that has it: vLLM, SGLang, llama.cpp, ponder serve)")
     return BackendError(f"{url}{path} answered {status}: {message}{hint}")
 
 

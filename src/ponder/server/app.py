@@ -1,7 +1,8 @@
 """The app factory of ``ponder serve``: an OpenAI-compatible proxy over the library.
 
 ``create_app(config)`` loads the model (or takes a ``backend``) and answers
-``POST /v1/chat/completions``, ``GET /v1/models``, ``GET /health`` and ``/openapi.json``.
+``POST /v1/chat/completions``, ``POST /v1/completions`` (raw text continued, pass-through only),
+``GET /v1/models``, ``GET /health`` and ``/openapi.json``.
 A strategy is chosen per request (``strategy``, ``thinking``, ``reasoning_effort`` or the default),
 run through an ``Engine``, and its ledger reported as ``usage`` and ``ponder``.
 """
@@ -14,7 +15,7 @@ import os
 import secrets
 import time
 from contextlib import asynccontextmanager
-from typing import Any, AsyncIterator
+from typing import Any, AsyncIterator, Callable
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -26,11 +27,12 @@ from ..engine import Engine
 from ..errors import PonderError
 from ..types import Problem
 from .config import ServerConfig
-from .convert import ledger_summary, to_messages, usage_of
+from .convert import clean, ledger_summary, legacy_logprobs, to_messages, usage_of
 from .errors import APIError, Redactor, from_ponder, install_log_redaction
 from .guard import Guard, Slots, wait_disconnect
 from .runner import Job, _build, _parse, plan
-from .schemas import ChatCompletion, ChatCompletionRequest, ErrorResponse, Health, ModelCard, ModelList
+from .schemas import (ChatCompletion, ChatCompletionRequest, CompletionRequest, ErrorResponse, Health, ModelCard,
+                      ModelList, TextCompletion)
 from .streaming import ChunkWriter, Events, SSEResponse, event_stream
 
 log = logging.getLogger("ponder.server")
@@ -127,11 +129,14 @@ def create_app(config: ServerConfig, backend: Any = None) -> FastAPI:
     async def models() -> dict[str, Any]:
         return {"object": "list", "data": [card]}
 
+    def served(name: str) -> None:
+        if name not in names:
+            raise APIError(404, f"model {name[:200]!r} is not served here; this server serves "
+                                f"{config.model_id!r}", param="model", code="model_not_found")
+
     @app.get("/v1/models/{model}", response_model=ModelCard, responses=ERRORS, tags=["openai"])
     async def model(model: str) -> dict[str, Any]:
-        if model not in names:
-            raise APIError(404, f"model {model[:200]!r} is not served here; this server serves "
-                                f"{config.model_id!r}", param="model", code="model_not_found")
+        served(model)
         return card
 
     @app.post("/v1/chat/completions", response_model=None, tags=["openai"],
@@ -140,16 +145,41 @@ def create_app(config: ServerConfig, backend: Any = None) -> FastAPI:
                                                                   "(an error object if the run fails), then [DONE]"}}},
                   "description": "a chat.completion, or chat.completion.chunk events when stream is true"}})
     async def chat_completions(body: ChatCompletionRequest, request: Request) -> Response:
-        if body.model not in names:
-            raise APIError(404, f"model {body.model[:200]!r} is not served here; this server serves "
-                                f"{config.model_id!r}", param="model", code="model_not_found")
+        served(body.model)
         the_plan = plan(body, config)
         cid = "chatcmpl-" + secrets.token_hex(12)
         problem = Problem(id=cid, messages=to_messages(body.messages))
+        return await _respond(body, request, the_plan, problem, cid, _completion)
+
+    @app.post("/v1/completions", response_model=None, tags=["openai"],
+              responses={**ERRORS, 200: {"model": TextCompletion, "content": {
+                  "text/event-stream": {"schema": {"description": "SSE events: text_completion objects "
+                                                                  "(an error object if the run fails), then [DONE]"}}},
+                  "description": "a text_completion, or text_completion events when stream is true"}})
+    async def completions(body: CompletionRequest, request: Request) -> Response:
+        served(body.model)
+        if body.echo:
+            raise APIError(400, "echo is not supported by ponder serve", param="echo", code="unsupported_parameter")
+        if body.strategy is not None and _parse(clean(body.strategy)).name != "none":
+            raise APIError(400, f"strategy {body.strategy[:200]!r}: /v1/completions runs only strategy none (a raw "
+                                "prompt has no question for a strategy to answer); use /v1/chat/completions",
+                           param="strategy", code="unsupported_parameter")
+        fields = body.model_dump(exclude={"prompt", "echo", "logprobs", "strategy"}, exclude_none=True)
+        fields.setdefault("max_tokens", min(16, config.max_tokens))
+        chat = ChatCompletionRequest(**fields, messages=[{"role": "assistant", "content": body.prompt}],
+                                     strategy=body.strategy or "none", logprobs=body.logprobs is not None or None)
+        the_plan = plan(chat, config)
+        cid = "cmpl-" + secrets.token_hex(12)
+        # a final assistant message is continued verbatim: the model continues the prompt's text
+        problem = Problem(id=cid, messages=[{"role": "assistant", "content": clean(body.prompt)}])
+        return await _respond(chat, request, the_plan, problem, cid, _text_completion)
+
+    async def _respond(body: ChatCompletionRequest, request: Request, the_plan: Any, problem: Problem, cid: str,
+                       render: Callable[[Job, str, int], dict[str, Any]]) -> Response:
         created = int(time.time())
         slots.acquire()
         if body.stream:
-            return await _stream(body, request, the_plan, problem, cid, created)
+            return await _stream(body, request, the_plan, problem, cid, created, render)
         try:
             job = Job(the_plan, problem, engine)
             task = asyncio.create_task(job.run(config.timeout))
@@ -163,12 +193,12 @@ def create_app(config: ServerConfig, backend: Any = None) -> FastAPI:
                     return Response(status_code=499)
             if task.exception() is not None:
                 raise to_error(task.exception())  # type: ignore[arg-type]
-            return JSONResponse(_completion(job, cid, created))
+            return JSONResponse(render(job, cid, created))
         finally:
             slots.release()
 
     async def _stream(body: ChatCompletionRequest, request: Request, the_plan: Any, problem: Problem,
-                      cid: str, created: int) -> Response:
+                      cid: str, created: int, render: Callable[[Job, str, int], dict[str, Any]]) -> Response:
         released = False
 
         def release() -> None:
@@ -201,33 +231,37 @@ def create_app(config: ServerConfig, backend: Any = None) -> FastAPI:
             release()
             raise
         include_usage = bool(body.stream_options and body.stream_options.include_usage)
-        writer = ChunkWriter(cid, created, config.model_id, include_usage)
+        writer = ChunkWriter(cid, created, config.model_id, include_usage, text=render is _text_completion)
 
         def final() -> dict[str, Any]:
-            data = _completion(job, cid, created)
-            return {"finish_reasons": [c["finish_reason"] for c in data["choices"]],
-                    "stop_reasons": [{k: c[k] for k in ("stop_reason",) if k in c} for c in data["choices"]],
-                    "logprobs": [c["logprobs"] for c in data["choices"]],
+            data = render(job, cid, created)
+            closing = ("logprobs", "finish_reason", "stop_reason")
+            return {"closings": [{k: c[k] for k in closing if k in c} for c in data["choices"]],
                     "usage": data["usage"], "ponder": data["ponder"]}
 
         stream = event_stream(writer, events, task, the_plan.choices, final,
                               lambda exc: to_error(exc).body(), config.keepalive_seconds)
         return SSEResponse(stream, task, release)
 
+    def _ponder(job: Job) -> dict[str, Any]:
+        answers = job.answers
+        return {"strategy": job.plan.strategy.spec, "source": job.plan.source,
+                "answer": answers[0] if answers else None, "answers": answers,
+                "budget_exhausted": job.budget_exhausted, "stop_reason": job.stop_reason,
+                "ignored_params": job.plan.ignored, "ledger": ledger_summary(job.ledger)}
+
     def _completion(job: Job, cid: str, created: int) -> dict[str, Any]:
         choices = [{"index": out.index, "logprobs": out.logprobs, "finish_reason": out.finish_reason, **out.stop_reason,
                     "message": {"role": "assistant", "content": out.content, "reasoning_content": out.reasoning}}
                    for out in job.outs]
-        answers = job.answers
-        return {
-            "id": cid, "object": "chat.completion", "created": created, "model": config.model_id,
-            "system_fingerprint": None, "choices": choices, "usage": usage_of(job.ledger),
-            "ponder": {"strategy": job.plan.strategy.spec, "source": job.plan.source,
-                       "answer": answers[0] if answers else None, "answers": answers,
-                       "budget_exhausted": job.budget_exhausted, "stop_reason": job.stop_reason,
-                       "ignored_params": job.plan.ignored,
-                       "ledger": ledger_summary(job.ledger)},
-        }
+        return {"id": cid, "object": "chat.completion", "created": created, "model": config.model_id,
+                "system_fingerprint": None, "choices": choices, "usage": usage_of(job.ledger), "ponder": _ponder(job)}
+
+    def _text_completion(job: Job, cid: str, created: int) -> dict[str, Any]:
+        choices = [{"index": out.index, "text": out.content, "logprobs": legacy_logprobs(out.logprobs),
+                    "finish_reason": out.finish_reason, **out.stop_reason} for out in job.outs]
+        return {"id": cid, "object": "text_completion", "created": created, "model": config.model_id,
+                "system_fingerprint": None, "choices": choices, "usage": usage_of(job.ledger), "ponder": _ponder(job)}
 
     _document_ceilings(app, config)
     return app
@@ -260,8 +294,8 @@ def _document_ceilings(app: FastAPI, config: ServerConfig) -> None:
         if app.openapi_schema is None:
             schema = get_openapi(title=app.title, version=app.version, description=app.description, routes=app.routes)
             comps = schema.get("components", {}).get("schemas", {})
-            props = comps.get("ChatCompletionRequest", {}).get("properties", {})
             limits = {**{("ChatCompletionRequest", k): v for k, v in ceilings.items()},
+                      **{("CompletionRequest", k): v for k, v in ceilings.items() if k != "max_completion_tokens"},
                       ("ThinkingConfig", "budget_tokens"): config.max_tokens,
                       ("BudgetRequest", "max_tokens"): config.max_request_tokens,
                       ("BudgetRequest", "max_seconds"): config.timeout}

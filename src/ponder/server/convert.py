@@ -104,6 +104,21 @@ def usage_of(ledger: Ledger) -> dict[str, Any]:
     }
 
 
+def legacy_logprobs(chat: dict[str, Any] | None) -> dict[str, Any] | None:
+    """A chat choice's ``logprobs`` in the completions API's form: ``tokens``, ``token_logprobs``,
+    ``top_logprobs`` (null: alternatives are not returned) and ``text_offset`` (each token's start
+    in the completion's text)."""
+    if chat is None:
+        return None
+    tokens = [t["token"] for t in chat["content"]]
+    offsets, at = [], 0
+    for t in tokens:
+        offsets.append(at)
+        at += len(t or "")
+    return {"tokens": tokens, "token_logprobs": [t["logprob"] for t in chat["content"]], "top_logprobs": None,
+            "text_offset": offsets}
+
+
 def ledger_summary(ledger: Ledger) -> dict[str, Any]:
     return {"summary": ledger.summary(), "totals": ledger.totals(),
             "by_role": {role: led.totals() for role, led in ledger.by_role().items()}}

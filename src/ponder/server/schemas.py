@@ -95,6 +95,42 @@ class ChatCompletionRequest(_Open):
     budget: BudgetRequest | None = None
 
 
+class CompletionRequest(_Open):
+    """``POST /v1/completions``: the model continues ``prompt``, raw text (its BOS is put before it
+    unless the prompt begins with it), as one pass-through call (strategy ``none``): what
+    ``tokenizer=`` clients, such as another Ponder's step search, and evaluation harnesses send."""
+
+    model: str = Field(..., max_length=512)
+    prompt: Union[str, list[str]] = Field(..., description="one prompt (a list of one is accepted)")
+    temperature: float | None = Field(None, ge=0.0, le=2.0)
+    top_p: float | None = Field(None, ge=0.0, le=1.0)
+    n: int | None = Field(None, ge=1, le=INT64)
+    max_tokens: int | None = Field(None, ge=1, le=INT64, description=(
+        "16 when not given, as in the OpenAI API (or this server's ceiling, if lower)"))
+    min_tokens: int | None = Field(None, ge=0, le=INT64)
+    stop: Union[str, list[str], None] = Field(None)
+    seed: int | None = Field(None, ge=-(2**63), le=INT64)
+    logprobs: int | None = Field(None, ge=0, le=1, description=(
+        "0 or 1: each generated token's log-probability (alternatives are not returned)"))
+    echo: bool | None = Field(None, description="not supported: the prompt is not returned")
+    stream: bool | None = False
+    stream_options: StreamOptions | None = None
+    strategy: str | None = Field(None, max_length=4096, description="only none: a raw prompt has no question")
+    budget: BudgetRequest | None = None
+
+    @field_validator("prompt", mode="before")
+    @classmethod
+    def _one_prompt(cls, value: Any) -> Any:
+        """One clear error for a batch of prompts or a prompt of token ids."""
+        if isinstance(value, list):
+            if value and all(isinstance(v, int) or isinstance(v, list) for v in value):
+                raise ValueError("prompts of token ids are not supported; send the prompt as text")
+            if len(value) != 1:
+                raise ValueError(f"one prompt per request, got a list of {len(value)}")
+            return value[0]
+        return value
+
+
 # -- responses ------------------------------------------------------------------------------------
 class CachedTokens(BaseModel):
     cached_tokens: int | None = None
@@ -147,6 +183,26 @@ class ChatCompletion(BaseModel):
     created: int
     model: str
     choices: list[Choice]
+    usage: UsageOut
+    ponder: PonderInfo
+    system_fingerprint: str | None = None
+
+
+class TextChoice(BaseModel):
+    index: int
+    text: str
+    finish_reason: Literal["stop", "length"]
+    stop_reason: str | None = Field(None, description="as in a chat choice")
+    logprobs: dict | None = Field(None, description=(
+        "with logprobs: {tokens, token_logprobs, top_logprobs: null, text_offset (from the completion's start)}"))
+
+
+class TextCompletion(BaseModel):
+    id: str
+    object: Literal["text_completion"]
+    created: int
+    model: str
+    choices: list[TextChoice]
     usage: UsageOut
     ponder: PonderInfo
     system_fingerprint: str | None = None

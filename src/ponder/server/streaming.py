@@ -1,5 +1,5 @@
-"""Server-sent events for ``stream: true``: ``chat.completion.chunk`` events as the strategy works,
-ending with ``data: [DONE]``. Single-sample strategies stream their tokens; multi-sample ones
+"""Server-sent events for ``stream: true``: ``chat.completion.chunk`` events (``text_completion``
+ones for ``/v1/completions``) as the strategy works, ending with ``data: [DONE]``. Single-sample strategies stream their tokens; multi-sample ones
 stream their progress as ``reasoning_content`` and then the chosen answer. A client that leaves
 cancels the work; an error after the first byte becomes an OpenAI error event.
 """
@@ -24,12 +24,29 @@ def sse(data: Any) -> bytes:
 
 
 class ChunkWriter:
-    """Formats the chunks of one completion."""
+    """Formats the chunks of one completion: a chat completion's, or with ``text`` a text
+    completion's (``/v1/completions``: the text of each piece in ``text``, no role, no reasoning)."""
 
-    def __init__(self, cid: str, created: int, model: str, include_usage: bool) -> None:
-        self.base = {"id": cid, "object": "chat.completion.chunk", "created": created, "model": model,
-                     "system_fingerprint": None}
+    def __init__(self, cid: str, created: int, model: str, include_usage: bool, text: bool = False) -> None:
+        self.base = {"id": cid, "object": "text_completion" if text else "chat.completion.chunk",
+                     "created": created, "model": model, "system_fingerprint": None}
         self.include_usage = include_usage
+        self.text = text
+
+    def opening(self, choices: int) -> bytes | None:
+        if self.text:
+            return None
+        return self.chunk([self.delta(i, {"role": "assistant", "content": ""}) for i in range(choices)])
+
+    def piece(self, index: int, kind: str, text: str) -> dict[str, Any] | None:
+        if self.text:
+            return {"index": index, "text": text, "logprobs": None, "finish_reason": None} if kind == "content" else None
+        return self.delta(index, {FIELD[kind]: text})
+
+    def closing(self, index: int, fields: dict[str, Any]) -> dict[str, Any]:
+        """A choice's last chunk: its finish reason, and its token log-probabilities whole (the
+        text was streamed as it was decoded, not token by token)."""
+        return {"index": index, **({"text": ""} if self.text else {"delta": {}}), **fields}
 
     def chunk(self, choices: list[dict[str, Any]], **extra: Any) -> bytes:
         body = {**self.base, "choices": choices}
@@ -38,9 +55,8 @@ class ChunkWriter:
         body.update(extra)
         return sse(body)
 
-    def delta(self, index: int, delta: dict[str, Any], finish_reason: str | None = None,
-              logprobs: dict[str, Any] | None = None, **extra: Any) -> dict[str, Any]:
-        return {"index": index, "delta": delta, "logprobs": logprobs, "finish_reason": finish_reason, **extra}
+    def delta(self, index: int, delta: dict[str, Any]) -> dict[str, Any]:
+        return {"index": index, "delta": delta, "logprobs": None, "finish_reason": None}
 
 
 class Events:
@@ -78,8 +94,12 @@ class Events:
 async def event_stream(writer: ChunkWriter, events: Events, task: "asyncio.Task[Any]", choices: int,
                        final: Callable[[], dict[str, Any]], error: Callable[[BaseException], dict[str, Any]],
                        keepalive: float) -> AsyncIterator[bytes]:
-    """The SSE body: role, deltas, finish reasons, usage (if asked), ``[DONE]``."""
-    yield writer.chunk([writer.delta(i, {"role": "assistant", "content": ""}) for i in range(choices)])
+    """The SSE body: role, deltas, finish reasons, usage (if asked), ``[DONE]``. ``final()`` gives
+    ``closings`` (each choice's last fields: finish reason, logprobs, stop reason), ``usage`` and
+    ``ponder``."""
+    opening = writer.opening(choices)
+    if opening is not None:
+        yield opening
     while True:
         try:
             item = await asyncio.wait_for(events.queue.get(), keepalive)
@@ -90,7 +110,9 @@ async def event_stream(writer: ChunkWriter, events: Events, task: "asyncio.Task[
             break
         merged, ended = events.drain(item)
         for index, kind, text in merged:
-            yield writer.chunk([writer.delta(index, {FIELD[kind]: text})])
+            piece = writer.piece(index, kind, text)
+            if piece is not None:
+                yield writer.chunk([piece])
         if ended:
             break
     exc = task.exception() if not task.cancelled() else asyncio.CancelledError()
@@ -99,12 +121,9 @@ async def event_stream(writer: ChunkWriter, events: Events, task: "asyncio.Task[
         yield b"data: [DONE]\n\n"
         return
     info = final()
-    finishes = info["finish_reasons"]
     for i in range(choices):
         extra = {"ponder": info["ponder"]} if i == choices - 1 and not writer.include_usage else {}
-        # a choice's token log-probabilities come whole with its finish (the text was streamed as
-        # it was decoded, not token by token)
-        yield writer.chunk([writer.delta(i, {}, finishes[i], info["logprobs"][i], **info["stop_reasons"][i])], **extra)
+        yield writer.chunk([writer.closing(i, info["closings"][i])], **extra)
     if writer.include_usage:
         body = {**writer.base, "choices": [], "usage": info["usage"], "ponder": info["ponder"]}
         yield sse(body)
