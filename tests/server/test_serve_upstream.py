@@ -19,10 +19,31 @@ MSGS = [{"role": "system", "content": "Be brief."}, {"role": "user", "content": 
 
 
 @pytest.fixture(scope="module")
-def proxied(model_dir, tmp_path_factory):
+def hf_server(model_dir):
+    """`transformers serve` hosting the lab policy."""
     with transformers_serve(model_dir) as upstream:
-        with ponder_serve(f"openai:{model_dir}@{upstream}?concurrency=8", log_dir=tmp_path_factory.mktemp("up")) as s:
-            yield s
+        yield upstream
+
+
+@pytest.fixture(scope="module")
+def proxied(model_dir, hf_server, tmp_path_factory):
+    with ponder_serve(f"openai:{model_dir}@{hf_server}?concurrency=8", log_dir=tmp_path_factory.mktemp("up")) as s:
+        yield s
+
+
+def test_step_search_over_transformers_serve_goes_as_on_the_local_model(hf_server, model_dir):
+    """transformers serve keeps the stop string in the text and has no stop_reason: once a step was
+    seen cut at the delimiter, a sample it did not cut is known to have ended at its end of turn,
+    so the search is not told the server hides its stops, and it takes the local model's steps."""
+    import ponder
+
+    spec = "beam(n=4, width=2, max_steps=6, temperature=0)"
+    q = "Compute left to right: 567-227-134*4+24"
+    local = ponder.solve(q, strategy=spec)
+    served = ponder.solve(q, strategy=spec, model=f"openai:{model_dir}@{hf_server}?tokenizer={model_dir}&retries=0")
+    steps = lambda r: [n["step"] for n in r.trace["nodes"]]  # noqa: E731
+    assert served.trace.get("note") is None and steps(served) == steps(local) and len(steps(local)) > 4
+    assert served.answer == local.answer
 
 
 def test_sdk_through_the_proxy_to_transformers_serve(proxied):

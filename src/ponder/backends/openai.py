@@ -128,6 +128,7 @@ class OpenAIBackend:
         self._endpoints: list[_Endpoint] | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._native_n: dict[str, bool] = {}  # url -> whether it answers n > 1 itself (learned)
+        self._stops_in_text: set[str] = set()  # urls seen to keep a stop string in the text (learned)
         self._tokenizer: Any = None
         if config.tokenizer:
             path = Path(config.tokenizer).expanduser()
@@ -269,6 +270,18 @@ class OpenAIBackend:
 
     async def _one_call(self, ep: _Endpoint, request: GenerationRequest, continuing: bool,
                         on_token: Callable[[int, str], None] | None = None) -> Generation:
+        gen = await self._call(ep, request, continuing, on_token)
+        # A server that keeps the stop string in the text (transformers serve) shows it once a
+        # sample was cut here; from then on a sample of it that was not cut ended at its end of turn.
+        if any(s.matched_stop is not None for s in gen.samples):
+            self._stops_in_text.add(ep.url)
+        if ep.url in self._stops_in_text:
+            for s in gen.samples:
+                s.stop_unknown = False
+        return gen
+
+    async def _call(self, ep: _Endpoint, request: GenerationRequest, continuing: bool,
+                    on_token: Callable[[int, str], None] | None) -> Generation:
         import openai
 
         common: dict[str, Any] = dict(model=self.config.model, max_tokens=request.max_tokens,
