@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Protocol, runtime_checkable
+import re
+from typing import Any, Protocol, runtime_checkable
 
 from ..types import Capabilities, Generation, GenerationRequest
 
@@ -34,3 +35,34 @@ def count_thinking(prefix: str, text: str, tags: tuple[str, str]) -> bool:
     """Whether generation starts inside an open thinking span (prefix opened it, did not close)."""
     start, end = tags
     return prefix.rfind(start) > prefix.rfind(end)
+
+
+def render_chat(tokenizer: Any, request: GenerationRequest) -> str:
+    """The exact text a model sees: the chat template with its generation prompt, then the prefix.
+    A final assistant message is a partial turn, continued (its text joins the prefix); with no
+    other message the text is raw, behind the BOS once; a tokenizer without a chat template gets
+    the messages joined by blank lines."""
+    messages = list(request.messages)
+    prefix = request.prefix
+    if messages and messages[-1].get("role") == "assistant":
+        prefix = messages[-1].get("content", "") + prefix
+        messages = messages[:-1]
+    bos = getattr(tokenizer, "bos_token", None) or ""
+    if not messages:
+        return ("" if prefix.startswith(bos) else bos) + prefix
+    if getattr(tokenizer, "chat_template", None):
+        return tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=False,
+                                             **request.template_kwargs) + prefix
+    return bos + "\n\n".join(m.get("content", "") for m in messages) + "\n" + prefix
+
+
+# how model servers and engines say a prompt does not fit: OpenAI and vLLM ("maximum context
+# length", "maximum model length", max_model_len), SGLang ("context length"), llama.cpp ("context
+# size"), Ponder's own proxy ("context window"), TGI
+_TOO_LONG = re.compile(r"context (length|window|size)|max_model_len|maximum model length|"
+                       r"tokens \+ `max_new_tokens` must be", re.I)
+
+
+def says_too_long(message: str) -> bool:
+    """Whether an error message says the prompt is longer than the model's context."""
+    return bool(_TOO_LONG.search(message))

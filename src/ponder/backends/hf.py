@@ -19,7 +19,7 @@ from typing import Any
 
 from ..errors import ContextLengthError, ModelSpecError
 from ..types import Capabilities, Generation, GenerationRequest, Sample
-from .base import truncate_at_stop
+from .base import render_chat, truncate_at_stop
 from .hf_batch import BatchDecoder, TokenCallback
 
 
@@ -110,22 +110,7 @@ class HFBackend:
     # -- prompts ----------------------------------------------------------------------------
     def render(self, request: GenerationRequest) -> str:
         """The exact text the model sees: chat template with generation prompt, then the prefix."""
-        messages = list(request.messages)
-        prefix = request.prefix
-        if messages and messages[-1].get("role") == "assistant":
-            prefix = messages[-1].get("content", "") + prefix  # continue a partial assistant turn
-            messages = messages[:-1]
-        if not messages:  # only a partial assistant turn (raw text): no template, BOS once
-            bos = self.tokenizer.bos_token or ""
-            prompt = "" if prefix.startswith(bos) else bos
-        elif getattr(self.tokenizer, "chat_template", None):
-            prompt = self.tokenizer.apply_chat_template(
-                messages, add_generation_prompt=True, tokenize=False, **request.template_kwargs
-            )
-        else:
-            bos = self.tokenizer.bos_token or ""
-            prompt = bos + "\n\n".join(m.get("content", "") for m in messages) + "\n"
-        return prompt + prefix
+        return render_chat(self.tokenizer, request)
 
     def encode(self, text: str) -> list[int]:
         return list(self.tokenizer(text, add_special_tokens=False, verbose=False)["input_ids"])  # check_fits says it

@@ -25,7 +25,6 @@ import asyncio
 import functools
 import os
 import random
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
@@ -33,6 +32,7 @@ from urllib.parse import parse_qsl
 
 from ..errors import BackendError, CapabilityError, ContextLengthError, ModelSpecError
 from ..types import Capabilities, Generation, GenerationRequest, Sample, Usage
+from .base import render_chat, says_too_long
 from .openai_stream import cut_short, logprob_fields, reasoning_of, sample_of, token_logprobs
 
 SPEC_OPTIONS = ("tokenizer", "continue", "params", "concurrency", "timeout", "retries", "api_key_env", "http")
@@ -396,17 +396,7 @@ class OpenAIBackend:
         return Generation(samples=[sample], usage=usage)
 
     def _render(self, request: GenerationRequest) -> str:
-        tok = self._get_tokenizer()
-        messages = list(request.messages)
-        prefix = request.prefix
-        if messages and messages[-1].get("role") == "assistant":
-            prefix = messages[-1].get("content", "") + prefix
-            messages = messages[:-1]
-        if not messages:  # only a partial assistant turn (raw text): no template, BOS once
-            bos = tok.bos_token or ""
-            return ("" if prefix.startswith(bos) else bos) + prefix
-        return tok.apply_chat_template(messages, add_generation_prompt=True, tokenize=False,
-                                       **request.template_kwargs) + prefix
+        return render_chat(self._get_tokenizer(), request)
 
     def _parse(self, resp: Any, request: GenerationRequest, retries: int, completions: bool) -> Generation:
         """Samples and usage from a response body (the decoded JSON of the server's answer)."""
@@ -495,15 +485,10 @@ def _usage(u: dict[str, Any] | None, retries: int) -> Usage:
     return usage
 
 
-# how servers say a prompt does not fit: OpenAI and vLLM ("maximum context length"), SGLang
-# ("context length"), llama.cpp ("context size"), Ponder's own proxy ("context window"), TGI
-_TOO_LONG = re.compile(r"context (length|window|size)|max_model_len|tokens \+ `max_new_tokens` must be", re.I)
-
-
 def _status_error(url: str, status: int, message: str, path: str = "") -> Exception:
     """An error status of the server: a prompt too long for the model is a ContextLengthError (a
     strategy that has work keeps it, as when a budget runs out), anything else a BackendError."""
-    if status == 400 and _TOO_LONG.search(message):
+    if status == 400 and says_too_long(message):
         return ContextLengthError(f"{url}: {message}")
     hint = ""
     if status == 404 and path == "/completions":

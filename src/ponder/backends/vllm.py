@@ -1,14 +1,37 @@
-"""In-process vLLM backend (``vllm:PATH``), for GPU machines with the ``vllm`` extra installed."""
+"""In-process vLLM backend (``vllm:PATH``), for GPU machines with the ``vllm`` extra installed.
+
+The prompt is rendered as on ``hf`` (a final assistant message is a partial turn, continued).
+vLLM drops a stop string from the text and says which one ended a sample (``stop_reason``), which
+step search and self-backtracking read. Per-request logits processors (``tip``, ``budget``'s
+``min_think`` masking) exist only on vLLM's V0 engine; on V1 (the default since 0.8, the only
+engine since 0.11) this backend says it has no logits, so ``tip`` is refused before any call and
+``budget`` forces thinking with "Wait" as on a server. A prompt longer than the model's context is
+a ``ContextLengthError``.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import os
 from pathlib import Path
 from typing import Any
 
-from ..errors import ModelSpecError
+from ..errors import CapabilityError, ContextLengthError, ModelSpecError
 from ..types import Capabilities, Generation, GenerationRequest, Sample, Usage
-from .base import truncate_at_stop
+from .base import render_chat, says_too_long, truncate_at_stop
+
+
+def per_request_logits_processors(vllm: Any) -> bool:
+    """Whether this vLLM takes ``SamplingParams(logits_processors=...)``: its V0 engine only."""
+    try:
+        major, minor = (int(x) for x in str(vllm.__version__).split(".")[:2])
+    except ValueError:
+        return False
+    if (major, minor) >= (0, 11):
+        return False  # V0 is gone
+    if (major, minor) < (0, 8):
+        return True  # V0 was the default
+    return os.environ.get("VLLM_USE_V1", "1") == "0"
 
 
 class VLLMBackend:
@@ -16,42 +39,62 @@ class VLLMBackend:
 
     def __init__(self, path: str) -> None:
         try:
-            from vllm import LLM
+            import vllm
         except ImportError as exc:
             raise ModelSpecError("vllm:PATH needs vLLM and a GPU: pip install 'ponder[vllm]'; on a CPU "
                                  "machine use hf:PATH or an OpenAI-compatible server") from exc
         if not Path(path).expanduser().is_dir():
             raise ModelSpecError(f"vllm:{path}: not a model directory")
         self.name = f"vllm:{path}"
-        self.llm = LLM(model=str(Path(path).expanduser()), enable_prefix_caching=True)
+        self.llm = vllm.LLM(model=str(Path(path).expanduser()), enable_prefix_caching=True)
         self.tokenizer = self.llm.get_tokenizer()
+        self.logits = per_request_logits_processors(vllm)
         self._params: int | None = None  # vLLM does not expose the parameter count cheaply
 
     def capabilities(self) -> Capabilities:
-        return Capabilities(logits=True, prefix_continuation=True, native_n=True, token_counts=True,
+        return Capabilities(logits=self.logits, prefix_continuation=True, native_n=True, token_counts=True,
                             num_parameters=self._params, thinking_tags=("<think>", "</think>"))
 
+    def render(self, request: GenerationRequest) -> str:
+        return render_chat(self.tokenizer, request)
+
     async def generate(self, request: GenerationRequest) -> Generation:
+        if request.logits_processors and not self.logits:
+            raise CapabilityError(f"{self.name}: this vLLM (V1 engine) takes no per-request logits processors; "
+                                  "use hf:PATH, embedded, or vLLM's V0 engine (VLLM_USE_V1=0, vLLM < 0.11)")
         return await asyncio.to_thread(self._generate, request)
 
     def _generate(self, request: GenerationRequest) -> Generation:
         from vllm import SamplingParams
 
-        messages = list(request.messages)
-        prompt = self.tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=False,
-                                                    **request.template_kwargs) + request.prefix
         params: dict[str, Any] = dict(n=request.n, max_tokens=request.max_tokens, min_tokens=request.min_tokens,
                                       temperature=request.temperature, top_p=request.top_p, stop=request.stop or None,
                                       seed=request.seed, logprobs=0 if request.logprobs else None)
         if request.logits_processors:
             params["logits_processors"] = request.logits_processors
-        out = self.llm.generate([prompt], SamplingParams(**params), use_tqdm=False)[0]
-        samples = []
-        for c in out.outputs:
-            text, _ = truncate_at_stop(c.text, request.stop)
-            lps = [next(iter(d.values())).logprob for d in c.logprobs] if c.logprobs else None
-            samples.append(Sample(text=text, finish_reason="length" if c.finish_reason == "length" else "stop",
-                                  token_ids=list(c.token_ids), logprobs=lps, completion_tokens=len(c.token_ids)))
-        usage = Usage(prompt_tokens=len(out.prompt_token_ids), cached_prompt_tokens=out.num_cached_tokens,
+        try:
+            out = self.llm.generate([self.render(request)], SamplingParams(**params), use_tqdm=False)[0]
+        except ValueError as exc:
+            if says_too_long(str(exc)):
+                raise ContextLengthError(f"{self.name}: {exc}") from exc
+            raise
+        samples = [self._sample(c, request) for c in out.outputs]
+        usage = Usage(prompt_tokens=len(out.prompt_token_ids or ()), cached_prompt_tokens=out.num_cached_tokens,
                       completion_tokens=sum(len(c.token_ids) for c in out.outputs))
         return Generation(samples=samples, usage=usage)
+
+    @staticmethod
+    def _sample(c: Any, request: GenerationRequest) -> Sample:
+        text, cut = truncate_at_stop(c.text, request.stop)  # vLLM drops the stop string; this is a safeguard
+        said = c.stop_reason if isinstance(c.stop_reason, str) else None  # str: a stop string; int: a token id
+        if said is None and cut:
+            said = next(s for s in request.stop if s and c.text.startswith(s, len(text)))
+        lps = tokens = None
+        if c.logprobs:  # one {token id: Logprob} per generated token, the sampled one among them
+            picked = [d[t] if t in d else next(iter(d.values())) for t, d in zip(c.token_ids, c.logprobs)]
+            lps = [p.logprob for p in picked]
+            tokens = [p.decoded_token for p in picked]
+            tokens = tokens if all(isinstance(t, str) for t in tokens) else None
+        return Sample(text=text, finish_reason="length" if c.finish_reason == "length" else "stop",
+                      token_ids=list(c.token_ids), logprobs=lps, tokens=tokens, completion_tokens=len(c.token_ids),
+                      matched_stop=said)
