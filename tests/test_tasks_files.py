@@ -34,6 +34,10 @@ def test_a_record_that_is_not_an_object(tmp_path):
     path.write_text('[1, 2]\n', encoding="utf-8")
     with pytest.raises(TaskSpecError, match="record 1 is a list, not an object; gsm8k reads 'question', 'answer'"):
         load_task(f"gsm8k:{path}").problems()
+    path.write_text('{"q": "1+1", "a": "2"}\n42\n', encoding="utf-8")  # a generic jsonl task: a number
+    with pytest.raises(TaskSpecError, match="record 2 is an int, not an object; jsonl reads 'q', 'a' .*"
+                                            "name other fields with [?]question="):
+        load_task(f"jsonl:{path}?question=q&answer=a").problems()
     bad = tmp_path / "bad.csv"
     bad.write_text("Rank,Puzzles\n1,1 2 3\n", encoding="utf-8")
     with pytest.raises(TaskSpecError, match="Puzzles '1 2 3' is not four numbers"):

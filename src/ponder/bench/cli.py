@@ -56,7 +56,8 @@ def finish(run_dir: Path, html: bool = True) -> Path | None:
 
 
 def report_command(
-    runs: List[str] = typer.Argument(..., metavar="RUN", help="Run directories (runs/NAME); two with --price to compare."),
+    runs: List[str] = typer.Argument(..., metavar="RUN",
+                                     help="Run directories (runs/NAME); two with --price to compare."),
     as_json: bool = typer.Option(False, "--json", help="Print the tables as one JSON object."),
     price: Optional[List[str]] = typer.Option(None, "--price", help="in=$/M,out=$/M or gpu=$/h[,tps=N][,train=$]; "
                                               "one per run, in order, or one for all."),

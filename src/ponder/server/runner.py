@@ -359,10 +359,11 @@ class Job:
 
 def _logprobs(cand: Any) -> dict[str, Any] | None:
     """The OpenAI ``logprobs`` of a choice, from a candidate of strategy none that asked for them;
-    every generated token (the end of turn too), as the model server reported them."""
-    if cand is None or "logprobs" not in cand.meta:
+    every generated token (the end of turn too), as the model server reported them (null where it
+    returned none)."""
+    if cand is None or cand.meta.get("logprobs") is None:
         return None
-    lps, tokens = cand.meta["logprobs"] or [], cand.meta.get("tokens")
+    lps, tokens = cand.meta["logprobs"], cand.meta.get("tokens")
     if tokens is None or len(tokens) != len(lps):
         tokens = [None] * len(lps)  # the backend gave no token texts
     return {"content": [{"token": t, "logprob": lp, "bytes": None if t is None else list(t.encode("utf-8")),

@@ -174,7 +174,9 @@ class Choice(BaseModel):
     stop_reason: str | None = Field(None, description=(
         "as vLLM: the stop string that ended the choice, null when the model ended its turn; given "
         "with strategy none (the client's stop strings), and absent where the model server did not say"))
-    logprobs: dict | None = Field(None, description="with logprobs=true: {content: [{token, logprob, bytes, top_logprobs}]}")
+    logprobs: dict | None = Field(None, description=(
+        "with logprobs=true: {content: [{token, logprob, bytes, top_logprobs}]}; null where the model "
+        "server gave none"))
 
 
 class ChatCompletion(BaseModel):

@@ -1,7 +1,8 @@
 """Server-sent events for ``stream: true``: ``chat.completion.chunk`` events (``text_completion``
-ones for ``/v1/completions``) as the strategy works, ending with ``data: [DONE]``. Single-sample strategies stream their tokens; multi-sample ones
-stream their progress as ``reasoning_content`` and then the chosen answer. A client that leaves
-cancels the work; an error after the first byte becomes an OpenAI error event.
+ones for ``/v1/completions``) as the strategy works, ending with ``data: [DONE]``. Single-sample
+strategies stream their tokens; multi-sample ones stream their progress as ``reasoning_content``
+and then the chosen answer. A client that leaves cancels the work; an error after the first byte
+becomes an OpenAI error event.
 """
 
 from __future__ import annotations
@@ -39,8 +40,9 @@ class ChunkWriter:
         return self.chunk([self.delta(i, {"role": "assistant", "content": ""}) for i in range(choices)])
 
     def piece(self, index: int, kind: str, text: str) -> dict[str, Any] | None:
-        if self.text:
-            return {"index": index, "text": text, "logprobs": None, "finish_reason": None} if kind == "content" else None
+        if self.text:  # a text completion has no reasoning field
+            return {"index": index, "text": text, "logprobs": None, "finish_reason": None} if kind == "content" \
+                else None
         return self.delta(index, {FIELD[kind]: text})
 
     def closing(self, index: int, fields: dict[str, Any]) -> dict[str, Any]:

@@ -124,8 +124,8 @@ class BeamSearch(Strategy):
         if stepper.stop_unknown:
             note = (f"the server drops stop strings without saying which one ended a sample (no stop_reason), "
                     f"so a step that ended at {p.delimiter!r} could not be told from a finished answer: such "
-                    "steps were taken as answers; use a server that reports it (vLLM, SGLang, ponder serve) or keeps it in "
-                    "the text")
+                    "steps were taken as answers; use a server that reports it (vLLM, SGLang, ponder serve) or "
+                    "keeps it in the text")
         if not cands:
             return Result(answer=None, text="", strategy=self.spec, budget_exhausted=True,
                           trace=tree.to_trace(None, note=note))

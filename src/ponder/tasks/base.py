@@ -102,16 +102,17 @@ def read_jsonl(path: Path) -> list[dict]:
     return rows
 
 
-def require_fields(task: str, path: Path, n: int, row: object, names: tuple[str, ...]) -> dict:
-    """Record ``n`` (1-based) of ``task``'s file, refused with the fields it reads when it lacks one."""
+def require_fields(task: str, path: Path, n: int, row: object, names: tuple[str, ...], hint: str = "") -> dict:
+    """Record ``n`` (1-based) of ``task``'s file, refused with the fields it reads when it lacks one
+    (and ``hint``, what to do about it)."""
     have = sorted(map(str, row)) if isinstance(row, dict) else []  # a CSV row may hold the key None
     missing = [f for f in names if f not in have]
     if missing:
         what = f"has no field {', '.join(map(repr, missing))}" if isinstance(row, dict) else \
-            f"is a {type(row).__name__}, not an object"
+            f"is {'an' if type(row).__name__[0] in 'aeiou' else 'a'} {type(row).__name__}, not an object"
         shown = ", ".join(repr(f if len(f) <= 40 else f[:40] + "...") for f in have[:10])
         raise TaskSpecError(f"{path}: record {n} {what}; {task} reads {', '.join(map(repr, names))} "
-                            f"(its fields: {shown or 'none'}{', ...' if len(have) > 10 else ''})")
+                            f"(its fields: {shown or 'none'}{', ...' if len(have) > 10 else ''}){hint}")
     return row  # type: ignore[return-value]
 
 

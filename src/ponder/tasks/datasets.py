@@ -56,9 +56,7 @@ def jsonl(path: str | None, options: dict[str, str]) -> Task:
     def load(limit: int | None, seed: int) -> list[Problem]:
         out = []
         for i, row in enumerate(read_jsonl(p)):
-            if qf not in row or af not in row:
-                raise TaskSpecError(f"{p}: row {i + 1} lacks the field {qf!r} or {af!r} (set ?question=…&answer=…); "
-                                    f"its fields: {sorted(row)}")
+            require_fields("jsonl", p, i + 1, row, (qf, af), hint="; name other fields with ?question=…&answer=…")
             out.append(Problem.from_question(str(row[qf]), answer=str(row[af]), id=str(row.get("id", f"row-{i}")),
                                              answer_kind=kind))
         return take(out, limit)
