@@ -133,6 +133,7 @@ class Engine:
             start = time.perf_counter()
             if stream is not None and getattr(self.backend, "supports_streaming", False):
                 generation = await self.backend.generate(request, on_token=stream)
+                await _delivered()  # this call's deltas reach the sink before the caller's next text
             else:
                 generation = await self.backend.generate(request)
             wall = time.perf_counter() - start
@@ -174,7 +175,7 @@ class Engine:
             self.budget.window_full = str(exc)
             raise ContextWindowFull(str(exc)) from exc
 
-    def _token_forwarder(self) -> Callable[[int, str], None]:
+    def _token_forwarder(self) -> Callable[[int, str], None]:  # delivery in order: see _delivered
         """A callback safe to call from a worker thread: deltas are delivered on the event loop."""
         loop = asyncio.get_running_loop()
         sink = self.on_token
@@ -205,4 +206,16 @@ class Engine:
         return value
 
 
+async def _delivered() -> None:
+    """Wait until every delta scheduled so far on this loop has been delivered: they are callbacks
+    queued in order (``call_soon_threadsafe``), and so is this one. Without it a backend that streams
+    on the loop itself (openai) returns before its last deltas reach the sink, and the text a
+    strategy writes next (budget's "Final Answer:") lands among them."""
+    loop = asyncio.get_running_loop()
+    done = loop.create_future()
+    loop.call_soon_threadsafe(done.set_result, None)
+    await done
+
+
 __all__ = ["Engine", "BudgetExhausted"]
+

@@ -258,6 +258,26 @@ def test_ponder_serve_continues_raw_text_through_v1_completions(ponder_upstream,
         assert err.value.status_code == status and says in err.value.message, (bad, err.value.message)
 
 
+def test_a_streamed_multi_call_strategy_over_an_upstream_keeps_its_text_in_order(ponder_upstream, model_dir,
+                                                                                 tmp_path):
+    """budget forcing streamed through a Ponder in front of another: each call's last deltas reach
+    the client before the text the strategy writes next ("Wait", "Final Answer:"), so the stream
+    reads as the non-streamed answer. Before, the deltas of a call streamed from an upstream were
+    still queued when the next call began, and "Final Answer:" landed among them or in the thinking."""
+    spec = f"openai:embedded@{ponder_upstream.url}?tokenizer={model_dir}&retries=0"
+    with ponder_serve(spec, log_dir=tmp_path) as chained:
+        client = OpenAI(base_url=chained.url, api_key="unused", max_retries=0)
+        q = [{"role": "user", "content": "Compute left to right: 567-227-134*4+24"}]
+        body = dict(model="embedded", messages=q, extra_body={"strategy": "budget(think=64, wait=1)"})
+        whole = client.chat.completions.create(**body).choices[0].message
+        assert whole.content.startswith("Final Answer:") and "Wait" in whole.model_extra["reasoning_content"]
+        for _ in range(6):
+            chunks = [c.choices[0].delta for c in client.chat.completions.create(stream=True, **body) if c.choices]
+            content = "".join(d.content or "" for d in chunks)
+            reasoning = "".join(d.model_extra.get("reasoning_content") or "" for d in chunks)
+            assert (content, reasoning) == (whole.content, whole.model_extra["reasoning_content"])
+
+
 def test_step_search_over_ponder_serve_and_over_a_server_that_hides_which_stop_ended_a_step(ponder_upstream,
                                                                                           model_dir):
     """Ponder's own server says which stop string ended each step, so step search over it goes as
