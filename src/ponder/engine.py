@@ -103,10 +103,11 @@ class Engine:
         """Fail at once when the backend lacks a capability (``logits``, ``prefix_continuation``)."""
         if not getattr(self.capabilities(), what):
             hint = {
-                "logits": "a backend with logits access: hf:PATH, embedded or vllm:PATH",
+                "logits": "a backend with logits access: hf:PATH, embedded or vllm:PATH (its V0 engine)",
                 "prefix_continuation": (
-                    "hf:PATH, embedded, vllm:PATH, or openai:MODEL@URL?tokenizer=PATH "
-                    "(completions endpoint with a client-side chat template)"
+                    "hf:PATH, embedded, vllm:PATH, or openai:MODEL@URL?tokenizer=PATH (the completions "
+                    "endpoint with a client-side chat template) or ?continue=vllm (vLLM's continue_final_message; "
+                    "ponder serve takes it too)"
                 ),
             }.get(what, "another backend")
             raise CapabilityError(

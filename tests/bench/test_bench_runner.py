@@ -86,3 +86,18 @@ async def test_failed_units_are_recorded_not_raised(tmp_path, qa_jsonl):
     store.close()
     assert all(u["status"] == "failed" and "gave up" in u["error"] for u in units)
     assert len(results) == 2 + 2 * 2 and all(r["correct"] == 0.0 and r["error"] for r in results)
+
+
+async def test_a_strategy_the_model_cannot_serve_stops_the_bench_before_any_call(tmp_path, qa_jsonl, cycling):
+    """beam needs prefix continuation, which this backend lacks: one clear error naming it, not a
+    run whose every beam unit failed."""
+    from ponder.errors import CapabilityError
+
+    cfg = BenchConfig(model="scripted", task=f"jsonl:{qa_jsonl}", strategies="cot; beam(n=4, width=2)", limit=3,
+                      out=str(tmp_path / "run"), progress=False)
+    with pytest.raises(CapabilityError, match="beam .step-level search. needs prefix continuation.*continue=vllm"):
+        await run_bench(cfg, engine=Engine(cycling))
+    assert cycling.requests == []
+    # the same directory then takes a bench the model can serve
+    await run_bench(BenchConfig(**{**cfg.__dict__, "strategies": "cot"}), engine=Engine(cycling))
+    assert len(cycling.requests) == 3

@@ -229,13 +229,16 @@ async def run_bench(cfg: BenchConfig, *, engine: Engine | None = None) -> Path:
     try:
         cfg = resolve_config(cfg, store)
         fams = families(cfg.strategies)  # type: ignore[arg-type]
+        tops = []
         for fam in fams:  # invalid keys fail here, before any model call
             top = fam.parsed.with_args(**{fam.point_key: max(fam.points)}) if fam.point_key else fam.parsed
-            build_strategy(with_seed(top, 0))
+            tops.append(build_strategy(with_seed(top, 0)))
         task = load_task(cfg.task)  # type: ignore[arg-type]
         problems = task.problems(cfg.limit, seed=0)
         units = plan(fams, problems, cfg.seeds)
         base = engine if engine is not None else Engine.from_spec(cfg.model)  # type: ignore[arg-type]
+        for strategy in tops:  # a strategy this model cannot serve fails here too, not in every unit
+            strategy.check(base)
         manifest = store.manifest()
         if not manifest:
             store.set_manifest({**{k: getattr(cfg, k) for k in MANIFEST_KEYS}, "problem_seed": 0,
