@@ -219,4 +219,3 @@ async def _delivered() -> None:
 
 
 __all__ = ["Engine", "BudgetExhausted"]
-

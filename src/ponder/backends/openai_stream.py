@@ -1,9 +1,11 @@
-"""Streamed chat and completion chunks → the text of one sample, piece by piece.
+"""A server's choices → samples: streamed chat and completion chunks assembled piece by piece, and
+what every choice, streamed or not, says of how it ended (``sample_of``: the stop string, the
+finish reason) and of its tokens (``token_logprobs``).
 
 Chunks arrive as the server's decoded JSON (``http=direct``) or as the openai SDK's objects
 (``sdk_chunk`` reads the same fields from them). Reasoning deltas (``reasoning_content``, or
 ``reasoning`` as some servers name it) are wrapped in ``<think>…</think>`` so the sample's text
-reads as the model's own thinking followed by its answer.
+reads as the model's own thinking followed by its answer (a thought cut short stays open).
 """
 
 from __future__ import annotations

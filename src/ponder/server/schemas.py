@@ -85,7 +85,8 @@ class ChatCompletionRequest(_Open):
     stop: Union[str, list[str], None] = Field(None)
     seed: int | None = Field(None, ge=-(2**63), le=INT64)
     logprobs: bool | None = Field(None, description=(
-        "each chosen token's log-probability (with strategy none: a strategy's answer is not one sample)"))
+        "each generated token's log-probability; with strategy none only (another strategy's answer is "
+        "not one sample of the model)"))
     top_logprobs: int | None = Field(None, ge=0, le=20, description="only 0: alternatives are not returned")
     stream: bool | None = False
     stream_options: StreamOptions | None = None

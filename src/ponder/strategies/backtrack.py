@@ -6,8 +6,8 @@ there, its last step is dropped, and the shorter prefix is expanded again (a vis
 prefix from being expanded twice, ``depth`` bounds the backtracks per path). Selection:
 length-normalised log-likelihood of each completed solution, equal answers merged (their
 likelihoods summed); from a model server that returns no log-probabilities, a plain majority
-vote, which the trace's note says. Defaults: n = 8 and temperature 0.7 (ours; the paper sweeps N), backtrack
-depth b = 2 per path, two re-expansions of each rolled-back prefix.
+vote, which the trace's note says. Defaults: n = 8 and temperature 0.7 (ours; the paper sweeps
+N), backtrack depth b = 2 per path, two re-expansions of each rolled-back prefix.
 """
 
 from __future__ import annotations
