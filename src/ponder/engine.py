@@ -37,6 +37,7 @@ class Engine:
         max_concurrency: int = 64,
         on_token: Callable[[str], None] | None = None,
         on_call: Callable[[LedgerEntry, list[Sample]], None] | None = None,
+        on_choice_token: Callable[[int, str], None] | None = None,
         _semaphore: asyncio.Semaphore | None = None,
     ) -> None:
         self.backend = backend
@@ -45,8 +46,11 @@ class Engine:
         self.max_concurrency = max_concurrency
         # Streaming hooks (used by the proxy): ``on_token`` receives the text deltas of
         # single-sample policy calls as they are generated, on the event loop's thread;
-        # ``on_call`` receives each ledger entry with its samples when a call completes.
+        # ``on_choice_token`` the deltas of each sample of a many-sample call, with its index,
+        # where the backend streams those (hf); ``on_call`` receives each ledger entry with its
+        # samples when a call completes.
         self.on_token = on_token
+        self.on_choice_token = on_choice_token
         self.on_call = on_call
         self.processor_factories: list[Callable[[], Any]] = []
         self._semaphore = _semaphore
@@ -77,7 +81,8 @@ class Engine:
     def with_logits_processors(self, factory: Callable[[], Any]) -> "Engine":
         """This engine, adding fresh logits processors from ``factory()`` to every policy request."""
         child = Engine(self.backend, budget=self.budget, ledger=self.ledger, max_concurrency=self.max_concurrency,
-                       on_token=self.on_token, on_call=self.on_call, _semaphore=self._sem())
+                       on_token=self.on_token, on_call=self.on_call, on_choice_token=self.on_choice_token,
+                       _semaphore=self._sem())
         child.processor_factories = [*self.processor_factories, factory]
         return child
 
@@ -129,7 +134,12 @@ class Engine:
             if per_sample < request.max_tokens:
                 request = request.replace(max_tokens=per_sample)
                 clamped = True
-        stream = self._token_forwarder() if (self.on_token and request.n == 1 and role == "policy") else None
+        stream = None
+        if role == "policy" and self.on_token is not None and request.n == 1:
+            sink = self.on_token
+            stream = self._token_forwarder(lambda _i, delta: sink(delta))
+        elif role == "policy" and self.on_choice_token is not None and request.n > 1:
+            stream = self._token_forwarder(self.on_choice_token)
         async with self._sem(), self._window():
             start = time.perf_counter()
             if stream is not None and getattr(self.backend, "supports_streaming", False):
@@ -157,7 +167,8 @@ class Engine:
         if usage.completion_tokens is None:  # backend did not count: charge what we can see
             spent += sum(len(s.token_ids or ()) for s in samples)
         self.budget.charge(spent)
-        if stream is not None and not getattr(self.backend, "supports_streaming", False) and samples:
+        if stream is not None and request.n == 1 and not getattr(self.backend, "supports_streaming", False) \
+                and samples:
             self.on_token(samples[0].text)  # type: ignore[misc]  # a backend that cannot stream: one delta
         if self.on_call is not None:
             self.on_call(entry, samples)
@@ -176,14 +187,14 @@ class Engine:
             self.budget.window_full = str(exc)
             raise ContextWindowFull(str(exc)) from exc
 
-    def _token_forwarder(self) -> Callable[[int, str], None]:  # delivery in order: see _delivered
-        """A callback safe to call from a worker thread: deltas are delivered on the event loop."""
+    @staticmethod
+    def _token_forwarder(sink: Callable[[int, str], None]) -> Callable[[int, str], None]:
+        """A callback safe to call from a worker thread: deltas are delivered on the event loop, in
+        order (see ``_delivered``)."""
         loop = asyncio.get_running_loop()
-        sink = self.on_token
-        assert sink is not None
 
-        def forward(_index: int, delta: str) -> None:
-            loop.call_soon_threadsafe(sink, delta)
+        def forward(index: int, delta: str) -> None:
+            loop.call_soon_threadsafe(sink, index, delta)
 
         return forward
 

@@ -133,6 +133,24 @@ def test_n_choices_from_one_call_or_independent_runs(client, model_id):
     assert err.value.body["code"] == "above_ceiling" and err.value.body["param"] == "n"
 
 
+def test_the_choices_of_one_call_stream_side_by_side(client, model_id):
+    """n choices from one call (strategy none) each stream token by token as they are decoded
+    together, not whole at the end; the same seed gives the non-streamed choices."""
+    q = [{"role": "user", "content": "Compute left to right: 567-227-134*4+24"}]
+    body = dict(model=model_id, messages=q, n=3, temperature=1, seed=5, max_tokens=80)
+    whole = client.chat.completions.create(**body).choices
+    text = {i: ["", ""] for i in range(3)}
+    pieces = {i: 0 for i in range(3)}
+    for chunk in client.chat.completions.create(stream=True, **body):
+        for ch in chunk.choices:
+            delta = (ch.delta.content or "", ch.delta.model_extra.get("reasoning_content") or "")
+            text[ch.index] = [text[ch.index][0] + delta[0], text[ch.index][1] + delta[1]]
+            pieces[ch.index] += any(delta)
+    for i, c in enumerate(whole):
+        assert text[i] == [c.message.content, c.message.model_extra.get("reasoning_content") or ""]
+        assert pieces[i] >= 5, pieces  # several deltas for each choice, not one at the end
+
+
 def test_reasoning_effort_and_thinking_choose_the_strategy(client, model_id):
     r = client.chat.completions.create(model=model_id, messages=CHAT, reasoning_effort="medium")
     assert r.model_extra["ponder"]["strategy"] == EFFORTS["medium"]

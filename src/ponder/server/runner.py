@@ -308,9 +308,12 @@ class Job:
     async def _run_one(self, i: int) -> Result:
         out = self.outs[i]
         tokens = self.stream and self.plan.streams_tokens
+        # the choices of one many-sample call (strategy none with n > 1) stream side by side
+        choices = tokens and len(self.outs) > 1 and self.plan.copies == 1
         engine = RequestEngine(
             self.base.backend, budget=self.plan.budget, ledger=Ledger(), max_concurrency=self.base.max_concurrency,
             _semaphore=self.base._sem(), on_token=out.text if tokens else None,
+            on_choice_token=(lambda k, delta: self.outs[k].text(delta)) if choices else None,
             on_call=None if self.plan.streams_tokens else self._progress(out),
             on_call_start=out.call_start if tokens else None, cancel=self.cancel)
         result = await run_strategy(self.plan.strategy, self.problem, engine)
