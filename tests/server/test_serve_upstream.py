@@ -258,24 +258,48 @@ def test_ponder_serve_continues_raw_text_through_v1_completions(ponder_upstream,
         assert err.value.status_code == status and says in err.value.message, (bad, err.value.message)
 
 
-def test_a_streamed_multi_call_strategy_over_an_upstream_keeps_its_text_in_order(ponder_upstream, model_dir,
-                                                                                 tmp_path):
+@pytest.fixture(scope="module")
+def chained(ponder_upstream, model_dir, tmp_path_factory):
+    """A Ponder in front of another (which hosts the lab model)."""
+    spec = f"openai:embedded@{ponder_upstream.url}?tokenizer={model_dir}&retries=0"
+    with ponder_serve(spec, log_dir=tmp_path_factory.mktemp("chained")) as served:
+        yield served
+
+
+def test_a_streamed_multi_call_strategy_over_an_upstream_keeps_its_text_in_order(chained):
     """budget forcing streamed through a Ponder in front of another: each call's last deltas reach
     the client before the text the strategy writes next ("Wait", "Final Answer:"), so the stream
     reads as the non-streamed answer. Before, the deltas of a call streamed from an upstream were
     still queued when the next call began, and "Final Answer:" landed among them or in the thinking."""
-    spec = f"openai:embedded@{ponder_upstream.url}?tokenizer={model_dir}&retries=0"
-    with ponder_serve(spec, log_dir=tmp_path) as chained:
-        client = OpenAI(base_url=chained.url, api_key="unused", max_retries=0)
-        q = [{"role": "user", "content": "Compute left to right: 567-227-134*4+24"}]
-        body = dict(model="embedded", messages=q, extra_body={"strategy": "budget(think=64, wait=1)"})
-        whole = client.chat.completions.create(**body).choices[0].message
-        assert whole.content.startswith("Final Answer:") and "Wait" in whole.model_extra["reasoning_content"]
-        for _ in range(6):
-            chunks = [c.choices[0].delta for c in client.chat.completions.create(stream=True, **body) if c.choices]
-            content = "".join(d.content or "" for d in chunks)
-            reasoning = "".join(d.model_extra.get("reasoning_content") or "" for d in chunks)
-            assert (content, reasoning) == (whole.content, whole.model_extra["reasoning_content"])
+    client = OpenAI(base_url=chained.url, api_key="unused", max_retries=0)
+    q = [{"role": "user", "content": "Compute left to right: 567-227-134*4+24"}]
+    body = dict(model="embedded", messages=q, extra_body={"strategy": "budget(think=64, wait=1)"})
+    whole = client.chat.completions.create(**body).choices[0].message
+    assert whole.content.startswith("Final Answer:") and "Wait" in whole.model_extra["reasoning_content"]
+    for _ in range(6):
+        chunks = [c.choices[0].delta for c in client.chat.completions.create(stream=True, **body) if c.choices]
+        content = "".join(d.content or "" for d in chunks)
+        reasoning = "".join(d.model_extra.get("reasoning_content") or "" for d in chunks)
+        assert (content, reasoning) == (whole.content, whole.model_extra["reasoning_content"])
+
+
+def test_the_choices_of_one_upstream_call_stream_side_by_side(chained):
+    """n choices streamed by the upstream are passed on as they arrive, each under its index, not
+    whole at the end; the same seed gives the non-streamed choices and usage."""
+    client = OpenAI(base_url=chained.url, api_key="unused", max_retries=0)
+    q = [{"role": "user", "content": "Compute left to right: 567-227-134*4+24"}]
+    body = dict(model="embedded", messages=q, n=3, temperature=1, seed=5, max_tokens=80)
+    whole = client.chat.completions.create(**body)
+    text, pieces, usage = {i: ["", ""] for i in range(3)}, {i: 0 for i in range(3)}, None
+    for chunk in client.chat.completions.create(stream=True, stream_options={"include_usage": True}, **body):
+        usage = chunk.usage or usage
+        for ch in chunk.choices:
+            delta = (ch.delta.content or "", ch.delta.model_extra.get("reasoning_content") or "")
+            text[ch.index] = [text[ch.index][0] + delta[0], text[ch.index][1] + delta[1]]
+            pieces[ch.index] += any(delta)
+    for i, c in enumerate(whole.choices):
+        assert text[i] == [c.message.content, c.message.model_extra.get("reasoning_content") or ""]
+    assert min(pieces.values()) >= 5 and usage.completion_tokens == whole.usage.completion_tokens, pieces
 
 
 def test_step_search_over_ponder_serve_and_over_a_server_that_hides_which_stop_ended_a_step(ponder_upstream,

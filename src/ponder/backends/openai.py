@@ -13,9 +13,9 @@ llama.cpp, hosted APIs — through the official ``openai`` SDK (``AsyncOpenAI``)
 * ``http=direct`` (what ``ponder serve`` uses): calls go as plain JSON over one aiohttp session
   and streams are read as server-sent events off the connection (``openai_direct.py``), the SDK's
   per-call request building and per-chunk objects skipped.
-* Streaming: given ``on_token`` (and ``n == 1``), the call is made with ``stream=True`` and each
-  text delta is passed on as it arrives (reasoning deltas inside ``<think>…</think>``), usage from
-  the final chunk (``stream_options.include_usage``). A stream that fails before its first token is
+* Streaming: given ``on_token``, the call is made with ``stream=True`` and each text delta is
+  passed on as it arrives with its choice's index (reasoning deltas inside ``<think>…</think>``),
+  usage from the final chunk (``stream_options.include_usage``). A stream that fails before its first token is
   retried like any call; one that fails after it is an error (its tokens were already delivered).
 """
 
@@ -247,7 +247,7 @@ class OpenAIBackend:
         ep = self._pick_endpoint()
         if request.n > 1 and not self._native_n.get(ep.url, True):
             return await self._fan_out(request)
-        gen = await self._one_call(ep, request, continuing, on_token if request.n == 1 else None)
+        gen = await self._one_call(ep, request, continuing, on_token)
         if len(gen.samples) < request.n:  # the server ignored or refused n: remember, fill the rest
             self._native_n[ep.url] = False
             rest = await self._fan_out(request.replace(n=request.n - len(gen.samples),
@@ -344,8 +344,9 @@ class OpenAIBackend:
 
     async def _stream_call(self, ep: _Endpoint, request: GenerationRequest, on_token: Callable[[int, str], None],
                            create: Any, completions: bool, path: str, body: dict[str, Any]) -> Generation:
-        """One streamed call: deltas to ``on_token`` as they arrive, the sample and usage at the end.
-        With ``http=direct`` the events are read straight off the connection, else through the SDK."""
+        """One streamed call: deltas to ``on_token`` as they arrive (with their choice's index when
+        the call asks for ``n`` choices), the samples and usage at the end. With ``http=direct`` the
+        events are read straight off the connection, else through the SDK."""
         import openai
 
         from .openai_direct import UpstreamStatus, UpstreamUnreachable
@@ -356,24 +357,31 @@ class OpenAIBackend:
         streamed = {**{k: v for k, v in body.items() if v is not None}, "stream": True,
                     "stream_options": {"include_usage": True}}
 
-        async def consume(client: Any) -> tuple[list[str], Assembler]:
+        async def consume(client: Any) -> tuple[dict[int, list[str]], dict[int, Assembler], Any]:
             nonlocal delivered
             if ep.poster is not None:
                 stream, read = ep.poster.stream(path, streamed), None
             else:
                 stream, read = await create(client, stream=True, stream_options={"include_usage": True}), sdk_chunk
-            parts: list[str] = []
-            out = Assembler(completions)
+            parts: dict[int, list[str]] = {}
+            outs: dict[int, Assembler] = {}
+            usage = None
             try:
-                async for chunk in stream:
-                    for piece in out.feed(read(chunk) if read else chunk):
-                        parts.append(piece)
-                        delivered = True
-                        on_token(0, piece)
-                tail = out.close()
-                if tail:
-                    parts.append(tail)
-                    on_token(0, tail)
+                async for raw in stream:
+                    chunk = read(raw) if read else raw
+                    usage = chunk.get("usage") or usage
+                    for ch in chunk.get("choices") or []:  # each choice on its own, by its index
+                        i = ch.get("index") or 0
+                        out = outs.setdefault(i, Assembler(completions))
+                        for piece in out.feed({"choices": [ch]}):
+                            parts.setdefault(i, []).append(piece)
+                            delivered = True
+                            on_token(i, piece)
+                for i, out in outs.items():
+                    tail = out.close()
+                    if tail:
+                        parts.setdefault(i, []).append(tail)
+                        on_token(i, tail)
             except (openai.APIError, UpstreamStatus, UpstreamUnreachable, *transport_errors) as exc:
                 if not delivered:
                     raise
@@ -384,16 +392,18 @@ class OpenAIBackend:
                     await stream.aclose()
                 else:
                     await stream.close()
-            return parts, out
+            return parts, outs, usage
 
         try:
-            (parts, out), retries = await self._with_retries(ep, consume, path)
+            (parts, outs, said), retries = await self._with_retries(ep, consume, path)
         except transport_errors as exc:
             raise BackendError(f"{ep.url}: {type(exc).__name__}: {exc}") from exc
-        sample = sample_of("".join(parts), out.finish, request.stop, **out.sample_fields(request.logprobs))
-        usage = _usage(out.usage, retries)
-        sample.completion_tokens = usage.completion_tokens
-        return Generation(samples=[sample], usage=usage)
+        samples = [sample_of("".join(parts.get(i, [])), outs[i].finish, request.stop,
+                             **outs[i].sample_fields(request.logprobs)) for i in sorted(outs)]
+        usage = _usage(said, retries)
+        if len(samples) == 1:
+            samples[0].completion_tokens = usage.completion_tokens
+        return Generation(samples=samples, usage=usage)
 
     def _render(self, request: GenerationRequest) -> str:
         return render_chat(self._get_tokenizer(), request)

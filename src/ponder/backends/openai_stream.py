@@ -93,20 +93,18 @@ _STOP_FIELDS = ("stop_reason", "matched_stop")
 
 
 class Assembler:
-    """Feeds on chunks; gives the text pieces to pass on, and keeps the finish fields (the finish
-    reason, and which stop string ended the text where the server says) and the usage."""
+    """One choice of a stream: feeds on its chunks, gives the text pieces to pass on, and keeps its
+    finish fields (the finish reason, and which stop string ended the text where the server says)
+    and token log-probabilities."""
 
     def __init__(self, completions: bool) -> None:
         self.completions = completions
         self.thinking = False
         self.finish: dict[str, Any] = {}
-        self.usage: dict[str, Any] | None = None
         self.logprobs: list[float] = []
         self.tokens: list[str | None] = []
 
     def feed(self, chunk: dict[str, Any]) -> list[str]:
-        if chunk.get("usage"):
-            self.usage = chunk["usage"]
         pieces = []
         for ch in chunk.get("choices") or []:
             if self.completions:
