@@ -355,3 +355,24 @@ def test_a_prompt_too_long_for_the_upstream_model(ponder_upstream):
 
     for http in ("httpx", "direct"):
         asyncio.run(check(f"openai:embedded@{ponder_upstream.url}?http={http}&retries=0"))
+
+
+def test_choices_from_an_upstream_without_n_stream_side_by_side_too(tmp_path):
+    """An upstream that refuses n (here Ponder with --max-n 1) gets one call per choice, each
+    streamed under its choice's index; the seeds are those of the choices (seed + i) whether or
+    not the client has yet learned that the upstream refuses n."""
+    q = [{"role": "user", "content": "Compute left to right: 567-227-134*4+24"}]
+    body = dict(model="embedded", messages=q, n=3, temperature=1, seed=5, max_tokens=80)
+    with ponder_serve("embedded", "--max-n", "1", log_dir=tmp_path) as upstream:
+        with ponder_serve(f"openai:embedded@{upstream.url}?retries=0", log_dir=tmp_path) as front:
+            client = OpenAI(base_url=front.url, api_key="unused", max_retries=0)
+            text, pieces = {i: ["", ""] for i in range(3)}, {i: 0 for i in range(3)}
+            for chunk in client.chat.completions.create(stream=True, **body):  # the first call learns it
+                for ch in chunk.choices:
+                    delta = (ch.delta.content or "", ch.delta.model_extra.get("reasoning_content") or "")
+                    text[ch.index] = [text[ch.index][0] + delta[0], text[ch.index][1] + delta[1]]
+                    pieces[ch.index] += any(delta)
+            whole = client.chat.completions.create(**body).choices  # now known: one call per choice at once
+    for i, c in enumerate(whole):
+        assert text[i] == [c.message.content, c.message.model_extra.get("reasoning_content") or ""], i
+    assert min(pieces.values()) >= 5, pieces

@@ -246,19 +246,29 @@ class OpenAIBackend:
                 "applied client-side) or ?continue=vllm (vLLM's continue_final_message)")
         ep = self._pick_endpoint()
         if request.n > 1 and not self._native_n.get(ep.url, True):
-            return await self._fan_out(request)
+            return await self._fan_out(request, on_token)
         gen = await self._one_call(ep, request, continuing, on_token)
         if len(gen.samples) < request.n:  # the server ignored or refused n: remember, fill the rest
             self._native_n[ep.url] = False
-            rest = await self._fan_out(request.replace(n=request.n - len(gen.samples),
-                                                       seed=None if request.seed is None else request.seed + 1))
+            # seeds as a fan-out from the start would give them: request.seed + i for sample i
+            got = len(gen.samples)
+            rest = await self._fan_out(request.replace(n=request.n - got,
+                                                       seed=None if request.seed is None else request.seed + got),
+                                       on_token, first=got)
             gen = Generation(samples=gen.samples + rest.samples, usage=gen.usage + rest.usage)
         return gen
 
-    async def _fan_out(self, request: GenerationRequest) -> Generation:
+    async def _fan_out(self, request: GenerationRequest, on_token: Callable[[int, str], None] | None = None,
+                       first: int = 0) -> Generation:
+        """``n`` one-sample calls in parallel, for a server without ``n``; each streams, when asked,
+        under the index its sample takes (``first`` + its place)."""
         continuing = bool(request.prefix) or request.messages[-1].get("role") == "assistant"
+
+        def under(k: int) -> Callable[[int, str], None] | None:
+            return None if on_token is None else (lambda _i, delta: on_token(k, delta))
+
         calls = [self._one_call(self._pick_endpoint(), request.replace(
-            n=1, seed=None if request.seed is None else request.seed + i), continuing)
+            n=1, seed=None if request.seed is None else request.seed + i), continuing, under(first + i))
             for i in range(request.n)]
         gens = await asyncio.gather(*calls)
         usage = Usage(prompt_tokens=None)
