@@ -91,7 +91,7 @@ class Sample:
     reasoning_tokens: int | None = None
     matched_stop: str | None = None  # the stop string that ended it, where the backend says
     # the server ended it with "stop" but did not say whether at a stop string or at the end of the
-    # turn (it drops stop strings and has no vLLM-style stop_reason): matched_stop is then a guess
+    # turn (it drops stop strings and has no vLLM-style stop_reason): matched_stop None is a guess
     stop_unknown: bool = False
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Any, Protocol, runtime_checkable
 
-from ..types import Capabilities, Generation, GenerationRequest
+from ..types import Capabilities, Generation, GenerationRequest, Sample
 
 
 @runtime_checkable
@@ -29,6 +29,32 @@ def truncate_at_stop(text: str, stop: list[str]) -> tuple[str, bool]:
         if i >= 0 and (cut < 0 or i < cut):
             cut = i
     return (text[:cut], True) if cut >= 0 else (text, False)
+
+
+def sample_of(full: str, choice: dict[str, Any], stop: list[str], **fields: Any) -> Sample:
+    """A sample from a choice's whole text and its finish fields, streamed or not.
+
+    A server that ignores stop strings has its text cut at the first one here. vLLM (``stop_reason``)
+    and SGLang (``matched_stop``) say which stop string ended a choice; a server that drops stop
+    strings without saying (the OpenAI API) leaves it unknown, and the sample says
+    so (``stop_unknown``) rather than passing for one that ended at the end of its turn."""
+    text, cut = truncate_at_stop(full, stop)
+    finish = "length" if choice.get("finish_reason") == "length" else "stop"
+    said = choice.get("stop_reason") or choice.get("matched_stop")
+    matched = said if isinstance(said, str) else None
+    if matched is None and cut:
+        matched = next(s for s in stop if s and full.startswith(s, len(text)))
+    unknown = (bool(stop) and finish == "stop" and not cut
+               and "stop_reason" not in choice and "matched_stop" not in choice)
+    return Sample(text=text, finish_reason=finish, matched_stop=matched, stop_unknown=unknown, **fields)
+
+
+def logprob_fields(pairs: list[tuple[str | None, float]]) -> dict[str, Any]:
+    """A sample's ``logprobs`` and ``tokens`` (None where the server gave no token texts)."""
+    if not pairs:
+        return {}
+    tokens = [t for t, _ in pairs]
+    return {"logprobs": [x for _, x in pairs], "tokens": tokens if all(isinstance(t, str) for t in tokens) else None}
 
 
 def count_thinking(prefix: str, text: str, tags: tuple[str, str]) -> bool:

@@ -32,8 +32,8 @@ from urllib.parse import parse_qsl
 
 from ..errors import BackendError, CapabilityError, ContextLengthError, ModelSpecError
 from ..types import Capabilities, Generation, GenerationRequest, Sample, Usage
-from .base import render_chat, says_too_long
-from .openai_stream import cut_short, logprob_fields, reasoning_of, sample_of, token_logprobs
+from .base import logprob_fields, render_chat, sample_of, says_too_long
+from .openai_stream import cut_short, reasoning_of, token_logprobs
 
 SPEC_OPTIONS = ("tokenizer", "continue", "params", "concurrency", "timeout", "retries", "api_key_env", "http")
 HTTP_CLIENTS = ("httpx", "aiohttp", "direct")

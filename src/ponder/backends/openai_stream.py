@@ -1,6 +1,6 @@
 """A server's choices → samples: streamed chat and completion chunks assembled piece by piece, and
-what every choice, streamed or not, says of how it ended (``sample_of``: the stop string, the
-finish reason) and of its tokens (``token_logprobs``).
+what every choice, streamed or not, says of its tokens (``token_logprobs``) and whether it was cut
+short (``cut_short``); ``base.sample_of`` reads how it ended.
 
 Chunks arrive as the server's decoded JSON (``http=direct``) or as the openai SDK's objects
 (``sdk_chunk`` reads the same fields from them). Reasoning deltas (``reasoning_content``, or
@@ -12,8 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..types import Sample
-from .base import truncate_at_stop
+from .base import logprob_fields
 
 
 def reasoning_of(message: dict[str, Any]) -> str | None:
@@ -35,37 +34,11 @@ def token_logprobs(lp: dict[str, Any], completions: bool) -> list[tuple[str | No
             if isinstance(item, dict) and isinstance(item.get("logprob"), (int, float))]
 
 
-def logprob_fields(pairs: list[tuple[str | None, float]]) -> dict[str, Any]:
-    """A sample's ``logprobs`` and ``tokens`` (None where the server gave no token texts)."""
-    if not pairs:
-        return {}
-    tokens = [t for t, _ in pairs]
-    return {"logprobs": [x for _, x in pairs], "tokens": tokens if all(isinstance(t, str) for t in tokens) else None}
-
-
 def cut_short(choice: dict[str, Any]) -> bool:
     """The choice was cut before the model ended its turn (by the token limit, or by a stop string
     the server names): thinking it left open stays open, no ``</think>`` is made up for it."""
     said = choice.get("stop_reason") or choice.get("matched_stop")
     return choice.get("finish_reason") == "length" or isinstance(said, str)
-
-
-def sample_of(full: str, choice: dict[str, Any], stop: list[str], **fields: Any) -> Sample:
-    """A sample from a choice's whole text and its finish fields, streamed or not.
-
-    A server that ignores stop strings has its text cut at the first one here. vLLM (``stop_reason``)
-    and SGLang (``matched_stop``) say which stop string ended a choice; a server that drops stop
-    strings without saying (the OpenAI API) leaves it unknown, and the sample says
-    so (``stop_unknown``) rather than passing for one that ended at the end of its turn."""
-    text, cut = truncate_at_stop(full, stop)
-    finish = "length" if choice.get("finish_reason") == "length" else "stop"
-    said = choice.get("stop_reason") or choice.get("matched_stop")
-    matched = said if isinstance(said, str) else None
-    if matched is None and cut:
-        matched = next(s for s in stop if s and full.startswith(s, len(text)))
-    unknown = (bool(stop) and finish == "stop" and not cut
-               and "stop_reason" not in choice and "matched_stop" not in choice)
-    return Sample(text=text, finish_reason=finish, matched_stop=matched, stop_unknown=unknown, **fields)
 
 
 def sdk_chunk(chunk: Any) -> dict[str, Any]:

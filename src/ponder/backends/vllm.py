@@ -18,7 +18,7 @@ from typing import Any
 
 from ..errors import CapabilityError, ContextLengthError, ModelSpecError
 from ..types import Capabilities, Generation, GenerationRequest, Sample, Usage
-from .base import render_chat, says_too_long, truncate_at_stop
+from .base import logprob_fields, render_chat, sample_of, says_too_long
 
 
 def per_request_logits_processors(vllm: Any) -> bool:
@@ -85,16 +85,10 @@ class VLLMBackend:
 
     @staticmethod
     def _sample(c: Any, request: GenerationRequest) -> Sample:
-        text, cut = truncate_at_stop(c.text, request.stop)  # vLLM drops the stop string; this is a safeguard
-        said = c.stop_reason if isinstance(c.stop_reason, str) else None  # str: a stop string; int: a token id
-        if said is None and cut:
-            said = next(s for s in request.stop if s and c.text.startswith(s, len(text)))
-        lps = tokens = None
+        """vLLM's ``stop_reason``: a stop string (str), a stop token id (int) or None (end of turn)."""
+        scored: dict[str, Any] = {}
         if c.logprobs:  # one {token id: Logprob} per generated token, the sampled one among them
             picked = [d[t] if t in d else next(iter(d.values())) for t, d in zip(c.token_ids, c.logprobs)]
-            lps = [p.logprob for p in picked]
-            tokens = [p.decoded_token for p in picked]
-            tokens = tokens if all(isinstance(t, str) for t in tokens) else None
-        return Sample(text=text, finish_reason="length" if c.finish_reason == "length" else "stop",
-                      token_ids=list(c.token_ids), logprobs=lps, tokens=tokens, completion_tokens=len(c.token_ids),
-                      matched_stop=said)
+            scored = logprob_fields([(p.decoded_token, p.logprob) for p in picked])
+        return sample_of(c.text, {"finish_reason": c.finish_reason, "stop_reason": c.stop_reason}, request.stop,
+                         token_ids=list(c.token_ids), completion_tokens=len(c.token_ids), **scored)

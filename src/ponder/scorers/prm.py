@@ -103,16 +103,18 @@ class PRMScorer(Scorer):
         prompt = backend.render(GenerationRequest(messages=problem.messages))
         return backend.encode(prompt + tag_steps(text, cfg["step_delimiter"], cfg["step_tag"]))
 
-    async def step_scores(self, problem: Problem, text: str, engine: Engine) -> list[float]:
+    async def step_scores(self, problem: Problem, text: str, engine: Engine,
+                          ids: list[int] | None = None) -> list[float]:
         """P(good) at each step tag of ``text``, recorded in the ledger under role ``prm``.
 
         With ``cache=true`` (default) the scores of steps seen before are reused and only the new
         tokens run through the PRM (its KV cache of the common prefix is kept): a beam that grew by
         one step costs one step. The ledger shows the reused tokens as cached prompt tokens.
+        ``ids``: ``input_ids(problem, text)`` where the caller has them already.
         """
         p: PRMParams = self.params  # type: ignore[assignment]
         backend, _, (tag, good, bad) = self._load()
-        ids = self.input_ids(problem, text)
+        ids = self.input_ids(problem, text) if ids is None else ids
         pos = [i for i, t in enumerate(ids) if t == tag]
         keys = [tuple(ids[: i + 1]) for i in pos]
         if p.cache and keys and all(k in self._scores for k in keys):
@@ -140,11 +142,11 @@ class PRMScorer(Scorer):
 
         return await engine.with_backend(backend).call(self.role, forward)
 
-    def unreadable(self, problem: Problem, text: str) -> str | None:
-        """Why the PRM cannot read ``text`` whole (it is longer than the PRM's context window), or None."""
+    def unreadable(self, ids: list[int]) -> str | None:
+        """Why the PRM cannot read the input ``ids`` whole (longer than its context window), or None."""
         backend, _, _ = self._load()
         limit = getattr(backend, "context_length", None)
-        n = len(self.input_ids(problem, text))
+        n = len(ids)
         if limit is not None and n > limit:
             return f"with its step tags it is {n} tokens; the PRM {backend.name} reads at most {limit}"
         return None
@@ -156,12 +158,13 @@ class PRMScorer(Scorer):
         p: PRMParams = self.params  # type: ignore[assignment]
         out: list[float | None] = []
         for c in candidates:
-            why = self.unreadable(problem, c.text)
+            ids = self.input_ids(problem, c.text)
+            why = self.unreadable(ids)
             if why is not None:
                 c.meta["unscored"] = why
                 out.append(None)
                 continue
-            steps = await self.step_scores(problem, c.text, engine)
+            steps = await self.step_scores(problem, c.text, engine, ids=ids)
             c.meta["step_scores"] = [round(s, 4) for s in steps]
             out.append(aggregate(steps, p.agg))
         return out

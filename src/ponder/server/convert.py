@@ -104,6 +104,19 @@ def usage_of(ledger: Ledger) -> dict[str, Any]:
     }
 
 
+def chat_logprobs(meta: dict[str, Any]) -> dict[str, Any] | None:
+    """The OpenAI ``logprobs`` of a choice, from the meta of a candidate of strategy none that asked
+    for them: every generated token (the end of turn too), as the model server reported them (null
+    where it returned none)."""
+    lps, tokens = meta.get("logprobs"), meta.get("tokens")
+    if lps is None:
+        return None
+    if tokens is None or len(tokens) != len(lps):
+        tokens = [None] * len(lps)  # the backend gave no token texts
+    return {"content": [{"token": t, "logprob": lp, "bytes": None if t is None else list(t.encode("utf-8")),
+                         "top_logprobs": []} for t, lp in zip(tokens, lps)]}
+
+
 def legacy_logprobs(chat: dict[str, Any] | None) -> dict[str, Any] | None:
     """A chat choice's ``logprobs`` in the completions API's form: ``tokens``, ``token_logprobs``,
     ``top_logprobs`` (null: alternatives are not returned) and ``text_offset`` (each token's start

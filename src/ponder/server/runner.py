@@ -21,7 +21,7 @@ from ..strategies.spec import ParsedSpec
 from ..thinking import strategy_for_thinking_budget
 from ..types import GenerationRequest, Problem, Result, Sample
 from .config import ServerConfig
-from .convert import THINK_TAGS, ThinkSplitter, clean, starts_inside_thinking
+from .convert import THINK_TAGS, ThinkSplitter, chat_logprobs, clean, starts_inside_thinking
 from .errors import APIError
 from .schemas import ChatCompletionRequest
 
@@ -339,7 +339,7 @@ class Job:
                 text = cand.text if cand is not None else ""
                 said = {"stop_reason": cand.meta["stop_reason"]} if cand and "stop_reason" in cand.meta else None
                 out.finish(text, _finish_reason(cand.finish_reason if cand else None, text, result), said,
-                           _logprobs(cand))
+                           chat_logprobs(cand.meta if cand else {}))
         else:
             for out, result in zip(self.outs, self.results):
                 chosen = next((c for c in result.candidates if c.text == result.text), None)
@@ -358,19 +358,6 @@ class Job:
     @property
     def stop_reason(self) -> str | None:
         return next((r.stop_reason for r in self.results if r.stop_reason), None)
-
-
-def _logprobs(cand: Any) -> dict[str, Any] | None:
-    """The OpenAI ``logprobs`` of a choice, from a candidate of strategy none that asked for them;
-    every generated token (the end of turn too), as the model server reported them (null where it
-    returned none)."""
-    if cand is None or cand.meta.get("logprobs") is None:
-        return None
-    lps, tokens = cand.meta["logprobs"], cand.meta.get("tokens")
-    if tokens is None or len(tokens) != len(lps):
-        tokens = [None] * len(lps)  # the backend gave no token texts
-    return {"content": [{"token": t, "logprob": lp, "bytes": None if t is None else list(t.encode("utf-8")),
-                         "top_logprobs": []} for t, lp in zip(tokens, lps)]}
 
 
 def _finish_reason(sample_reason: str | None, text: str, result: Result) -> str:
