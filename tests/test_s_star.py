@@ -176,3 +176,16 @@ async def test_end_to_end_on_a_real_tiny_model(tiny_model_dir):
     assert result.trace["selection"] == "none_passed" and result.trace["passed_public"] == 0
     assert result.correct is False and len(result.candidates) == 2
     assert roles(result)["policy"] == 3 and roles(result)["execution"] == 2
+
+
+async def test_a_problem_that_wants_no_code_is_refused_before_any_call():
+    from ponder import Problem, StrategySpecError
+
+    backend = Scripted([RIGHT])
+    with pytest.raises(StrategySpecError, match=r"problem 'gsm8k-1' wants a gsm8k answer, not code"):
+        await run_strategy(S_Star(S_Star.Params(n=1)), Problem.from_question("2+2?", answer="4", id="gsm8k-1",
+                                                                              answer_kind="gsm8k"), Engine(backend))
+    with pytest.raises(StrategySpecError, match="wants a math answer"):  # also inside another strategy
+        await run_strategy(build_strategy("sc(n=2, of=s_star(n=1))"),
+                           Problem.from_question("2+2?", answer="4", answer_kind="math"), Engine(backend))
+    assert backend.requests == []

@@ -101,3 +101,12 @@ async def test_a_strategy_the_model_cannot_serve_stops_the_bench_before_any_call
     # the same directory then takes a bench the model can serve
     await run_bench(BenchConfig(**{**cfg.__dict__, "strategies": "cot"}), engine=Engine(cycling))
     assert len(cycling.requests) == 3
+
+
+async def test_a_strategy_the_task_cannot_serve_stops_the_bench_before_any_call(tmp_path, qa_jsonl, cycling):
+    # math answers are not code: S* would spend n programs per problem on nothing
+    cfg = BenchConfig(model="scripted", task=f"jsonl:{qa_jsonl}?kind=math", strategies="cot; s_star(n=2)", limit=2,
+                      out=str(tmp_path / "run"), progress=False)
+    with pytest.raises(StrategySpecError, match=r"^s_star writes programs and runs them; problem 'q0' wants"):
+        await run_bench(cfg, engine=Engine(cycling))
+    assert cycling.requests == []

@@ -107,3 +107,14 @@ def test_best_of_n_by_likelihood_reads_the_sampling_calls_logprobs(lab_engine):
     again = asyncio.run(forward.score(problem, result.candidates, lab_engine.for_problem()))
     assert max(abs(a - b) for a, b in zip(result.trace["scores"], again)) < 1e-3
     assert result.trace["chosen"] == max(range(6), key=lambda i: (again[i], -i))
+
+
+def test_composed_sampling_keeps_the_inner_rules_and_is_reproducible(lab_engine):
+    probs = problems("arith?difficulty=6", 6)
+    for r in run_all(lab_engine, "asc(max_n=8, of=budget(think=24, answer_prompt='Answer:'))", probs):
+        assert len(r.candidates) >= 4 and all(c.meta["thinking_tokens"] <= 24 for c in r.candidates)
+    spec = "sc(n=4, of=bon(n=2, temperature=1.0))"  # bon has no sampler of its own: sc runs it 4 times
+    first, again = (run_all(lab_engine, spec, probs[:3], seed=1) for _ in range(2))
+    texts = [[c.text for c in r.candidates] for r in first]
+    assert texts == [[c.text for c in r.candidates] for r in again]  # seeded through the nesting
+    assert max(len(set(t)) for t in texts) > 1  # and the 4 runs are not one run counted 4 times

@@ -237,8 +237,10 @@ async def run_bench(cfg: BenchConfig, *, engine: Engine | None = None) -> Path:
         problems = task.problems(cfg.limit, seed=0)
         units = plan(fams, problems, cfg.seeds)
         base = engine if engine is not None else Engine.from_spec(cfg.model)  # type: ignore[arg-type]
-        for strategy in tops:  # a strategy this model cannot serve fails here too, not in every unit
+        for strategy in tops:  # a strategy this model or task cannot serve fails here, not in every unit
             strategy.check(base)
+            if problems:
+                strategy.check_problem(problems[0], base)
         manifest = store.manifest()
         if not manifest:
             store.set_manifest({**{k: getattr(cfg, k) for k in MANIFEST_KEYS}, "problem_seed": 0,

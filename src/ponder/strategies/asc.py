@@ -10,12 +10,16 @@ The first call draws as many samples as the rule needs to stop at all (4 unanimo
 the 0.95 threshold, a whole window for ESC): a call for fewer could never stop, and each call
 re-sends the prompt. Under every rule sampling also stops once the leading answer is ahead of the
 second by more than the samples left to ``max_n``: no further sample could change the vote.
+``of=`` draws the samples from another strategy instead of a chain-of-thought call (e.g.
+``asc(of=budget(think=128))``), as for ``sc``. A seeded run gives round ``r`` the seed plus the
+number of samples drawn before it, so no two samples share a seed (a server without ``n`` seeds
+sample ``i`` of a call with the call's seed plus ``i``).
 """
 
 from __future__ import annotations
 
 import math
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import Field
 
@@ -52,6 +56,7 @@ class AscParams(Params):
     threshold: float = Field(0.95, gt=0.5, lt=1.0)
     window: int = Field(4, gt=1)
     temperature: float = Field(0.7, ge=0.0, le=5.0)
+    of: Any = None
     seed: int | None = None
 
 
@@ -60,6 +65,7 @@ class AdaptiveConsistency(Strategy):
     summary = "adaptive self-consistency: stop sampling once the vote is settled (beta, dirichlet, window)"
     paper = "arXiv 2305.11860, 2401.10480"
     Params = AscParams
+    strategy_params = ("of",)
 
     def fewest_to_stop(self) -> int:
         """The fewest samples after which the rule can stop (all of them agreeing)."""
@@ -94,14 +100,15 @@ class AdaptiveConsistency(Strategy):
 
     async def run(self, problem: Problem, engine: Engine) -> Result:
         p: AscParams = self.params  # type: ignore[assignment]
-        cot = Cot()
+        inner = p.of if p.of is not None else Cot()
         cands: list[Candidate] = []
         exhausted, confidence, rounds = False, 0.0, 0
         while len(cands) < p.max_n:
             k = min(p.batch if cands else max(p.batch, self.fewest_to_stop()), p.max_n - len(cands))
-            seed = None if p.seed is None else p.seed + rounds
+            seed = None if p.seed is None else p.seed + len(cands)
             try:
-                cands += await cot.sample(problem, engine, k, seed=seed, temperature=p.temperature)
+                cands += await inner.sample(problem, engine, k, seed=seed,
+                                            temperature=None if p.of is not None else p.temperature)
             except BudgetExhausted:
                 exhausted = True
                 break

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import copy
+import hashlib
 from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, ValidationError
@@ -61,6 +63,18 @@ class Strategy:
             if isinstance(child, Strategy):
                 child.check(engine)
 
+    def check_problem(self, problem: Problem, engine: Engine) -> None:
+        """Fail before any model call if ``problem`` is not one this strategy can answer (a scorer
+        that needs a checker the task lacks, code search on a math task); called by ``run_strategy``
+        and by ``ponder bench`` on the task's first problem before it starts."""
+        scorer = getattr(self, "scorer", None)
+        if scorer is not None and hasattr(scorer, "check"):
+            scorer.check(engine, problem)
+        for key in self.strategy_params:
+            child = getattr(self.params, key, None)
+            if isinstance(child, Strategy):
+                child.check_problem(problem, engine)
+
     async def run(self, problem: Problem, engine: Engine) -> Result:
         raise NotImplementedError
 
@@ -74,9 +88,21 @@ class Strategy:
 
     async def sample(self, problem: Problem, engine: Engine, n: int, *, seed: int | None = None,
                      temperature: float | None = None) -> list[Candidate]:
-        """``n`` independent candidates. Default: ``n`` concurrent runs of this strategy."""
-        results = await asyncio.gather(*(self.run(problem, engine) for _ in range(n)))
+        """``n`` independent candidates. Default: ``n`` concurrent runs of this strategy, run ``i``
+        with seed ``derive_seed(seed, i)`` (``seed``, else this strategy's own seed): a seeded call
+        is reproducible and its runs differ; with no seed at all every run is unseeded."""
+        base = seed if seed is not None else getattr(self.params, "seed", None)
+        runs = [self if base is None else self.with_seed(derive_seed(base, i)) for i in range(n)]
+        results = await asyncio.gather(*(r.run(problem, engine) for r in runs))
         return [Candidate(text=r.text, answer=r.answer, meta={"strategy": self.spec}) for r in results]
+
+    def with_seed(self, seed: int) -> "Strategy":
+        """A copy of this strategy whose ``seed`` parameter is ``seed`` (itself if it has none)."""
+        if "seed" not in type(self.params).model_fields:
+            return self
+        clone = copy.copy(self)
+        clone.params = self.params.model_copy(update={"seed": seed})
+        return clone
 
 
 # -- building from specs -----------------------------------------------------------------------
@@ -99,6 +125,9 @@ def build_strategy(spec: "str | ParsedSpec | Strategy") -> Strategy:
         if key in cls.strategy_params and isinstance(value, (str, ParsedSpec)):
             args[key] = build_strategy(value)
         elif isinstance(value, ParsedSpec) and key not in cls.spec_params:
+            if key not in cls.Params.model_fields:
+                raise StrategySpecError(f"{parsed.name}: unknown key {key!r}. Keys of {cls.name}: "
+                                        f"{describe_params(cls)}")
             raise StrategySpecError(f"{parsed.name}: {key}= does not take a strategy")
     try:
         params = cls.Params(**args)
@@ -135,9 +164,19 @@ def to_candidate(problem: Problem, sample: Sample, **meta: Any) -> Candidate:
                      meta={"extraction": ext.method, "completion_tokens": sample.completion_tokens, **meta})
 
 
+def derive_seed(seed: int, i: int) -> int:
+    """The seed of the ``i``-th of several runs seeded ``seed``: ``seed`` itself for the first, a
+    hash of both for the others. Not ``seed + i``: a run's own calls use ``seed + j`` for their
+    samples, so runs ``seed + i`` would repeat each other's samples."""
+    if i == 0:
+        return seed
+    return int.from_bytes(hashlib.sha256(f"{seed}/{i}".encode()).digest()[:4], "big") & 0x7FFFFFFF
+
+
 async def run_strategy(strategy: Strategy, problem: Problem, engine: Engine) -> Result:
     """Run ``strategy`` on ``problem``: capability checks first, ledger attached, graded if gold is known."""
     strategy.check(engine)
+    strategy.check_problem(problem, engine)
     try:
         result = await strategy.run(problem, engine)
     except BudgetExhausted:  # a strategy that could not keep anything at all

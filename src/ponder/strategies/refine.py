@@ -4,7 +4,9 @@ Paper: Madaan et al., "Self-Refine: Iterative Refinement with Self-Feedback", ar
 The same model writes a draft, critiques it, and revises it with the critique in the
 conversation. It stops when the critique finds nothing (it contains ``stop_phrase``) or after
 ``rounds`` revisions; with ``scorer=`` it returns the best-scoring version, otherwise the last.
-Defaults from the paper: at most 4 feedback-revise iterations, greedy decoding.
+Defaults from the paper: at most 4 feedback-revise iterations, greedy decoding. ``of=`` writes the
+first draft with another strategy (e.g. ``refine(of=sc(n=8))`` critiques the voted sample); its
+calls are in the ledger under their own roles.
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ class RefineParams(Params):
     temperature: float = Field(0.0, ge=0.0, le=5.0)
     max_tokens: int = Field(1024, gt=0)
     feedback_tokens: int = Field(256, gt=0)
+    of: Any = None
     seed: int | None = None
 
 
@@ -41,6 +44,7 @@ class SelfRefine(Strategy):
     summary = "self-refinement: generate, critique, revise up to k rounds; stop when the critique is clean"
     paper = "arXiv 2303.17651"
     Params = RefineParams
+    strategy_params = ("of",)
 
     def __init__(self, params: Params | None = None, spec: str | None = None) -> None:
         super().__init__(params, spec)
@@ -48,6 +52,7 @@ class SelfRefine(Strategy):
         self.scorer = build_scorer(s) if s is not None else None
 
     def check(self, engine: Engine) -> None:
+        super().check(engine)
         if self.scorer is not None:
             self.scorer.check(engine)
 
@@ -58,8 +63,15 @@ class SelfRefine(Strategy):
         exhausted = False
         seed = p.seed
         try:
-            draft_cot = Cot(CotParams(max_tokens=p.max_tokens))
-            [draft] = await draft_cot.sample(problem, engine, 1, temperature=p.temperature, seed=seed)
+            if p.of is not None:
+                drafter = p.of if seed is None else p.of.with_seed(seed)
+                first = await drafter.run(problem, engine)
+                if first.budget_exhausted and not first.text:
+                    raise BudgetExhausted(f"{p.of.spec} spent the budget before it drafted anything")
+                draft = Candidate(text=first.text, answer=first.answer, meta={"strategy": p.of.spec})
+            else:
+                draft_cot = Cot(CotParams(max_tokens=p.max_tokens))
+                [draft] = await draft_cot.sample(problem, engine, 1, temperature=p.temperature, seed=seed)
             versions.append(draft)
             for r in range(p.rounds):
                 convo = [*problem.messages, {"role": "assistant", "content": versions[-1].text},

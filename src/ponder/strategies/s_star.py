@@ -21,7 +21,7 @@ from pydantic import Field
 
 from ..answers import extract_code
 from ..engine import Engine
-from ..errors import BudgetExhausted
+from ..errors import BudgetExhausted, StrategySpecError
 from ..sandbox.harness import TestReport, arun_tests, assemble
 from ..types import Candidate, GenerationRequest, Problem, Result, Usage
 from .base import Params, Strategy
@@ -112,6 +112,14 @@ class SStar(Strategy):
             from ..backends import load_backend
 
             self._judge_backend = load_backend(p.judge)  # a bad spec fails here, before any call
+
+    def check_problem(self, problem: Problem, engine: Engine) -> None:
+        super().check_problem(problem, engine)
+        if problem.answer_kind not in ("code", "auto"):
+            raise StrategySpecError(
+                f"s_star writes programs and runs them; problem {problem.id!r} wants a {problem.answer_kind} "
+                "answer, not code. Use it on a code task (humaneval, a JSONL file of code problems) or a "
+                "free-form question; for this task try sc, bon or beam")
 
     def _judge_engine(self, engine: Engine) -> Engine:
         p: SStarParams = self.params  # type: ignore[assignment]
