@@ -22,8 +22,9 @@ from pydantic import Field
 from ..answers import extract_code
 from ..engine import Engine
 from ..errors import BudgetExhausted, StrategySpecError
+from ..scorers.execution import record_execution
 from ..sandbox.harness import TestReport, arun_tests, assemble
-from ..types import Candidate, GenerationRequest, Problem, Result, Usage
+from ..types import Candidate, GenerationRequest, Problem, Result
 from .base import Params, Strategy
 
 CODE_INSTRUCTION = "Write a Python solution. Reply with the complete code in a single ```python code block."
@@ -57,14 +58,6 @@ class _Sample:
     @property
     def passes(self) -> bool:
         return self.report is not None and self.report.ok
-
-
-def record_execution(engine: Engine, reports: list[TestReport]) -> None:
-    """One ledger entry for a batch of sandbox runs: n runs, their summed seconds, their statuses."""
-    if reports:
-        engine.ledger.record(role="execution", model="sandbox", n=len(reports), usage=Usage(),
-                             wall_seconds=sum(r.execution.duration for r in reports if r.execution is not None),
-                             finish_reasons=[r.status for r in reports], model_call=False)
 
 
 def parse_inputs(text: str, entry_point: str, limit: int) -> list[str]:
