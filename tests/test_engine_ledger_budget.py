@@ -51,7 +51,8 @@ def test_ledger_totals_flops_cost_and_unknowns():
     only_a.record(role="execution", model="sandbox", n=3, usage=Usage(), wall_seconds=0.2,
                   finish_reasons=["passed"] * 3, model_call=False)
     assert only_a.flops()["total"] == 2200 and only_a.cost({"a": Price(1.0, 2.0, 0.5)}) is not None
-    assert "1.00s model time, 0.20s other work (sandbox runs)" in only_a.summary()
+    assert only_a.summary().startswith("1 call,") and only_a.calls == 1 and only_a.other_runs == 3
+    assert "1.00s model time, 0.20s other work (3 sandbox runs)" in only_a.summary()
 
 
 @pytest.mark.parametrize("field", ["max_tokens", "max_calls", "max_seconds"])

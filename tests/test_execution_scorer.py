@@ -52,6 +52,7 @@ async def test_best_of_n_by_public_tests_picks_the_program_the_hidden_tests_acce
     assert [c.meta["execution"] for c in result.candidates] == ["failed", "timeout", "syntax_error", "passed"]
     [run] = [e for e in result.ledger.entries if e.role == "execution"]
     assert run.n == 4 and run.wall_seconds > 0 and not run.prompt_tokens  # seconds, no tokens
+    assert result.ledger.calls == 1 and "(4 sandbox runs)" in result.ledger.summary()  # runs are not calls
     # the first draw (wrong) wins by its position alone without the scorer
     assert (await run_strategy(build_strategy("sc(n=4)"), humaneval_0, Engine(Programs([WRONG, RIGHT])))).correct is False
 

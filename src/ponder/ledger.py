@@ -101,7 +101,13 @@ class Ledger:
     # -- totals ---------------------------------------------------------------------------
     @property
     def calls(self) -> int:
-        return len(self.entries)
+        """Model calls; sandbox runs and other work that is not a model's are not calls."""
+        return sum(1 for e in self.entries if e.model_call)
+
+    @property
+    def other_runs(self) -> int:
+        """Runs of work that is not a model's (programs run in the sandbox)."""
+        return sum(e.n for e in self.entries if not e.model_call)
 
     @property
     def prompt_tokens(self) -> int | None:
@@ -182,13 +188,15 @@ class Ledger:
             parts.append(f"retries {self.retries}")
         other = sum(e.wall_seconds for e in self.entries if not e.model_call)
         parts.append(f"{self.wall_seconds - other:.2f}s model time")
-        if other:
-            parts.append(f"{other:.2f}s other work (sandbox runs)")
+        if self.other_runs:
+            runs = self.other_runs
+            parts.append(f"{other:.2f}s other work ({runs} sandbox run{'s' if runs != 1 else ''})")
         return ", ".join(parts)
 
     def totals(self) -> dict[str, Any]:
         return {
             "calls": self.calls,
+            "other_runs": self.other_runs,
             "prompt_tokens": self.prompt_tokens,
             "cached_prompt_tokens": self.cached_prompt_tokens,
             "completion_tokens": self.completion_tokens,

@@ -96,3 +96,7 @@ def test_compute_at_k_counts_the_shared_prompt_once():
     # a sandbox run (S*) is no model's work: it leaves the FLOPs of the model calls known
     sandbox = dataclasses.replace(entry("execution", 8, None, None, params=None), model_call=False)
     assert compute_at([*entries, sandbox], 2, 8)["flops"] == pytest.approx(2 * 100 * (40 + 20 + 40))
+    # nor is it a call: neither as a ledger entry nor as its row in a run's store (no model_call kept)
+    assert compute_at([*entries, sandbox], 2, 8)["calls"] == 1 + 2 / 8
+    stored = {"role": "execution", "model": "sandbox", "n": 8, "prompt_tokens": None, "completion_tokens": None}
+    assert compute_at([*entries, stored], 2, 8)["calls"] == 1 + 2 / 8

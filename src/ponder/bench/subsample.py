@@ -95,6 +95,12 @@ def _correct(problem: Problem, cand: Candidate, grade: Callable, cache: dict) ->
     return bool(cache[cand.answer])
 
 
+def is_model_call(entry: Any) -> bool:
+    """A ledger entry (or its row in a run's store, which keeps no ``model_call``) of a model call,
+    not of sandbox runs (recorded under the model name ``sandbox``)."""
+    return _get(entry, "model_call") is not False and _get(entry, "model") != "sandbox"
+
+
 def compute_at(entries: list[Any], k: int, n: int) -> dict[str, float | None]:
     """Tokens, calls, FLOPs and wall time for a k-subset of a pool of n, from the pool's ledger entries."""
     frac = min(1.0, k / n) if n else 1.0
@@ -114,10 +120,12 @@ def compute_at(entries: list[Any], k: int, n: int) -> dict[str, float | None]:
         out[key] += prompt_k + completion_k
         out["prompt_tokens"] += prompt_k
         out["completion_tokens"] += completion_k
-        out["calls"] += calls
+        model_call = is_model_call(e)
+        if model_call:  # a sandbox run is not a model call
+            out["calls"] += calls
         out["wall_seconds"] += float(_get(e, "wall_seconds") or 0) * frac
         out["retries"] += int(_get(e, "retries") or 0)
-        if _get(e, "model_call") is False:  # sandbox runs: no model's FLOPs
+        if not model_call:  # sandbox runs: no model's FLOPs
             continue
         params = _get(e, "num_parameters")
         if params is None or _get(e, "prompt_tokens") is None or _get(e, "completion_tokens") is None:
