@@ -32,7 +32,8 @@ class Programs:
     async def generate(self, request):
         self.requests.append(request)
         texts = [f"Here is my solution.\n```python\n{p}```\n" for p in self.programs[: request.n]]
-        return Generation([Sample(t, "stop") for t in texts], Usage(prompt_tokens=30, completion_tokens=20 * len(texts)))
+        usage = Usage(prompt_tokens=30, completion_tokens=20 * len(texts))
+        return Generation([Sample(t, "stop") for t in texts], usage)
 
 
 @pytest.fixture(scope="module")
@@ -54,7 +55,8 @@ async def test_best_of_n_by_public_tests_picks_the_program_the_hidden_tests_acce
     assert run.n == 4 and run.wall_seconds > 0 and not run.prompt_tokens  # seconds, no tokens
     assert result.ledger.calls == 1 and "(4 sandbox runs)" in result.ledger.summary()  # runs are not calls
     # the first draw (wrong) wins by its position alone without the scorer
-    assert (await run_strategy(build_strategy("sc(n=4)"), humaneval_0, Engine(Programs([WRONG, RIGHT])))).correct is False
+    voted = await run_strategy(build_strategy("sc(n=4)"), humaneval_0, Engine(Programs([WRONG, RIGHT])))
+    assert voted.correct is False
 
 
 async def test_without_public_tests_a_program_that_loads_beats_one_that_does_not(humaneval_0):

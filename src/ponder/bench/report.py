@@ -24,7 +24,8 @@ def load_report(run: str | Path) -> dict[str, Any]:
     abandoned = sum(1 for c in calls if c["attempt"] < latest.get(c["unit"], 0))
     summary = {
         "problems": len({u["problem_id"] for u in units}), "units": len(units), "units_done": len(done),
-        "units_failed": sum(1 for u in units if u["status"] == "failed"), "calls": sum(1 for c in calls if is_model_call(c)),
+        "units_failed": sum(1 for u in units if u["status"] == "failed"),
+        "calls": sum(1 for c in calls if is_model_call(c)),
         "calls_of_abandoned_attempts": abandoned,
         "retries": sum(int(c["retries"] or 0) for c in calls),
         "tokens": sum((c["prompt_tokens"] or 0) + (c["completion_tokens"] or 0) for c in calls),
