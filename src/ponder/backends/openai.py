@@ -382,8 +382,8 @@ class OpenAIBackend:
                     usage = chunk.get("usage") or usage
                     for ch in chunk.get("choices") or []:  # each choice on its own, by its index
                         i = ch.get("index") or 0
-                        out = outs.setdefault(i, Assembler(completions))
-                        for piece in out.feed({"choices": [ch]}):
+                        piece = outs.setdefault(i, Assembler(completions)).feed(ch)
+                        if piece:
                             parts.setdefault(i, []).append(piece)
                             delivered = True
                             on_token(i, piece)

@@ -66,9 +66,9 @@ _STOP_FIELDS = ("stop_reason", "matched_stop")
 
 
 class Assembler:
-    """One choice of a stream: feeds on its chunks, gives the text pieces to pass on, and keeps its
-    finish fields (the finish reason, and which stop string ended the text where the server says)
-    and token log-probabilities."""
+    """One choice of a stream: feeds on its entries in the chunks, gives the text pieces to pass on,
+    and keeps its finish fields (the finish reason, and which stop string ended the text where the
+    server says) and token log-probabilities."""
 
     def __init__(self, completions: bool) -> None:
         self.completions = completions
@@ -77,27 +77,24 @@ class Assembler:
         self.logprobs: list[float] = []
         self.tokens: list[str | None] = []
 
-    def feed(self, chunk: dict[str, Any]) -> list[str]:
-        pieces = []
-        for ch in chunk.get("choices") or []:
-            if self.completions:
-                piece = ch.get("text") or ""
-            else:
-                delta = ch.get("delta") or {}
-                reasoning = reasoning_of(delta)
-                piece = ""
-                if reasoning:
-                    piece = ("" if self.thinking else "<think>") + reasoning
-                    self.thinking = True
-                if delta.get("content"):
-                    piece += ("</think>" if self.thinking else "") + delta["content"]
-                    self.thinking = False
-            self._logprobs(ch.get("logprobs") or {})
-            if ch.get("finish_reason"):
-                self.finish = {k: ch[k] for k in ("finish_reason", *_STOP_FIELDS) if k in ch}
-            if piece:
-                pieces.append(piece)
-        return pieces
+    def feed(self, ch: dict[str, Any]) -> str:
+        """The text piece of one chunk's entry for this choice ("" when it carries none)."""
+        if self.completions:
+            piece = ch.get("text") or ""
+        else:
+            delta = ch.get("delta") or {}
+            reasoning = reasoning_of(delta)
+            piece = ""
+            if reasoning:
+                piece = ("" if self.thinking else "<think>") + reasoning
+                self.thinking = True
+            if delta.get("content"):
+                piece += ("</think>" if self.thinking else "") + delta["content"]
+                self.thinking = False
+        self._logprobs(ch.get("logprobs") or {})
+        if ch.get("finish_reason"):
+            self.finish = {k: ch[k] for k in ("finish_reason", *_STOP_FIELDS) if k in ch}
+        return piece
 
     def _logprobs(self, lp: dict[str, Any]) -> None:
         for t, x in token_logprobs(lp, self.completions):

@@ -40,6 +40,14 @@ FIRST_EVENT_GRACE = 5.0  # seconds a stream waits for its first event before sen
 ERRORS = {code: {"model": ErrorResponse} for code in (400, 401, 404, 413, 422, 429, 502, 504)}
 
 
+def _responses(model: type, whole: str, event: str) -> dict[Any, Any]:
+    """The documented responses of an endpoint that answers ``whole`` objects, or ``event`` objects
+    as server-sent events when the request streams."""
+    return {**ERRORS, 200: {"model": model, "content": {"text/event-stream": {"schema": {
+        "description": f"SSE events: {event} objects (an error object if the run fails), then [DONE]"}}},
+        "description": f"a {whole}, or {event} events when stream is true"}}
+
+
 def create_app(config: ServerConfig, backend: Any = None) -> FastAPI:
     if backend is None:
         from ..backends import load_backend
@@ -140,10 +148,7 @@ def create_app(config: ServerConfig, backend: Any = None) -> FastAPI:
         return card
 
     @app.post("/v1/chat/completions", response_model=None, tags=["openai"],
-              responses={**ERRORS, 200: {"model": ChatCompletion, "content": {
-                  "text/event-stream": {"schema": {"description": "SSE events: chat.completion.chunk objects "
-                                                                  "(an error object if the run fails), then [DONE]"}}},
-                  "description": "a chat.completion, or chat.completion.chunk events when stream is true"}})
+              responses=_responses(ChatCompletion, "chat.completion", "chat.completion.chunk"))
     async def chat_completions(body: ChatCompletionRequest, request: Request) -> Response:
         served(body.model)
         the_plan = plan(body, config)
@@ -152,10 +157,7 @@ def create_app(config: ServerConfig, backend: Any = None) -> FastAPI:
         return await _respond(body, request, the_plan, problem, cid, _completion)
 
     @app.post("/v1/completions", response_model=None, tags=["openai"],
-              responses={**ERRORS, 200: {"model": TextCompletion, "content": {
-                  "text/event-stream": {"schema": {"description": "SSE events: text_completion objects "
-                                                                  "(an error object if the run fails), then [DONE]"}}},
-                  "description": "a text_completion, or text_completion events when stream is true"}})
+              responses=_responses(TextCompletion, "text_completion", "text_completion"))
     async def completions(body: CompletionRequest, request: Request) -> Response:
         served(body.model)
         if body.echo:

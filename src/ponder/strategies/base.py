@@ -68,7 +68,7 @@ class Strategy:
         that needs a checker the task lacks, code search on a math task); called by ``run_strategy``
         and by ``ponder bench`` on the task's first problem before it starts."""
         scorer = getattr(self, "scorer", None)
-        if scorer is not None and hasattr(scorer, "check"):
+        if scorer is not None:
             scorer.check(engine, problem)
         for key in self.strategy_params:
             child = getattr(self.params, key, None)
