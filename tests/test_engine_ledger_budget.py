@@ -69,13 +69,52 @@ def test_budget_dict_with_an_unknown_key_names_the_accepted_ones():
 
 
 async def test_budget_clamps_then_stops_and_strategy_returns_best_so_far():
-    backend = Scripted(completion=50)
+    backend = Scripted(text="Answer: 4\nBecause 2 and 2", completion=50)
     engine = Engine(backend).for_problem(Budget(max_tokens=130))
     result = await ponder.asolve("2+2?", model=engine, strategy="sc(n=4)", budget=Budget(max_tokens=130))
     # 130 tokens for 4 samples: each request is clamped to 32 tokens, samples end with "budget"
     assert backend.requests[0].max_tokens == 32
     assert result.budget_exhausted and result.answer == "4"
     assert all(c.finish_reason == "budget" for c in result.candidates)
+    # a sample cut while it wrote its answer has not answered (it may have gone on: 4 -> 42)
+    cut = await ponder.asolve("2+2?", model=Engine(Scripted(completion=50)), strategy="sc(n=4)",
+                              budget=Budget(max_tokens=130))
+    assert cut.answer is None and cut.budget_exhausted
+    assert all(c.answer is None and c.text == "Answer: 4" for c in cut.candidates)
+
+
+class Interleaved(Scripted):
+    """Yields to the event loop inside each call, so that concurrent calls overlap as on a server."""
+
+    async def generate(self, request):
+        import asyncio
+
+        for _ in range(3):
+            await asyncio.sleep(0)
+        return await super().generate(request)
+
+
+async def test_concurrent_runs_share_the_budget_as_if_one_after_another():
+    """sc(of=...) runs its inner strategy n times at once. Each call claims its tokens before it
+    starts: the others wait for what it gives back, and no run starts a call the budget cannot
+    pay for (before, all 4 runs passed the check at once and spent 4 calls of a budget of 2)."""
+    spec = "sc(n=4, of=sc(n=1, of=cot(max_tokens=20)))"
+    backend = Interleaved(text="Answer: 4\n", completion=5, prompt=10)
+    r = await ponder.asolve("2+2?", model=Engine(backend), strategy=spec, budget={"max_calls": 2})
+    assert r.ledger.calls == 2 and len(backend.requests) == 2
+    assert r.budget_exhausted and r.answer == "4" and r.stop_reason == "call budget of 2 spent"
+    assert [c.finish_reason for c in r.candidates].count("budget") == 2  # the runs it could not pay for
+    # 40 tokens: two calls claim 20 each and run side by side; the third waits for them, then gets
+    # what is left (40 - 2 x 15 = 10); the fourth finds it spent
+    backend = Interleaved(text="Answer: 4\n", completion=5, prompt=10)
+    r = await ponder.asolve("2+2?", model=Engine(backend), strategy=spec, budget={"max_tokens": 40})
+    assert [q.max_tokens for q in backend.requests] == [20, 20, 10]
+    assert r.ledger.calls == 3 and r.budget_exhausted and r.answer == "4"
+    assert r.ledger.total_tokens == 45  # over by the last call's prompt, which no one can know before
+    # a budget large enough for all: all four run at once, nothing clamped or waiting
+    backend = Interleaved(text="Answer: 4\n", completion=5, prompt=10)
+    r = await ponder.asolve("2+2?", model=Engine(backend), strategy=spec, budget={"max_tokens": 80})
+    assert [q.max_tokens for q in backend.requests] == [20] * 4 and not r.budget_exhausted
 
 
 async def test_call_budget_exhaustion_is_not_an_exception():
@@ -146,3 +185,21 @@ def test_a_long_lived_engine_is_not_spoiled_by_one_prompt_too_long(tiny_model_di
         assert len(await engine.generate(short)) == 1
 
     asyncio.run(go())
+
+
+def test_one_engine_shares_its_budget_across_event_loops():
+    """An Engine kept between ``asyncio.run`` calls (a notebook, a script): calls that wait for the
+    budget in the second loop do not trip over the first loop's bookkeeping."""
+    import asyncio
+
+    backend = Interleaved(text="Answer: 4\n", completion=5, prompt=10)  # 15 tokens a call
+    engine = Engine(backend, budget=Budget(max_tokens=100))
+    request = GenerationRequest(messages=[{"role": "user", "content": "2+2?"}], max_tokens=40)
+
+    async def three() -> None:
+        await asyncio.gather(*(engine.generate(request) for _ in range(3)))
+
+    asyncio.run(three())  # two claim 40 each, the third waits for the first
+    asyncio.run(three())  # 55 left: one at a time, and the last gets the 25 left
+    assert [q.max_tokens for q in backend.requests] == [40] * 5 + [25]
+    assert engine.budget.tokens_used == 90 and engine.budget.calls_in_flight == 0

@@ -123,17 +123,18 @@ class Engine:
     # -- calls ----------------------------------------------------------------------------
     async def generate(self, request: GenerationRequest, role: str = "policy") -> list[Sample]:
         """Generate ``request.n`` samples; raises BudgetExhausted when the budget is spent."""
-        self.budget.check()
         if self.processor_factories and role == "policy":
             extra = [f() for f in self.processor_factories]
             request = request.replace(logits_processors=[*request.logits_processors, *extra])
-        clamped = False
-        remaining = self.budget.remaining_tokens()
-        if remaining is not None:
-            per_sample = max(1, remaining // max(1, request.n))
-            if per_sample < request.max_tokens:
+        n = max(1, request.n)
+        async with self.budget.claim(request.max_tokens * n) as granted:
+            per_sample = request.max_tokens if granted is None else max(1, granted // n)
+            clamped = per_sample < request.max_tokens
+            if clamped:
                 request = request.replace(max_tokens=per_sample)
-                clamped = True
+            return await self._generate(request, role, clamped)
+
+    async def _generate(self, request: GenerationRequest, role: str, clamped: bool) -> list[Sample]:
         stream = None
         if role == "policy" and self.on_token is not None and request.n == 1:
             sink = self.on_token
@@ -200,21 +201,20 @@ class Engine:
 
     async def call(self, role: str, fn: Any, *args: Any, **kwargs: Any) -> Any:
         """Run another kind of model call (scoring, ...) that returns ``(value, Usage)``."""
-        self.budget.check()
-        async with self._sem(), self._window():
+        async with self.budget.claim(), self._sem(), self._window():
             start = time.perf_counter()
             value, usage = await fn(*args, **kwargs)
             wall = time.perf_counter() - start
-        self.ledger.record(
-            role=role,
-            model=self.model,
-            n=1,
-            usage=usage,
-            wall_seconds=wall,
-            finish_reasons=[],
-            num_parameters=self.capabilities().num_parameters,
-        )
-        self.budget.charge((usage.prompt_tokens or 0) + (usage.completion_tokens or 0))
+            self.ledger.record(
+                role=role,
+                model=self.model,
+                n=1,
+                usage=usage,
+                wall_seconds=wall,
+                finish_reasons=[],
+                num_parameters=self.capabilities().num_parameters,
+            )
+            self.budget.charge((usage.prompt_tokens or 0) + (usage.completion_tokens or 0))
         return value
 
 

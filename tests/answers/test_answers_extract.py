@@ -174,3 +174,32 @@ def test_code_block_think_preference():
     assert extract_answer("<think>```python\ndraft()\n```</think>", kind="code") == Extraction(
         "draft()", "think:code"
     )
+
+
+# ----------------------------------------------------------------- cut texts
+@pytest.mark.parametrize(
+    "text, kind, expected",
+    [
+        # cut inside the thinking: its numbers are intermediate results, not an answer
+        ("<think> 567-227=340; 340-134=206; 2", "auto", Extraction(None, None)),
+        ("Step 1: 567-227=340\nStep 2: 340-134=206\nStep", "math", Extraction(None, None)),
+        ("so x = 12", "number", Extraction(None, None)),
+        # an answer cut where it was being written could have gone on (84 -> 845)
+        ("<think> a </think> Answer: 84", "auto", Extraction(None, None)),
+        ("#### 7", "gsm8k", Extraction(None, None)),
+        ("The answer is \\boxed{84", "auto", Extraction(None, None)),
+        # what the model finished writing before the cut counts
+        ("<think> a </think> Answer: 84\nBecause the", "auto", Extraction("84", "answer_line")),
+        ("Final Answer: 848 because we comp", "gsm8k", Extraction("848", "answer_line")),
+        ("so \\boxed{84} and then", "math", Extraction("84", "boxed")),
+        ("#### 72 and", "gsm8k", Extraction("72", "gsm8k")),
+        ("```python\nprint(1)\n```\nThis prints", "code", Extraction("print(1)", "code")),
+    ],
+)
+def test_a_cut_text_answers_only_what_the_model_finished_writing(text, kind, expected):
+    assert extract_answer(text, kind=kind, cut=True) == expected
+
+
+def test_an_answer_line_with_a_box_left_open_is_not_an_answer():
+    assert extract_answer("The answer is \\boxed{5") == Extraction("5", "last_number")
+    assert extract_answer("Answer: \\boxed{5 and Answer: 6") == Extraction("6", "answer_line")

@@ -178,6 +178,23 @@ async def test_budget_exhaustion_returns_best_so_far():
     assert r.budget_exhausted and r.answer == "8" and r.ledger.calls == 2  # 4 of the 6 samples drawn
 
 
+async def test_samples_finished_before_the_budget_ran_out_are_kept():
+    """Budget forcing draws its samples at once, two calls each (thinking, then the answer). When
+    the budget stops one sample, the others' work is kept: before, the first BudgetExhausted threw
+    all of it away (and the other samples ran on unseen), so sc answered nothing."""
+    from ponder import Budget
+
+    backend = ScriptedBackend(lambda req, i: "3+4=7" if req.stop else " 7")
+    r = await run("sc(n=3, of=budget(think=30, answer_prompt='Answer:'))", backend, budget=Budget(max_calls=4))
+    assert r.answer == "7" and r.budget_exhausted and r.ledger.calls == 4
+    assert [c.answer for c in r.candidates] == ["7", "7", None]
+    assert [c.finish_reason for c in r.candidates][2] == "budget"
+    # feedback_edit keeps the edits made before the budget ran out
+    fe = "feedback_edit(n=2, feedbacks=1, edits=2)"
+    r = await run(fe, ScriptedBackend(lambda req, i: "Answer: 7"), budget=Budget(max_calls=4))
+    assert r.budget_exhausted and r.answer == "7" and r.trace["edited"] == 2
+
+
 async def test_a_candidate_too_long_for_the_prm_is_left_unscored_and_the_rest_still_ranked():
     """The lab PRM reads 512 tokens. A sample longer than that (a rambling one) is not scored, and
     no PRM call is spent on it; the other samples are still scored and ranked, so one long

@@ -214,7 +214,7 @@ def answer_line(text: str) -> str | None:
         if not line.strip().strip("*").strip():
             line = next((ln for ln in lines[1:] if ln.strip()), "")
         value = _clean_answer_line(line)
-        if value:
+        if value and not (_BOX_CMD.search(value) and last_boxed(value) is None):  # not a box left open
             return value
     return None
 
@@ -347,7 +347,27 @@ def _run_methods(text: str, kind: str) -> Extraction | None:
     return None
 
 
-def extract_answer(text: str, kind: str = "auto") -> Extraction:
+# a text cut off by a token limit: only what the model finished writing is an answer
+_EXPLICIT = ("boxed", "answer_line", "gsm8k", "code")
+
+
+def _extract_cut(text: str, kind: str) -> Extraction:
+    """The answer of a text cut off by a token limit: a complete ``\\boxed{}`` or code block, or an
+    ``Answer:`` / ``####`` value the model wrote to its end (whitespace after it), outside its
+    thinking. Not the last number (an intermediate result: the model had not answered yet), not
+    from an unfinished thought, not ``Answer: 84`` cut there (it may have been 845)."""
+    outside, _ = split_think(text)
+    finished_words = outside[: max(outside.rfind(" "), outside.rfind("\n"), outside.rfind("\t")) + 1]
+    for name, fn in _ORDERS[kind]:
+        if name not in _EXPLICIT:
+            continue
+        value = fn(outside if name in ("boxed", "code") else finished_words)
+        if value is not None:
+            return Extraction(value, name)
+    return Extraction(None, None)
+
+
+def extract_answer(text: str, kind: str = "auto", *, cut: bool = False) -> Extraction:
     """Extract the final answer from a model output.
 
     Args:
@@ -357,6 +377,9 @@ def extract_answer(text: str, kind: str = "auto") -> Extraction:
             (``####`` first, then the other methods, value reduced to a
             number), ``"number"`` (last number only), ``"boxed"`` (boxed
             only) or ``"code"`` (last fenced code block body).
+        cut: the text was cut off by a token limit (finish reason ``length`` or
+            ``budget``): only an answer the model finished writing counts
+            (see ``_extract_cut``); ``Extraction(None, None)`` otherwise.
 
     Returns:
         An :class:`Extraction`; ``Extraction(None, None)`` when nothing could
@@ -367,6 +390,8 @@ def extract_answer(text: str, kind: str = "auto") -> Extraction:
         raise ValueError(f"unknown kind {kind!r}; expected one of {KINDS}")
     if not text:
         return Extraction(None, None)
+    if cut:
+        return _extract_cut(text, kind)
     outside, inside = split_think(text)
     found = _run_methods(outside, kind)
     if found is None and inside.strip():

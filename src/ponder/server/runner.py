@@ -17,6 +17,7 @@ from ..engine import Engine
 from ..errors import PonderError, StrategySpecError
 from ..ledger import Ledger, LedgerEntry
 from ..strategies import REGISTRY, Strategy, build_strategy, parse_spec, run_strategy
+from ..strategies.base import CUT
 from ..strategies.spec import ParsedSpec
 from ..thinking import strategy_for_thinking_budget
 from ..types import GenerationRequest, Problem, Result, Sample
@@ -323,7 +324,7 @@ class Job:
     def _progress(self, out: ChoiceOut) -> Callable[[LedgerEntry, list[Sample]], None]:
         def note(entry: LedgerEntry, samples: list[Sample]) -> None:
             self._calls += 1
-            answers = [extract_answer(s.text).value for s in samples[:16]]
+            answers = [extract_answer(s.text, cut=s.finish_reason in CUT).value for s in samples[:16]]
             shown = ", ".join("?" if a is None else a[:40] for a in answers)
             more = f" (+{len(samples) - 16})" if len(samples) > 16 else ""
             tokens = "?" if entry.completion_tokens is None else entry.completion_tokens

@@ -26,7 +26,7 @@ from pydantic import Field
 from ..engine import Engine
 from ..errors import BudgetExhausted
 from ..types import Candidate, Problem, Result
-from .base import Params, Strategy
+from .base import Params, Strategy, cut_by_budget
 from .cot import Cot
 from .voting import vote
 
@@ -119,6 +119,6 @@ class AdaptiveConsistency(Strategy):
         v = vote(cands, kind=problem.answer_kind)
         text = cands[v.index].text if v.index is not None else ""
         return Result(answer=v.answer, text=text, strategy=self.spec, candidates=cands,
-                      budget_exhausted=exhausted or any(c.finish_reason == "budget" for c in cands),
+                      budget_exhausted=exhausted or cut_by_budget(cands),
                       trace={"samples": len(cands), "calls": rounds, "confidence": round(confidence, 4),
                              "rule": p.rule, "votes": {cands[g[0]].answer: len(g) for g in v.groups}})

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import copy
 import hashlib
-from typing import Any, ClassVar
+from typing import Any, Awaitable, ClassVar, TypeVar
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
@@ -16,6 +16,7 @@ from ..types import Candidate, Problem, Result, Sample
 from .spec import ParsedSpec, Range, parse_spec
 
 REGISTRY: dict[str, type["Strategy"]] = {}
+T = TypeVar("T")
 
 
 class Params(BaseModel):
@@ -93,8 +94,10 @@ class Strategy:
         is reproducible and its runs differ; with no seed at all every run is unseeded."""
         base = seed if seed is not None else getattr(self.params, "seed", None)
         runs = [self if base is None else self.with_seed(derive_seed(base, i)) for i in range(n)]
-        results = await asyncio.gather(*(r.run(problem, engine) for r in runs))
-        return [Candidate(text=r.text, answer=r.answer, meta={"strategy": self.spec}) for r in results]
+        results, _ = await gather_within_budget(*(r.run(problem, engine) for r in runs))
+        return [Candidate(text="", answer=None, finish_reason="budget", meta={"strategy": self.spec}) if r is None
+                else Candidate(text=r.text, answer=r.answer, finish_reason="budget" if r.budget_exhausted else "stop",
+                               meta={"strategy": self.spec}) for r in results]
 
     def with_seed(self, seed: int) -> "Strategy":
         """A copy of this strategy whose ``seed`` parameter is ``seed`` (itself if it has none)."""
@@ -159,9 +162,29 @@ def describe_params(cls: type[Strategy]) -> str:
 
 # -- helpers shared by strategies ----------------------------------------------------------------
 def to_candidate(problem: Problem, sample: Sample, **meta: Any) -> Candidate:
-    ext = extract_answer(sample.text, kind=problem.answer_kind)
+    ext = extract_answer(sample.text, kind=problem.answer_kind, cut=sample.finish_reason in CUT)
     return Candidate(text=sample.text, answer=ext.value, finish_reason=sample.finish_reason,
                      meta={"extraction": ext.method, "completion_tokens": sample.completion_tokens, **meta})
+
+
+async def gather_within_budget(*aws: Awaitable[T]) -> tuple[list[T | None], bool]:
+    """Await concurrent work, keeping what finished when the budget stops some of it: those are
+    ``None``, and the flag says whether any was. (``asyncio.gather`` would raise at the first and
+    drop the others' results while they run on unseen.) Any other error is raised."""
+    results = await asyncio.gather(*aws, return_exceptions=True)
+    for r in results:
+        if isinstance(r, BaseException) and not isinstance(r, BudgetExhausted):
+            raise r
+    stopped = [isinstance(r, BudgetExhausted) for r in results]
+    return [None if s else r for r, s in zip(results, stopped)], any(stopped)  # type: ignore[misc]
+
+
+CUT = ("length", "budget")  # finish reasons of a text cut off by a token limit
+
+
+def cut_by_budget(candidates: list[Candidate]) -> bool:
+    """Some candidate was cut short, or not drawn at all, because the budget ran out."""
+    return any(c.finish_reason == "budget" for c in candidates)
 
 
 def derive_seed(seed: int, i: int) -> int:

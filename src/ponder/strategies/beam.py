@@ -117,7 +117,9 @@ class BeamSearch(Strategy):
         from ..answers import extract_answer
 
         p: BeamParams = self.params  # type: ignore[assignment]
-        cands = [Candidate(text=nd.text, answer=extract_answer(nd.text, kind=problem.answer_kind).value,
+        # a path the model did not finish (the steps or the budget ran out) has not answered yet
+        cands = [Candidate(text=nd.text, answer=extract_answer(nd.text, kind=problem.answer_kind,
+                                                               cut=not nd.terminal).value,
                            score=nd.score, meta={"node": nd.id, "terminal": nd.terminal}) for nd in finished]
         note = None if stepper.delimiter_seen or not cands else (
             f"the step delimiter {p.delimiter!r} never occurred: the search degraded to whole samples")

@@ -17,7 +17,7 @@ from ..engine import Engine
 from ..errors import BudgetExhausted
 from ..scorers import Scorer, build_scorer, rank
 from ..types import Candidate, Problem, Result
-from .base import Params, Strategy
+from .base import Params, Strategy, cut_by_budget
 from .cot import Cot
 
 
@@ -83,7 +83,7 @@ class BestOfN(Strategy):
         if any("unscored" in x.meta for x in candidates):
             trace["unscored"] = {i: x.meta["unscored"] for i, x in enumerate(candidates) if "unscored" in x.meta}
         return Result(answer=c.answer, text=c.text, strategy=self.spec, candidates=candidates,
-                      budget_exhausted=exhausted or unscored_by_budget(candidates), trace=trace)
+                      budget_exhausted=exhausted or unscored_by_budget(candidates) or cut_by_budget(candidates), trace=trace)
 
 
 def unscored_by_budget(candidates: list[Candidate]) -> bool:

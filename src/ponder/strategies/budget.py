@@ -23,7 +23,7 @@ from pydantic import Field, model_validator
 from ..engine import Engine
 from ..errors import BudgetExhausted
 from ..types import Candidate, GenerationRequest, Problem, Result
-from .base import Params, Strategy, to_candidate
+from .base import Params, Strategy, gather_within_budget, to_candidate
 
 
 class BudgetParams(Params):
@@ -113,13 +113,12 @@ class BudgetForcing(Strategy):
 
     async def sample(self, problem: Problem, engine: Engine, n: int, *, seed: int | None = None,
                      temperature: float | None = None) -> list[Candidate]:
-        import asyncio
-
         p: BudgetParams = self.params  # type: ignore[assignment]
         t = p.temperature if temperature is None else temperature
         base = p.seed if seed is None else seed
-        return list(await asyncio.gather(*(
-            self.think_once(problem, engine, None if base is None else base + 1000 * i, t) for i in range(n))))
+        cands, _ = await gather_within_budget(*(
+            self.think_once(problem, engine, None if base is None else base + 1000 * i, t) for i in range(n)))
+        return [c if c is not None else Candidate(text="", answer=None, finish_reason="budget") for c in cands]
 
     async def run(self, problem: Problem, engine: Engine) -> Result:
         p: BudgetParams = self.params  # type: ignore[assignment]

@@ -11,7 +11,6 @@ are larger than these laptop-sized ones (n = 2, feedbacks = 2, edits = 1).
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 from pydantic import Field
@@ -21,7 +20,7 @@ from ..engine import Engine
 from ..errors import BudgetExhausted
 from ..scorers import build_scorer, rank
 from ..types import Candidate, GenerationRequest, Problem, Result
-from .base import Params, Strategy, to_candidate
+from .base import Params, Strategy, gather_within_budget, to_candidate
 from .cot import Cot, CotParams
 from .voting import vote
 
@@ -72,31 +71,31 @@ class FeedbackEdit(Strategy):
         p: FeedbackEditParams = self.params  # type: ignore[assignment]
         gen, fb, ed = self._engines(engine)
         q = problem.question
-        edited: list[Candidate] = []
         exhausted = False
 
-        async def critique_and_edit(draft: Candidate, i: int) -> list[Candidate]:
+        async def critique_and_edit(draft: Candidate, i: int, out: list[Candidate]) -> None:
             req = GenerationRequest(messages=[{"role": "user", "content": FEEDBACK_PROMPT.format(
                 question=q, response=draft.text)}], n=p.feedbacks, max_tokens=p.max_tokens // 2,
                 temperature=p.temperature, seed=None if p.seed is None else p.seed + i)
             notes = await fb.generate(req, role="feedback")
-            out: list[Candidate] = []
             for j, note in enumerate(notes):
                 ereq = GenerationRequest(messages=[{"role": "user", "content": EDIT_PROMPT.format(
                     question=q, response=draft.text, feedback=note.text)}], n=p.edits, max_tokens=p.max_tokens,
                     temperature=p.temperature, seed=None if p.seed is None else p.seed + 100 * i + j)
                 for s in await ed.generate(ereq, role="editor"):
                     out.append(to_candidate(problem, s, draft=i, feedback=note.text[:300]))
-            return out
 
         drafts: list[Candidate] = []
         try:
             drafts = await Cot(CotParams(max_tokens=p.max_tokens)).sample(problem, gen, p.n, seed=p.seed,
                                                                            temperature=p.temperature)
-            for group in await asyncio.gather(*(critique_and_edit(d, i) for i, d in enumerate(drafts))):
-                edited.extend(group)
         except BudgetExhausted:
             exhausted = True
+        groups: list[list[Candidate]] = [[] for _ in drafts]  # each draft's edits, kept if the budget stops it
+        _, stopped = await gather_within_budget(*(critique_and_edit(d, i, g)
+                                                  for i, (d, g) in enumerate(zip(drafts, groups))))
+        exhausted = exhausted or stopped
+        edited = [c for g in groups for c in g]
         pool = edited or drafts
         if not pool:
             return Result(answer=None, text="", strategy=self.spec, budget_exhausted=True)

@@ -14,7 +14,7 @@ from pydantic import Field
 
 from ..engine import Engine
 from ..errors import BudgetExhausted
-from .base import Params, Strategy, to_candidate
+from .base import Params, Strategy, cut_by_budget, to_candidate
 from ..types import GenerationRequest, Problem, Result
 
 
@@ -60,7 +60,7 @@ class PassThrough(Strategy):
         first = cands[0] if cands else None
         return Result(answer=first.answer if first else None, text=first.text if first else "",
                       strategy=self.spec, candidates=cands,
-                      budget_exhausted=any(c.finish_reason == "budget" for c in cands))
+                      budget_exhausted=cut_by_budget(cands))
 
 
 __all__ = ["PassThrough", "PassThroughParams"]

@@ -17,7 +17,7 @@ from pydantic import Field
 from ..engine import Engine
 from ..errors import BudgetExhausted
 from ..types import Candidate, Problem, Result
-from .base import Params, Strategy
+from .base import Params, Strategy, cut_by_budget
 from .cot import Cot
 from .voting import vote
 
@@ -60,5 +60,5 @@ class SelfConsistency(Strategy):
                 cands[i].score = v.tally[gi] / max(1, len(cands))
         text = cands[v.index].text if v.index is not None else (cands[0].text if cands else "")
         return Result(answer=v.answer, text=text, strategy=self.spec, candidates=cands,
-                      budget_exhausted=exhausted or any(c.finish_reason == "budget" for c in cands),
+                      budget_exhausted=exhausted or cut_by_budget(cands),
                       trace={"votes": {cands[g[0]].answer: len(g) for g in v.groups}})

@@ -9,7 +9,6 @@ the paper's Game of 24 set-up: breadth b = 5, depth 4 (three operations and the 
 
 from __future__ import annotations
 
-import asyncio
 import re
 from typing import Literal
 
@@ -19,6 +18,7 @@ from ..engine import Engine
 from ..errors import BudgetExhausted
 from ..types import GenerationRequest, Problem, Result
 from .beam import BeamParams, BeamSearch
+from .base import gather_within_budget
 from .stepping import Node, Stepper, Tree, dedupe
 
 VALUE_PROMPT = ("Problem:\n{question}\n\nPartial solution:\n{path}\n\nCan this partial solution still reach a "
@@ -72,8 +72,12 @@ class TreeOfThoughts(BeamSearch):
                 frontier = sorted((k for k in kids if not k.terminal), key=lambda k: -(k.score or 0.0))[:p.breadth]
                 if not frontier:
                     break
-            tails = await asyncio.gather(*(stepper.rollout(st.text, max_tokens=p.step_tokens * 4) for st in frontier))
+            tails, stopped = await gather_within_budget(*(stepper.rollout(st.text, max_tokens=p.step_tokens * 4)
+                                                          for st in frontier))
+            exhausted = stopped
             for st, tail in zip(frontier, tails):
+                if tail is None:
+                    continue
                 leaf = tree.add(st.id, tail, terminal=True)
                 leaf.score = await self.score_path(problem, leaf.text, engine)
                 finished.append(leaf)

@@ -8,6 +8,7 @@ Papers: Li et al., "Making Large Language Models Better Reasoners with Step-Awar
 from __future__ import annotations
 
 from ..types import Candidate, Problem, Result
+from .base import cut_by_budget
 from .bon import BestOfN, unscored_by_budget
 from .voting import vote
 
@@ -22,5 +23,5 @@ class WeightedBestOfN(BestOfN):
         v = vote(candidates, kind=problem.answer_kind, weights=weights)
         text = candidates[v.index].text if v.index is not None else ""
         return Result(answer=v.answer, text=text, strategy=self.spec, candidates=candidates,
-                      budget_exhausted=exhausted or unscored_by_budget(candidates),
+                      budget_exhausted=exhausted or unscored_by_budget(candidates) or cut_by_budget(candidates),
                       trace={"weights": {candidates[g[0]].answer: round(t, 4) for g, t in zip(v.groups, v.tally)}})
