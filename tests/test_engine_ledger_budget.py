@@ -21,6 +21,9 @@ class Scripted:
     def capabilities(self):
         return Capabilities(num_parameters=1000)
 
+    def count_tokens(self, text):
+        return self.prompt  # every prompt is `prompt` tokens long (what a call claims of a budget)
+
     async def generate(self, request):
         self.requests.append(request)
         k = min(self.completion, request.max_tokens)
@@ -72,8 +75,8 @@ async def test_budget_clamps_then_stops_and_strategy_returns_best_so_far():
     backend = Scripted(text="Answer: 4\nBecause 2 and 2", completion=50)
     engine = Engine(backend).for_problem(Budget(max_tokens=130))
     result = await ponder.asolve("2+2?", model=engine, strategy="sc(n=4)", budget=Budget(max_tokens=130))
-    # 130 tokens for 4 samples: each request is clamped to 32 tokens, samples end with "budget"
-    assert backend.requests[0].max_tokens == 32
+    # 130 tokens for a prompt of 10 and 4 samples: each sample is clamped to 30 tokens and ends with "budget"
+    assert backend.requests[0].max_tokens == 30
     assert result.budget_exhausted and result.answer == "4"
     assert all(c.finish_reason == "budget" for c in result.candidates)
     # a sample cut while it wrote its answer has not answered (it may have gone on: 4 -> 42)
@@ -94,26 +97,27 @@ class Interleaved(Scripted):
         return await super().generate(request)
 
 
-async def test_concurrent_runs_share_the_budget_as_if_one_after_another():
-    """sc(of=...) runs its inner strategy n times at once. Each call claims its tokens before it
-    starts: the others wait for what it gives back, and no run starts a call the budget cannot
-    pay for (before, all 4 runs passed the check at once and spent 4 calls of a budget of 2)."""
-    spec = "sc(n=4, of=sc(n=1, of=cot(max_tokens=20)))"
+async def test_concurrent_runs_share_the_budget_and_the_first_finish_first():
+    """sc(of=...) runs its inner strategy n times at once. Each call claims its prompt and completion
+    tokens before it starts: the others wait for what it gives back, the earlier runs first, and no
+    run starts a call the budget cannot pay for (before, all 4 runs passed the check at once and
+    spent 4 calls of a budget of 2, or twice a token budget)."""
+    spec = "sc(n=4, of=sc(n=1, of=cot(max_tokens=20)))"  # a call: 10 prompt tokens, 5 written, claims 30
     backend = Interleaved(text="Answer: 4\n", completion=5, prompt=10)
     r = await ponder.asolve("2+2?", model=Engine(backend), strategy=spec, budget={"max_calls": 2})
     assert r.ledger.calls == 2 and len(backend.requests) == 2
     assert r.budget_exhausted and r.answer == "4" and r.stop_reason == "call budget of 2 spent"
     assert [c.finish_reason for c in r.candidates].count("budget") == 2  # the runs it could not pay for
-    # 40 tokens: two calls claim 20 each and run side by side; the third waits for them, then gets
-    # what is left (40 - 2 x 15 = 10); the fourth finds it spent
+    # 50 tokens: run 0 claims 30; run 1 waits for it (20 left), then claims 30; run 2 waits, then gets
+    # the 20 left, 10 of them for its completion; run 3 finds 5 left, fewer than its prompt
     backend = Interleaved(text="Answer: 4\n", completion=5, prompt=10)
-    r = await ponder.asolve("2+2?", model=Engine(backend), strategy=spec, budget={"max_tokens": 40})
+    r = await ponder.asolve("2+2?", model=Engine(backend), strategy=spec, budget={"max_tokens": 50})
     assert [q.max_tokens for q in backend.requests] == [20, 20, 10]
-    assert r.ledger.calls == 3 and r.budget_exhausted and r.answer == "4"
-    assert r.ledger.total_tokens == 45  # over by the last call's prompt, which no one can know before
+    assert r.ledger.calls == 3 and r.ledger.total_tokens == 45 and r.budget_exhausted and r.answer == "4"
+    assert r.stop_reason == "token budget of 50 nearly spent: 5 left, fewer than the next call's prompt of about 10"
     # a budget large enough for all: all four run at once, nothing clamped or waiting
     backend = Interleaved(text="Answer: 4\n", completion=5, prompt=10)
-    r = await ponder.asolve("2+2?", model=Engine(backend), strategy=spec, budget={"max_tokens": 80})
+    r = await ponder.asolve("2+2?", model=Engine(backend), strategy=spec, budget={"max_tokens": 120})
     assert [q.max_tokens for q in backend.requests] == [20] * 4 and not r.budget_exhausted
 
 
@@ -192,14 +196,14 @@ def test_one_engine_shares_its_budget_across_event_loops():
     budget in the second loop do not trip over the first loop's bookkeeping."""
     import asyncio
 
-    backend = Interleaved(text="Answer: 4\n", completion=5, prompt=10)  # 15 tokens a call
+    backend = Interleaved(text="Answer: 4\n", completion=5, prompt=10)  # 15 tokens a call, claims 50
     engine = Engine(backend, budget=Budget(max_tokens=100))
     request = GenerationRequest(messages=[{"role": "user", "content": "2+2?"}], max_tokens=40)
 
     async def three() -> None:
         await asyncio.gather(*(engine.generate(request) for _ in range(3)))
 
-    asyncio.run(three())  # two claim 40 each, the third waits for the first
-    asyncio.run(three())  # 55 left: one at a time, and the last gets the 25 left
-    assert [q.max_tokens for q in backend.requests] == [40] * 5 + [25]
+    asyncio.run(three())  # two claim 50 each, the third waits for both
+    asyncio.run(three())  # 55 left: one at a time, the second gets 40 - 10, the third 25 - 10
+    assert [q.max_tokens for q in backend.requests] == [40] * 4 + [30, 15]
     assert engine.budget.tokens_used == 90 and engine.budget.calls_in_flight == 0

@@ -4,23 +4,27 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
+import itertools
 import math
 import time
 from dataclasses import dataclass, field, fields
-from typing import Any, AsyncIterator
+from typing import Any, AsyncIterator, Awaitable, TypeVar
 
 from .errors import BudgetError, BudgetExhausted
+
+T = TypeVar("T")
 
 
 @dataclass
 class Budget:
     """Limits for one problem. ``None`` means unlimited. Tokens count prompt + completion.
 
-    Calls that run at once share the limits: a call about to start claims one call and the
-    completion tokens it may write (``claim``); while the tokens not yet claimed are fewer than it
-    asks for, it waits for the calls in flight to finish and give back what they did not use.
-    So concurrent runs (``sc(n=8, of=budget(think=128))``) spend the budget as if they had run one
-    after another, and run side by side whenever it is large enough.
+    Calls that run at once share the limits: a call about to start claims one call and the tokens
+    it may spend (``claim``); while the tokens not yet claimed are fewer than it needs, it waits for
+    the calls in flight to finish and give back what they did not use, and the runs that started
+    first are served first. So concurrent runs (``sc(n=8, of=budget(think=128))``) keep within the
+    budget and finish in order when it is short, and run side by side when it is large enough.
     """
 
     max_tokens: int | None = None
@@ -30,10 +34,12 @@ class Budget:
     calls_used: int = 0
     started: float = field(default_factory=time.monotonic)
     window_full: str | None = None  # why a later call did not fit the context window (reported, not a limit)
+    cut_short: str | None = None  # why calls got less than they asked before a limit was reached
     calls_in_flight: int = field(default=0, repr=False)
-    tokens_claimed: int = field(default=0, repr=False)  # completion tokens the calls in flight may still write
+    tokens_claimed: int = field(default=0, repr=False)  # tokens the calls in flight may still spend
     _settled: asyncio.Condition | None = field(default=None, repr=False, compare=False)
     _loop: asyncio.AbstractEventLoop | None = field(default=None, repr=False, compare=False)
+    _waiting: dict[tuple[tuple[int, ...], int], int] = field(default_factory=dict, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         for name in LIMITS:
@@ -70,7 +76,7 @@ class Budget:
 
     def exhausted_reason(self) -> str | None:
         """Why the work stopped early: a limit reached, or the context window full."""
-        return self.window_full or self._limit_reached()
+        return self.window_full or self._limit_reached() or self.cut_short
 
     def _limit_reached(self) -> str | None:
         if self.max_tokens is not None and self.tokens_used >= self.max_tokens:
@@ -91,36 +97,80 @@ class Budget:
         self.calls_used += calls
 
     @contextlib.asynccontextmanager
-    async def claim(self, tokens: int | None = None) -> AsyncIterator[int | None]:
-        """Hold one call, and up to ``tokens`` completion tokens, for a call about to start; yields
-        the tokens granted (``None``: no token limit or none asked). Raises BudgetExhausted when a
-        limit is reached counting the calls in flight. Charge the call (``charge``) before leaving."""
+    async def claim(self, completion: int | None = None, prompt: int = 0) -> AsyncIterator[int | None]:
+        """Hold one call, its ``prompt`` tokens (an estimate) and up to ``completion`` tokens, for a
+        call about to start; yields the completion tokens granted (``None``: no token limit, or a
+        call whose size is not known in advance). Raises BudgetExhausted when a limit is reached,
+        counting the calls in flight. The caller charges the call (``charge``) before leaving.
+
+        While the tokens left are fewer than it needs, a claim waits for the calls in flight to
+        give back what they did not use; waiting claims are served in run order (``in_run_order``),
+        so the runs that started first finish before later ones start. A claim alone gets what
+        is left; one whose prompt alone does not fit is refused."""
         loop = asyncio.get_running_loop()
         if self._settled is None or self._loop is not loop:  # one per event loop (asyncio.run each time)
-            self._settled, self._loop = asyncio.Condition(), loop
+            self._settled, self._loop, self._waiting = asyncio.Condition(), loop, {}
         settled = self._settled
+        me = (_RUN_ORDER.get(), next(_ARRIVALS))
+        need = prompt + (completion or 0)
         async with settled:
-            while True:
-                self.check()
-                if self.max_calls is not None and self.calls_used + self.calls_in_flight >= self.max_calls:
-                    raise BudgetExhausted(f"call budget of {self.max_calls} spent")
-                if self.max_tokens is None or tokens is None:
-                    grant = None
-                    break
-                free = self.max_tokens - self.tokens_used - self.tokens_claimed
-                if free >= tokens or self.calls_in_flight == 0:  # alone, it gets what is left (check: > 0)
-                    grant = min(tokens, free)
-                    break
-                await settled.wait()  # the calls in flight give back what they do not use
+            self._waiting[me] = need
+            try:
+                while True:
+                    grant = self._try_claim(me, completion, prompt)
+                    if grant is not _WAIT:
+                        break
+                    await settled.wait()  # the calls in flight give back what they do not use
+            finally:
+                del self._waiting[me]
+                settled.notify_all()  # the claims behind this one may go now, or find the budget spent
+            held = 0 if grant is None else prompt + grant
             self.calls_in_flight += 1
-            self.tokens_claimed += grant or 0
+            self.tokens_claimed += held
         try:
             yield grant
         finally:
             async with settled:
                 self.calls_in_flight -= 1
-                self.tokens_claimed -= grant or 0
+                self.tokens_claimed -= held
                 settled.notify_all()
+
+    def _try_claim(self, me: tuple[tuple[int, ...], int], completion: int | None, prompt: int) -> Any:
+        """The completion tokens granted to claim ``me``, None when no token limit applies, or
+        ``_WAIT``; raises BudgetExhausted."""
+        self.check()
+        if self.max_calls is not None and self.calls_used + self.calls_in_flight >= self.max_calls:
+            raise BudgetExhausted(f"call budget of {self.max_calls} spent")
+        if self.max_tokens is None or completion is None:
+            return None
+        ahead = [need for key, need in self._waiting.items() if key < me]
+        free = self.max_tokens - self.tokens_used - self.tokens_claimed - sum(ahead)
+        if free >= prompt + completion:
+            return completion
+        if ahead or self.calls_in_flight:
+            return _WAIT
+        if free - prompt < 1:  # alone, and not even its prompt fits
+            self.cut_short = (f"token budget of {self.max_tokens} nearly spent: {free} left, fewer than the "
+                              f"next call's prompt of about {prompt}")
+            raise BudgetExhausted(self.cut_short)
+        self.cut_short = f"token budget of {self.max_tokens} spent"  # the last call was given what was left
+        return free - prompt
+
+
+_WAIT = object()
+_ARRIVALS = itertools.count()
+_RUN_ORDER: contextvars.ContextVar[tuple[int, ...]] = contextvars.ContextVar("ponder_run_order", default=())
+
+
+async def in_run_order(index: int, work: Awaitable[T]) -> T:
+    """Await ``work`` as run ``index`` of the current run: when the budget is short, the calls of
+    earlier runs (and of their own nested runs) are served first. Use it inside a task of its own
+    (``asyncio.gather`` makes one per awaitable), whose context the order is set in."""
+    token = _RUN_ORDER.set(_RUN_ORDER.get() + (index,))
+    try:
+        return await work
+    finally:
+        _RUN_ORDER.reset(token)
 
 
 LIMITS = tuple(f.name for f in fields(Budget) if f.name.startswith("max_"))

@@ -127,12 +127,23 @@ class Engine:
             extra = [f() for f in self.processor_factories]
             request = request.replace(logits_processors=[*request.logits_processors, *extra])
         n = max(1, request.n)
-        async with self.budget.claim(request.max_tokens * n) as granted:
+        prompt = self._prompt_estimate(request) if self.budget.max_tokens is not None else 0
+        async with self.budget.claim(request.max_tokens * n, prompt) as granted:
             per_sample = request.max_tokens if granted is None else max(1, granted // n)
             clamped = per_sample < request.max_tokens
             if clamped:
                 request = request.replace(max_tokens=per_sample)
             return await self._generate(request, role, clamped)
+
+    def _prompt_estimate(self, request: GenerationRequest) -> int:
+        """How many tokens the request's prompt holds: what a call claims of a token budget besides
+        its completion. Exact where the backend renders the prompt itself (hf); elsewhere the
+        messages and prefix alone (the server's chat template adds a few), or ~4 characters a token."""
+        render = getattr(self.backend, "render", None)
+        text = render(request) if render is not None else (
+            "\n".join(str(m.get("content") or "") for m in request.messages) + request.prefix)
+        counted = self.count_tokens(text)
+        return counted if counted is not None else len(text) // 4
 
     async def _generate(self, request: GenerationRequest, role: str, clamped: bool) -> list[Sample]:
         stream = None

@@ -110,6 +110,20 @@ async def test_backtrack_rolls_back_one_step_and_reexpands_with_a_visited_set():
     assert result.answer == "3"
 
 
+async def test_search_cut_by_the_budget_says_so_and_answers_no_intermediate_result():
+    """A sample or path the budget cut short has not answered: its last number is a step's result.
+    Before, beam answered '1' (the first step) and backtrack answered without saying it was cut."""
+    from ponder import Budget
+
+    slow = ScriptedBackend(lambda req, i: " 1; 2; 3; and then Answer: 3")  # 7 words, ends on its own
+    engine = Engine(slow).for_problem(Budget(max_tokens=12))  # the prompt (3) and 9 words: cut at 4
+    r = await run_strategy(build_strategy("backtrack(n=2, expansions=1)"), counting_problem(), engine)
+    assert r.budget_exhausted and r.answer is None and [c.finish_reason for c in r.candidates] == ["budget"] * 2
+    engine = Engine(ScriptedBackend(counter)).for_problem(Budget(max_calls=2))
+    r = await run_strategy(build_strategy("beam(n=2, width=2, scorer=exact)"), counting_problem(), engine)
+    assert r.budget_exhausted and r.answer is None and r.trace["nodes"][1]["step"].strip() == "1;"
+
+
 async def test_exact_values_partial_paths_by_the_tasks_progress_check():
     def astray_first(req, i):  # at the first step sample 0 goes astray, sample 1 does not
         done = req.prefix.count(";")

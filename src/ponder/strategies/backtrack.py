@@ -21,7 +21,7 @@ from ..answers import extract_answer
 from ..engine import Engine
 from ..errors import BudgetExhausted
 from ..types import Candidate, GenerationRequest, Problem, Result
-from .base import CUT, Params, Strategy
+from .base import CUT, Params, Strategy, cut_by_budget
 
 
 class BacktrackParams(Params):
@@ -81,6 +81,7 @@ class SelfBacktracking(Strategy):
     def select(self, problem: Problem, done: list[Candidate], exhausted: bool, rollbacks: int) -> Result:
         from ..answers import group_answers
 
+        exhausted = exhausted or cut_by_budget(done)
         groups = group_answers([c.answer for c in done], kind=problem.answer_kind)
         if not groups:
             return Result(answer=None, text=done[0].text if done else "", strategy=self.spec, candidates=done,

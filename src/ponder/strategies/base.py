@@ -10,6 +10,7 @@ from typing import Any, Awaitable, ClassVar, TypeVar
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from ..answers import extract_answer
+from ..budget import in_run_order
 from ..engine import Engine
 from ..errors import BudgetExhausted, StrategySpecError
 from ..types import Candidate, Problem, Result, Sample
@@ -170,8 +171,9 @@ def to_candidate(problem: Problem, sample: Sample, **meta: Any) -> Candidate:
 async def gather_within_budget(*aws: Awaitable[T]) -> tuple[list[T | None], bool]:
     """Await concurrent work, keeping what finished when the budget stops some of it: those are
     ``None``, and the flag says whether any was. (``asyncio.gather`` would raise at the first and
-    drop the others' results while they run on unseen.) Any other error is raised."""
-    results = await asyncio.gather(*aws, return_exceptions=True)
+    drop the others' results while they run on unseen.) Any other error is raised. When the budget
+    is short, the calls of the first awaitables are served before those of later ones."""
+    results = await asyncio.gather(*(in_run_order(i, aw) for i, aw in enumerate(aws)), return_exceptions=True)
     for r in results:
         if isinstance(r, BaseException) and not isinstance(r, BudgetExhausted):
             raise r

@@ -9,11 +9,11 @@ PRM-weighted vote (``select=vote``, default) or the single best. Defaults: N = 1
 
 from __future__ import annotations
 
-import asyncio
 
 from ..engine import Engine
 from ..errors import BudgetExhausted
 from ..types import Problem, Result
+from .base import gather_within_budget
 from .beam import BeamParams, BeamSearch
 from .stepping import Node, Stepper, Tree
 
@@ -56,16 +56,9 @@ class DiverseVerifierTreeSearch(BeamSearch):
             steppers = [Stepper(problem, engine, delimiter=p.delimiter, step_tokens=p.step_tokens,
                                 temperature=p.temperature, seed=None if p.seed is None else p.seed + 7919 * (i + 1))
                         for i in range(len(roots))]
-            results = await asyncio.gather(*(self.subtree(problem, r, tree, st, engine)
-                                             for r, st in zip(roots, steppers)), return_exceptions=True)
-            for r, res in zip(roots, results):
-                if isinstance(res, BudgetExhausted):
-                    exhausted = True
-                    leaves.append(r)
-                elif isinstance(res, BaseException):
-                    raise res
-                else:
-                    leaves.append(res)
+            results, exhausted = await gather_within_budget(*(self.subtree(problem, r, tree, st, engine)
+                                                              for r, st in zip(roots, steppers)))
+            leaves += [r if res is None else res for r, res in zip(roots, results)]  # stopped: its root
         except BudgetExhausted:
             exhausted = True
         stepper.delimiter_seen = stepper.delimiter_seen or any(st.delimiter_seen for st in steppers)
