@@ -145,3 +145,6 @@ def test_prm_evaluation_reports_the_likelihood_baseline(tmp_path):
     path.write_text(json.dumps({**json.loads(path.read_text()), "samples": slipped}))
     res = evaluate_prm(PRM_DIR, str(path))
     assert res["answer_auroc"] >= 0.8 and res["best_of_2_last"] >= 0.75, res
+    # every aggregation of the scorer (agg=last/min/prod/mean) is reported; a slipped step pulls
+    # its trace's minimum and product down wherever it is
+    assert min(res["best_of_2_min"], res["best_of_2_prod"], res["best_of_2_mean"]) >= 0.75, res

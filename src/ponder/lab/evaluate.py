@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import math
 import random
 import sys
 import time
@@ -256,7 +257,7 @@ def auroc(scores: list[float], labels: list[bool]) -> float:
 
 
 def evaluate_prm(prm_dir, samples_file: str, policy_dir=None) -> dict:
-    """PRM best-of-k (aggregate last / min), step AUROC and answer AUROC (the last step's
+    """PRM best-of-k (aggregate last / min / prod / mean, as the ``prm`` scorer's ``agg``), step AUROC and answer AUROC (the last step's
     score against the answer's correctness, what best-of-k lives on) on saved policy samples;
     with ``policy_dir``, also best-of-k by the policy's mean token log-probability."""
     from .tasks import TASKS, LabProblem, extract_answer
@@ -283,7 +284,9 @@ def evaluate_prm(prm_dir, samples_file: str, policy_dir=None) -> dict:
             all_y += labels
     k = len(d["samples"][0])
     aggs = {"last": lambda i: scores[i][-1] if scores[i] else 0.0,
-            "min": lambda i: min(scores[i]) if scores[i] else 0.0}
+            "min": lambda i: min(scores[i]) if scores[i] else 0.0,
+            "prod": lambda i: math.prod(scores[i]) if scores[i] else 0.0,
+            "mean": lambda i: sum(scores[i]) / len(scores[i]) if scores[i] else 0.0}
     right = [T.check(p, extract_answer(t)) for p, t in zip(flat_p, flat_t)]
     res = {"n": len(probs), "k": k, "step_auroc": auroc(all_s, all_y), "steps": len(all_y),
            "answer_auroc": auroc([aggs["last"](i) for i in range(len(flat_t))], right)}

@@ -162,6 +162,9 @@ def describe_params(cls: type[Strategy]) -> str:
 
 
 # -- helpers shared by strategies ----------------------------------------------------------------
+CUT = ("length", "budget")  # finish reasons of a text cut off by a token limit
+
+
 def to_candidate(problem: Problem, sample: Sample, **meta: Any) -> Candidate:
     ext = extract_answer(sample.text, kind=problem.answer_kind, cut=sample.finish_reason in CUT)
     return Candidate(text=sample.text, answer=ext.value, finish_reason=sample.finish_reason,
@@ -179,9 +182,6 @@ async def gather_within_budget(*aws: Awaitable[T]) -> tuple[list[T | None], bool
             raise r
     stopped = [isinstance(r, BudgetExhausted) for r in results]
     return [None if s else r for r, s in zip(results, stopped)], any(stopped)  # type: ignore[misc]
-
-
-CUT = ("length", "budget")  # finish reasons of a text cut off by a token limit
 
 
 def cut_by_budget(candidates: list[Candidate]) -> bool:

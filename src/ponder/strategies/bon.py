@@ -83,7 +83,8 @@ class BestOfN(Strategy):
         if any("unscored" in x.meta for x in candidates):
             trace["unscored"] = {i: x.meta["unscored"] for i, x in enumerate(candidates) if "unscored" in x.meta}
         return Result(answer=c.answer, text=c.text, strategy=self.spec, candidates=candidates,
-                      budget_exhausted=exhausted or unscored_by_budget(candidates) or cut_by_budget(candidates), trace=trace)
+                      budget_exhausted=exhausted or unscored_by_budget(candidates) or cut_by_budget(candidates),
+                      trace=trace)
 
 
 def unscored_by_budget(candidates: list[Candidate]) -> bool:

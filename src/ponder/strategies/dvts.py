@@ -9,7 +9,6 @@ PRM-weighted vote (``select=vote``, default) or the single best. Defaults: N = 1
 
 from __future__ import annotations
 
-
 from ..engine import Engine
 from ..errors import BudgetExhausted
 from ..types import Problem, Result
