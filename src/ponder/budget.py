@@ -71,8 +71,9 @@ class Budget:
     def elapsed(self) -> float:
         return time.monotonic() - self.started
 
-    def remaining_tokens(self) -> int | None:
-        return None if self.max_tokens is None else self.max_tokens - self.tokens_used
+    def unclaimed_tokens(self) -> int | None:
+        """Tokens neither spent nor claimed by a call in flight (None: no token limit)."""
+        return None if self.max_tokens is None else self.max_tokens - self.tokens_used - self.tokens_claimed
 
     def exhausted_reason(self) -> str | None:
         """Why the work stopped early: a limit reached, or the context window full."""

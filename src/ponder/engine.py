@@ -127,7 +127,8 @@ class Engine:
             extra = [f() for f in self.processor_factories]
             request = request.replace(logits_processors=[*request.logits_processors, *extra])
         n = max(1, request.n)
-        prompt = self._prompt_estimate(request) if self.budget.max_tokens is not None else 0
+        room = self.budget.unclaimed_tokens()
+        prompt = 0 if room is None else self._prompt_estimate(request, room)
         async with self.budget.claim(request.max_tokens * n, prompt) as granted:
             per_sample = request.max_tokens if granted is None else max(1, granted // n)
             clamped = per_sample < request.max_tokens
@@ -135,13 +136,18 @@ class Engine:
                 request = request.replace(max_tokens=per_sample)
             return await self._generate(request, role, clamped)
 
-    def _prompt_estimate(self, request: GenerationRequest) -> int:
+    def _prompt_estimate(self, request: GenerationRequest, room: int) -> int:
         """How many tokens the request's prompt holds: what a call claims of a token budget besides
-        its completion. Exact where the backend renders the prompt itself (hf); elsewhere the
+        its completion. Far from the budget's end (``room`` tokens unclaimed) a bound that costs
+        nothing to compute will do: its bytes, since a token holds at least one, and 64 for the chat
+        template. Near it, exact where the backend renders the prompt itself (hf); elsewhere the
         messages and prefix alone (the server's chat template adds a few), or ~4 characters a token."""
+        raw = "\n".join(str(m.get("content") or "") for m in request.messages) + request.prefix
+        bound = len(raw.encode()) + 64
+        if room >= 4 * (bound + request.max_tokens * max(1, request.n)):
+            return bound
         render = getattr(self.backend, "render", None)
-        text = render(request) if render is not None else (
-            "\n".join(str(m.get("content") or "") for m in request.messages) + request.prefix)
+        text = render(request) if render is not None else raw
         counted = self.count_tokens(text)
         return counted if counted is not None else len(text) // 4
 

@@ -1,0 +1,43 @@
+"""Concurrent runs under a short token budget: how many problems get an answer, and the tokens spent.
+
+    python benchmarks/tight_budget.py [--limit 20] [--budgets 300,400,600,800]
+
+``sc(n=8, of=budget(think=64, ...))`` starts eight budget-forced runs at once, each two calls
+(thinking, then the answer). Under a ``max_tokens`` budget smaller than eight runs' worth, the
+calls share it (each claims its prompt and completion before it starts, the earliest runs are
+served first): this prints, per budget, the problems answered and solved, the mean ledger tokens
+and how many problems went over the budget (which should be none), on the first ``--limit``
+``arith`` problems with the embedded lab model.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--limit", type=int, default=20, help="arith problems")
+    ap.add_argument("--budgets", default="300,400,600,800", help="comma-separated max_tokens")
+    ap.add_argument("--spec", default="sc(n=8, of=budget(think=64, answer_prompt='Answer:', temperature=0.7, seed=3))")
+    args = ap.parse_args()
+
+    import ponder
+    from ponder import Budget, Engine
+    from ponder.tasks import load_task
+
+    engine = Engine.from_spec("embedded")
+    probs = load_task("arith").problems(args.limit, 0)
+    print(f"{args.spec} on {len(probs)} arith problems")
+    print(f"{'max_tokens':>10} {'answered':>9} {'solved':>7} {'mean tokens':>12} {'over budget':>12}")
+    for budget in (int(b) for b in args.budgets.split(",")):
+        results = [ponder.solve(p, model=engine, strategy=args.spec, budget=Budget(max_tokens=budget))
+                   for p in probs]
+        spent = [r.ledger.total_tokens or 0 for r in results]
+        print(f"{budget:>10} {sum(r.answer is not None for r in results):>9} "
+              f"{sum(bool(r.correct) for r in results):>7} {sum(spent) / len(spent):>12.0f} "
+              f"{sum(s > budget for s in spent):>12}")
+
+
+if __name__ == "__main__":
+    main()
