@@ -207,3 +207,69 @@ def test_one_engine_shares_its_budget_across_event_loops():
     asyncio.run(three())  # 55 left: one at a time, the second gets 40 - 10, the third 25 - 10
     assert [q.max_tokens for q in backend.requests] == [40] * 4 + [30, 15]
     assert engine.budget.tokens_used == 90 and engine.budget.calls_in_flight == 0
+
+
+class Judged(Interleaved):
+    """The policy's four samples answer 5, 4, 5, 5; as judge it rates a solution that answers 4 a
+    9 and any other a 2."""
+
+    async def generate(self, request):
+        gen = await super().generate(request)
+        prompt = request.messages[-1]["content"]
+        if "grading" in prompt:
+            rating = "9" if "Answer: 4" in prompt else "2"
+            gen.samples = [Sample(text=rating, finish_reason="stop", token_ids=[0]) for _ in gen.samples]
+        else:
+            gen.samples = [Sample(text=f"Answer: {a}\n", finish_reason="stop", token_ids=[0] * self.completion)
+                           for a in (5, 4, 5, 5)[: request.n]]
+        return gen
+
+
+async def test_the_judge_keeps_the_ratings_it_finished_when_the_budget_stops_the_others():
+    """bon(scorer=judge) rates its candidates at once. Under a budget of 3 calls (one to sample,
+    two to rate) the ratings of candidates 0 and 1 finish, and bon picks the better of them; before,
+    the stopped ratings threw away the finished ones too and bon took the first answer, 5."""
+    backend = Judged(completion=5, prompt=10)
+    r = await ponder.asolve("2+2?", model=Engine(backend), strategy="bon(n=4, scorer=judge)", budget={"max_calls": 3})
+    assert [c.score for c in r.candidates] == [0.2, 0.9, None, None]
+    assert r.answer == "4" and r.budget_exhausted and r.stop_reason == "call budget of 3 spent"
+    # a budget that stops every rating: no scores, the first answer, and the result says why
+    r = await ponder.asolve("2+2?", model=Engine(Judged()), strategy="bon(n=4, scorer=judge)", budget={"max_calls": 1})
+    assert [c.score for c in r.candidates] == [None] * 4 and r.answer == "5" and r.budget_exhausted
+
+
+def test_a_time_budget_stops_a_local_call_while_it_decodes(tiny_model_dir):
+    """max_seconds is checked during a call on a local backend, not only between calls: a call
+    that would decode for 6 s (400 tokens at 15 ms each, the end of the turn banned) stops when
+    the budget's 0.5 s are up, keeps what it wrote, and the result says why."""
+    import asyncio
+    import time
+
+    from ponder.backends.hf import HFBackend
+
+    backend = HFBackend(tiny_model_dir)
+    eos = backend.tokenizer.convert_tokens_to_ids("<|end|>")
+
+    def slow(input_ids, scores):
+        time.sleep(0.015)
+        scores[:, eos] = float("-inf")
+        return scores
+
+    engine = Engine(backend).for_problem(Budget(max_seconds=0.5))
+    request = GenerationRequest(messages=[{"role": "user", "content": "2+2?"}], max_tokens=400,
+                                logits_processors=[slow])
+    start = time.monotonic()
+    [sample] = asyncio.run(engine.generate(request))
+    took = time.monotonic() - start
+    assert sample.finish_reason == "budget" and 0 < len(sample.token_ids) < 100 and took < 2.0
+    assert engine.ledger.completion_tokens == len(sample.token_ids)
+    assert engine.budget.exhausted_reason() == "time budget of 0.5s spent"
+    # through a strategy: the answer is only what was finished (nothing here), and the result says why
+    from ponder.strategies import build_strategy, run_strategy
+    from ponder.types import Problem
+
+    slowed = Engine(backend).for_problem(Budget(max_seconds=0.5)).with_logits_processors(lambda: slow)
+    problem = Problem(id="p", messages=[{"role": "user", "content": "2+2?"}])
+    r = asyncio.run(run_strategy(build_strategy("cot(max_tokens=400)"), problem, slowed))
+    assert r.budget_exhausted and r.answer is None and r.stop_reason == "time budget of 0.5s spent"
+    assert r.ledger.wall_seconds < 2.0

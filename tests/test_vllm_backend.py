@@ -70,6 +70,19 @@ def test_v1_has_no_per_request_logits_processors(vllm_spec):
     assert r.trace["thinking_tokens"] >= 120 and "Wait" in r.text
 
 
+
+def test_near_a_budgets_end_a_prompt_is_counted_with_the_models_tokenizer(vllm_spec):
+    """What a call claims of a token budget near its end is its prompt counted exactly, as on the
+    local backend (before, about 4 characters a token)."""
+    request = GenerationRequest(messages=[{"role": "user", "content": Q}], max_tokens=40)
+    local, on_vllm = Engine.from_spec("embedded"), Engine.from_spec(vllm_spec)
+    assert on_vllm.count_tokens(Q) == local.count_tokens(Q) == len(on_vllm.backend.tokenizer(Q)["input_ids"])
+    assert on_vllm._prompt_estimate(request, room=0) == local._prompt_estimate(request, room=0) == 29
+    spec, budget = "sc(n=4, temperature=0)", {"max_tokens": 150}
+    a, b = ponder.solve(Q, strategy=spec, budget=budget), ponder.solve(Q, strategy=spec, budget=budget, model=vllm_spec)
+    assert b.stop_reason == a.stop_reason and b.ledger.total_tokens == a.ledger.total_tokens <= 150
+
+
 @pytest.mark.parametrize("version, env, expected", [("0.6.3", None, True), ("0.9.2", None, False),
                                                     ("0.9.2", "0", True), ("0.11.0", "0", False)])
 def test_which_vllm_takes_per_request_logits_processors(version, env, expected, monkeypatch):

@@ -174,4 +174,17 @@ async def in_run_order(index: int, work: Awaitable[T]) -> T:
         _RUN_ORDER.reset(token)
 
 
+async def gather_within_budget(*aws: Awaitable[T]) -> tuple[list[T | None], bool]:
+    """Await concurrent work, keeping what finished when the budget stops some of it: those are
+    ``None``, and the flag says whether any was. (``asyncio.gather`` would raise at the first and
+    drop the others' results while they run on unseen.) Any other error is raised. When the budget
+    is short, the calls of the first awaitables are served before those of later ones."""
+    results = await asyncio.gather(*(in_run_order(i, aw) for i, aw in enumerate(aws)), return_exceptions=True)
+    for r in results:
+        if isinstance(r, BaseException) and not isinstance(r, BudgetExhausted):
+            raise r
+    stopped = [isinstance(r, BudgetExhausted) for r in results]
+    return [None if s else r for r, s in zip(results, stopped)], any(stopped)  # type: ignore[misc]
+
+
 LIMITS = tuple(f.name for f in fields(Budget) if f.name.startswith("max_"))

@@ -134,6 +134,8 @@ class Engine:
             clamped = per_sample < request.max_tokens
             if clamped:
                 request = request.replace(max_tokens=per_sample)
+            if self.budget.max_seconds is not None:  # a local backend stops decoding when time is up
+                request = request.replace(deadline=self.budget.started + self.budget.max_seconds)
             return await self._generate(request, role, clamped)
 
     def _prompt_estimate(self, request: GenerationRequest, room: int) -> int:

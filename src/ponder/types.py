@@ -59,6 +59,9 @@ class GenerationRequest:
     ``prefix`` is a partial assistant message that the model continues (budget forcing and step
     search need it; see ``Capabilities.prefix_continuation``). ``logits_processors`` follow the
     Hugging Face convention ``(input_ids, scores) -> scores`` and work on local backends only.
+    ``deadline`` is a ``time.monotonic()`` instant (the engine sets it from a ``max_seconds``
+    budget): a local backend stops decoding there, its samples ending with finish reason
+    ``budget``; a remote call runs to its end.
     """
 
     messages: list[dict[str, str]]
@@ -73,6 +76,7 @@ class GenerationRequest:
     logprobs: bool = False
     logits_processors: list[Callable[..., Any]] = field(default_factory=list)
     template_kwargs: dict[str, Any] = field(default_factory=dict)
+    deadline: float | None = None
 
     def replace(self, **changes: Any) -> "GenerationRequest":
         return dataclasses.replace(self, **changes)

@@ -19,6 +19,7 @@ from __future__ import annotations
 import concurrent.futures
 import queue
 import threading
+import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable
 
@@ -277,6 +278,8 @@ class BatchDecoder:
             job.finish[i] = "stop"
         elif len(job.generated[i]) >= job.max_tokens:
             job.finish[i] = "length"
+        elif req.deadline is not None and time.monotonic() >= req.deadline:
+            job.finish[i] = "budget"  # the time budget ran out during this call
         if job.on_token is not None:
             text_ids = job.generated[i][:-1] if job.finish[i] == "stop" and tok in b.eos_ids else job.generated[i]
             try:

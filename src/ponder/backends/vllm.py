@@ -58,6 +58,11 @@ class VLLMBackend:
     def render(self, request: GenerationRequest) -> str:
         return render_chat(self.tokenizer, request)
 
+    def count_tokens(self, text: str) -> int:
+        """Tokens of ``text`` as vLLM will see it: what a call claims of a budget near its end, and
+        what ``budget`` forcing counts for the text it inserts."""
+        return len(self.tokenizer.encode(text, add_special_tokens=False))
+
     async def generate(self, request: GenerationRequest) -> Generation:
         if request.logits_processors and not self.logits:
             raise CapabilityError(f"{self.name}: this vLLM (V1 engine) takes no per-request logits processors; "

@@ -1,6 +1,8 @@
 """The Scorer base class and registry. A scorer gives each candidate a number (higher is better),
 or None for one it could not read (a PRM given a candidate longer than its context window), with
-the reason in the candidate's ``meta["unscored"]``; strategies rank such a candidate last.
+the reason in the candidate's ``meta["unscored"]``; strategies rank such a candidate last. A
+scorer whose calls the budget stops keeps the scores it finished and gives None (with no
+``meta["unscored"]``) for the others; it raises ``BudgetExhausted`` only when it scored none.
 
 Scorer specs: a name (``prm``) or a call with options (``prm(model='hf:/path', agg=min)``).
 Every model call a scorer makes goes through the Engine under the scorer's own ledger role.
@@ -45,6 +47,12 @@ class Scorer:
 
     async def score(self, problem: Problem, candidates: list[Candidate], engine: Engine) -> list[float | None]:
         raise NotImplementedError
+
+
+def unscored_by_budget(candidates: list[Candidate]) -> bool:
+    """Some candidate has no score because the budget ran out (not because the scorer could not
+    read it, which its ``meta["unscored"]`` says)."""
+    return any(c.score is None and "unscored" not in c.meta for c in candidates)
 
 
 def rank(score: float | None) -> float:

@@ -12,7 +12,9 @@ import re
 from pydantic import Field
 
 from ..backends import load_backend
+from ..budget import gather_within_budget
 from ..engine import Engine
+from ..errors import BudgetExhausted
 from ..types import Candidate, GenerationRequest, Problem
 from .base import Scorer, ScorerParams
 
@@ -41,9 +43,7 @@ class JudgeScorer(Scorer):
     def check(self, engine: Engine, problem: Problem | None = None) -> None:
         self._engine(engine)  # a bad judge model spec fails here, before any call
 
-    async def score(self, problem: Problem, candidates: list[Candidate], engine: Engine) -> list[float]:
-        import asyncio
-
+    async def score(self, problem: Problem, candidates: list[Candidate], engine: Engine) -> list[float | None]:
         p: JudgeParams = self.params  # type: ignore[assignment]
         judge = self._engine(engine)
 
@@ -55,4 +55,7 @@ class JudgeScorer(Scorer):
             c.meta["judge_reply"] = s.text[:200]
             return int(m.group(1)) / 10 if m else 0.0
 
-        return list(await asyncio.gather(*(rate(c) for c in candidates)))
+        scores, stopped = await gather_within_budget(*(rate(c) for c in candidates))
+        if stopped and all(s is None for s in scores):
+            raise BudgetExhausted(engine.budget.exhausted_reason() or "budget spent")
+        return scores

@@ -2,22 +2,20 @@
 
 from __future__ import annotations
 
-import asyncio
 import copy
 import hashlib
-from typing import Any, Awaitable, ClassVar, TypeVar
+from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from ..answers import extract_answer
-from ..budget import in_run_order
+from ..budget import gather_within_budget  # noqa: F401  (strategies import it from here)
 from ..engine import Engine
 from ..errors import BudgetExhausted, StrategySpecError
 from ..types import Candidate, Problem, Result, Sample
 from .spec import ParsedSpec, Range, parse_spec
 
 REGISTRY: dict[str, type["Strategy"]] = {}
-T = TypeVar("T")
 
 
 class Params(BaseModel):
@@ -169,19 +167,6 @@ def to_candidate(problem: Problem, sample: Sample, **meta: Any) -> Candidate:
     ext = extract_answer(sample.text, kind=problem.answer_kind, cut=sample.finish_reason in CUT)
     return Candidate(text=sample.text, answer=ext.value, finish_reason=sample.finish_reason,
                      meta={"extraction": ext.method, "completion_tokens": sample.completion_tokens, **meta})
-
-
-async def gather_within_budget(*aws: Awaitable[T]) -> tuple[list[T | None], bool]:
-    """Await concurrent work, keeping what finished when the budget stops some of it: those are
-    ``None``, and the flag says whether any was. (``asyncio.gather`` would raise at the first and
-    drop the others' results while they run on unseen.) Any other error is raised. When the budget
-    is short, the calls of the first awaitables are served before those of later ones."""
-    results = await asyncio.gather(*(in_run_order(i, aw) for i, aw in enumerate(aws)), return_exceptions=True)
-    for r in results:
-        if isinstance(r, BaseException) and not isinstance(r, BudgetExhausted):
-            raise r
-    stopped = [isinstance(r, BudgetExhausted) for r in results]
-    return [None if s else r for r, s in zip(results, stopped)], any(stopped)  # type: ignore[misc]
 
 
 def cut_by_budget(candidates: list[Candidate]) -> bool:

@@ -15,7 +15,7 @@ from pydantic import Field
 
 from ..engine import Engine
 from ..errors import BudgetExhausted
-from ..scorers import Scorer, build_scorer, rank
+from ..scorers import Scorer, build_scorer, rank, unscored_by_budget
 from ..types import Candidate, Problem, Result
 from .base import Params, Strategy, cut_by_budget
 from .cot import Cot
@@ -86,8 +86,3 @@ class BestOfN(Strategy):
                       budget_exhausted=exhausted or unscored_by_budget(candidates) or cut_by_budget(candidates),
                       trace=trace)
 
-
-def unscored_by_budget(candidates: list[Candidate]) -> bool:
-    """Some candidate has no score because the budget ran out (not because the scorer could not
-    read it, which its ``meta["unscored"]`` says)."""
-    return any(c.score is None and "unscored" not in c.meta for c in candidates)

@@ -18,7 +18,7 @@ from pydantic import Field
 from ..backends import load_backend
 from ..engine import Engine
 from ..errors import BudgetExhausted
-from ..scorers import build_scorer, rank
+from ..scorers import build_scorer, rank, unscored_by_budget
 from ..types import Candidate, GenerationRequest, Problem, Result
 from .base import Params, Strategy, gather_within_budget, to_candidate
 from .cot import Cot, CotParams
@@ -99,15 +99,17 @@ class FeedbackEdit(Strategy):
         pool = edited or drafts
         if not pool:
             return Result(answer=None, text="", strategy=self.spec, budget_exhausted=True)
+        scored = False
         if self.scorer is not None and not exhausted:
             try:
                 for c, s in zip(pool, await self.scorer.score(problem, pool, engine)):
                     c.score = s
                 best = max(range(len(pool)), key=lambda i: (rank(pool[i].score), -i))
                 answer, text = pool[best].answer, pool[best].text
+                scored, exhausted = True, unscored_by_budget(pool)  # the budget may have stopped some
             except BudgetExhausted:
                 exhausted = True
-        if self.scorer is None or exhausted:
+        if not scored:
             v = vote(pool, kind=problem.answer_kind)
             best = v.index if v.index is not None else 0
             answer, text = pool[best].answer, pool[best].text

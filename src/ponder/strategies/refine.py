@@ -17,7 +17,7 @@ from pydantic import Field
 
 from ..engine import Engine
 from ..errors import BudgetExhausted
-from ..scorers import build_scorer, rank
+from ..scorers import build_scorer, rank, unscored_by_budget
 from ..types import Candidate, GenerationRequest, Problem, Result
 from .base import Params, Strategy, to_candidate
 from .cot import Cot, CotParams
@@ -98,6 +98,7 @@ class SelfRefine(Strategy):
                 for c, s in zip(versions, scores):
                     c.score = s
                 chosen = max(range(len(versions)), key=lambda i: (rank(scores[i]), i))
+                exhausted = exhausted or unscored_by_budget(versions)
             except BudgetExhausted:
                 exhausted = True
         best = versions[chosen]

@@ -7,9 +7,10 @@ Papers: Li et al., "Making Large Language Models Better Reasoners with Step-Awar
 
 from __future__ import annotations
 
+from ..scorers import unscored_by_budget
 from ..types import Candidate, Problem, Result
 from .base import cut_by_budget
-from .bon import BestOfN, unscored_by_budget
+from .bon import BestOfN
 from .voting import vote
 
 
