@@ -106,8 +106,12 @@ class Budget:
 
         While the tokens left are fewer than it needs, a claim waits for the calls in flight to
         give back what they did not use; waiting claims are served in run order (``in_run_order``),
-        so the runs that started first finish before later ones start. A claim alone gets what
-        is left; one whose prompt alone does not fit is refused."""
+        so the runs that started first finish before later ones start. The first call of a run
+        (``gather_within_budget``) whose earlier runs have not all ended takes at most half of
+        the tokens left and leaves each of those runs a call, and waits while it cannot: the runs
+        already under way keep enough to finish, rather than every run starting and none
+        finishing. A claim alone gets what is
+        left; one whose prompt alone does not fit is refused."""
         loop = asyncio.get_running_loop()
         if self._settled is None or self._loop is not loop:  # one per event loop (asyncio.run each time)
             self._settled, self._loop, self._waiting = asyncio.Condition(), loop, {}
@@ -118,7 +122,7 @@ class Budget:
             self._waiting[me] = need
             try:
                 while True:
-                    grant = self._try_claim(me, completion, prompt)
+                    grant = self._try_claim(me, completion, prompt, _opens_run_behind())
                     if grant is not _WAIT:
                         break
                     await settled.wait()  # the calls in flight give back what they do not use
@@ -126,6 +130,7 @@ class Budget:
                 del self._waiting[me]
                 settled.notify_all()  # the claims behind this one may go now, or find the budget spent
             held = 0 if grant is None else prompt + grant
+            _mark_called()
             self.calls_in_flight += 1
             self.tokens_claimed += held
         try:
@@ -136,17 +141,26 @@ class Budget:
                 self.tokens_claimed -= held
                 settled.notify_all()
 
-    def _try_claim(self, me: tuple[tuple[int, ...], int], completion: int | None, prompt: int) -> Any:
+    def _try_claim(self, me: tuple[tuple[int, ...], int], completion: int | None, prompt: int,
+                   behind: int = 0) -> Any:
         """The completion tokens granted to claim ``me``, None when no token limit applies, or
-        ``_WAIT``; raises BudgetExhausted."""
+        ``_WAIT``; raises BudgetExhausted. ``behind``: the claim is the first call of a run
+        started after this many runs that have not ended; it may take half of the tokens left,
+        and leaves each of them a call."""
         self.check()
-        if self.max_calls is not None and self.calls_used + self.calls_in_flight >= self.max_calls:
-            raise BudgetExhausted(f"call budget of {self.max_calls} spent")
+        if self.max_calls is not None:
+            calls_left = self.max_calls - self.calls_used - self.calls_in_flight
+            if calls_left < 1:
+                raise BudgetExhausted(f"call budget of {self.max_calls} spent")
+            if calls_left <= behind and self.calls_in_flight:
+                return _WAIT
         if self.max_tokens is None or completion is None:
             return None
         ahead = [need for key, need in self._waiting.items() if key < me]
         free = self.max_tokens - self.tokens_used - self.tokens_claimed - sum(ahead)
         if free >= prompt + completion:
+            if behind and free < 2 * (prompt + completion) and (ahead or self.calls_in_flight):
+                return _WAIT
             return completion
         if ahead or self.calls_in_flight:
             return _WAIT
@@ -163,14 +177,41 @@ _ARRIVALS = itertools.count()
 _RUN_ORDER: contextvars.ContextVar[tuple[int, ...]] = contextvars.ContextVar("ponder_run_order", default=())
 
 
-async def in_run_order(index: int, work: Awaitable[T]) -> T:
-    """Await ``work`` as run ``index`` of the current run: when the budget is short, the calls of
-    earlier runs (and of their own nested runs) are served first. Use it inside a task of its own
-    (``asyncio.gather`` makes one per awaitable), whose context the order is set in."""
+class _Runs:
+    """The runs one ``gather_within_budget`` started: which have made a call, which have ended."""
+
+    def __init__(self, n: int) -> None:
+        self.called = [False] * n
+        self.ended = [False] * n
+
+
+_RUNS: contextvars.ContextVar[tuple[tuple[_Runs, int], ...]] = contextvars.ContextVar("ponder_runs", default=())
+
+
+def _opens_run_behind() -> int:
+    """How many runs started before the run whose first call is about to be claimed (at any
+    depth: the most at one) have not ended; 0 when the call is not a run's first."""
+    return max((runs.ended[:i].count(False) for runs, i in _RUNS.get() if not runs.called[i]), default=0)
+
+
+def _mark_called() -> None:
+    for runs, i in _RUNS.get():
+        runs.called[i] = True
+
+
+async def in_run_order(index: int, work: Awaitable[T], runs: _Runs | None = None) -> T:
+    """Await ``work`` as run ``index`` of the current run (of ``runs``, its siblings): when the
+    budget is short, the calls of earlier runs (and of their own nested runs) are served first.
+    Use it inside a task of its own (``asyncio.gather`` makes one per awaitable), whose context
+    the order is set in."""
     token = _RUN_ORDER.set(_RUN_ORDER.get() + (index,))
+    group = _RUNS.set(_RUNS.get() + ((runs, index),)) if runs is not None else None
     try:
         return await work
     finally:
+        if runs is not None and group is not None:
+            runs.ended[index] = True
+            _RUNS.reset(group)
         _RUN_ORDER.reset(token)
 
 
@@ -179,7 +220,8 @@ async def gather_within_budget(*aws: Awaitable[T]) -> tuple[list[T | None], bool
     ``None``, and the flag says whether any was. (``asyncio.gather`` would raise at the first and
     drop the others' results while they run on unseen.) Any other error is raised. When the budget
     is short, the calls of the first awaitables are served before those of later ones."""
-    results = await asyncio.gather(*(in_run_order(i, aw) for i, aw in enumerate(aws)), return_exceptions=True)
+    runs = _Runs(len(aws))
+    results = await asyncio.gather(*(in_run_order(i, aw, runs) for i, aw in enumerate(aws)), return_exceptions=True)
     for r in results:
         if isinstance(r, BaseException) and not isinstance(r, BudgetExhausted):
             raise r

@@ -121,19 +121,27 @@ def test_composed_sampling_keeps_the_inner_rules_and_is_reproducible(lab_engine)
 
 
 def test_a_short_budget_holds_and_is_spent_on_finishing_the_first_runs(lab_engine):
-    """Eight budget-forced samples at once under 600 tokens, about six samples' worth. The calls
-    share the budget (each claims its prompt and completion before it starts) and the first runs
-    are served first: no problem goes over it, and most still get a voted answer. Before, all
-    eight thinking calls started at once, each given the whole budget, and the first answer call
-    the budget refused threw the finished samples away: on the first 20 problems under 600 tokens,
-    3 got an answer and they spent 1 022 tokens on average (now 18, and at most 600)."""
+    """Eight budget-forced samples at once (each a thinking call, then an answer call) under 400
+    tokens, about four samples' worth. The calls share the budget (each claims its prompt and
+    completion before it starts), the first runs are served first, and a run starts only while
+    the runs before it keep enough to finish: no problem goes over the budget and every one gets
+    a voted answer. Before, all eight thinking calls started at once, each given the whole budget,
+    and the first answer call the budget refused threw the finished samples away: on the first 20
+    problems under 400 tokens, 1 got an answer and they spent 620 tokens on average; with shared
+    claims but every run started while the budget lasted, 12 got one (`benchmarks/tight_budget.py`)."""
     import ponder
     from ponder import Budget
 
     spec = "sc(n=8, of=budget(think=64, answer_prompt='Answer:', temperature=0.7, seed=3))"
-    results = [ponder.solve(p, model=lab_engine, strategy=spec, budget=Budget(max_tokens=600))
+    results = [ponder.solve(p, model=lab_engine, strategy=spec, budget=Budget(max_tokens=400))
                for p in problems("arith", 8)]
-    assert all(r.ledger.total_tokens <= 600 for r in results)
-    assert sum(r.answer is not None for r in results) >= 6
+    assert all(r.ledger.total_tokens <= 400 and r.budget_exhausted for r in results)
+    assert all(r.answer is not None for r in results)
     for r in results:
         assert all(c.meta["thinking_tokens"] <= 64 for c in r.candidates if c.answer is not None)
+    # a call budget of 8, four runs' worth: a run starts only while each run before it that has
+    # not ended keeps a call for its answer, so four runs finish (before, eight thinking calls
+    # started and none answered)
+    r = ponder.solve(problems("arith", 1)[0], model=lab_engine, strategy=spec, budget=Budget(max_calls=8))
+    assert r.ledger.calls == 8 and r.answer is not None and r.stop_reason == "call budget of 8 spent"
+    assert [c.finish_reason for c in r.candidates] == ["stop"] * 4 + ["budget"] * 4
