@@ -248,3 +248,34 @@ def test_spec_parsing_and_errors():
                      ("openai:m@http://a/v1?http=curl", "http= accepts httpx or aiohttp"), ("openai:m@http://a/v1?timeout=-1", "positive")]:
         with pytest.raises(ModelSpecError, match=why):
             parse_spec(bad)
+
+
+async def test_a_time_budget_stops_reading_a_stream_and_charges_what_it_saw(flaky):
+    """A remote call under ``max_seconds`` is streamed and read until the time is up: the text so
+    far is kept (finish reason budget), the server sees the client leave, and as the stream ended
+    before its usage the budget is charged the prompt's claim and the tokens the text holds (here
+    about 4 characters a token: the model's tokenizer is not known), not nothing."""
+    import ponder
+    from ponder import Budget
+
+    url = flaky(0)
+    backend = load_backend(f"openai:slow@{url}/v1", cache=False)
+    await backend.generate(GenerationRequest(messages=msgs(), max_tokens=5))  # the client is set up (not streamed)
+    engine = Engine(backend).for_problem(Budget(max_seconds=0.5))
+    start = time.monotonic()
+    [s] = await engine.generate(GenerationRequest(messages=msgs(), max_tokens=100))
+    took = time.monotonic() - start
+    assert s.finish_reason == "budget" and 3 < s.text.count("1 ") < 30 and took < 1.5
+    [entry] = engine.ledger.entries
+    assert entry.completion_tokens is None  # the server never said: the ledger does not make it up
+    assert engine.budget.tokens_used >= -(-len(s.text) // 4) > 0
+    assert engine.budget.exhausted_reason() == "time budget of 0.5s spent"
+    for _ in range(50):  # the server noticed the client leave
+        if httpx.get(f"{url}/calls").json()["left"] == 1:
+            break
+        await asyncio.sleep(0.05)
+    assert httpx.get(f"{url}/calls").json()["left"] == 1
+    # through a strategy: no answer was finished, and the result says why
+    r = await ponder.asolve("2+2?", model=f"openai:slow@{url}/v1", strategy="cot(max_tokens=100)",
+                            budget={"max_seconds": 0.5})
+    assert r.budget_exhausted and r.answer is None and r.stop_reason == "time budget of 0.5s spent"

@@ -110,8 +110,8 @@ class Budget:
         (``gather_within_budget``) whose earlier runs have not all ended takes at most half of
         the tokens left and leaves each of those runs a call, and waits while it cannot: the runs
         already under way keep enough to finish, rather than every run starting and none
-        finishing. A claim alone gets what is
-        left; one whose prompt alone does not fit is refused."""
+        finishing. A claim alone gets what is left; one whose prompt alone does not fit is
+        refused."""
         loop = asyncio.get_running_loop()
         if self._settled is None or self._loop is not loop:  # one per event loop (asyncio.run each time)
             self._settled, self._loop, self._waiting = asyncio.Condition(), loop, {}

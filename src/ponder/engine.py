@@ -134,9 +134,9 @@ class Engine:
             clamped = per_sample < request.max_tokens
             if clamped:
                 request = request.replace(max_tokens=per_sample)
-            if self.budget.max_seconds is not None:  # a local backend stops decoding when time is up
+            if self.budget.max_seconds is not None:  # the backend stops the call when time is up
                 request = request.replace(deadline=self.budget.started + self.budget.max_seconds)
-            return await self._generate(request, role, clamped)
+            return await self._generate(request, role, clamped, prompt)
 
     def _prompt_estimate(self, request: GenerationRequest, room: int) -> int:
         """How many tokens the request's prompt holds: what a call claims of a token budget besides
@@ -153,7 +153,7 @@ class Engine:
         counted = self.count_tokens(text)
         return counted if counted is not None else len(text) // 4
 
-    async def _generate(self, request: GenerationRequest, role: str, clamped: bool) -> list[Sample]:
+    async def _generate(self, request: GenerationRequest, role: str, clamped: bool, prompt: int = 0) -> list[Sample]:
         stream = None
         if role == "policy" and self.on_token is not None and request.n == 1:
             sink = self.on_token
@@ -183,9 +183,11 @@ class Engine:
             finish_reasons=[s.finish_reason for s in samples],
             num_parameters=self.capabilities().num_parameters,
         )
-        spent = (usage.prompt_tokens or 0) + (usage.completion_tokens or 0)
-        if usage.completion_tokens is None:  # backend did not count: charge what we can see
-            spent += sum(len(s.token_ids or ()) for s in samples)
+        # what the backend did not count (a stream stopped at a deadline, a server that reports no
+        # usage) is charged as the prompt's claim and the samples' tokens as far as they can be seen
+        spent = (usage.prompt_tokens if usage.prompt_tokens is not None else prompt) + (usage.completion_tokens or 0)
+        if usage.completion_tokens is None:
+            spent += sum(len(s.token_ids) if s.token_ids is not None else self._text_tokens(s.text) for s in samples)
         self.budget.charge(spent)
         if stream is not None and request.n == 1 and not getattr(self.backend, "supports_streaming", False) \
                 and samples:
@@ -193,6 +195,10 @@ class Engine:
         if self.on_call is not None:
             self.on_call(entry, samples)
         return samples
+
+    def _text_tokens(self, text: str) -> int:
+        counted = self.count_tokens(text) if text else 0
+        return counted if counted is not None else -(-len(text) // 4)  # ~4 characters a token, rounded up
 
     @contextlib.asynccontextmanager
     async def _window(self) -> AsyncIterator[None]:

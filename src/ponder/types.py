@@ -60,8 +60,8 @@ class GenerationRequest:
     search need it; see ``Capabilities.prefix_continuation``). ``logits_processors`` follow the
     Hugging Face convention ``(input_ids, scores) -> scores`` and work on local backends only.
     ``deadline`` is a ``time.monotonic()`` instant (the engine sets it from a ``max_seconds``
-    budget): a local backend stops decoding there, its samples ending with finish reason
-    ``budget``; a remote call runs to its end.
+    budget): the hf backend stops decoding there and the openai backend stops reading the call's
+    stream, the samples ending with finish reason ``budget``; vllm runs the call to its end.
     """
 
     messages: list[dict[str, str]]

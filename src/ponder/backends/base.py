@@ -39,7 +39,8 @@ def sample_of(full: str, choice: dict[str, Any], stop: list[str], **fields: Any)
     strings without saying (the OpenAI API) leaves it unknown, and the sample says
     so (``stop_unknown``) rather than passing for one that ended at the end of its turn."""
     text, cut = truncate_at_stop(full, stop)
-    finish = "length" if choice.get("finish_reason") == "length" else "stop"
+    reason = choice.get("finish_reason")
+    finish = reason if reason in ("length", "budget") else "stop"  # budget: cut at the deadline
     said = choice.get("stop_reason") or choice.get("matched_stop")
     matched = said if isinstance(said, str) else None
     if matched is None and cut:

@@ -17,6 +17,8 @@ llama.cpp, hosted APIs — through the official ``openai`` SDK (``AsyncOpenAI``)
   passed on as it arrives with its choice's index (reasoning deltas inside ``<think>…</think>``),
   usage from the final chunk (``stream_options.include_usage``). A stream that fails before its first token is
   retried like any call; one that fails after it is an error (its tokens were already delivered).
+  A call with a ``deadline`` (a time budget) is streamed too, and left when the time is up: its
+  samples keep the text so far and end with finish reason ``budget``.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ import asyncio
 import functools
 import os
 import random
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
@@ -308,6 +311,8 @@ class OpenAIBackend:
         if request.template_kwargs:
             extra["chat_template_kwargs"] = request.template_kwargs
         use_completions = continuing and self.config.continuation == "completions"
+        if on_token is None and request.deadline is not None:
+            on_token = _unheard  # streamed, so that reading can stop at the deadline
         try:
             if use_completions:
                 prompt = self._render(request)
@@ -387,6 +392,12 @@ class OpenAIBackend:
                             parts.setdefault(i, []).append(piece)
                             delivered = True
                             on_token(i, piece)
+                    if request.deadline is not None and time.monotonic() >= request.deadline:
+                        going = [i for i in range(max(1, request.n)) if i not in outs or not outs[i].finish]
+                        if going:  # time is up: stop reading (the server stops the work when we leave)
+                            for i in going:
+                                outs.setdefault(i, Assembler(completions)).finish = {"finish_reason": "budget"}
+                            break
                 for i, out in outs.items():
                     tail = out.close()
                     if tail:
@@ -492,6 +503,10 @@ def _aiohttp_available() -> bool:
     except ImportError:
         return False
     return True
+
+
+def _unheard(_index: int, _delta: str) -> None:
+    """The text deltas of a call streamed only so that it can be stopped at a deadline."""
 
 
 def _usage(u: dict[str, Any] | None, retries: int) -> Usage:

@@ -38,7 +38,7 @@ def cut_short(choice: dict[str, Any]) -> bool:
     """The choice was cut before the model ended its turn (by the token limit, or by a stop string
     the server names): thinking it left open stays open, no ``</think>`` is made up for it."""
     said = choice.get("stop_reason") or choice.get("matched_stop")
-    return choice.get("finish_reason") == "length" or isinstance(said, str)
+    return choice.get("finish_reason") in ("length", "budget") or isinstance(said, str)
 
 
 def sdk_chunk(chunk: Any) -> dict[str, Any]:

@@ -85,4 +85,3 @@ class BestOfN(Strategy):
         return Result(answer=c.answer, text=c.text, strategy=self.spec, candidates=candidates,
                       budget_exhausted=exhausted or unscored_by_budget(candidates) or cut_by_budget(candidates),
                       trace=trace)
-
