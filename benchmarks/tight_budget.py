@@ -5,9 +5,10 @@
 ``sc(n=8, of=budget(think=64, ...))`` starts eight budget-forced runs at once, each two calls
 (thinking, then the answer). Under a ``max_tokens`` budget smaller than eight runs' worth, the
 calls share it (each claims its prompt and completion before it starts, the earliest runs are
-served first, and a run starts only while the runs before it keep enough to finish): this prints, per budget, the problems answered and solved, the mean ledger tokens
-and how many problems went over the budget (which should be none), on the first ``--limit``
-``arith`` problems with the embedded lab model.
+served first, and a run starts only while the runs before it keep enough to finish): this
+prints, per budget, the problems answered and solved, the mean ledger tokens and how many
+problems went over the budget (which should be none), on the first ``--limit`` ``arith``
+problems with the embedded lab model.
 """
 
 from __future__ import annotations

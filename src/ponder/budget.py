@@ -105,7 +105,7 @@ class Budget:
         counting the calls in flight. The caller charges the call (``charge``) before leaving.
 
         While the tokens left are fewer than it needs, a claim waits for the calls in flight to
-        give back what they did not use; waiting claims are served in run order (``in_run_order``),
+        give back what they did not use; waiting claims are served in run order (``_in_run``),
         so the runs that started first finish before later ones start. The first call of a run
         (``gather_within_budget``) whose earlier runs have not all ended takes at most half of
         the tokens left and leaves each of those runs a call, and waits while it cannot: the runs
@@ -116,7 +116,7 @@ class Budget:
         if self._settled is None or self._loop is not loop:  # one per event loop (asyncio.run each time)
             self._settled, self._loop, self._waiting = asyncio.Condition(), loop, {}
         settled = self._settled
-        me = (_RUN_ORDER.get(), next(_ARRIVALS))
+        me = (tuple(i for _, i in _RUNS.get()), next(_ARRIVALS))  # its run order, then its arrival
         need = prompt + (completion or 0)
         async with settled:
             self._waiting[me] = need
@@ -174,7 +174,6 @@ class Budget:
 
 _WAIT = object()
 _ARRIVALS = itertools.count()
-_RUN_ORDER: contextvars.ContextVar[tuple[int, ...]] = contextvars.ContextVar("ponder_run_order", default=())
 
 
 class _Runs:
@@ -185,6 +184,7 @@ class _Runs:
         self.ended = [False] * n
 
 
+# the runs the current task is inside, outermost first: their siblings and their indices
 _RUNS: contextvars.ContextVar[tuple[tuple[_Runs, int], ...]] = contextvars.ContextVar("ponder_runs", default=())
 
 
@@ -199,20 +199,16 @@ def _mark_called() -> None:
         runs.called[i] = True
 
 
-async def in_run_order(index: int, work: Awaitable[T], runs: _Runs | None = None) -> T:
-    """Await ``work`` as run ``index`` of the current run (of ``runs``, its siblings): when the
-    budget is short, the calls of earlier runs (and of their own nested runs) are served first.
-    Use it inside a task of its own (``asyncio.gather`` makes one per awaitable), whose context
-    the order is set in."""
-    token = _RUN_ORDER.set(_RUN_ORDER.get() + (index,))
-    group = _RUNS.set(_RUNS.get() + ((runs, index),)) if runs is not None else None
+async def _in_run(runs: _Runs, index: int, work: Awaitable[T]) -> T:
+    """Await ``work`` as run ``index`` of ``runs`` (inside the current run): when the budget is
+    short, the calls of earlier runs (and of their own nested runs) are served first. Use it inside
+    a task of its own (``asyncio.gather`` makes one per awaitable), whose context the run is set in."""
+    token = _RUNS.set(_RUNS.get() + ((runs, index),))
     try:
         return await work
     finally:
-        if runs is not None and group is not None:
-            runs.ended[index] = True
-            _RUNS.reset(group)
-        _RUN_ORDER.reset(token)
+        runs.ended[index] = True
+        _RUNS.reset(token)
 
 
 async def gather_within_budget(*aws: Awaitable[T]) -> tuple[list[T | None], bool]:
@@ -221,7 +217,7 @@ async def gather_within_budget(*aws: Awaitable[T]) -> tuple[list[T | None], bool
     drop the others' results while they run on unseen.) Any other error is raised. When the budget
     is short, the calls of the first awaitables are served before those of later ones."""
     runs = _Runs(len(aws))
-    results = await asyncio.gather(*(in_run_order(i, aw, runs) for i, aw in enumerate(aws)), return_exceptions=True)
+    results = await asyncio.gather(*(_in_run(runs, i, aw) for i, aw in enumerate(aws)), return_exceptions=True)
     for r in results:
         if isinstance(r, BaseException) and not isinstance(r, BudgetExhausted):
             raise r

@@ -257,9 +257,10 @@ def auroc(scores: list[float], labels: list[bool]) -> float:
 
 
 def evaluate_prm(prm_dir, samples_file: str, policy_dir=None) -> dict:
-    """PRM best-of-k (aggregate last / min / prod / mean, as the ``prm`` scorer's ``agg``), step AUROC and answer AUROC (the last step's
-    score against the answer's correctness, what best-of-k lives on) on saved policy samples;
-    with ``policy_dir``, also best-of-k by the policy's mean token log-probability."""
+    """PRM best-of-k (aggregated by last / min / prod / mean, as the ``prm`` scorer's ``agg``), step
+    AUROC and answer AUROC (the last step's score against the answer's correctness, what best-of-k
+    lives on) on saved policy samples; with ``policy_dir``, also best-of-k by the policy's mean
+    token log-probability."""
     from .tasks import TASKS, LabProblem, extract_answer
 
     d = json.loads(Path(samples_file).read_text())

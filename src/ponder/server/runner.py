@@ -362,7 +362,7 @@ class Job:
 
 
 def _finish_reason(sample_reason: str | None, text: str, result: Result) -> str:
-    if sample_reason in ("length", "budget") or (sample_reason is None and result.budget_exhausted):
+    if sample_reason in CUT or (sample_reason is None and result.budget_exhausted):
         return "length"
     return "stop"
 
