@@ -46,7 +46,11 @@ def test_ledger_totals_flops_cost_and_unknowns():
     only_a = led.by_role()["policy"]
     assert only_a.cost({"a": Price(1.0, 2.0, 0.5)}) == pytest.approx((60 * 1 + 40 * 0.5 + 50 * 2) / 1e6)
     assert "unknown" not in only_a.summary() and "2 calls" in led.summary()
-    empty = Ledger()
+    empty = Ledger()  # no call at all: nothing spent, which is known
+    assert (empty.prompt_tokens, empty.completion_tokens, empty.total_tokens) == (0, 0, 0)
+    empty.record(role="execution", model="sandbox", n=1, usage=Usage(), wall_seconds=0.1, finish_reasons=["passed"],
+                 model_call=False)
+    assert empty.total_tokens == 0 and "unknown" not in empty.summary()  # a sandbox run spends no tokens
     empty.record(role="policy", model="x", n=1, usage=Usage(), wall_seconds=0.1, finish_reasons=["stop"])
     assert empty.completion_tokens is None and "unknown" in empty.summary()
     # sandbox runs (S*) are in the ledger but are no model's work: they neither hide the FLOPs nor
@@ -56,6 +60,19 @@ def test_ledger_totals_flops_cost_and_unknowns():
     assert only_a.flops()["total"] == 2200 and only_a.cost({"a": Price(1.0, 2.0, 0.5)}) is not None
     assert only_a.summary().startswith("1 call,") and only_a.calls == 1 and only_a.other_runs == 3
     assert "1.00s model time, 0.20s other work (3 sandbox runs)" in only_a.summary()
+
+
+def test_an_engine_with_logits_processors_is_the_same_engine_with_them():
+    class Tagged(Engine):
+        pass
+
+    def factory():
+        return None
+
+    parent = Tagged(Scripted(), budget=Budget(max_tokens=100))
+    child = parent.with_logits_processors(factory)
+    assert type(child) is Tagged and child.processor_factories == [factory] and parent.processor_factories == []
+    assert child.ledger is parent.ledger and child.budget is parent.budget and child._sem() is parent._sem()
 
 
 @pytest.mark.parametrize("field", ["max_tokens", "max_calls", "max_seconds"])

@@ -92,6 +92,9 @@ def test_prefix_continuation_and_partial_assistant_turn(backend):
     assert backend._sample(backend.render(req()), [x, x, end, x], None, "stop", []).reasoning_tokens == 3
     assert backend._sample(backend.render(req()), [x, start, x, end, x], None, "stop", []).reasoning_tokens == 3
     assert backend._sample(backend.render(req()), [x, x], None, "stop", []).reasoning_tokens == 0
+    # after thinking was closed in the prompt (a forced end of thinking), a second close is the answer's
+    closed = backend.render(req(prefix="<think> 1+1=2 </think>"))
+    assert backend._sample(closed, [x, x, end, x], None, "stop", []).reasoning_tokens == 0
 
 
 def test_an_empty_stop_string_stops_nothing(backend):

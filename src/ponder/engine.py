@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import copy
 import time
 from typing import TYPE_CHECKING, Any, AsyncIterator, Callable
 
@@ -79,10 +80,10 @@ class Engine:
                       on_call=self.on_call)
 
     def with_logits_processors(self, factory: Callable[[], Any]) -> "Engine":
-        """This engine, adding fresh logits processors from ``factory()`` to every policy request."""
-        child = Engine(self.backend, budget=self.budget, ledger=self.ledger, max_concurrency=self.max_concurrency,
-                       on_token=self.on_token, on_call=self.on_call, on_choice_token=self.on_choice_token,
-                       _semaphore=self._sem())
+        """This engine (its class, hooks, ledger, budget and concurrency limit), adding fresh logits
+        processors from ``factory()`` to every policy request."""
+        self._sem()  # made before the copy, so that both share it
+        child = copy.copy(self)
         child.processor_factories = [*self.processor_factories, factory]
         return child
 
@@ -90,6 +91,12 @@ class Engine:
         """Tokens of ``text`` in this model's tokenizer, where the backend knows it."""
         fn = getattr(self.backend, "count_tokens", None)
         return fn(text) if fn is not None else None
+
+    def estimate_tokens(self, text: str) -> int:
+        """Tokens of ``text``: counted where the backend knows its tokenizer, else about 4
+        characters a token, rounded up (the one fallback of every count the budget needs)."""
+        counted = self.count_tokens(text) if text else 0
+        return counted if counted is not None else -(-len(text) // 4)
 
     def _sem(self) -> asyncio.Semaphore:
         if self._semaphore is None:
@@ -149,9 +156,7 @@ class Engine:
         if room >= 4 * (bound + request.max_tokens * max(1, request.n)):
             return bound
         render = getattr(self.backend, "render", None)
-        text = render(request) if render is not None else raw
-        counted = self.count_tokens(text)
-        return counted if counted is not None else len(text) // 4
+        return self.estimate_tokens(render(request) if render is not None else raw)
 
     async def _generate(self, request: GenerationRequest, role: str, clamped: bool, prompt: int = 0) -> list[Sample]:
         stream = None
@@ -187,7 +192,7 @@ class Engine:
         # usage) is charged as the prompt's claim and the samples' tokens as far as they can be seen
         spent = (usage.prompt_tokens if usage.prompt_tokens is not None else prompt) + (usage.completion_tokens or 0)
         if usage.completion_tokens is None:
-            spent += sum(len(s.token_ids) if s.token_ids is not None else self._text_tokens(s.text) for s in samples)
+            spent += sum(len(s.token_ids) if s.token_ids is not None else self.estimate_tokens(s.text) for s in samples)
         self.budget.charge(spent)
         if stream is not None and request.n == 1 and not getattr(self.backend, "supports_streaming", False) \
                 and samples:
@@ -195,10 +200,6 @@ class Engine:
         if self.on_call is not None:
             self.on_call(entry, samples)
         return samples
-
-    def _text_tokens(self, text: str) -> int:
-        counted = self.count_tokens(text) if text else 0
-        return counted if counted is not None else -(-len(text) // 4)  # ~4 characters a token, rounded up
 
     @contextlib.asynccontextmanager
     async def _window(self) -> AsyncIterator[None]:

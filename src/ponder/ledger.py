@@ -52,9 +52,10 @@ class Price:
 
 
 def _sum(values: list[int | None]) -> int | None:
-    """Sum of the known values; None only if no call reported this counter at all."""
+    """Sum of the known values; None only if no call reported this counter at all (with no call
+    at all, 0: nothing was spent)."""
     known = [v for v in values if v is not None]
-    return sum(known) if known else None
+    return sum(known) if known or not values else None
 
 
 @dataclass
@@ -111,19 +112,19 @@ class Ledger:
 
     @property
     def prompt_tokens(self) -> int | None:
-        return _sum([e.prompt_tokens for e in self.entries])
+        return _sum([e.prompt_tokens for e in self.entries if e.model_call])
 
     @property
     def cached_prompt_tokens(self) -> int | None:
-        return _sum([e.cached_prompt_tokens for e in self.entries])
+        return _sum([e.cached_prompt_tokens for e in self.entries if e.model_call])
 
     @property
     def completion_tokens(self) -> int | None:
-        return _sum([e.completion_tokens for e in self.entries])
+        return _sum([e.completion_tokens for e in self.entries if e.model_call])
 
     @property
     def reasoning_tokens(self) -> int | None:
-        return _sum([e.reasoning_tokens for e in self.entries])
+        return _sum([e.reasoning_tokens for e in self.entries if e.model_call])
 
     @property
     def total_tokens(self) -> int | None:

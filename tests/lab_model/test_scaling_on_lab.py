@@ -13,6 +13,7 @@ import re
 
 from lab_fixtures import accuracy, lab_engine, problems, run_all, tokens  # noqa: F401  (fixture)
 from ponder.lab.engine_eval import evaluate
+from ponder.strategies import build_strategy, run_strategy
 
 
 def test_voting_beats_one_sample_by_eight_points():
@@ -62,6 +63,10 @@ def test_thought_switching_penalty_lowers_switches(lab_engine):
     penalised = run_all(lab_engine, "tip(alpha=3, of=sc(n=8, temperature=1.0))", probs)
     assert switches(free) > 0
     assert switches(penalised) < switches(free), (switches(penalised), switches(free))
+    # tip's seed seeds the strategy it penalises (the proxy's seed reaches it)
+    texts = [asyncio.run(run_strategy(build_strategy(f"tip(seed={s}, of=cot(temperature=1.0))"), probs[0],
+                                      lab_engine.for_problem())).text for s in (3, 3, 4)]
+    assert texts[0] == texts[1] != texts[2]
 
 
 def test_chain_of_draft_uses_fewer_tokens_than_chain_of_thought(lab_engine):

@@ -133,6 +133,21 @@ def test_n_choices_from_one_call_or_independent_runs(client, model_id):
     assert err.value.body["code"] == "above_ceiling" and err.value.body["param"] == "n"
 
 
+def test_seeded_choices_of_independent_runs_differ_and_repeat(client, model_id):
+    """n runs of a strategy with one seed: each run its own seed (as nested runs), not n copies of one."""
+    q = [{"role": "user", "content": "Compute left to right: 567-227-134*4+24"}]
+    body = dict(model=model_id, messages=q, n=4, temperature=1.0, seed=7, max_tokens=40,
+                extra_body={"strategy": "cot"})
+
+    def texts() -> list[tuple[str, str]]:
+        return [(c.message.model_extra.get("reasoning_content") or "", c.message.content or "")
+                for c in client.chat.completions.create(**body).choices]
+
+    first = texts()
+    assert len(set(first)) > 1, first
+    assert texts() == first
+
+
 def test_the_choices_of_one_call_stream_side_by_side(client, model_id):
     """n choices from one call (strategy none) each stream token by token as they are decoded
     together, not whole at the end; the same seed gives the non-streamed choices."""
@@ -161,10 +176,48 @@ def test_reasoning_effort_and_thinking_choose_the_strategy(client, model_id):
     assert ponder["source"] == "thinking" and ponder["strategy"].startswith("think(mode=budget, tokens=6")
     assert ponder["ledger"]["totals"]["calls"] >= 2  # think until the budget, then answer
     # an explicit strategy wins over the effort; parameters the strategy lacks are reported
-    r = client.chat.completions.create(model=model_id, messages=CHAT, reasoning_effort="high", max_tokens=3,
+    r = client.chat.completions.create(model=model_id, messages=CHAT, reasoning_effort="high", top_p=0.9,
                                        extra_body={"strategy": "sc(n=2, of=cot(max_tokens=3))"})
     assert r.model_extra["ponder"]["source"] == "strategy"
-    assert any(p.startswith("max_tokens") for p in r.model_extra["ponder"]["ignored_params"])
+    assert any(p.startswith("top_p") for p in r.model_extra["ponder"]["ignored_params"])
+
+
+def test_max_tokens_caps_every_call_of_a_strategy_that_has_no_such_parameter(client, model_id):
+    q = [{"role": "user", "content": "Compute left to right: 567-227-134*4+24"}]
+    r = client.chat.completions.create(model=model_id, messages=q, max_completion_tokens=4,
+                                       extra_body={"strategy": "sc(n=3, temperature=1.0)"})
+    ponder = r.model_extra["ponder"]
+    assert r.usage.completion_tokens == 3 * 4  # three samples of 4 tokens (sc samples in one call)
+    assert r.choices[0].finish_reason == "length"
+    assert not [p for p in ponder["ignored_params"] if "max" in p]
+    # a cap the spec sets itself wins, and the message names the field the client sent
+    r = client.chat.completions.create(model=model_id, messages=q, max_completion_tokens=5,
+                                       extra_body={"strategy": "cot(max_tokens=3)"})
+    assert r.model_extra["ponder"]["ignored_params"] == ["max_completion_tokens (set by the strategy spec)"]
+    with pytest.raises(openai.BadRequestError, match="min_tokens=8 is above max_tokens=4") as err:
+        client.chat.completions.create(model=model_id, messages=q, max_tokens=4, extra_body={"min_tokens": 8})
+    assert err.value.body["param"] == "min_tokens"
+
+
+def test_a_spec_that_would_start_too_many_runs_is_refused_at_once(server, client, model_id):
+    """Nested strategies multiply their runs: 2**30 from a 360-character spec. Refused before any
+    work, so the server stays responsive."""
+    deep = "sc(n=2, of=" * 30 + "cot" + ")" * 30
+    start = time.perf_counter()
+    with pytest.raises(openai.BadRequestError, match="1,073,741,824 runs") as err:
+        client.chat.completions.create(model=model_id, messages=CHAT, extra_body={"strategy": deep})
+    assert err.value.body["code"] == "above_ceiling" and err.value.body["param"] == "strategy"
+    assert time.perf_counter() - start < 5
+    with pytest.raises(openai.BadRequestError, match="n=4 may start 8,192 runs"):  # n copies count too
+        client.chat.completions.create(model=model_id, messages=CHAT, n=4, extra_body={"strategy": "sc(n=1024, of=sc(n=2))"})
+    assert httpx.get(f"{server.root}/health", timeout=5).status_code == 200
+
+
+def test_a_budget_too_small_for_any_call_reports_zero_tokens_not_null(client, model_id):
+    r = client.chat.completions.create(model=model_id, messages=CHAT, max_tokens=8,
+                                       extra_body={"budget": {"max_tokens": 10}})
+    assert (r.usage.prompt_tokens, r.usage.completion_tokens, r.usage.total_tokens) == (0, 0, 0)
+    assert r.model_extra["ponder"]["budget_exhausted"] and r.choices[0].finish_reason == "length"
 
 
 def test_auth_is_required_everywhere_but_health(server, model_id):
@@ -233,6 +286,14 @@ def test_concurrency_ceiling_and_disconnect_cancels_the_work(server, model_id):
         time.sleep(0.05)
     # answered at once: the slot was freed and the local decoding loop stopped (it holds the model)
     assert r.status_code == 200 and time.perf_counter() - left < 2.5
+    for strategy in ("none", "cot", "sc(n=8, of=sc(n=4))"):  # leave streams early, in any strategy
+        with httpx.stream("POST", f"{server.url}/chat/completions", headers=h, timeout=30,
+                          json={**quick, "max_tokens": 64, "stream": True, "strategy": strategy}) as stream:
+            for i, _ in enumerate(stream.iter_lines()):
+                if i > 1:
+                    break
+        time.sleep(0.3)
+    assert "internal error" not in server.logs()  # a client leaving is no error of the server
 
 
 # 64 samples that each think at least 440 tokens: far more than the server's 3 s (and than one call

@@ -220,8 +220,9 @@ class HFBackend:
         if self.think_ids is not None:
             start, end = self.think_ids
             inside = prompt_text.rfind("<think>") > prompt_text.rfind("</think>")
-            if end in ids and (start not in ids or ids.index(start) > ids.index(end)):
-                inside = True  # a close before any open: the text before it is thinking, as the proxy shows it
+            if "</think>" not in prompt_text and end in ids and (start not in ids or ids.index(start) > ids.index(end)):
+                inside = True  # a close before any open, thinking never closed before: the text before it is
+                # thinking, as the proxy shows it (after a forced end of thinking, a second close is the answer's)
             reasoning = 0
             for tok in ids:
                 if tok == start:

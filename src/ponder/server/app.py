@@ -24,7 +24,7 @@ from starlette.responses import JSONResponse, Response
 
 from .. import __version__
 from ..engine import Engine
-from ..errors import PonderError
+from ..errors import PonderError, StrategySpecError
 from ..types import Problem
 from .config import ServerConfig
 from .convert import clean, ledger_summary, legacy_logprobs, to_messages, usage_of
@@ -53,7 +53,10 @@ def create_app(config: ServerConfig, backend: Any = None) -> FastAPI:
         from ..backends import load_backend
 
         backend = load_backend(config.model)
-    _build(_parse(config.default_strategy))  # a bad default fails at start, not per request
+    default = _build(_parse(config.default_strategy))  # a bad default fails at start, not per request
+    if default.runs() > config.max_runs:
+        raise StrategySpecError(f"the default strategy {default.spec} may start {default.runs():,} runs, above "
+                                f"--max-runs {config.max_runs:,}")
     if hasattr(backend, "prefer_aiohttp"):
         backend.prefer_aiohttp()  # one event loop for the server's life: the cheaper transport
     upstream = getattr(backend, "config", None)
@@ -89,6 +92,8 @@ def create_app(config: ServerConfig, backend: Any = None) -> FastAPI:
             if err.status >= 500:
                 log.warning("upstream failure: %s", err.message)
             return err
+        if isinstance(exc, asyncio.CancelledError):  # the client left: nobody reads this, nothing went wrong
+            return APIError(499, "the request was cancelled: the client closed the connection", code="cancelled")
         if isinstance(exc, TimeoutError):
             return APIError(504, f"the request ran past this server's timeout of {config.timeout}s",
                             code="timeout")

@@ -35,6 +35,9 @@ def serve_command(
     effort_map: Optional[str] = typer.Option(None, "--effort-map",
                                              help='JSON file {"none": SPEC, "low": SPEC, "medium": SPEC, "high": SPEC}.'),
     max_n: int = typer.Option(16, "--max-n", help="Ceiling of a request's n."),
+    max_runs: int = typer.Option(4096, "--max-runs",
+                                 help="Ceiling of the runs a request's strategy may start (n through nested "
+                                      "strategies, times the request's n)."),
     max_tokens: int = typer.Option(32768, "--max-tokens", help="Ceiling of a request's max_tokens."),
     max_request_tokens: int = typer.Option(1_000_000, "--max-request-tokens",
                                            help="Token budget of one request over all its model calls."),
@@ -58,8 +61,8 @@ def serve_command(
                              "loaded once in every worker process: serve a local model with one worker")
     config = ServerConfig(model=model, served_model_name=served_model_name, api_key=api_key,
                           default_strategy=default_strategy, effort_map=load_effort_map(effort_map),
-                          max_concurrency=max_concurrency, timeout=timeout, max_n=max_n, max_tokens=max_tokens,
-                          max_request_tokens=max_request_tokens, max_body_bytes=max_body_bytes)
+                          max_concurrency=max_concurrency, timeout=timeout, max_n=max_n, max_runs=max_runs,
+                          max_tokens=max_tokens, max_request_tokens=max_request_tokens, max_body_bytes=max_body_bytes)
     level = log_level.value
     configure_logging(level)
     app = create_app(config)  # also checks the model and strategies before any worker starts

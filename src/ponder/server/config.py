@@ -22,6 +22,8 @@ class ServerConfig:
     ``max_concurrency``: requests in progress at once; one more is answered 429 with Retry-After.
     ``timeout``: seconds a request may run before it is cancelled and answered 504.
     ``max_n`` / ``max_tokens``: ceilings of the request's ``n`` and ``max_tokens``.
+    ``max_runs``: ceiling of the runs one request's strategy may start (``Strategy.runs`` times
+    ``n``): nested strategies multiply, so a short spec could otherwise start billions.
     ``max_request_tokens``: the token budget of one request (prompt + completion over every call
     the strategy makes); a request may ask for less through ``budget``.
     ``max_body_bytes``: request bodies above this are answered 413.
@@ -35,13 +37,14 @@ class ServerConfig:
     max_concurrency: int = 64
     timeout: float = 600.0
     max_n: int = 16
+    max_runs: int = 4096
     max_tokens: int = 32768
     max_request_tokens: int = 1_000_000
     max_body_bytes: int = 4 * 1024 * 1024
     keepalive_seconds: float = 15.0
 
     def __post_init__(self) -> None:
-        for name in ("max_concurrency", "max_n", "max_tokens", "max_request_tokens", "max_body_bytes"):
+        for name in ("max_concurrency", "max_n", "max_runs", "max_tokens", "max_request_tokens", "max_body_bytes"):
             if int(getattr(self, name)) <= 0:
                 raise BudgetError(f"{name.replace('_', '-')} must be a positive number, got {getattr(self, name)!r}")
         if not self.timeout > 0:  # NaN too

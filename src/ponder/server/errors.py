@@ -17,8 +17,8 @@ from ..errors import (BackendError, BudgetError, CapabilityError, ContextLengthE
 
 TYPES = {400: "invalid_request_error", 401: "authentication_error", 404: "not_found_error",
          405: "invalid_request_error", 413: "invalid_request_error", 422: "invalid_request_error",
-         429: "rate_limit_error", 500: "server_error", 502: "upstream_error", 503: "server_error",
-         504: "timeout_error"}
+         429: "rate_limit_error", 499: "invalid_request_error", 500: "server_error", 502: "upstream_error",
+         503: "server_error", 504: "timeout_error"}
 
 
 class APIError(Exception):

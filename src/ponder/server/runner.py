@@ -17,7 +17,7 @@ from ..engine import Engine
 from ..errors import PonderError, StrategySpecError
 from ..ledger import Ledger, LedgerEntry
 from ..strategies import REGISTRY, Strategy, build_strategy, parse_spec, run_strategy
-from ..strategies.base import CUT
+from ..strategies.base import CUT, derive_seed
 from ..strategies.spec import ParsedSpec
 from ..thinking import strategy_for_thinking_budget
 from ..types import GenerationRequest, Problem, Result, Sample
@@ -42,6 +42,7 @@ class Plan:
     streams_tokens: bool
     budget: Budget
     ignored: list[str] = field(default_factory=list)
+    call_tokens: int | None = None  # the request's max_tokens, for a strategy that takes none: caps each call
 
 
 def _parse(spec: str) -> ParsedSpec:
@@ -132,6 +133,9 @@ def plan(req: ChatCompletionRequest, config: ServerConfig) -> Plan:
         raise above_ceiling("max_tokens", max_tokens, config.max_tokens)
     if req.min_tokens is not None and req.min_tokens > config.max_tokens:
         raise above_ceiling("min_tokens", req.min_tokens, config.max_tokens)
+    if req.min_tokens and max_tokens is not None and req.min_tokens > max_tokens:
+        raise APIError(400, f"min_tokens={req.min_tokens} is above max_tokens={max_tokens}; give at most max_tokens",
+                       param="min_tokens", code="invalid_value")
     stop = [req.stop] if isinstance(req.stop, str) else list(req.stop or [])
     if len(stop) > 4 or any(len(s) > 256 for s in stop):
         raise APIError(400, "stop takes at most 4 sequences of at most 256 characters", param="stop", code="invalid_value")
@@ -157,14 +161,17 @@ def plan(req: ChatCompletionRequest, config: ServerConfig) -> Plan:
     if choices_param and req.n is not None:
         offered[choices_param] = n
     args, ignored = {}, []
+    asked_as = {"max_tokens": "max_completion_tokens" if req.max_completion_tokens else "max_tokens"}
     for key, value in offered.items():
         if value is None:
             continue
+        if key == "max_tokens" and key not in fields:
+            continue  # every call of the strategy is capped instead (call_tokens)
         if key not in fields:
             ignored.append(f"{key} ({cls.name} has no such parameter)")
         elif key in parsed.args:
             if parsed.args[key] != value:
-                ignored.append(f"{key} (set by the strategy spec)")
+                ignored.append(f"{asked_as.get(key, key)} (set by the strategy spec)")
         else:
             args[key] = value
     strategy = _build(parsed.with_args(**args) if args else parsed)
@@ -175,8 +182,14 @@ def plan(req: ChatCompletionRequest, config: ServerConfig) -> Plan:
             raise above_ceiling(choices_param, choices, config.max_n, param="strategy")
     else:
         copies = choices = n
+    runs = strategy.runs() * copies
+    if runs > config.max_runs:
+        raise APIError(400, f"strategy {strategy.spec[:200]} with n={copies} may start {runs:,} runs (the runs of "
+                            f"nested strategies multiply), above this server's ceiling of {config.max_runs:,}",
+                       param="strategy", code="above_ceiling")
     return Plan(strategy=strategy, source=source, copies=copies, choices=choices,
-                streams_tokens=streams_tokens(strategy), budget=_budget(req, config), ignored=ignored)
+                streams_tokens=streams_tokens(strategy), budget=_budget(req, config), ignored=ignored,
+                call_tokens=None if "max_tokens" in fields else max_tokens)
 
 
 # -- running ------------------------------------------------------------------------------------
@@ -185,16 +198,20 @@ class _Cancelled(Exception):
 
 
 class RequestEngine(Engine):
-    """The engine of one request: says where each streamed call starts (its prefix), and stops a
-    local model's decoding loop when the request is cancelled."""
+    """The engine of one request: says where each streamed call starts (its prefix), stops a
+    local model's decoding loop when the request is cancelled, and caps each of the strategy's
+    calls at the request's ``max_tokens`` (``call_tokens``) where the strategy has no such parameter."""
 
     def __init__(self, *args: Any, on_call_start: Callable[[str], None] | None = None,
-                 cancel: threading.Event | None = None, **kwargs: Any) -> None:
+                 cancel: threading.Event | None = None, call_tokens: int | None = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.on_call_start = on_call_start
+        self.call_tokens = call_tokens
         self._stopper = _stopper(cancel) if cancel is not None and _is_local(self.backend) else None
 
     async def generate(self, request: GenerationRequest, role: str = "policy") -> list[Sample]:
+        if self.call_tokens is not None and role == "policy" and request.max_tokens > self.call_tokens:
+            request = request.replace(max_tokens=self.call_tokens, min_tokens=min(request.min_tokens, self.call_tokens))
         if self._stopper is not None:
             request = request.replace(logits_processors=[*request.logits_processors, self._stopper])
         if self.on_call_start is not None and self.on_token is not None and request.n == 1 and role == "policy":
@@ -316,8 +333,12 @@ class Job:
             _semaphore=self.base._sem(), on_token=out.text if tokens else None,
             on_choice_token=(lambda k, delta: self.outs[k].text(delta)) if choices else None,
             on_call=None if self.plan.streams_tokens else self._progress(out),
-            on_call_start=out.call_start if tokens else None, cancel=self.cancel)
-        result = await run_strategy(self.plan.strategy, self.problem, engine)
+            on_call_start=out.call_start if tokens else None, cancel=self.cancel, call_tokens=self.plan.call_tokens)
+        strategy = self.plan.strategy
+        seed = getattr(strategy.params, "seed", None)
+        if self.plan.copies > 1 and seed is not None:  # n seeded choices: each its own seed, as nested runs
+            strategy = strategy.with_seed(derive_seed(seed, i))
+        result = await run_strategy(strategy, self.problem, engine)
         self.ledger.extend(engine.ledger)
         return result
 

@@ -66,6 +66,7 @@ class AdaptiveConsistency(Strategy):
     paper = "arXiv 2305.11860, 2401.10480"
     Params = AscParams
     strategy_params = ("of",)
+    runs_param = "max_n"
 
     def fewest_to_stop(self) -> int:
         """The fewest samples after which the rule can stop (all of them agreeing)."""

@@ -42,6 +42,8 @@ class Strategy:
     # parameter that sizes the pool; ``ponder bench`` then draws the largest pool once and calls
     # ``decide`` on subsets instead of rerunning (unbiased subsampling).
     pool_param: ClassVar[str | None] = None
+    # The parameter that says how many runs of its ``of`` strategy it may start (``pool_param`` if unset).
+    runs_param: ClassVar[str | None] = None
 
     def __init__(self, params: Params | None = None, spec: str | None = None) -> None:
         self.params = params if params is not None else self.Params()
@@ -54,6 +56,16 @@ class Strategy:
 
     def __repr__(self) -> str:
         return f"<strategy {self.spec}>"
+
+    def runs(self) -> int:
+        """The most runs of its innermost strategy this one may start: its own count of runs
+        (``runs_param``; 1 if it has none) times the most of any strategy it takes. Nesting
+        multiplies: ``sc(n=2, of=sc(n=2, of=...))`` 30 deep would start 2**30 runs, which is why
+        ``ponder serve`` refuses a spec above its ``max_runs``."""
+        key = self.runs_param or self.pool_param
+        own = int(getattr(self.params, key, 1) or 1) if key else 1
+        inner = [c.runs() for k in self.strategy_params if isinstance(c := getattr(self.params, k, None), Strategy)]
+        return own * max(inner, default=1)
 
     # -- to implement -----------------------------------------------------------------------
     def check(self, engine: Engine) -> None:

@@ -66,8 +66,7 @@ class BudgetForcing(Strategy):
         return ids[0] if len(ids) == 1 else None
 
     def _count(self, engine: Engine, text: str) -> int:
-        n = engine.count_tokens(text)
-        return n if n is not None else max(1, len(text) // 4)  # unknown tokenizer: ~4 chars a token
+        return max(1, engine.estimate_tokens(text))  # a call that wrote nothing still ended
 
     async def think_once(self, problem: Problem, engine: Engine, seed: int | None,
                          temperature: float) -> Candidate:

@@ -73,6 +73,7 @@ class TipParams(Params):
     beta: int = Field(600, gt=0)
     words: list[str] = Field(default_factory=lambda: ["Alternatively"])
     of: Any = None
+    seed: int | None = Field(None, description="the seed of the penalised strategy (given to it)")
 
 
 class ThoughtSwitchPenalty(Strategy):
@@ -84,7 +85,8 @@ class ThoughtSwitchPenalty(Strategy):
 
     def inner(self) -> Strategy:
         p: TipParams = self.params  # type: ignore[assignment]
-        return p.of if p.of is not None else Cot(CotParams(temperature=0.7))
+        inner = p.of if p.of is not None else Cot(CotParams(temperature=0.7))
+        return inner if p.seed is None else inner.with_seed(p.seed)
 
     def check(self, engine: Engine) -> None:
         engine.require("logits", "tip (the thought-switching penalty)")
