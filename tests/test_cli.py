@@ -29,6 +29,13 @@ def run(*args: str, timeout: float = 120) -> subprocess.CompletedProcess:
     (["bench", "-m", "embedded", "-t", "arith", "-s", "cot", "--unit-timeout", "0", "--out", "/tmp/never-written"],
      "unit-timeout must be a positive number of seconds"),  # 0 meant "no limit"
     (["serve", "--timeout", "nan"], "timeout must be a positive number of seconds, got nan"),
+    (["solve", "q", "--strategy", ""], "empty strategy spec"),
+    (["solve", "q", "--strategy", "sc(n=2, n=3)"], "n= is given twice"),
+    (["bench", "-m", "embedded", "-t", "arith", "-s", "cot; cot", "--out", "/tmp/never-written"], "listed twice"),
+    (["bench", "-m", "embedded", "-t", "arith?difficulty=0", "-s", "cot", "--out", "/tmp/never-written"],
+     "difficulty must be from 1 to 50, got 0"),
+    (["bench", "-m", "embedded", "-t", "arith", "-s", "cot", "--out", __file__], "is a file; give a directory"),
+    (["report", __file__], "is not a bench run"),
 ])
 def test_bad_input_is_one_line_and_exit_2(args, needle):
     p = run(*args)
@@ -134,5 +141,6 @@ def test_solve_prints_answer_and_ledger_line(tiny_model_dir):
 def test_strategies_lists_names_defaults_and_papers():
     p = run("strategies")
     assert p.returncode == 0
-    for text in ("cot", "sc", "2203.11171", "n=16"):
+    for text in ("cot", "sc", "2203.11171", "n=16", "words=['Alternatively']", "stop=[]"):
         assert text in p.stdout
+    assert "Undefined" not in p.stdout

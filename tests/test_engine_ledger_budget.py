@@ -62,6 +62,39 @@ def test_ledger_totals_flops_cost_and_unknowns():
     assert "1.00s model time, 0.20s other work (3 sandbox runs)" in only_a.summary()
 
 
+def test_a_time_budget_counts_from_the_start_of_the_strategy_not_from_its_making():
+    import asyncio
+    import time
+
+    from ponder.strategies import build_strategy, run_strategy
+
+    engine = Engine(Scripted(), budget=Budget(max_seconds=0.2))
+    time.sleep(0.3)  # loading models, say: not the strategy's time
+    result = asyncio.run(run_strategy(build_strategy("cot"), ponder.Problem.from_question("2+2?"), engine))
+    assert result.answer == "4" and engine.ledger.calls == 1
+
+
+def test_scoring_calls_stay_within_a_token_budget_and_are_seen_by_on_call():
+    """A PRM call claims the tokens it reads: one that does not fit is not made (they used to go
+    over the budget), and the scores finished before it are kept."""
+    question = "Compute left to right: 549-524-12*9"
+    partly = False
+    for limit in (150, 250, 300, 400):
+        r = ponder.solve(question, strategy="bon(n=4, scorer=orm, seed=1)", budget={"max_tokens": limit})
+        assert r.ledger.total_tokens <= limit, (limit, r.ledger.total_tokens)
+        scored = [c.score is not None for c in r.candidates]
+        partly |= any(scored) and not all(scored)
+    assert partly  # some budget here cut the scoring in the middle
+    import asyncio
+
+    from ponder.strategies import build_strategy, run_strategy
+
+    seen = []  # what ponder bench writes to a run's calls table
+    engine = Engine.from_spec("embedded", on_call=lambda entry, samples: seen.append(entry.role))
+    asyncio.run(run_strategy(build_strategy("bon(n=2, seed=1)"), ponder.Problem.from_question(question), engine))
+    assert seen.count("prm") == 2 and "policy" in seen
+
+
 def test_an_engine_with_logits_processors_is_the_same_engine_with_them():
     class Tagged(Engine):
         pass

@@ -7,7 +7,7 @@ from typing import Any
 
 from .budget import Budget
 from .engine import Engine
-from .errors import QuestionError
+from .errors import BudgetError, QuestionError
 from .types import Problem, Result
 
 
@@ -16,6 +16,9 @@ def _budget(budget: Budget | dict[str, Any] | None) -> Budget:
         return Budget()
     if isinstance(budget, Budget):
         return budget.fresh()
+    if not isinstance(budget, dict):
+        raise BudgetError(f"budget must be a dict such as {{'max_tokens': 2000}} (keys max_tokens, max_calls, "
+                          f"max_seconds) or a ponder.Budget, got {type(budget).__name__} {budget!r}")
     return Budget.from_dict(budget)
 
 

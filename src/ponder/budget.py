@@ -67,6 +67,12 @@ class Budget:
         """The same limits with nothing spent (one per problem)."""
         return Budget(self.max_tokens, self.max_calls, self.max_seconds)
 
+    def start_clock(self) -> None:
+        """Count ``max_seconds`` from now, if nothing was spent yet (a budget made before its
+        models were loaded); a budget already in use keeps its start."""
+        if not (self.calls_used or self.tokens_used or self.calls_in_flight):
+            self.started = time.monotonic()
+
     @property
     def elapsed(self) -> float:
         return time.monotonic() - self.started

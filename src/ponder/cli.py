@@ -87,7 +87,7 @@ def _choose_strategy(strategy: Optional[str], effort: Optional["Effort"], thinki
         return mapping.strategy_for(effort.value)
     if thinking_budget is not None:
         return strategy_for_thinking_budget(thinking_budget)
-    return strategy or "cot"
+    return "cot" if strategy is None else strategy  # an empty --strategy is refused by the parser, not cot
 
 
 def format_tree(trace: dict) -> str:

@@ -225,13 +225,15 @@ class Engine:
 
         return forward
 
-    async def call(self, role: str, fn: Any, *args: Any, **kwargs: Any) -> Any:
-        """Run another kind of model call (scoring, ...) that returns ``(value, Usage)``."""
-        async with self.budget.claim(), self._sem(), self._window():
+    async def call(self, role: str, fn: Any, *args: Any, reads: int | None = None, **kwargs: Any) -> Any:
+        """Run another kind of model call (scoring, ...) that returns ``(value, Usage)``. ``reads``:
+        the tokens it will read, where known; it claims them of a token budget, so a call that
+        does not fit what is left is refused (BudgetExhausted) instead of going over."""
+        async with self.budget.claim(None if reads is None else 0, reads or 0), self._sem(), self._window():
             start = time.perf_counter()
             value, usage = await fn(*args, **kwargs)
             wall = time.perf_counter() - start
-            self.ledger.record(
+            entry = self.ledger.record(
                 role=role,
                 model=self.model,
                 n=1,
@@ -241,6 +243,8 @@ class Engine:
                 num_parameters=self.capabilities().num_parameters,
             )
             self.budget.charge((usage.prompt_tokens or 0) + (usage.completion_tokens or 0))
+        if self.on_call is not None:
+            self.on_call(entry, [])
         return value
 
 

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import sqlite3
 from pathlib import Path
 from typing import Any
 
 from .format import POINT_COLUMNS, fmt_cell
 from .stats import aggregate, failures_by_problem, matched_budgets
-from .store import Store
+from .store import RunStoreError, Store
 from .subsample import is_model_call
 
 
@@ -16,8 +17,12 @@ def load_report(run: str | Path) -> dict[str, Any]:
     store = Store.for_run(run, readonly=True)
     try:
         manifest, rows, units, calls = store.manifest(), store.results(), store.units(), store.calls()
+    except sqlite3.DatabaseError as exc:
+        raise RunStoreError(f"{str(run)!r} is not a bench run ({exc}); give the --out directory of ponder bench") from None
     finally:
         store.close()
+    if not manifest.get("model"):
+        raise RunStoreError(f"{str(run)!r} holds no results: its bench stopped before it started")
     points = aggregate(rows)
     done = [u for u in units if u["status"] in ("done", "failed")]
     latest = {u["unit"]: u["attempt"] for u in units}

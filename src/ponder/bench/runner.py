@@ -92,8 +92,13 @@ def families(strategies: str) -> list[Family]:
             fixed = parsed.with_args(**dict(zip(others, combo)))
             label = str(fixed)
             points = ranges[point_key].values() if point_key else []
+            if any(f.label == label for f in out):
+                raise StrategySpecError(f"strategy {label} is listed twice; each strategy's results are kept "
+                                        "under its spec, so list it once")
             out.append(Family(label, fixed, point_key, points, pool=point_key is not None
                               and point_key == cls.pool_param))
+    if not out:
+        raise StrategySpecError(f"no strategy in {strategies!r}; give a ';'-separated list, e.g. 'cot; sc(n=1..16)'")
     return out
 
 

@@ -202,6 +202,8 @@ class _Tx:
 def open_for_write(run_dir: str | Path) -> tuple[Store, RunLock]:
     """Create the run directory if needed, take its lock, open its store."""
     run_dir = Path(run_dir)
+    if run_dir.exists() and not run_dir.is_dir():
+        raise RunStoreError(f"--out {str(run_dir)!r} is a file; give a directory for the run (it is made if missing)")
     run_dir.mkdir(parents=True, exist_ok=True)
     lock = RunLock(run_dir).acquire()
     try:

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..engine import Engine
+from ..scorers.base import rank
 from ..strategies.base import grade
 from ..strategies.cot import Cot, CotParams
 from ..strategies.voting import vote
@@ -46,7 +47,7 @@ class ProblemPool:
 
     def best(self, idx: list[int]) -> bool:
         assert self.scores is not None
-        i = max(idx, key=lambda j: (self.scores[j], -j))  # type: ignore[index]
+        i = max(idx, key=lambda j: (rank(self.scores[j]), -j))  # type: ignore[index]  # unscored last
         return self.correct[i]
 
 

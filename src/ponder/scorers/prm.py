@@ -20,7 +20,7 @@ from typing import Any, Literal
 
 from ..backends import load_backend, resolve_local_path
 from ..engine import Engine
-from ..errors import ModelSpecError
+from ..errors import BudgetExhausted, ModelSpecError
 from ..types import Candidate, GenerationRequest, Problem, Usage
 from .base import Scorer, ScorerParams
 
@@ -140,7 +140,7 @@ class PRMScorer(Scorer):
                     self._scores.popitem(last=False)
             return scores, Usage(prompt_tokens=len(ids), cached_prompt_tokens=start, completion_tokens=0)
 
-        return await engine.with_backend(backend).call(self.role, forward)
+        return await engine.with_backend(backend).call(self.role, forward, reads=len(ids))
 
     def unreadable(self, ids: list[int]) -> str | None:
         """Why the PRM cannot read the input ``ids`` whole (longer than its context window), or None."""
@@ -157,14 +157,19 @@ class PRMScorer(Scorer):
         others are still scored, and no model call is spent on it."""
         p: PRMParams = self.params  # type: ignore[assignment]
         out: list[float | None] = []
-        for c in candidates:
+        for k, c in enumerate(candidates):
             ids = self.input_ids(problem, c.text)
             why = self.unreadable(ids)
             if why is not None:
                 c.meta["unscored"] = why
                 out.append(None)
                 continue
-            steps = await self.step_scores(problem, c.text, engine, ids=ids)
+            try:
+                steps = await self.step_scores(problem, c.text, engine, ids=ids)
+            except BudgetExhausted:  # keep the scores finished; the others are the budget's None
+                if all(s is None for s in out):
+                    raise
+                return out + [None] * (len(candidates) - k)
             c.meta["step_scores"] = [round(s, 4) for s in steps]
             out.append(aggregate(steps, p.agg))
         return out

@@ -344,6 +344,8 @@ class Job:
 
     def _progress(self, out: ChoiceOut) -> Callable[[LedgerEntry, list[Sample]], None]:
         def note(entry: LedgerEntry, samples: list[Sample]) -> None:
+            if not samples:  # a scoring call: no text to show
+                return
             self._calls += 1
             answers = [extract_answer(s.text, cut=s.finish_reason in CUT).value for s in samples[:16]]
             shown = ", ".join("?" if a is None else a[:40] for a in answers)

@@ -166,8 +166,8 @@ def _explain(cls: type[Strategy], exc: ValidationError) -> str:
 def describe_params(cls: type[Strategy]) -> str:
     parts = []
     for key, f in cls.Params.model_fields.items():
-        default = f.default if f.default is not None else "none"
-        parts.append(f"{key}={default}")
+        default = f.get_default(call_default_factory=True)  # a list's default too (stop=[])
+        parts.append(f"{key}={'none' if default is None else default}")
     return ", ".join(parts) or "(none)"
 
 
@@ -196,9 +196,12 @@ def derive_seed(seed: int, i: int) -> int:
 
 
 async def run_strategy(strategy: Strategy, problem: Problem, engine: Engine) -> Result:
-    """Run ``strategy`` on ``problem``: capability checks first, ledger attached, graded if gold is known."""
+    """Run ``strategy`` on ``problem``: capability checks first, ledger attached, graded if gold is known.
+    A time budget on which nothing is spent yet starts here, not when it was made: loading the
+    models (which the checks do) is not the strategy's time."""
     strategy.check(engine)
     strategy.check_problem(problem, engine)
+    engine.budget.start_clock()
     try:
         result = await strategy.run(problem, engine)
     except BudgetExhausted:  # a strategy that could not keep anything at all

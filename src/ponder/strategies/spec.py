@@ -95,6 +95,8 @@ def _node_to_spec(node: ast.AST, text: str) -> ParsedSpec:
         for kw in node.keywords:
             if kw.arg is None:
                 raise StrategySpecError(f"in {text!r}: ** is not allowed")
+            if kw.arg in args:
+                raise StrategySpecError(f"in {text!r}: {kw.arg}= is given twice; give each key once")
             args[kw.arg] = _value(kw.value, text)
         return ParsedSpec(node.func.id, args)
     raise StrategySpecError(f"cannot read {ast.unparse(node)!r} in {text!r} as a strategy; "

@@ -20,6 +20,11 @@ def _lab_task(name: str):
             count = int(options.get("n", 300))
         except ValueError:
             raise TaskSpecError(f"task {name}: difficulty and n must be integers") from None
+        low, high = module.DIFFICULTY_RANGE
+        if difficulty is not None and not low <= difficulty <= high:
+            raise TaskSpecError(f"task {name}: difficulty must be from {low} to {high}, got {difficulty}")
+        if count <= 0:
+            raise TaskSpecError(f"task {name}: n must be positive, got {count}")
 
         def load(limit: int | None, seed: int) -> list[Problem]:
             if limit is not None and limit <= 0:

@@ -25,6 +25,7 @@ from .base import (
 
 NAME = "arith"
 QUESTION_PREFIX = "Compute left to right: "
+DIFFICULTY_RANGE = (1, 50)  # the difficulties (how many operations) generate accepts
 DEFAULT_DIFFICULTIES = (2, 3, 4)
 TRAIN_DIFFICULTIES = (2, 3, 4, 5, 6, 7)
 

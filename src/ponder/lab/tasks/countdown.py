@@ -30,6 +30,7 @@ from .base import (
 )
 
 NAME = "countdown"
+DIFFICULTY_RANGE = (2, 6)  # the difficulties (how many numbers) generate accepts
 DEFAULT_DIFFICULTIES = (3, 4)
 _PREC = {"+": 1, "-": 1, "*": 2, "/": 2}
 
