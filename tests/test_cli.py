@@ -31,14 +31,14 @@ def run(*args: str, timeout: float = 120) -> subprocess.CompletedProcess:
     (["serve", "--timeout", "nan"], "timeout must be a positive number of seconds, got nan"),
     (["solve", "q", "--strategy", ""], "empty strategy spec"),
     (["solve", "q", "--strategy", "sc(n=2, n=3)"], "n= is given twice"),
-    (["bench", "-m", "embedded", "-t", "arith", "-s", "cot; cot", "--out", "/tmp/never-written"], "listed twice"),
-    (["bench", "-m", "embedded", "-t", "arith?difficulty=0", "-s", "cot", "--out", "/tmp/never-written"],
+    (["bench", "-m", "embedded", "-t", "arith", "-s", "cot; cot", "--out", "OUT"], "listed twice"),
+    (["bench", "-m", "embedded", "-t", "arith?difficulty=0", "-s", "cot", "--out", "OUT"],
      "difficulty must be from 1 to 50, got 0"),
     (["bench", "-m", "embedded", "-t", "arith", "-s", "cot", "--out", __file__], "is a file; give a directory"),
     (["report", __file__], "is not a bench run"),
 ])
-def test_bad_input_is_one_line_and_exit_2(args, needle):
-    p = run(*args)
+def test_bad_input_is_one_line_and_exit_2(args, needle, tmp_path):
+    p = run(*(str(tmp_path / "run") if a == "OUT" else a for a in args))  # a run made by mistake stays here
     assert p.returncode == 2, p.stderr
     assert needle in p.stderr
     assert "Traceback" not in p.stderr and len(p.stderr.strip().splitlines()) == 1
