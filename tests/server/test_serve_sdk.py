@@ -209,7 +209,8 @@ def test_a_spec_that_would_start_too_many_runs_is_refused_at_once(server, client
     assert err.value.body["code"] == "above_ceiling" and err.value.body["param"] == "strategy"
     assert time.perf_counter() - start < 5
     with pytest.raises(openai.BadRequestError, match="n=4 may start 8,192 runs"):  # n copies count too
-        client.chat.completions.create(model=model_id, messages=CHAT, n=4, extra_body={"strategy": "sc(n=1024, of=sc(n=2))"})
+        client.chat.completions.create(model=model_id, messages=CHAT, n=4,
+                                       extra_body={"strategy": "sc(n=1024, of=sc(n=2))"})
     assert httpx.get(f"{server.root}/health", timeout=5).status_code == 200
 
 

@@ -220,9 +220,10 @@ class HFBackend:
         if self.think_ids is not None:
             start, end = self.think_ids
             inside = prompt_text.rfind("<think>") > prompt_text.rfind("</think>")
+            # a close before any open, in a turn whose thinking was never closed: the text before it is
+            # thinking, as the proxy shows it (after a forced end of thinking, a second close is the answer's)
             if "</think>" not in prompt_text and end in ids and (start not in ids or ids.index(start) > ids.index(end)):
-                inside = True  # a close before any open, thinking never closed before: the text before it is
-                # thinking, as the proxy shows it (after a forced end of thinking, a second close is the answer's)
+                inside = True
             reasoning = 0
             for tok in ids:
                 if tok == start:

@@ -18,7 +18,8 @@ def load_report(run: str | Path) -> dict[str, Any]:
     try:
         manifest, rows, units, calls = store.manifest(), store.results(), store.units(), store.calls()
     except sqlite3.DatabaseError as exc:
-        raise RunStoreError(f"{str(run)!r} is not a bench run ({exc}); give the --out directory of ponder bench") from None
+        raise RunStoreError(f"{str(run)!r} is not a bench run ({exc}); "
+                            "give the --out directory of ponder bench") from None
     finally:
         store.close()
     if not manifest.get("model"):

@@ -162,11 +162,10 @@ def plan(req: ChatCompletionRequest, config: ServerConfig) -> Plan:
         offered[choices_param] = n
     args, ignored = {}, []
     asked_as = {"max_tokens": "max_completion_tokens" if req.max_completion_tokens else "max_tokens"}
+    caps_calls = "max_tokens" not in fields  # then every call of the strategy is capped (call_tokens)
     for key, value in offered.items():
-        if value is None:
+        if value is None or (key == "max_tokens" and caps_calls):
             continue
-        if key == "max_tokens" and key not in fields:
-            continue  # every call of the strategy is capped instead (call_tokens)
         if key not in fields:
             ignored.append(f"{key} ({cls.name} has no such parameter)")
         elif key in parsed.args:
@@ -189,7 +188,7 @@ def plan(req: ChatCompletionRequest, config: ServerConfig) -> Plan:
                        param="strategy", code="above_ceiling")
     return Plan(strategy=strategy, source=source, copies=copies, choices=choices,
                 streams_tokens=streams_tokens(strategy), budget=_budget(req, config), ignored=ignored,
-                call_tokens=None if "max_tokens" in fields else max_tokens)
+                call_tokens=max_tokens if caps_calls else None)
 
 
 # -- running ------------------------------------------------------------------------------------
