@@ -8,7 +8,9 @@ calls share it (each claims its prompt and completion before it starts, the earl
 served first, and a run starts only while the runs before it keep enough to finish): this
 prints, per budget, the problems answered and solved, the mean ledger tokens and how many
 problems went over the budget (which should be none), on the first ``--limit`` ``arith``
-problems with the embedded lab model.
+problems with the embedded lab model. ``--spec "sc(n=8, seed=3)"`` shows one call for eight
+samples under the same budgets (drawn in waves), ``--spec "bon(n=8, seed=3)"`` best-of-N keeping
+half of the budget for its scorer.
 """
 
 from __future__ import annotations

@@ -76,15 +76,29 @@ def test_a_time_budget_counts_from_the_start_of_the_strategy_not_from_its_making
 
 def test_scoring_calls_stay_within_a_token_budget_and_are_seen_by_on_call():
     """A PRM call claims the tokens it reads: one that does not fit is not made (they used to go
-    over the budget), and the scores finished before it are kept."""
+    over the budget), and the scores finished before it are kept. bon keeps half of a token budget
+    for its scorer: before, the samples took all of it and most answers went unscored (bon(n=8)
+    under 600 tokens scored 3 of its 6 answers)."""
     question = "Compute left to right: 549-524-12*9"
-    partly = False
-    for limit in (150, 250, 300, 400):
-        r = ponder.solve(question, strategy="bon(n=4, scorer=orm, seed=1)", budget={"max_tokens": limit})
+    for limit in (200, 300, 400, 600):
+        r = ponder.solve(question, strategy="bon(n=8, scorer=orm, seed=1)", budget={"max_tokens": limit})
         assert r.ledger.total_tokens <= limit, (limit, r.ledger.total_tokens)
-        scored = [c.score is not None for c in r.candidates]
-        partly |= any(scored) and not all(scored)
-    assert partly  # some budget here cut the scoring in the middle
+        answered = [c for c in r.candidates if c.answer is not None]
+        assert answered and all(c.score is not None for c in answered), limit
+        assert all(c.meta["unscored"] == "no answer to score" for c in r.candidates if c.answer is None)
+    import asyncio
+
+    from ponder.scorers import build_scorer
+
+    problem = ponder.Problem.from_question(question)
+    texts = [f"<think> 549-524=25; 25-12=13; 13*9={x} </think> Answer: {x}" for x in (117, 107, 127, 137)]
+    cands = [ponder.Candidate(text=t, answer=t[-3:]) for t in texts]
+    orm = build_scorer("orm")
+    engine = Engine.from_spec("embedded", budget=Budget(max_tokens=10_000))
+    reads = len(orm.input_ids(problem, texts[0]))
+    short = engine.for_problem(Budget(max_tokens=2 * reads + reads // 2))  # two reads fit, not three
+    scores = asyncio.run(orm.score(problem, cands, short))
+    assert [s is not None for s in scores] == [True, True, False, False] and short.budget.tokens_used <= 2.5 * reads
     import asyncio
 
     from ponder.strategies import build_strategy, run_strategy
@@ -123,17 +137,42 @@ def test_budget_dict_with_an_unknown_key_names_the_accepted_ones():
 
 async def test_budget_clamps_then_stops_and_strategy_returns_best_so_far():
     backend = Scripted(text="Answer: 4\nBecause 2 and 2", completion=50)
-    engine = Engine(backend).for_problem(Budget(max_tokens=130))
-    result = await ponder.asolve("2+2?", model=engine, strategy="sc(n=4)", budget=Budget(max_tokens=130))
-    # 130 tokens for a prompt of 10 and 4 samples: each sample is clamped to 30 tokens and ends with "budget"
-    assert backend.requests[0].max_tokens == 30
-    assert result.budget_exhausted and result.answer == "4"
-    assert all(c.finish_reason == "budget" for c in result.candidates)
+    result = await ponder.asolve("2+2?", model=Engine(backend), strategy="sc(n=4)", budget=Budget(max_tokens=130))
+    # 130 tokens cannot pay for 4 samples of up to 1024: they are drawn in turn, the first given all
+    # 120 tokens after its prompt, the next the 60 it left; the last two would not fit a prompt
+    assert [(r.n, r.max_tokens) for r in backend.requests] == [(1, 120), (1, 60)]
+    assert result.budget_exhausted and result.answer == "4" and result.ledger.total_tokens == 120
+    assert [c.finish_reason for c in result.candidates] == ["stop", "stop", "budget", "budget"]
+    assert [c.text for c in result.candidates[2:]] == ["", ""]
     # a sample cut while it wrote its answer has not answered (it may have gone on: 4 -> 42)
-    cut = await ponder.asolve("2+2?", model=Engine(Scripted(completion=50)), strategy="sc(n=4)",
+    cut = await ponder.asolve("2+2?", model=Engine(Scripted(completion=200)), strategy="sc(n=4)",
                               budget=Budget(max_tokens=130))
     assert cut.answer is None and cut.budget_exhausted
-    assert all(c.answer is None and c.text == "Answer: 4" for c in cut.candidates)
+    assert [(c.text, c.finish_reason) for c in cut.candidates] == [("Answer: 4", "budget")] + [("", "budget")] * 3
+
+
+async def test_a_many_sample_call_short_of_budget_is_drawn_in_waves():
+    """An even split of what is left would cut every sample: 8 samples of 50 tokens under 400 got
+    ~48 each and none finished. Drawn in waves, the first sample shows how long they run and the
+    next call draws as many as fit twice that; samples are seeded seed + i, as a fan-out."""
+    backend = Scripted(text="Answer: 4", completion=50, prompt=10)
+    engine = Engine(backend, budget=Budget(max_tokens=400))
+    request = GenerationRequest(messages=[{"role": "user", "content": "2+2?"}], n=8, max_tokens=1024, seed=7)
+    samples = await engine.generate(request)
+    # 1 sample given all 390 (60 spent), then (340 - 10) // 100 = 3 given 110 each (one prompt and
+    # 150: 160), then one at a time in what is left (60 each); the 8th finds no room for a prompt
+    assert [(r.n, r.seed, r.max_tokens) for r in backend.requests] == [
+        (1, 7, 390), (3, 8, 110), (1, 11, 170), (1, 12, 110), (1, 13, 50)]
+    assert [s.finish_reason for s in samples] == ["stop"] * 7 + ["budget"]
+    assert samples[-1].text == "" and engine.budget.tokens_used == 400 and engine.ledger.calls == 5
+    # a budget that pays for the whole request: one call, as before
+    whole = Scripted(completion=50, prompt=10)
+    await Engine(whole, budget=Budget(max_tokens=8 * 1024 + 10)).generate(request)
+    assert [(r.n, r.max_tokens) for r in whole.requests] == [(8, 1024)]
+    # with a call budget of one call, the samples share it evenly (as before)
+    one = Scripted(completion=50, prompt=10)
+    out = await Engine(one, budget=Budget(max_tokens=400, max_calls=1)).generate(request)
+    assert [(r.n, r.max_tokens) for r in one.requests] == [(8, 48)] and len(out) == 8
 
 
 class Interleaved(Scripted):

@@ -147,6 +147,20 @@ class Budget:
                 self.tokens_claimed -= held
                 settled.notify_all()
 
+    @contextlib.asynccontextmanager
+    async def holding(self, tokens: int) -> AsyncIterator[None]:
+        """Keep ``tokens`` of a token budget from the calls made inside: a later step's share (bon
+        holds back its scorer's while it samples). Given back on leaving."""
+        tokens = max(0, tokens)
+        self.tokens_claimed += tokens
+        try:
+            yield
+        finally:
+            self.tokens_claimed -= tokens
+            if tokens and self._settled is not None and self._loop is asyncio.get_running_loop():
+                async with self._settled:
+                    self._settled.notify_all()
+
     def _try_claim(self, me: tuple[tuple[int, ...], int], completion: int | None, prompt: int,
                    behind: int = 0) -> Any:
         """The completion tokens granted to claim ``me``, None when no token limit applies, or

@@ -129,7 +129,60 @@ class Engine:
 
     # -- calls ----------------------------------------------------------------------------
     async def generate(self, request: GenerationRequest, role: str = "policy") -> list[Sample]:
-        """Generate ``request.n`` samples; raises BudgetExhausted when the budget is spent."""
+        """Generate ``request.n`` samples; raises BudgetExhausted when the budget is spent.
+
+        A many-sample request that the token budget left cannot cover whole (its prompt and ``n``
+        times ``max_tokens``) is drawn in waves (``_in_waves``): an even split would cut every
+        sample at 1/n of what is left, so that none might finish."""
+        if request.n > 1 and self._short_for(request):
+            return await self._in_waves(request, role)
+        return await self._claimed(request, role)
+
+    def _short_for(self, request: GenerationRequest) -> bool:
+        """The tokens not yet spent or claimed are fewer than ``request`` may take, and a call
+        budget (if any) leaves more than one call."""
+        room = self.budget.unclaimed_tokens()
+        if room is None:
+            return False
+        calls = self.budget.max_calls
+        if calls is not None and calls - self.budget.calls_used - self.budget.calls_in_flight < 2:
+            return False
+        return self._prompt_estimate(request, room) + request.max_tokens * request.n > room
+
+    async def _in_waves(self, request: GenerationRequest, role: str) -> list[Sample]:
+        """The samples of ``request`` in calls made one after another, each given what the ones
+        before it left. The first draws one sample, which may take all of it; each later call draws
+        as many as the tokens left give twice the longest sample so far (each gets an even share),
+        so a sample that ends early leaves its tokens to the next ones. The call drawing samples
+        ``i`` on is seeded ``seed + i``, as the openai backend seeds a fanned-out request. Samples the
+        budget did not reach are empty, finish reason ``budget``; BudgetExhausted when it reached none."""
+        out: list[Sample] = []
+        longest = 0
+        while len(out) < request.n:
+            i = len(out)
+            k = 1
+            room = self.budget.unclaimed_tokens()
+            if longest and room is not None:
+                share = room - self._prompt_estimate(request.replace(n=1), room)
+                k = max(1, min(request.n - i, share // (2 * longest)))
+            wave = request.replace(n=k, seed=None if request.seed is None else request.seed + i)
+            try:
+                samples = await self._claimed(wave, role, first=i)
+            except BudgetExhausted:
+                if not out:
+                    raise
+                break
+            out += samples
+            if any(s.finish_reason == "budget" for s in samples):
+                break  # the budget cut this call: nothing is left for another
+            longest = max(longest, 1, *(s.completion_tokens if s.completion_tokens is not None
+                                        else self._seen_tokens(s) for s in samples))
+        return out + [Sample(text="", finish_reason="budget", completion_tokens=0)
+                      for _ in range(request.n - len(out))]
+
+    async def _claimed(self, request: GenerationRequest, role: str, first: int | None = None) -> list[Sample]:
+        """One backend call for ``request``, within what the budget grants (``first``: the index of
+        its first sample where the call draws part of a larger request)."""
         if self.processor_factories and role == "policy":
             extra = [f() for f in self.processor_factories]
             request = request.replace(logits_processors=[*request.logits_processors, *extra])
@@ -143,7 +196,7 @@ class Engine:
                 request = request.replace(max_tokens=per_sample)
             if self.budget.max_seconds is not None:  # the backend stops the call when time is up
                 request = request.replace(deadline=self.budget.started + self.budget.max_seconds)
-            return await self._generate(request, role, clamped, prompt)
+            return await self._generate(request, role, clamped, prompt, first)
 
     def _prompt_estimate(self, request: GenerationRequest, room: int) -> int:
         """How many tokens the request's prompt holds: what a call claims of a token budget besides
@@ -158,13 +211,11 @@ class Engine:
         render = getattr(self.backend, "render", None)
         return self.estimate_tokens(render(request) if render is not None else raw)
 
-    async def _generate(self, request: GenerationRequest, role: str, clamped: bool, prompt: int = 0) -> list[Sample]:
-        stream = None
-        if role == "policy" and self.on_token is not None and request.n == 1:
-            sink = self.on_token
-            stream = self._token_forwarder(lambda _i, delta: sink(delta))
-        elif role == "policy" and self.on_choice_token is not None and request.n > 1:
-            stream = self._token_forwarder(self.on_choice_token)
+    async def _generate(self, request: GenerationRequest, role: str, clamped: bool, prompt: int = 0,
+                        first: int | None = None) -> list[Sample]:
+        stream, sink = None, self._sink(request, role, first)
+        if sink is not None:
+            stream = self._token_forwarder(sink)
         async with self._sem(), self._window():
             start = time.perf_counter()
             if stream is not None and getattr(self.backend, "supports_streaming", False):
@@ -192,14 +243,30 @@ class Engine:
         # usage) is charged as the prompt's claim and the samples' tokens as far as they can be seen
         spent = (usage.prompt_tokens if usage.prompt_tokens is not None else prompt) + (usage.completion_tokens or 0)
         if usage.completion_tokens is None:
-            spent += sum(len(s.token_ids) if s.token_ids is not None else self.estimate_tokens(s.text) for s in samples)
+            spent += sum(self._seen_tokens(s) for s in samples)
         self.budget.charge(spent)
-        if stream is not None and request.n == 1 and not getattr(self.backend, "supports_streaming", False) \
-                and samples:
-            self.on_token(samples[0].text)  # type: ignore[misc]  # a backend that cannot stream: one delta
+        if sink is not None and not getattr(self.backend, "supports_streaming", False):
+            for i, s in enumerate(samples):  # a backend that cannot stream: one delta each
+                sink(i, s.text)
         if self.on_call is not None:
             self.on_call(entry, samples)
         return samples
+
+    def _seen_tokens(self, sample: Sample) -> int:
+        """A sample's tokens as far as they can be seen: its token ids, else its text's count."""
+        return len(sample.token_ids) if sample.token_ids is not None else self.estimate_tokens(sample.text)
+
+    def _sink(self, request: GenerationRequest, role: str, first: int | None) -> Callable[[int, str], None] | None:
+        """Where the text of a policy call streams, as ``(index, delta)``: a single-sample call's to
+        ``on_token``, a many-sample call's to ``on_choice_token``, each sample's index counted from
+        ``first`` where the call draws part of a larger request."""
+        if role != "policy":
+            return None
+        if request.n == 1 and first is None:
+            single = self.on_token
+            return None if single is None else (lambda _i, delta: single(delta))
+        by_choice, offset = self.on_choice_token, first or 0
+        return None if by_choice is None else (lambda i, delta: by_choice(offset + i, delta))
 
     @contextlib.asynccontextmanager
     async def _window(self) -> AsyncIterator[None]:

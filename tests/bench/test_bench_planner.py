@@ -7,11 +7,11 @@ import pytest
 from ponder.bench.planner import PriceError, PriceSpec, plan
 
 
-def report(name, accuracy, prompt, completion, tokens_per_s=None):
+def report(name, accuracy, prompt, completion, tokens_per_s=None, task="t", problems=10):
     tokens = prompt + completion
     elapsed = None if tokens_per_s is None else 10 * tokens / tokens_per_s
-    return {"run": name, "manifest": {"model": name, "task": "t"},
-            "summary": {"tokens": 10 * tokens, "elapsed_seconds": elapsed},
+    return {"run": name, "manifest": {"model": name, "task": task},
+            "summary": {"tokens": 10 * tokens, "elapsed_seconds": elapsed, "problems": problems},
             "points": [{"spec": "x", "accuracy": accuracy, "prompt_tokens": prompt, "completion_tokens": completion,
                         "tokens": tokens}]}
 
@@ -43,7 +43,17 @@ def test_cost_per_correct_and_crossover():
     assert cmp["cheaper_per_correct"] == "small"
     v = 1000 / (b["chosen"]["cost_per_correct"] - a["chosen"]["cost_per_correct"])
     assert cmp["crossover_correct_answers"] == pytest.approx(v)
-    assert "overtakes big" in cmp["sentence"]
+    assert "overtakes big" in cmp["sentence"] and cmp["caveat"] is None
+
+
+@pytest.mark.parametrize("other, says", [
+    (dict(task="gsm8k"), "the runs solved different tasks (t and gsm8k)"),
+    (dict(problems=50), "different numbers of problems of t (10 and 50)"),
+])
+def test_a_comparison_of_runs_on_different_problems_says_so(other, says):
+    out = plan([report("small", 0.8, 2000, 8000), report("big", 0.9, 200, 800, **other)],
+               [PriceSpec.parse("in=1,out=1")])
+    assert says in out["comparison"]["caveat"]
 
 
 def test_gpu_hour_pricing_uses_measured_throughput():

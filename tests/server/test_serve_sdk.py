@@ -166,6 +166,24 @@ def test_the_choices_of_one_call_stream_side_by_side(client, model_id):
         assert pieces[i] >= 5, pieces  # several deltas for each choice, not one at the end
 
 
+def test_the_choices_of_a_call_short_of_its_budget_stream_each_to_its_own_index(client, model_id):
+    """A budget too small for n full choices draws them in waves (an even split cut every one):
+    each wave's samples stream to their own choice, as the non-streamed reply has them."""
+    q = [{"role": "user", "content": "Compute left to right: 567-227-134*4+24"}]
+    body = dict(model=model_id, messages=q, n=4, temperature=1, seed=5, max_tokens=120,
+                extra_body={"budget": {"max_tokens": 200}})
+    whole = client.chat.completions.create(**body)
+    assert whole.usage.total_tokens <= 200
+    done = [c for c in whole.choices if c.finish_reason == "stop"]
+    assert len(done) >= 2 and all("Answer:" in c.message.content for c in done)  # an even split: 0
+    text = {i: "" for i in range(4)}
+    for chunk in client.chat.completions.create(stream=True, **body):
+        for ch in chunk.choices:
+            text[ch.index] += (ch.delta.model_extra.get("reasoning_content") or "") + (ch.delta.content or "")
+    for i, c in enumerate(whole.choices):
+        assert text[i] == (c.message.model_extra.get("reasoning_content") or "") + (c.message.content or "")
+
+
 def test_reasoning_effort_and_thinking_choose_the_strategy(client, model_id):
     r = client.chat.completions.create(model=model_id, messages=CHAT, reasoning_effort="medium")
     assert r.model_extra["ponder"]["strategy"] == EFFORTS["medium"]
@@ -242,14 +260,14 @@ def test_client_errors_are_openai_error_objects(server, client, model_id, model_
     assert err.value.body["param"] == "strategy"
     with pytest.raises(openai.BadRequestError, match="available"):
         client.chat.completions.create(model=model_id, messages=CHAT, extra_body={"strategy": "nonexistent"})
-    with pytest.raises(openai.UnprocessableEntityError):
+    with pytest.raises(openai.BadRequestError):
         client.chat.completions.create(model=model_id, messages=[{"role": "wizard", "content": "x"}])
     image = [{"role": "user", "content": [{"type": "image_url", "image_url": {"url": "data:image/png;base64,AA"}}]}]
-    with pytest.raises(openai.UnprocessableEntityError) as err:
+    with pytest.raises(openai.BadRequestError) as err:
         client.chat.completions.create(model=model_id, messages=image)
     assert err.value.body["message"] == ("messages.0.content: only text content parts are supported, "
                                          "got a part of type 'image_url'")
-    with pytest.raises(openai.UnprocessableEntityError, match="may be null only in an assistant message"):
+    with pytest.raises(openai.BadRequestError, match="may be null only in an assistant message"):
         client.chat.completions.create(model=model_id, messages=[{"role": "user", "content": None}])
     # an assistant turn's null content (as clients send it beside tool calls) is empty text
     ok = client.chat.completions.create(model=model_id, max_tokens=3, messages=[

@@ -247,11 +247,11 @@ def test_ponder_serve_continues_raw_text_through_v1_completions(ponder_upstream,
     assert "".join(ch.choices[0].text for ch in chunks) == c.text
     assert [ch.choices[0].finish_reason for ch in chunks][-1] == "stop" and chunks[-1].choices[0].logprobs.tokens == lp.tokens
     assert client.completions.create(model="embedded", prompt="1+1").choices[0].finish_reason in ("stop", "length")
-    for bad, status, says in ((dict(prompt=["a", "b"]), 422, "one prompt per request, got a list of 2"),
-                              (dict(prompt=[1, 2]), 422, "prompts of token ids are not supported"),
+    for bad, status, says in ((dict(prompt=["a", "b"]), 400, "one prompt per request, got a list of 2"),
+                              (dict(prompt=[1, 2]), 400, "prompts of token ids are not supported"),
                               (dict(prompt="a", echo=True), 400, "echo is not supported"),
                               (dict(prompt="a", extra_body={"strategy": "sc(n=2)"}), 400, "runs only strategy none"),
-                              (dict(prompt="a", logprobs=3), 422, "logprobs"),
+                              (dict(prompt="a", logprobs=3), 400, "logprobs"),
                               (dict(prompt="a", model="other"), 404, "is not served here")):
         with pytest.raises(openai.APIStatusError) as err:
             client.completions.create(**{"model": "embedded", **bad})

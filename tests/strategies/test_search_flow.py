@@ -116,7 +116,7 @@ async def test_search_cut_by_the_budget_says_so_and_answers_no_intermediate_resu
     from ponder import Budget
 
     slow = ScriptedBackend(lambda req, i: " 1; 2; 3; and then Answer: 3")  # 7 words, ends on its own
-    engine = Engine(slow).for_problem(Budget(max_tokens=12))  # the prompt (3) and 9 words: cut at 4
+    engine = Engine(slow).for_problem(Budget(max_tokens=8))  # the prompt (3) and 7 words: cut at 5
     r = await run_strategy(build_strategy("backtrack(n=2, expansions=1)"), counting_problem(), engine)
     assert r.budget_exhausted and r.answer is None and [c.finish_reason for c in r.candidates] == ["budget"] * 2
     engine = Engine(ScriptedBackend(counter)).for_problem(Budget(max_calls=2))

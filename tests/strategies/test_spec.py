@@ -30,3 +30,20 @@ def test_a_parse_error_says_what_to_quote():
         parse_spec("bench(file=/data/x.jsonl)")
     with pytest.raises(StrategySpecError, match=r"'\(' was never closed; expected name\(key=value"):
         parse_spec("sc(n=3")
+
+
+@pytest.mark.parametrize("text, message", [
+    ("sc(n=true)", r"^sc: n: wants a number, got true\. Keys of sc: n=16"),  # was n=1
+    ("cot(temperature=false)", r"^cot: temperature: wants a number, got false"),  # was greedy
+    ("sc(n=4, of=budget(think=true))", r"^budget: think: wants a number, got true"),
+    ("bon(n=2, scorer=judge(max_tokens=true))", r"^scorer judge: max_tokens: wants a number, got true"),
+])
+def test_true_or_false_for_a_number_is_an_error(text, message):
+    with pytest.raises(StrategySpecError, match=message):
+        build_strategy(text)
+
+
+def test_true_or_false_still_set_a_switch_and_numbers_still_read_as_numbers():
+    assert build_strategy("cot(thinking=true)").params.thinking is True
+    assert build_strategy("bon(n=2, scorer=prm(cache=false))").scorer.params.cache is False
+    assert build_strategy("sc(n=1e1, temperature=1)").params.n == 10

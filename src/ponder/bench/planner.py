@@ -94,11 +94,24 @@ def plan(reports: list[dict[str, Any]], prices: list[PriceSpec], picks: list[str
         chosen = _choose(points, pick, report["run"])
         m = report["manifest"]
         runs.append({"run": report["run"], "model": m.get("model"), "task": m.get("task"), "throughput_tps": tps,
-                     "train": price.train, "points": points, "chosen": chosen})
+                     "problems": report["summary"].get("problems"), "train": price.train, "points": points,
+                     "chosen": chosen})
     out: dict[str, Any] = {"runs": runs, "comparison": None}
     if len(runs) == 2 and all(r["chosen"] and r["chosen"]["cost_per_correct"] is not None for r in runs):
         out["comparison"] = compare(runs[0], runs[1])
+        out["comparison"]["caveat"] = unlike(runs[0], runs[1])
     return out
+
+
+def unlike(a: dict[str, Any], b: dict[str, Any]) -> str | None:
+    """Why two runs' costs per correct answer are not like with like (None when they are): an
+    accuracy is a property of the problems as much as of the model."""
+    if a["task"] != b["task"]:
+        return f"the runs solved different tasks ({a['task']} and {b['task']}): their accuracies are not comparable"
+    if a["problems"] != b["problems"]:
+        return (f"the runs solved different numbers of problems of {a['task']} ({a['problems']} and "
+                f"{b['problems']}): their accuracies are measured on different sets")
+    return None
 
 
 def _choose(points: list[dict[str, Any]], pick: str | None, run: str) -> dict[str, Any] | None:
@@ -154,6 +167,9 @@ def print_plan(plan_out: dict[str, Any], console: Any = None) -> None:
                       _money(p["cost_per_problem"]), _money(p["cost_per_correct"]))
         console.print(t)
     if plan_out["comparison"]:
+        caveat = plan_out["comparison"].get("caveat")
+        if caveat:
+            console.print(f"[bold yellow]not like with like:[/] {caveat}")
         console.print(plan_out["comparison"]["sentence"])
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
 
 from ..engine import Engine
 from ..errors import StrategySpecError
@@ -23,6 +23,13 @@ SCORERS: dict[str, type["Scorer"]] = {}
 
 class ScorerParams(BaseModel):
     model_config = ConfigDict(extra="forbid")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_bool_for_number(cls, data: Any) -> Any:
+        from ..strategies.spec import refuse_bool_for_number
+
+        return refuse_bool_for_number(cls, data)
 
 
 class Scorer:
@@ -44,6 +51,10 @@ class Scorer:
 
     def check(self, engine: Engine, problem: Problem | None = None) -> None:
         """Fail before any model call when this scorer cannot work here."""
+
+    def spends_tokens(self) -> bool:
+        """Whether scoring calls a model (and so spends a token budget): a checker does not."""
+        return True
 
     async def score(self, problem: Problem, candidates: list[Candidate], engine: Engine) -> list[float | None]:
         raise NotImplementedError
@@ -77,5 +88,6 @@ def build_scorer(spec: Any) -> Scorer:
         return cls(cls.Params(**parsed.args))
     except ValidationError as exc:
         keys = ", ".join(f"{k}={f.default}" for k, f in cls.Params.model_fields.items())
-        msgs = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+        msgs = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" if e["loc"]
+                         else str(e["msg"]).removeprefix("Value error, ") for e in exc.errors())
         raise StrategySpecError(f"scorer {parsed.name}: {msgs}. Keys of {parsed.name}: {keys}") from None

@@ -26,6 +26,9 @@ class ExactScorer(Scorer):
             raise StrategySpecError(f"scorer exact needs a task with a checker; problem {problem.id!r} has none "
                                     "(lab tasks such as countdown and arith have one; use prm, orm or judge)")
 
+    def spends_tokens(self) -> bool:
+        return False
+
     async def score(self, problem: Problem, candidates: list[Candidate], engine: Engine) -> list[float]:
         self.check(engine, problem)
         assert problem.checker is not None

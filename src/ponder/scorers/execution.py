@@ -47,6 +47,9 @@ class ExecutionScorer(Scorer):
                 f"wants a {problem.answer_kind} answer. Use it on a code task (humaneval:PATH, code:PATH); "
                 "for other answers use prm, orm, judge or logprob")
 
+    def spends_tokens(self) -> bool:
+        return False  # the sandbox runs programs; no model is called
+
     async def score(self, problem: Problem, candidates: list[Candidate], engine: Engine) -> list[float]:
         from ..sandbox.harness import arun_tests, assemble
 

@@ -9,7 +9,7 @@ the OpenAI API); otherwise it scores the text with a forward pass on a backend w
 from __future__ import annotations
 
 from ..engine import Engine
-from ..errors import CapabilityError
+from ..errors import BudgetExhausted, CapabilityError
 from ..types import Candidate, Problem, Usage
 from .base import Scorer
 
@@ -26,14 +26,24 @@ class LogprobScorer(Scorer):
         if not self.with_candidates and not hasattr(engine.backend, "forward_logits"):
             engine.require("logits", "scorer logprob (on candidates generated without logprobs)")
 
-    async def score(self, problem: Problem, candidates: list[Candidate], engine: Engine) -> list[float]:
-        out = []
-        for c in candidates:
+    def spends_tokens(self) -> bool:
+        return not self.with_candidates  # read from the sampling call, or a forward pass of each
+
+    async def score(self, problem: Problem, candidates: list[Candidate], engine: Engine) -> list[float | None]:
+        out: list[float | None] = []
+        for k, c in enumerate(candidates):
             lps = c.meta.get("logprobs")
             if lps:
                 out.append(sum(lps) / len(lps))
             elif hasattr(engine.backend, "forward_logits"):
-                out.append(await engine.call(self.role, self._forward, problem, c, engine))
+                p_ids, c_ids = self._ids(problem, c, engine)
+                try:
+                    out.append(await engine.call(self.role, self._forward, p_ids, c_ids, engine,
+                                                 reads=len(p_ids) + len(c_ids)))
+                except BudgetExhausted:  # keep the scores finished; the others are the budget's None
+                    if all(s is None for s in out):
+                        raise
+                    return out + [None] * (len(candidates) - k)
             else:
                 raise CapabilityError(
                     f"scorer logprob: a candidate came without token log-probabilities and "
@@ -42,17 +52,21 @@ class LogprobScorer(Scorer):
                     "(hf:PATH, embedded)")
         return out
 
-    async def _forward(self, problem: Problem, cand: Candidate, engine: Engine) -> tuple[float, Usage]:
-        import torch
-
+    @staticmethod
+    def _ids(problem: Problem, cand: Candidate, engine: Engine) -> tuple[list[int], list[int]]:
         from ..types import GenerationRequest
 
         backend = engine.backend
         prompt = backend.render(GenerationRequest(messages=problem.messages))
-        p_ids, c_ids = backend.encode(prompt), backend.encode(cand.text)
+        return backend.encode(prompt), backend.encode(cand.text)
+
+    @staticmethod
+    async def _forward(p_ids: list[int], c_ids: list[int], engine: Engine) -> tuple[float, Usage]:
+        import torch
+
         if not c_ids:
             return float("-inf"), Usage(prompt_tokens=len(p_ids), completion_tokens=0)
-        logits = await backend.forward_logits(p_ids + c_ids)
+        logits = await engine.backend.forward_logits(p_ids + c_ids)
         lp = torch.log_softmax(logits[len(p_ids) - 1:-1], dim=-1)
         token_lp = lp.gather(1, torch.tensor(c_ids)[:, None])[:, 0]
         return float(token_lp.mean()), Usage(prompt_tokens=len(p_ids) + len(c_ids), completion_tokens=0)

@@ -37,7 +37,7 @@ from .streaming import ChunkWriter, Events, SSEResponse, event_stream
 
 log = logging.getLogger("ponder.server")
 FIRST_EVENT_GRACE = 5.0  # seconds a stream waits for its first event before sending headers
-ERRORS = {code: {"model": ErrorResponse} for code in (400, 401, 404, 413, 422, 429, 502, 504)}
+ERRORS = {code: {"model": ErrorResponse} for code in (400, 401, 404, 413, 429, 502, 504)}
 
 
 def _responses(model: type, whole: str, event: str) -> dict[Any, Any]:
@@ -121,7 +121,7 @@ def create_app(config: ServerConfig, backend: Any = None) -> FastAPI:
         if param is None:
             msg = "the request body must be a JSON object (Content-Type: application/json)"
         more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
-        return APIError(422, f"{param + ': ' if param else ''}{msg}{more}", param=param,
+        return APIError(400, f"{param + ': ' if param else ''}{msg}{more}", param=param,
                         code="invalid_value").response()
 
     @app.exception_handler(StarletteHTTPException)

@@ -6,22 +6,27 @@ import copy
 import hashlib
 from typing import Any, ClassVar
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
 
 from ..answers import extract_answer
 from ..budget import gather_within_budget  # noqa: F401  (strategies import it from here)
 from ..engine import Engine
 from ..errors import BudgetExhausted, StrategySpecError
 from ..types import Candidate, Problem, Result, Sample
-from .spec import ParsedSpec, Range, parse_spec
+from .spec import ParsedSpec, Range, parse_spec, refuse_bool_for_number
 
 REGISTRY: dict[str, type["Strategy"]] = {}
 
 
 class Params(BaseModel):
-    """Base of every strategy's parameters: unknown keys are errors."""
+    """Base of every strategy's parameters: unknown keys are errors, and so is true/false for a number."""
 
     model_config = ConfigDict(extra="forbid", arbitrary_types_allowed=True)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_bool_for_number(cls, data: Any) -> Any:
+        return refuse_bool_for_number(cls, data)
 
 
 class Strategy:

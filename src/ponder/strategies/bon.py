@@ -5,6 +5,11 @@ outcome verifiers; Lightman et al., "Let's Verify Step by Step" (arXiv 2305.2005
 reward models. Defaults: n = 16, temperature 0.7 (as self-consistency), scorer ``prm`` (the lab PRM
 unless ``scorer=prm(model='hf:PATH')``), step scores aggregated by the last step (the
 search-and-learn default). Ties go to the earliest candidate.
+
+Under a token budget a scorer that calls a model (``prm``, ``orm``, ``judge``, ``logprob`` by a
+forward pass) gets half of what is left when sampling starts: reading a candidate costs it about
+what writing it cost the policy, so samples that took the whole budget would go unscored.
+Candidates with no answer are not scored (they cannot be chosen).
 """
 
 from __future__ import annotations
@@ -55,13 +60,20 @@ class BestOfN(Strategy):
         self.scorer.check(engine, problem)
         inner = p.of if p.of is not None else Cot()
         extra = {"logprobs": True} if self.asks_logprobs else {}
-        cands = await inner.sample(problem, engine, p.n, seed=p.seed,
-                                   temperature=None if p.of is not None else p.temperature, **extra)
+        room = engine.budget.unclaimed_tokens()
+        held = room // 2 if room is not None and self.scorer.spends_tokens() else 0
+        async with engine.budget.holding(held):  # the scorer's half of a token budget
+            cands = await inner.sample(problem, engine, p.n, seed=p.seed,
+                                       temperature=None if p.of is not None else p.temperature, **extra)
+        answered = [c for c in cands if c.answer is not None]  # one with no answer cannot be chosen
+        for c in cands:
+            if c.answer is None:
+                c.meta["unscored"] = "no answer to score"
         try:
-            scores = await self.scorer.score(problem, cands, engine)
+            scores = await self.scorer.score(problem, answered, engine) if answered else []
         except BudgetExhausted:
-            scores = [None] * len(cands)  # type: ignore[list-item]
-        for c, s in zip(cands, scores):
+            scores = [None] * len(answered)  # type: ignore[list-item]
+        for c, s in zip(answered, scores):
             c.score = s
         return cands
 

@@ -148,3 +148,21 @@ def split_specs(text: str) -> list[str]:
             cur.append(ch)
     out.append("".join(cur).strip())
     return [s for s in out if s]
+
+
+def refuse_bool_for_number(model: Any, data: Any) -> Any:
+    """A pydantic ``before`` check: ``true``/``false`` given to a key that wants a number (pydantic
+    would read ``n=true`` as 1 and ``temperature=false`` as 0.0) is an error naming the key."""
+    if isinstance(data, dict):
+        for key, value in data.items():
+            f = model.model_fields.get(key)
+            if isinstance(value, bool) and f is not None and _takes({int, float}, f.annotation) \
+                    and not _takes({bool, Any}, f.annotation):
+                raise ValueError(f"{key}: wants a number, got {str(value).lower()}")
+    return data
+
+
+def _takes(types: set[Any], annotation: Any) -> bool:
+    import typing
+
+    return annotation in types or any(_takes(types, a) for a in typing.get_args(annotation))
