@@ -10,7 +10,8 @@ prints, per budget, the problems answered and solved, the mean ledger tokens and
 problems went over the budget (which should be none), on the first ``--limit`` ``arith``
 problems with the embedded lab model. ``--spec "sc(n=8, seed=3)"`` shows one call for eight
 samples under the same budgets (drawn in waves), ``--spec "bon(n=8, seed=3)"`` best-of-N keeping
-half of the budget for its scorer.
+half of the budget for its scorer. ``--calls`` reads the budgets as ``max_calls`` instead: runs of
+several calls each under a call budget (``answered`` counts problems with an answer).
 """
 
 from __future__ import annotations
@@ -23,7 +24,9 @@ def main() -> None:
     ap.add_argument("--limit", type=int, default=20, help="arith problems")
     ap.add_argument("--budgets", default="300,400,600,800", help="comma-separated max_tokens")
     ap.add_argument("--spec", default="sc(n=8, of=budget(think=64, answer_prompt='Answer:', temperature=0.7, seed=3))")
+    ap.add_argument("--calls", action="store_true", help="the budgets are max_calls, not max_tokens")
     args = ap.parse_args()
+    kind = "max_calls" if args.calls else "max_tokens"
 
     import ponder
     from ponder import Budget, Engine
@@ -32,11 +35,11 @@ def main() -> None:
     engine = Engine.from_spec("embedded")
     probs = load_task("arith").problems(args.limit, 0)
     print(f"{args.spec} on {len(probs)} arith problems")
-    print(f"{'max_tokens':>10} {'answered':>9} {'solved':>7} {'mean tokens':>12} {'over budget':>12}")
+    print(f"{kind:>10} {'answered':>9} {'solved':>7} {'mean ' + kind[4:]:>12} {'over budget':>12}")
     for budget in (int(b) for b in args.budgets.split(",")):
-        results = [ponder.solve(p, model=engine, strategy=args.spec, budget=Budget(max_tokens=budget))
+        results = [ponder.solve(p, model=engine, strategy=args.spec, budget=Budget(**{kind: budget}))
                    for p in probs]
-        spent = [r.ledger.total_tokens or 0 for r in results]
+        spent = [(r.ledger.calls if args.calls else r.ledger.total_tokens) or 0 for r in results]
         print(f"{budget:>10} {sum(r.answer is not None for r in results):>9} "
               f"{sum(bool(r.correct) for r in results):>7} {sum(spent) / len(spent):>12.0f} "
               f"{sum(s > budget for s in spent):>12}")

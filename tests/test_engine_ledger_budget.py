@@ -210,6 +210,31 @@ async def test_concurrent_runs_share_the_budget_and_the_first_finish_first():
     assert [q.max_tokens for q in backend.requests] == [20] * 4 and not r.budget_exhausted
 
 
+async def test_runs_of_several_calls_start_only_while_the_call_budget_has_their_worth():
+    """Each run here makes 3 calls one after another (as budget forcing does: think, go on after
+    "Wait", answer). A run used to start while the calls left gave each earlier run one more, so
+    under 3 calls all runs started and none finished. A run now starts while the calls left are a
+    run's worth for it and each run before it (2 until one has ended, then as many as that made)."""
+    from ponder.strategies import Strategy, run_strategy
+    from ponder.strategies.sc import ScParams, SelfConsistency
+    from ponder.types import Result
+
+    class ThreeCalls(Strategy):
+        summary = "three calls in turn"
+
+        async def run(self, problem, engine):
+            for _ in range(3):
+                [s] = await engine.generate(GenerationRequest(messages=problem.messages, max_tokens=20))
+            return Result(answer="4", text=s.text, strategy=self.spec)
+
+    vote = SelfConsistency(ScParams(n=4, of=ThreeCalls(spec="three")))
+    for calls, finished in ((3, 1), (5, 1), (6, 2), (9, 3)):
+        engine = Engine(Interleaved(text="Answer: 4\n", completion=5, prompt=10), budget=Budget(max_calls=calls))
+        r = await run_strategy(vote, ponder.Problem.from_question("2+2?"), engine)
+        assert r.answer == "4" and r.budget_exhausted
+        assert [c.finish_reason for c in r.candidates] == ["stop"] * finished + ["budget"] * (4 - finished), calls
+
+
 async def test_call_budget_exhaustion_is_not_an_exception():
     backend = Scripted()
     engine = Engine(backend)

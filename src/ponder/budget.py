@@ -114,10 +114,11 @@ class Budget:
         give back what they did not use; waiting claims are served in run order (``_in_run``),
         so the runs that started first finish before later ones start. The first call of a run
         (``gather_within_budget``) whose earlier runs have not all ended takes at most half of
-        the tokens left and leaves each of those runs a call, and waits while it cannot: the runs
-        already under way keep enough to finish, rather than every run starting and none
-        finishing. A claim alone gets what is left; one whose prompt alone does not fit is
-        refused."""
+        the tokens left and, under a call budget, starts only while the calls left are a run's
+        worth for it and for each of those runs (as many as the longest run that ended made; 2
+        until one has); it waits while it cannot: the runs already under way keep enough to
+        finish, rather than every run starting and none finishing. A claim alone gets what is
+        left; one whose prompt alone does not fit is refused."""
         loop = asyncio.get_running_loop()
         if self._settled is None or self._loop is not loop:  # one per event loop (asyncio.run each time)
             self._settled, self._loop, self._waiting = asyncio.Condition(), loop, {}
@@ -128,7 +129,7 @@ class Budget:
             self._waiting[me] = need
             try:
                 while True:
-                    grant = self._try_claim(me, completion, prompt, _opens_run_behind())
+                    grant = self._try_claim(me, completion, prompt, *_opens_run_behind())
                     if grant is not _WAIT:
                         break
                     await settled.wait()  # the calls in flight give back what they do not use
@@ -162,17 +163,18 @@ class Budget:
                     self._settled.notify_all()
 
     def _try_claim(self, me: tuple[tuple[int, ...], int], completion: int | None, prompt: int,
-                   behind: int = 0) -> Any:
+                   behind: int = 0, calls_needed: int = 1) -> Any:
         """The completion tokens granted to claim ``me``, None when no token limit applies, or
         ``_WAIT``; raises BudgetExhausted. ``behind``: the claim is the first call of a run
         started after this many runs that have not ended; it may take half of the tokens left,
-        and leaves each of them a call."""
+        and may start only while ``calls_needed`` calls are left (a run's worth for it and for each
+        of those runs)."""
         self.check()
         if self.max_calls is not None:
             calls_left = self.max_calls - self.calls_used - self.calls_in_flight
             if calls_left < 1:
                 raise BudgetExhausted(f"call budget of {self.max_calls} spent")
-            if calls_left <= behind and self.calls_in_flight:
+            if behind and calls_left < calls_needed and self.calls_in_flight:
                 return _WAIT
         if self.max_tokens is None or completion is None:
             return None
@@ -197,26 +199,39 @@ _ARRIVALS = itertools.count()
 
 
 class _Runs:
-    """The runs one ``gather_within_budget`` started: which have made a call, which have ended."""
+    """The runs one ``gather_within_budget`` started: the calls each has made, which have ended."""
 
     def __init__(self, n: int) -> None:
-        self.called = [False] * n
+        self.calls = [0] * n
         self.ended = [False] * n
+
+    def calls_per_run(self) -> int:
+        """The calls a run is taken to need: the most an ended run made, 2 until one has."""
+        made = [c for c, e in zip(self.calls, self.ended) if e and c]
+        return max(made) if made else 2
 
 
 # the runs the current task is inside, outermost first: their siblings and their indices
 _RUNS: contextvars.ContextVar[tuple[tuple[_Runs, int], ...]] = contextvars.ContextVar("ponder_runs", default=())
 
 
-def _opens_run_behind() -> int:
+def _opens_run_behind() -> tuple[int, int]:
     """How many runs started before the run whose first call is about to be claimed (at any
-    depth: the most at one) have not ended; 0 when the call is not a run's first."""
-    return max((runs.ended[:i].count(False) for runs, i in _RUNS.get() if not runs.called[i]), default=0)
+    depth: the most at one) have not ended, 0 when the call is not a run's first; and the calls to
+    be left before it starts: a run's worth (``calls_per_run``) for it and each of those runs."""
+    behind, needed = 0, 1
+    for runs, i in _RUNS.get():
+        if not runs.calls[i]:
+            ahead = runs.ended[:i].count(False)
+            behind = max(behind, ahead)
+            if ahead:
+                needed = max(needed, runs.calls_per_run() * (ahead + 1))
+    return behind, needed
 
 
 def _mark_called() -> None:
     for runs, i in _RUNS.get():
-        runs.called[i] = True
+        runs.calls[i] += 1
 
 
 async def _in_run(runs: _Runs, index: int, work: Awaitable[T]) -> T:
