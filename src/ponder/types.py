@@ -154,6 +154,11 @@ class Candidate:
     score: float | None = None
     meta: dict[str, Any] = field(default_factory=dict)
 
+    @classmethod
+    def not_drawn(cls, **meta: Any) -> "Candidate":
+        """A candidate the budget did not reach: no text, no answer, finish reason ``budget``."""
+        return cls(text="", answer=None, finish_reason="budget", meta=meta)
+
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
 

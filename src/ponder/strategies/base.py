@@ -111,7 +111,7 @@ class Strategy:
         base = seed if seed is not None else getattr(self.params, "seed", None)
         runs = [self if base is None else self.with_seed(derive_seed(base, i)) for i in range(n)]
         results, _ = await gather_within_budget(*(r.run(problem, engine) for r in runs))
-        return [Candidate(text="", answer=None, finish_reason="budget", meta={"strategy": self.spec}) if r is None
+        return [Candidate.not_drawn(strategy=self.spec) if r is None
                 else Candidate(text=r.text, answer=r.answer, finish_reason="budget" if r.budget_exhausted else "stop",
                                meta={"strategy": self.spec}) for r in results]
 

@@ -117,7 +117,7 @@ class BudgetForcing(Strategy):
         base = p.seed if seed is None else seed
         cands, _ = await gather_within_budget(*(
             self.think_once(problem, engine, None if base is None else base + 1000 * i, t) for i in range(n)))
-        return [c if c is not None else Candidate(text="", answer=None, finish_reason="budget") for c in cands]
+        return [c if c is not None else Candidate.not_drawn() for c in cands]
 
     async def run(self, problem: Problem, engine: Engine) -> Result:
         p: BudgetParams = self.params  # type: ignore[assignment]
