@@ -86,6 +86,7 @@ def test_scoring_calls_stay_within_a_token_budget_and_are_seen_by_on_call():
         answered = [c for c in r.candidates if c.answer is not None]
         assert answered and all(c.score is not None for c in answered), limit
         assert all(c.meta["unscored"] == "no answer to score" for c in r.candidates if c.answer is None)
+        assert r.stop_reason.startswith(f"token budget of {limit} ({limit // 2} of it kept for scoring) ")
     import asyncio
 
     from ponder.scorers import build_scorer

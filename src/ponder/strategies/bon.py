@@ -62,7 +62,7 @@ class BestOfN(Strategy):
         extra = {"logprobs": True} if self.asks_logprobs else {}
         room = engine.budget.unclaimed_tokens()
         held = room // 2 if room is not None and self.scorer.spends_tokens() else 0
-        async with engine.budget.holding(held):  # the scorer's half of a token budget
+        async with engine.budget.holding(held, "scoring"):  # the scorer's half of a token budget
             cands = await inner.sample(problem, engine, p.n, seed=p.seed,
                                        temperature=None if p.of is not None else p.temperature, **extra)
         answered = [c for c in cands if c.answer is not None]  # one with no answer cannot be chosen
