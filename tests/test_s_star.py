@@ -189,3 +189,15 @@ async def test_a_problem_that_wants_no_code_is_refused_before_any_call():
         await run_strategy(build_strategy("sc(n=2, of=s_star(n=1))"),
                            Problem.from_question("2+2?", answer="4", answer_kind="math"), Engine(backend))
     assert backend.requests == []
+
+
+async def test_a_question_with_no_public_tests_says_so_when_nothing_loads():
+    """On a free-form question (no public tests) a reply with no program fails to load; the note
+    said "no candidate passed the public tests", which it has none of."""
+    from ponder import Problem
+
+    backend = Scripted([BROKEN, BROKEN])
+    result = await run_strategy(S_Star(S_Star.Params(n=2, test_seconds=0.5)),
+                                Problem.from_question("Write is_square(n)."), Engine(backend))
+    assert result.trace["selection"] == "none_passed"
+    assert "there are no public tests and no candidate's program loaded: kept the first" in result.trace["notes"]

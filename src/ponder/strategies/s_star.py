@@ -210,7 +210,9 @@ class SStar(Strategy):
         state["survivors"] = [s.index for s in survivors]
         if not survivors:
             state["selection"] = "none_passed"
-            state["notes"].append("no candidate passed the public tests: kept the one passing the most")
+            state["notes"].append("no candidate passed the public tests: kept the one passing the most"
+                                  if problem.meta.get("public_tests") else
+                                  "there are no public tests and no candidate's program loaded: kept the first")
             return
         state["choice"] = survivors[0].index
         entry = problem.meta.get("entry_point")
