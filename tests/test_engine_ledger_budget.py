@@ -388,3 +388,21 @@ def test_a_time_budget_stops_a_local_call_while_it_decodes(tiny_model_dir):
     r = asyncio.run(run_strategy(build_strategy("cot(max_tokens=400)"), problem, slowed))
     assert r.budget_exhausted and r.answer is None and r.stop_reason == "time budget of 0.5s spent"
     assert r.ledger.wall_seconds < 2.0
+
+
+async def test_holds_overlap_and_are_given_back_in_any_order():
+    """Runs that hold at once (sc over bon) each give back what they held, in any order; a hold of
+    nothing (no token limit) holds nothing: two at once failed when the first ended."""
+    import asyncio
+
+    async def hold(budget, tokens, wait):
+        async with budget.holding(tokens, "scoring"):
+            assert budget.held.get("scoring", 0) >= tokens
+            await asyncio.sleep(wait)
+
+    budget = Budget(max_tokens=1000)
+    await asyncio.gather(hold(budget, 300, 0.02), hold(budget, 200, 0.0), hold(budget, 0, 0.01))
+    assert budget.held == {} and budget.tokens_claimed == 0 and budget.unclaimed_tokens() == 1000
+    unlimited = Budget()
+    await asyncio.gather(hold(unlimited, 0, 0.01), hold(unlimited, 0, 0.0))
+    assert unlimited.held == {} and unlimited.tokens_claimed == 0

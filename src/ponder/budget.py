@@ -153,7 +153,9 @@ class Budget:
     async def holding(self, tokens: int, why: str) -> AsyncIterator[None]:
         """Keep ``tokens`` of a token budget from the calls made inside: a later step's share (bon
         holds back its scorer's while it samples), which a call cut short says. Given back on leaving."""
-        tokens = max(0, tokens)
+        if tokens <= 0:  # nothing to keep (no token limit): the runs inside may hold theirs
+            yield
+            return
         self.tokens_claimed += tokens
         self.held[why] = self.held.get(why, 0) + tokens
         try:
@@ -163,7 +165,7 @@ class Budget:
             self.held[why] -= tokens
             if not self.held[why]:
                 del self.held[why]
-            if tokens and self._settled is not None and self._loop is asyncio.get_running_loop():
+            if self._settled is not None and self._loop is asyncio.get_running_loop():
                 async with self._settled:
                     self._settled.notify_all()
 
