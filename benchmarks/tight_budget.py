@@ -9,8 +9,8 @@ served first, and a run starts only while the runs before it keep enough to fini
 prints, per budget, the problems answered and solved, the mean ledger tokens and how many
 problems went over the budget (which should be none), on the first ``--limit`` ``arith``
 problems with the embedded lab model. ``--spec "sc(n=8, seed=3)"`` shows one call for eight
-samples under the same budgets (drawn in waves), ``--spec "bon(n=8, seed=3)"`` best-of-N keeping
-half of the budget for its scorer. ``--calls`` reads the budgets as ``max_calls`` instead: runs of
+samples under the same budgets (drawn in waves), ``--spec "bon(n=8, seed=3)"`` best-of-N drawing
+and scoring a wave at a time. ``--calls`` reads the budgets as ``max_calls`` instead: runs of
 several calls each under a call budget (``answered`` counts problems with an answer).
 """
 

@@ -35,7 +35,6 @@ class Budget:
     started: float = field(default_factory=time.monotonic)
     window_full: str | None = None  # why a later call did not fit the context window (reported, not a limit)
     cut_short: str | None = None  # why calls got less than they asked before a limit was reached
-    held: dict[str, int] = field(default_factory=dict, repr=False, compare=False)  # kept for later steps, by what for
     calls_in_flight: int = field(default=0, repr=False)
     tokens_claimed: int = field(default=0, repr=False)  # tokens the calls in flight may still spend
     _settled: asyncio.Condition | None = field(default=None, repr=False, compare=False)
@@ -149,26 +148,6 @@ class Budget:
                 self.tokens_claimed -= held
                 settled.notify_all()
 
-    @contextlib.asynccontextmanager
-    async def holding(self, tokens: int, why: str) -> AsyncIterator[None]:
-        """Keep ``tokens`` of a token budget from the calls made inside: a later step's share (bon
-        holds back its scorer's while it samples), which a call cut short says. Given back on leaving."""
-        if tokens <= 0:  # nothing to keep (no token limit): the runs inside may hold theirs
-            yield
-            return
-        self.tokens_claimed += tokens
-        self.held[why] = self.held.get(why, 0) + tokens
-        try:
-            yield
-        finally:
-            self.tokens_claimed -= tokens
-            self.held[why] -= tokens
-            if not self.held[why]:
-                del self.held[why]
-            if self._settled is not None and self._loop is asyncio.get_running_loop():
-                async with self._settled:
-                    self._settled.notify_all()
-
     def _try_claim(self, me: tuple[tuple[int, ...], int], completion: int | None, prompt: int,
                    behind: int = 0, calls_needed: int = 1) -> Any:
         """The completion tokens granted to claim ``me``, None when no token limit applies, or
@@ -193,12 +172,11 @@ class Budget:
             return completion
         if ahead or self.calls_in_flight:
             return _WAIT
-        kept = "".join(f" ({n} of it kept for {why})" for why, n in self.held.items() if n)
         if free - prompt < 1:  # alone, and not even its prompt fits
-            self.cut_short = (f"token budget of {self.max_tokens}{kept} nearly spent: {free} left, fewer than the "
+            self.cut_short = (f"token budget of {self.max_tokens} nearly spent: {free} left, fewer than the "
                               f"next call's prompt of about {prompt}")
             raise BudgetExhausted(self.cut_short)
-        self.cut_short = f"token budget of {self.max_tokens}{kept} spent"  # the last call was given what was left
+        self.cut_short = f"token budget of {self.max_tokens} spent"  # the last call was given what was left
         return free - prompt
 
 

@@ -6,9 +6,9 @@ reward models. Defaults: n = 16, temperature 0.7 (as self-consistency), scorer `
 unless ``scorer=prm(model='hf:PATH')``), step scores aggregated by the last step (the
 search-and-learn default). Ties go to the earliest candidate.
 
-Under a token budget a scorer that calls a model (``prm``, ``orm``, ``judge``, ``logprob`` by a
-forward pass) gets half of what is left when sampling starts: reading a candidate costs it about
-what writing it cost the policy, so samples that took the whole budget would go unscored.
+Under a token budget that may not pay for n candidates and their scores (a scorer that calls a
+model: ``prm``, ``orm``, ``judge``, ``logprob`` by a forward pass), candidates are drawn and scored
+a wave at a time, so that samples do not take the whole budget and leave their answers unscored.
 Candidates with no answer are not scored (they cannot be chosen).
 """
 
@@ -22,7 +22,7 @@ from ..engine import Engine
 from ..errors import BudgetExhausted
 from ..scorers import Scorer, build_scorer, rank, unscored_by_budget
 from ..types import Candidate, Problem, Result
-from .base import Params, Strategy, cut_by_budget
+from .base import Params, Strategy, cut_by_budget, derive_seed
 from .cot import Cot
 
 
@@ -59,13 +59,62 @@ class BestOfN(Strategy):
         p: BonParams = self.params  # type: ignore[assignment]
         self.scorer.check(engine, problem)
         inner = p.of if p.of is not None else Cot()
-        extra = {"logprobs": True} if self.asks_logprobs else {}
+        kw: dict[str, Any] = {"temperature": None if p.of is not None else p.temperature}
+        if self.asks_logprobs:
+            kw["logprobs"] = True
+        if self._short(problem, engine, inner):
+            return await self._draw_in_turn(problem, engine, inner, kw)
+        cands = await inner.sample(problem, engine, p.n, seed=p.seed, **kw)
+        await self._score(problem, engine, cands)
+        return cands
+
+    def _short(self, problem: Problem, engine: Engine, inner: Strategy) -> bool:
+        """A token budget that may not pay for n candidates and their scores (reading a candidate
+        costs a scorer about what writing it cost the policy). Unknown for a strategy with no
+        ``max_tokens``: then any token budget is taken as short."""
         room = engine.budget.unclaimed_tokens()
-        held = room // 2 if room is not None and self.scorer.spends_tokens() else 0
-        async with engine.budget.holding(held, "scoring"):  # the scorer's half of a token budget
-            cands = await inner.sample(problem, engine, p.n, seed=p.seed,
-                                       temperature=None if p.of is not None else p.temperature, **extra)
-        answered = [c for c in cands if c.answer is not None]  # one with no answer cannot be chosen
+        if room is None or not self.scorer.spends_tokens():
+            return False
+        most = getattr(inner.params, "max_tokens", None)
+        if not isinstance(most, int):
+            return True
+        prompt = engine.estimate_tokens("\n".join(str(m.get("content") or "") for m in problem.messages))
+        return room < 2 * self.params.n * (prompt + most)  # type: ignore[attr-defined]
+
+    async def _draw_in_turn(self, problem: Problem, engine: Engine, inner: Strategy,
+                            kw: dict[str, Any]) -> list[Candidate]:
+        """Candidates drawn and scored a wave at a time: the first alone (it may take all that is
+        left), each later wave as many as the tokens left pay for twice over at the most a candidate
+        has cost so far, its sample and its score. It stops when the budget cuts a sample or a
+        score, or leaves less than that most, so the answers drawn are scored. Wave ``i`` on is seeded ``seed +
+        i`` for cot (as a fanned-out call), ``derive_seed(seed, i)`` for another strategy."""
+        p: BonParams = self.params  # type: ignore[assignment]
+        cands: list[Candidate] = []
+        cost = 0.0
+        while len(cands) < p.n:
+            i, room = len(cands), engine.budget.unclaimed_tokens() or 0
+            if cost and room < cost:  # another sample could not be scored, so could not be chosen
+                engine.budget.cut_short = (f"token budget of {engine.budget.max_tokens} nearly spent: {room} left, "
+                                           f"less than a candidate has cost (sample and score: {cost:.0f})")
+                break
+            k = 1 if not cost else max(1, min(p.n - i, int(room // (2 * cost))))
+            seed = None if p.seed is None else p.seed + i if isinstance(inner, Cot) else derive_seed(p.seed, i)
+            spent = engine.budget.tokens_used
+            try:
+                wave = await inner.sample(problem, engine, k, seed=seed, **kw)
+            except BudgetExhausted:
+                break
+            scored = await self._score(problem, engine, wave)
+            cands += wave
+            if not scored or cut_by_budget(wave):
+                break
+            cost = max(cost, (engine.budget.tokens_used - spent) / k, 1.0)
+        return cands + [Candidate.not_drawn(strategy=inner.spec) for _ in range(p.n - len(cands))]
+
+    async def _score(self, problem: Problem, engine: Engine, cands: list[Candidate]) -> bool:
+        """Score the candidates with an answer (one with none cannot be chosen); False when the
+        budget stopped the scorer before it scored them all."""
+        answered = [c for c in cands if c.answer is not None]
         for c in cands:
             if c.answer is None:
                 c.meta["unscored"] = "no answer to score"
@@ -75,7 +124,7 @@ class BestOfN(Strategy):
             scores = [None] * len(answered)  # type: ignore[list-item]
         for c, s in zip(answered, scores):
             c.score = s
-        return cands
+        return all(s is not None or "unscored" in c.meta for c, s in zip(answered, scores))
 
     async def run(self, problem: Problem, engine: Engine) -> Result:
         try:
