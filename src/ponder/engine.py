@@ -256,7 +256,8 @@ class Engine:
         """A sample's tokens as far as they can be seen: its token ids, else its text's count."""
         return len(sample.token_ids) if sample.token_ids is not None else self.estimate_tokens(sample.text)
 
-    def _sink(self, request: GenerationRequest, role: str, first: int | None) -> Callable[[int, str], None] | None:
+    def _sink(self, request: GenerationRequest, role: str,
+              first: int | None) -> Callable[[int, str], None] | None:
         """Where the text of a policy call streams, as ``(index, delta)``: a single-sample call's to
         ``on_token``, a many-sample call's to ``on_choice_token``, each sample's index counted from
         ``first`` where the call draws part of a larger request."""

@@ -107,7 +107,8 @@ def unlike(a: dict[str, Any], b: dict[str, Any]) -> str | None:
     """Why two runs' costs per correct answer are not like with like (None when they are): an
     accuracy is a property of the problems as much as of the model."""
     if a["task"] != b["task"]:
-        return f"the runs solved different tasks ({a['task']} and {b['task']}): their accuracies are not comparable"
+        return (f"the runs solved different tasks ({a['task']} and {b['task']}): "
+                "their accuracies are not comparable")
     if a["problems"] != b["problems"]:
         return (f"the runs solved different numbers of problems of {a['task']} ({a['problems']} and "
                 f"{b['problems']}): their accuracies are measured on different sets")

@@ -86,16 +86,17 @@ class BestOfN(Strategy):
         """Candidates drawn and scored a wave at a time: the first alone (it may take all that is
         left), each later wave as many as the tokens left pay for twice over at the most a candidate
         has cost so far, its sample and its score. It stops when the budget cuts a sample or a
-        score, or leaves less than that most, so the answers drawn are scored. Wave ``i`` on is seeded ``seed +
-        i`` for cot (as a fanned-out call), ``derive_seed(seed, i)`` for another strategy."""
+        score, or leaves less than that most, so the answers drawn are scored. The wave drawing
+        candidates ``i`` on is seeded ``seed + i`` for cot (as a fanned-out call) and
+        ``derive_seed(seed, i)`` for another strategy."""
         p: BonParams = self.params  # type: ignore[assignment]
         cands: list[Candidate] = []
         cost = 0.0
         while len(cands) < p.n:
             i, room = len(cands), engine.budget.unclaimed_tokens() or 0
             if cost and room < cost:  # another sample could not be scored, so could not be chosen
-                engine.budget.cut_short = (f"token budget of {engine.budget.max_tokens} nearly spent: {room} left, "
-                                           f"less than a candidate has cost (sample and score: {cost:.0f})")
+                engine.budget.cut_short = (f"token budget of {engine.budget.max_tokens} nearly spent: {room} "
+                                           f"left, less than a candidate has cost (sample and score: {cost:.0f})")
                 break
             k = 1 if not cost else max(1, min(p.n - i, int(room // (2 * cost))))
             seed = None if p.seed is None else p.seed + i if isinstance(inner, Cot) else derive_seed(p.seed, i)
