@@ -134,20 +134,21 @@ class Engine:
         A many-sample request that the token budget left cannot cover whole (its prompt and ``n``
         times ``max_tokens``) is drawn in waves (``_in_waves``): an even split would cut every
         sample at 1/n of what is left, so that none might finish."""
-        if request.n > 1 and self._short_for(request):
-            return await self._in_waves(request, role)
-        return await self._claimed(request, role)
-
-    def _short_for(self, request: GenerationRequest) -> bool:
-        """The tokens not yet spent or claimed are fewer than ``request`` may take, and a call
-        budget (if any) leaves more than one call."""
         room = self.budget.unclaimed_tokens()
-        if room is None:
-            return False
+        if room is None:  # no token limit: a prompt claims nothing
+            return await self._claimed(request, role, prompt=0)
+        prompt = self._prompt_estimate(request, room)
+        if request.n > 1 and self._short_for(request, room, prompt):
+            return await self._in_waves(request, role)
+        return await self._claimed(request, role, prompt=prompt)
+
+    def _short_for(self, request: GenerationRequest, room: int, prompt: int) -> bool:
+        """The ``room`` tokens not yet spent or claimed are fewer than ``request`` may take with its
+        ``prompt``, and a call budget (if any) leaves more than one call."""
         calls = self.budget.max_calls
         if calls is not None and calls - self.budget.calls_used - self.budget.calls_in_flight < 2:
             return False
-        return self._prompt_estimate(request, room) + request.max_tokens * request.n > room
+        return prompt + request.max_tokens * request.n > room
 
     async def _in_waves(self, request: GenerationRequest, role: str) -> list[Sample]:
         """The samples of ``request`` in calls made one after another, each given what the ones
@@ -180,15 +181,18 @@ class Engine:
         return out + [Sample(text="", finish_reason="budget", completion_tokens=0)
                       for _ in range(request.n - len(out))]
 
-    async def _claimed(self, request: GenerationRequest, role: str, first: int | None = None) -> list[Sample]:
+    async def _claimed(self, request: GenerationRequest, role: str, first: int | None = None,
+                       prompt: int | None = None) -> list[Sample]:
         """One backend call for ``request``, within what the budget grants (``first``: the index of
-        its first sample where the call draws part of a larger request)."""
+        its first sample where the call draws part of a larger request; ``prompt``: its prompt's
+        estimate, where the caller made it just now)."""
         if self.processor_factories and role == "policy":
             extra = [f() for f in self.processor_factories]
             request = request.replace(logits_processors=[*request.logits_processors, *extra])
         n = max(1, request.n)
-        room = self.budget.unclaimed_tokens()
-        prompt = 0 if room is None else self._prompt_estimate(request, room)
+        if prompt is None:
+            room = self.budget.unclaimed_tokens()
+            prompt = 0 if room is None else self._prompt_estimate(request, room)
         async with self.budget.claim(request.max_tokens * n, prompt) as granted:
             per_sample = request.max_tokens if granted is None else max(1, granted // n)
             clamped = per_sample < request.max_tokens

@@ -110,21 +110,25 @@ class Ledger:
         """Runs of work that is not a model's (programs run in the sandbox)."""
         return sum(e.n for e in self.entries if not e.model_call)
 
+    def _counted(self, counter: str) -> int | None:
+        """A token counter summed over the model calls (sandbox runs count no tokens)."""
+        return _sum([getattr(e, counter) for e in self.entries if e.model_call])
+
     @property
     def prompt_tokens(self) -> int | None:
-        return _sum([e.prompt_tokens for e in self.entries if e.model_call])
+        return self._counted("prompt_tokens")
 
     @property
     def cached_prompt_tokens(self) -> int | None:
-        return _sum([e.cached_prompt_tokens for e in self.entries if e.model_call])
+        return self._counted("cached_prompt_tokens")
 
     @property
     def completion_tokens(self) -> int | None:
-        return _sum([e.completion_tokens for e in self.entries if e.model_call])
+        return self._counted("completion_tokens")
 
     @property
     def reasoning_tokens(self) -> int | None:
-        return _sum([e.reasoning_tokens for e in self.entries if e.model_call])
+        return self._counted("reasoning_tokens")
 
     @property
     def total_tokens(self) -> int | None:

@@ -15,7 +15,7 @@ from typing import Any, ClassVar
 from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
 
 from ..engine import Engine
-from ..errors import StrategySpecError
+from ..errors import BudgetExhausted, StrategySpecError
 from ..types import Candidate, Problem
 
 SCORERS: dict[str, type["Scorer"]] = {}
@@ -58,6 +58,14 @@ class Scorer:
 
     async def score(self, problem: Problem, candidates: list[Candidate], engine: Engine) -> list[float | None]:
         raise NotImplementedError
+
+
+def scores_so_far(done: list[float | None], total: int, stopped: BudgetExhausted) -> list[float | None]:
+    """What a scorer the budget stopped returns (the rule above): the scores it finished and None
+    for the ``total - len(done)`` others; ``stopped`` raised again when it finished none."""
+    if all(s is None for s in done):
+        raise stopped
+    return done + [None] * (total - len(done))
 
 
 def unscored_by_budget(candidates: list[Candidate]) -> bool:

@@ -11,7 +11,7 @@ from __future__ import annotations
 from ..engine import Engine
 from ..errors import BudgetExhausted, CapabilityError
 from ..types import Candidate, Problem, Usage
-from .base import Scorer
+from .base import Scorer, scores_so_far
 
 
 class LogprobScorer(Scorer):
@@ -31,7 +31,7 @@ class LogprobScorer(Scorer):
 
     async def score(self, problem: Problem, candidates: list[Candidate], engine: Engine) -> list[float | None]:
         out: list[float | None] = []
-        for k, c in enumerate(candidates):
+        for c in candidates:
             lps = c.meta.get("logprobs")
             if lps:
                 out.append(sum(lps) / len(lps))
@@ -40,10 +40,8 @@ class LogprobScorer(Scorer):
                 try:
                     out.append(await engine.call(self.role, self._forward, p_ids, c_ids, engine,
                                                  reads=len(p_ids) + len(c_ids)))
-                except BudgetExhausted:  # keep the scores finished; the others are the budget's None
-                    if all(s is None for s in out):
-                        raise
-                    return out + [None] * (len(candidates) - k)
+                except BudgetExhausted as stopped:  # keep the scores finished
+                    return scores_so_far(out, len(candidates), stopped)
             else:
                 raise CapabilityError(
                     f"scorer logprob: a candidate came without token log-probabilities and "

@@ -22,7 +22,7 @@ from ..backends import load_backend, resolve_local_path
 from ..engine import Engine
 from ..errors import BudgetExhausted, ModelSpecError
 from ..types import Candidate, GenerationRequest, Problem, Usage
-from .base import Scorer, ScorerParams
+from .base import Scorer, ScorerParams, scores_so_far
 
 PRM_CONFIG = "ponder_prm.json"
 
@@ -157,7 +157,7 @@ class PRMScorer(Scorer):
         others are still scored, and no model call is spent on it."""
         p: PRMParams = self.params  # type: ignore[assignment]
         out: list[float | None] = []
-        for k, c in enumerate(candidates):
+        for c in candidates:
             ids = self.input_ids(problem, c.text)
             why = self.unreadable(ids)
             if why is not None:
@@ -166,10 +166,8 @@ class PRMScorer(Scorer):
                 continue
             try:
                 steps = await self.step_scores(problem, c.text, engine, ids=ids)
-            except BudgetExhausted:  # keep the scores finished; the others are the budget's None
-                if all(s is None for s in out):
-                    raise
-                return out + [None] * (len(candidates) - k)
+            except BudgetExhausted as stopped:  # keep the scores finished
+                return scores_so_far(out, len(candidates), stopped)
             c.meta["step_scores"] = [round(s, 4) for s in steps]
             out.append(aggregate(steps, p.agg))
         return out

@@ -125,7 +125,7 @@ class BestOfN(Strategy):
             scores = [None] * len(answered)  # type: ignore[list-item]
         for c, s in zip(answered, scores):
             c.score = s
-        return all(s is not None or "unscored" in c.meta for c, s in zip(answered, scores))
+        return not unscored_by_budget(answered)
 
     async def run(self, problem: Problem, engine: Engine) -> Result:
         try:
