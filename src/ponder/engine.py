@@ -13,7 +13,7 @@ import time
 from typing import TYPE_CHECKING, Any, AsyncIterator, Callable
 
 from .budget import Budget
-from .errors import BudgetExhausted, CapabilityError, ContextLengthError, ContextWindowFull
+from .errors import BudgetExhausted, CapabilityError, ContextLengthError, ContextWindowFull, ModelSpecError
 from .ledger import Ledger, LedgerEntry
 from .types import Capabilities, GenerationRequest, Sample
 
@@ -26,7 +26,10 @@ class Engine:
 
     One Engine per problem: ``engine.for_problem()`` gives a fresh ledger and budget that share
     the backend and the concurrency limit. ``engine.with_backend(b)`` gives an engine on another
-    model (a PRM, a judge) that writes into the same ledger and budget.
+    model (a PRM, a judge) that writes into the same ledger and budget; ``engine.load_model(spec)``
+    loads such a model by its spec. ``allowed_models``: the specs ``load_model`` may load besides the
+    shipped ``embedded`` and ``embedded-prm`` (None: any), for an engine that runs other people's
+    strategy specs (``ponder serve``), where a spec must not name a server or a path of its choosing.
     """
 
     def __init__(
@@ -39,6 +42,7 @@ class Engine:
         on_token: Callable[[str], None] | None = None,
         on_call: Callable[[LedgerEntry, list[Sample]], None] | None = None,
         on_choice_token: Callable[[int, str], None] | None = None,
+        allowed_models: frozenset[str] | None = None,
         _semaphore: asyncio.Semaphore | None = None,
     ) -> None:
         self.backend = backend
@@ -54,6 +58,7 @@ class Engine:
         self.on_choice_token = on_choice_token
         self.on_call = on_call
         self.processor_factories: list[Callable[[], Any]] = []
+        self.allowed_models = allowed_models
         self._semaphore = _semaphore
 
     # -- construction ---------------------------------------------------------------------
@@ -70,6 +75,7 @@ class Engine:
             budget=budget if budget is not None else self.budget.fresh(),
             ledger=Ledger(),
             max_concurrency=self.max_concurrency,
+            allowed_models=self.allowed_models,
             _semaphore=self._sem(),
             **hooks,
         )
@@ -77,7 +83,29 @@ class Engine:
     def with_backend(self, backend: "Backend") -> "Engine":
         """Another model charged to this engine's ledger and budget (no token streaming)."""
         return Engine(backend, budget=self.budget, ledger=self.ledger, max_concurrency=self.max_concurrency,
-                      on_call=self.on_call)
+                      on_call=self.on_call, allowed_models=self.allowed_models)
+
+    def with_model(self, spec: str) -> "Engine":
+        """``with_backend`` on the model ``spec`` names (``load_model``)."""
+        return self.with_backend(self.load_model(spec))
+
+    def load_model(self, spec: str) -> "Backend":
+        """The backend of another model a strategy or scorer names (a PRM, a judge, an editor),
+        if this engine may load it (``allow_model``)."""
+        from .backends import load_backend
+
+        self.allow_model(spec)
+        return load_backend(spec)
+
+    def allow_model(self, spec: str) -> None:
+        """ModelSpecError unless ``spec`` is a shipped model or one of ``allowed_models``."""
+        if self.allowed_models is None or (isinstance(spec, str) and spec.strip() in {
+                "embedded", "embedded-prm", *self.allowed_models}):
+            return
+        raise ModelSpecError(
+            f"model {spec!r} may not be loaded here: a request's strategy may name the served model, the "
+            "shipped embedded and embedded-prm, and the models the server was started with (ponder serve "
+            "--allow-model SPEC)")
 
     def with_logits_processors(self, factory: Callable[[], Any]) -> "Engine":
         """This engine (its class, hooks, ledger, budget and concurrency limit), adding fresh logits

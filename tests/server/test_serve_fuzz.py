@@ -138,7 +138,7 @@ MALFORMED_TEXT = [
     json.dumps(text(echo=True)).encode(), json.dumps(text(strategy="sc(n=2)")).encode(),
     json.dumps(text(strategy="sc(n=")).encode(), json.dumps(text(strategy="none(n=9)")).encode(),
     json.dumps(text(n=10**30)).encode(), json.dumps(text(max_tokens=0)).encode(), json.dumps(text(stop=7)).encode(),
-    json.dumps(text(suffix="x", best_of=3)).encode(), json.dumps(text(budget={"max_calls": 1, "max_tokens": 1})).encode(),
+    json.dumps(text(suffix="x", best_of=3)).encode(), json.dumps(text(messages=[{"role": "user", "content": "x"}])).encode(), json.dumps(text(budget={"max_calls": 1, "max_tokens": 1})).encode(),
     b'{"model": "model", "prompt": "\\ud800 lone surrogate", "max_tokens": 2}',
 ]
 

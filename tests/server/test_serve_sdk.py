@@ -237,6 +237,62 @@ def test_a_budget_too_small_for_any_call_reports_zero_tokens_not_null(client, mo
                                        extra_body={"budget": {"max_tokens": 10}})
     assert (r.usage.prompt_tokens, r.usage.completion_tokens, r.usage.total_tokens) == (0, 0, 0)
     assert r.model_extra["ponder"]["budget_exhausted"] and r.choices[0].finish_reason == "length"
+    assert r.model_extra["ponder"]["answers"] == [None]  # one per choice
+
+
+def test_the_request_is_read_as_the_openai_api_reads_it(server, client, model_id, model_dir):
+    h = {"Authorization": f"Bearer {KEY}"}
+
+    def post(path="/chat/completions", **fields):
+        body = {"model": model_id, "messages": CHAT, "max_tokens": 2, **fields}
+        return httpx.post(f"{server.url}{path}", json=body, headers=h, timeout=30)
+
+    # a value of the wrong JSON type is an error naming the field, not a value read another way
+    for field, value in [("max_tokens", "10"), ("n", True), ("stream", "yes"), ("logprobs", "yes"),
+                         ("temperature", "0.5"), ("seed", 1.5)]:
+        r = post(**{field: value})
+        assert r.status_code == 400 and r.json()["error"]["param"] == field, (field, r.text)
+    assert post(temperature=1).status_code == 200  # an integer is a number
+    r = post(stream_options={"include_usage": True})
+    assert r.status_code == 400 and r.json()["error"]["param"] == "stream_options"
+    # token counts written in a spec have the ceiling of the request's own max_tokens
+    for spec, name in [("none(max_tokens=100000)", "none.max_tokens"),
+                       ("sc(n=2, of=budget(think=100000))", "budget.think"),
+                       ("bon(n=2, scorer=judge(max_tokens=40000))", "judge.max_tokens")]:
+        r = post(strategy=spec)
+        assert r.status_code == 400, r.text
+        error = r.json()["error"]
+        assert error["code"] == "above_ceiling" and error["message"].startswith(f"{name}=") and error["param"] == "strategy"
+    # the selectors that did not choose the strategy are reported as ignored
+    r = post(strategy="cot(max_tokens=2)", reasoning_effort="high", thinking={"type": "disabled"})
+    assert r.json()["ponder"]["ignored_params"] == ["thinking (overridden by strategy)",
+                                                    "reasoning_effort (overridden by strategy)"]
+    r = post("/completions", prompt="1+1=", reasoning_effort="high")
+    assert r.status_code == 200, (r.status_code, r.text)
+    assert r.json()["ponder"]["ignored_params"] == ["reasoning_effort (overridden by strategy)",
+                                                    "messages (not read by /v1/completions: it continues prompt)"]
+    # text parts are kept apart (joined by newlines, as vLLM joins them)
+    parts = [{"role": "user", "content": [{"type": "text", "text": "What is"}, {"type": "text", "text": "2+2?"}]}]
+    r = client.chat.completions.create(model=model_id, messages=parts, max_tokens=1)
+    assert r.usage.prompt_tokens == prompt_tokens(model_dir, [{"role": "user", "content": "What is\n2+2?"}])
+    # a prompt too long on /v1/completions names the field it came in
+    with pytest.raises(openai.BadRequestError) as err:
+        client.completions.create(model=model_id, prompt="1+1 " * 3000, max_tokens=4)
+    assert err.value.body["code"] == "context_length_exceeded" and err.value.body["param"] == "prompt"
+
+
+def test_thinking_off_leaves_no_tags_in_the_answer(client, model_id):
+    """think(mode=off) starts the answer after an empty thinking span; the lab model often goes on
+    thinking and closes a span that was never open. Tags are markup, never content, and an empty
+    span is no reasoning."""
+    q = [{"role": "user", "content": "Compute left to right: 567-227-134*4+24"}]
+    for seed in range(4):
+        body = dict(model=model_id, messages=q, max_tokens=64, seed=seed, extra_body={"strategy": "think(mode=off)"})
+        whole = client.chat.completions.create(**body).choices[0].message
+        assert "think>" not in whole.content and whole.model_extra.get("reasoning_content") is None, whole
+        streamed = list(client.chat.completions.create(stream=True, **body))
+        assert "".join(c.choices[0].delta.content or "" for c in streamed if c.choices) == whole.content
+        assert not any(c.choices[0].delta.model_extra.get("reasoning_content") for c in streamed if c.choices)
 
 
 def test_auth_is_required_everywhere_but_health(server, model_id):

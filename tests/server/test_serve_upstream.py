@@ -114,6 +114,37 @@ def test_the_upstream_key_is_sent_but_never_logged_echoed_or_returned(leaky):
     assert "[redacted]" in served.logs()  # the upstream's echo was scrubbed from the debug log
 
 
+def test_a_request_cannot_make_the_proxy_load_or_call_a_model_of_its_choosing(tmp_path):
+    """A strategy spec names models (a judge, a PRM, an editor): from a request, only those the
+    server allows, or a client could have the server send its upstream key to any URL."""
+    with fake_upstream(SECRET) as upstream, fake_upstream("") as elsewhere:
+        judge = f"openai:judge@{elsewhere}/v1?retries=1"
+        asked = f"bon(n=2, scorer=judge(model='{judge}'))"
+        served_model = f"openai:gpt-x@{upstream}/v1?retries=1"
+        with ponder_serve(served_model, env={"OPENAI_API_KEY": SECRET}, log_dir=tmp_path) as served:
+            for spec, stream in [(asked, False), (asked, True), (f"feedback_edit(n=1, editor='{judge}')", False),
+                                 (f"s_star(n=2, judge='{judge}')", False),
+                                 ("bon(n=2, scorer=prm(model='hf:/etc'))", False),
+                                 (f'bon(n=2, scorer="judge(model=\'{judge}\')")', False)]:
+                r = httpx.post(f"{served.url}/chat/completions", timeout=30, json={
+                    "model": "gpt-x", "messages": MSGS, "strategy": spec, "stream": stream})
+                assert r.status_code == 400, (spec, r.text)
+                error = r.json()["error"]
+                assert error["code"] == "model_unavailable" and "--allow-model" in error["message"], error
+            # the served model and the shipped PRM stay available to a request
+            r = httpx.post(f"{served.url}/chat/completions", timeout=30, json={
+                "model": "gpt-x", "messages": MSGS, "strategy": f"bon(n=2, scorer=judge(model='{served_model}'))"})
+            assert r.status_code == 200, r.text
+            assert r.json()["ponder"]["ledger"]["by_role"]["judge"]["calls"] == 2
+        assert httpx.get(f"{elsewhere}/seen").json()["auth"] == []  # nothing reached it
+        with ponder_serve(served_model, "--allow-model", judge, env={"OPENAI_API_KEY": SECRET},
+                          log_dir=tmp_path) as served:
+            r = httpx.post(f"{served.url}/chat/completions", timeout=30, json={
+                "model": "gpt-x", "messages": MSGS, "strategy": asked})
+            assert r.status_code == 200, r.text
+        assert len(httpx.get(f"{elsewhere}/seen").json()["auth"]) == 2  # the operator allowed it
+
+
 def test_workers_serve_an_upstream_in_several_processes(tmp_path):
     from concurrent.futures import ThreadPoolExecutor
 

@@ -11,7 +11,6 @@ import re
 
 from pydantic import Field
 
-from ..backends import load_backend
 from ..budget import gather_within_budget
 from ..engine import Engine
 from ..errors import BudgetExhausted
@@ -38,7 +37,7 @@ class JudgeScorer(Scorer):
 
     def _engine(self, engine: Engine) -> Engine:
         p: JudgeParams = self.params  # type: ignore[assignment]
-        return engine if p.model is None else engine.with_backend(load_backend(p.model))
+        return engine if p.model is None else engine.with_model(p.model)
 
     def check(self, engine: Engine, problem: Problem | None = None) -> None:
         self._engine(engine)  # a bad judge model spec fails here, before any call

@@ -82,6 +82,7 @@ class PRMScorer(Scorer):
         self._scores: OrderedDict[tuple[int, ...], float] = OrderedDict()  # tagged prefix -> P(good)
 
     def check(self, engine: Engine, problem: Problem | None = None) -> None:
+        engine.allow_model(self.params.model)  # type: ignore[attr-defined]
         self._load()
 
     def _load(self) -> tuple[Any, dict[str, Any], tuple[int, int, int]]:
@@ -113,6 +114,7 @@ class PRMScorer(Scorer):
         ``ids``: ``input_ids(problem, text)`` where the caller has them already.
         """
         p: PRMParams = self.params  # type: ignore[assignment]
+        engine.allow_model(p.model)
         backend, _, (tag, good, bad) = self._load()
         ids = self.input_ids(problem, text) if ids is None else ids
         pos = [i for i, t in enumerate(ids) if t == tag]

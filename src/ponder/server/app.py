@@ -73,7 +73,8 @@ def create_app(config: ServerConfig, backend: Any = None) -> FastAPI:
         if close is not None:
             await close()
 
-    engine = Engine(backend, max_concurrency=max(64, 2 * config.max_concurrency))
+    engine = Engine(backend, max_concurrency=max(64, 2 * config.max_concurrency),
+                    allowed_models=config.allowed_models())
     slots = Slots(config.max_concurrency)
     names = {config.model_id, config.model}
     started = int(time.time())
@@ -84,11 +85,11 @@ def create_app(config: ServerConfig, backend: Any = None) -> FastAPI:
     app.state.config, app.state.engine, app.state.slots = config, engine, slots
     app.add_middleware(Guard, api_key=config.api_key, max_body=config.max_body_bytes)
 
-    def to_error(exc: BaseException) -> APIError:
+    def to_error(exc: BaseException, prompt_param: str = "messages") -> APIError:
         if isinstance(exc, APIError):
             return exc
         if isinstance(exc, PonderError):
-            err = from_ponder(exc, redact)
+            err = from_ponder(exc, redact, prompt_param)
             if err.status >= 500:
                 log.warning("upstream failure: %s", err.message)
             return err
@@ -171,11 +172,13 @@ def create_app(config: ServerConfig, backend: Any = None) -> FastAPI:
             raise APIError(400, f"strategy {body.strategy[:200]!r}: /v1/completions runs only strategy none (a raw "
                                 "prompt has no question for a strategy to answer); use /v1/chat/completions",
                            param="strategy", code="unsupported_parameter")
-        fields = body.model_dump(exclude={"prompt", "echo", "logprobs", "strategy"}, exclude_none=True)
+        fields = body.model_dump(exclude={"prompt", "echo", "logprobs", "strategy", "messages"}, exclude_none=True)
         fields.setdefault("max_tokens", min(16, config.max_tokens))
         chat = ChatCompletionRequest(**fields, messages=[{"role": "assistant", "content": body.prompt}],
                                      strategy=body.strategy or "none", logprobs=body.logprobs is not None or None)
         the_plan = plan(chat, config)
+        if (body.model_extra or {}).get("messages") is not None:
+            the_plan.ignored.append("messages (not read by /v1/completions: it continues prompt)")
         cid = "cmpl-" + secrets.token_hex(12)
         # a final assistant message is continued verbatim: the model continues the prompt's text
         problem = Problem(id=cid, messages=[{"role": "assistant", "content": clean(body.prompt)}])
@@ -199,7 +202,7 @@ def create_app(config: ServerConfig, backend: Any = None) -> FastAPI:
                     task.cancel()  # the client left: stop its work
                     return Response(status_code=499)
             if task.exception() is not None:
-                raise to_error(task.exception())  # type: ignore[arg-type]
+                raise to_error(task.exception(), _prompt_param(render))  # type: ignore[arg-type]
             return JSONResponse(render(job, cid, created))
         finally:
             slots.release()
@@ -233,7 +236,7 @@ def create_app(config: ServerConfig, backend: Any = None) -> FastAPI:
                 return Response(status_code=499)
             if task.done() and not task.cancelled() and task.exception() is not None and not job.outs[0].raw:
                 release()
-                return to_error(task.exception()).response()  # type: ignore[arg-type]
+                return to_error(task.exception(), _prompt_param(render)).response()  # type: ignore[arg-type]
         except BaseException:
             release()
             raise
@@ -247,8 +250,11 @@ def create_app(config: ServerConfig, backend: Any = None) -> FastAPI:
                     "usage": data["usage"], "ponder": data["ponder"]}
 
         stream = event_stream(writer, events, task, the_plan.choices, final,
-                              lambda exc: to_error(exc).body(), config.keepalive_seconds)
+                              lambda exc: to_error(exc, _prompt_param(render)).body(), config.keepalive_seconds)
         return SSEResponse(stream, task, release)
+
+    def _prompt_param(render: Callable[[Job, str, int], dict[str, Any]]) -> str:
+        return "prompt" if render is _text_completion else "messages"
 
     def _ponder(job: Job) -> dict[str, Any]:
         answers = job.answers

@@ -46,6 +46,10 @@ def serve_command(
                                                     help="Model name in /v1/models (default: from --model)."),
     log_level: LogLevel = typer.Option(LogLevel.info, "--log-level", case_sensitive=False, help="How much to log."),
     access_log: bool = typer.Option(True, "--access-log/--no-access-log", help="Log one line per request."),
+    allow_model: Optional[list[str]] = typer.Option(
+        None, "--allow-model", help="A model spec a request's strategy may name (a PRM, a judge), besides the "
+                                    "served model, embedded, embedded-prm and those in the server's own "
+                                    "strategies; repeat for more. Any other is refused."),
     workers: int = typer.Option(1, "--workers", min=1,
                                 help="Server processes (an openai: upstream only); each admits "
                                      "--max-concurrency requests."),
@@ -62,7 +66,8 @@ def serve_command(
     config = ServerConfig(model=model, served_model_name=served_model_name, api_key=api_key,
                           default_strategy=default_strategy, effort_map=load_effort_map(effort_map),
                           max_concurrency=max_concurrency, timeout=timeout, max_n=max_n, max_runs=max_runs,
-                          max_tokens=max_tokens, max_request_tokens=max_request_tokens, max_body_bytes=max_body_bytes)
+                          max_tokens=max_tokens, max_request_tokens=max_request_tokens, max_body_bytes=max_body_bytes,
+                          allow_models=tuple(allow_model or ()))
     level = log_level.value
     configure_logging(level)
     app = create_app(config)  # also checks the model and strategies before any worker starts

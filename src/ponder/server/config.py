@@ -27,6 +27,10 @@ class ServerConfig:
     ``max_request_tokens``: the token budget of one request (prompt + completion over every call
     the strategy makes); a request may ask for less through ``budget``.
     ``max_body_bytes``: request bodies above this are answered 413.
+    ``allow_models``: model specs a request's strategy may name (a PRM, a judge, an editor) besides
+    the served model, the shipped ``embedded`` and ``embedded-prm``, and those named in the default
+    strategy and the effort map; any other is refused (400), so a request cannot make the server
+    load a path or call a URL of its choosing (with the server's upstream key).
     """
 
     model: str = "embedded"
@@ -42,6 +46,7 @@ class ServerConfig:
     max_request_tokens: int = 1_000_000
     max_body_bytes: int = 4 * 1024 * 1024
     keepalive_seconds: float = 15.0
+    allow_models: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         for name in ("max_concurrency", "max_n", "max_runs", "max_tokens", "max_request_tokens", "max_body_bytes"):
@@ -53,6 +58,15 @@ class ServerConfig:
             self.api_key = None
         if not self.default_strategy or not self.default_strategy.strip():
             raise StrategySpecError("the default strategy is empty; give e.g. none, cot or sc(n=8)")
+        self.allow_models = tuple(s.strip() for s in self.allow_models if s and s.strip())
+
+    def allowed_models(self) -> frozenset[str]:
+        """The model specs a request's strategy may name (besides the shipped ones): the served
+        model, ``allow_models``, and those named in the server's own strategies."""
+        from ..strategies.spec import named_models, parse_spec
+
+        own = [self.default_strategy, *(getattr(self.effort_map, e) for e in type(self.effort_map).model_fields)]
+        return frozenset({self.model.strip(), *self.allow_models}.union(*(named_models(parse_spec(s)) for s in own)))
 
     @property
     def model_id(self) -> str:

@@ -20,10 +20,11 @@ def clean(text: str) -> str:
 
 
 def to_messages(messages: list[ChatMessage]) -> list[dict[str, str]]:
-    """OpenAI chat messages → Ponder's ``[{"role", "content"}]``; every turn kept, none flattened."""
+    """OpenAI chat messages → Ponder's ``[{"role", "content"}]``; every turn kept, none flattened.
+    A message's text parts are joined by newlines, as vLLM joins them."""
     out = []
     for m in messages:
-        content = m.content if isinstance(m.content, str) else "".join(p.text for p in m.content)
+        content = m.content if isinstance(m.content, str) else "\n".join(p.text for p in m.content)
         role = "system" if m.role == "developer" else m.role
         out.append({"role": role, "content": clean(content)})
     return out
@@ -31,12 +32,16 @@ def to_messages(messages: list[ChatMessage]) -> list[dict[str, str]]:
 
 class ThinkSplitter:
     """Routes streamed text to ``reasoning`` (inside ``<think>…</think>``) or ``content``, with tags
-    split across deltas handled and the tags themselves dropped."""
+    split across deltas handled and the tags themselves dropped: a closing tag with no span open
+    (a model that goes on thinking after an empty ``<think> </think>``) too. A span of nothing but
+    blanks is no reasoning; the blanks that follow a span are not content."""
 
     def __init__(self, tags: tuple[str, str] = THINK_TAGS, inside: bool = False) -> None:
         self.open, self.close = tags
         self.inside = inside
         self._pending = ""
+        self._held = ""  # the blanks a span began with, sent once something else follows them
+        self._span_blank = False  # the span opened here and holds nothing but blanks so far
         self._after_close = False
 
     def feed(self, text: str) -> list[tuple[str, str]]:
@@ -44,15 +49,22 @@ class ThinkSplitter:
         buf = self._pending + text
         self._pending = ""
         while buf:
-            tag = self.close if self.inside else self.open
-            i = buf.find(tag)
+            if self.inside:
+                i, tag = buf.find(self.close), self.close
+            else:  # the next opening tag, or a stray closing one before it
+                i, tag = buf.find(self.open), self.open
+                j = buf.find(self.close)
+                if j >= 0 and (i < 0 or j < i):
+                    i, tag = j, self.close
             if i >= 0:
                 self._put(out, buf[:i])
                 buf = buf[i + len(tag):]
-                self.inside = not self.inside
-                self._after_close = not self.inside
+                if tag == self.open or self.inside:
+                    self.inside = not self.inside
+                    self._span_blank, self._held = self.inside, ""
+                    self._after_close = not self.inside
                 continue
-            keep = _partial_suffix(buf, tag)
+            keep = max(_partial_suffix(buf, self.close), 0 if self.inside else _partial_suffix(buf, self.open))
             self._put(out, buf[: len(buf) - keep])
             self._pending = buf[len(buf) - keep:]
             break
@@ -65,13 +77,19 @@ class ThinkSplitter:
         return out
 
     def _put(self, out: list[tuple[str, str]], text: str) -> None:
+        if not text:
+            return
+        if self.inside and self._span_blank:
+            if not text.strip():
+                self._held += text
+                return
+            text, self._held, self._span_blank = self._held + text, "", False
         if not self.inside and self._after_close:
             text = text.lstrip()
             if not text:
                 return
             self._after_close = False
-        if text:
-            out.append(("reasoning" if self.inside else "content", text))
+        out.append(("reasoning" if self.inside else "content", text))
 
 
 def _partial_suffix(text: str, tag: str) -> int:

@@ -87,14 +87,15 @@ def install_log_redaction(redact: Redactor) -> None:
                 handler.addFilter(RedactingFilter(redact))
 
 
-def from_ponder(exc: PonderError, redact: Redactor) -> APIError:
+def from_ponder(exc: PonderError, redact: Redactor, prompt_param: str = "messages") -> APIError:
+    """``prompt_param``: the request field that holds the prompt (``prompt`` on /v1/completions)."""
     message = redact(str(exc))
     if isinstance(exc, StrategySpecError):
         return APIError(400, message, param="strategy", code="invalid_strategy")
     if isinstance(exc, CapabilityError):
         return APIError(400, message, param="strategy", code="unsupported_by_model")
     if isinstance(exc, ContextLengthError):
-        return APIError(400, message, param="messages", code="context_length_exceeded")
+        return APIError(400, message, param=prompt_param, code="context_length_exceeded")
     if isinstance(exc, BudgetError):
         return APIError(400, message, param="budget", code="invalid_budget")
     if isinstance(exc, BackendError):

@@ -69,6 +69,27 @@ def above_ceiling(name: str, value: Any, ceiling: Any, param: str | None = None)
                     code="above_ceiling")
 
 
+def token_args(value: Any) -> list[tuple[str, Any]]:
+    """``("name.key", value)`` of every token count written in a parsed spec (keys ending in
+    ``tokens`` or ``think``: ``max_tokens``, ``step_tokens``, ``think``, ...), nested strategies and
+    scorers included (``sc(of=budget(think=N))`` gives ``("budget.think", N)``)."""
+    if isinstance(value, str) and "(" in value:
+        try:
+            value = parse_spec(value)
+        except PonderError:
+            return []
+    if isinstance(value, list):
+        return [found for v in value for found in token_args(v)]
+    if not isinstance(value, ParsedSpec):
+        return []
+    out = []
+    for key, v in value.args.items():
+        if key.endswith(("tokens", "think")) and isinstance(v, (int, float)) and not isinstance(v, bool):
+            out.append((f"{value.name}.{key}", v))
+        out += token_args(v)
+    return out
+
+
 def choose_spec(req: ChatCompletionRequest, config: ServerConfig) -> tuple[str, str]:
     """``strategy`` > ``thinking`` > ``reasoning_effort`` > the server's default."""
     if req.strategy is not None:
@@ -139,8 +160,15 @@ def plan(req: ChatCompletionRequest, config: ServerConfig) -> Plan:
     stop = [req.stop] if isinstance(req.stop, str) else list(req.stop or [])
     if len(stop) > 4 or any(len(s) > 256 for s in stop):
         raise APIError(400, "stop takes at most 4 sequences of at most 256 characters", param="stop", code="invalid_value")
+    if req.stream_options is not None and not req.stream:
+        raise APIError(400, "stream_options is only allowed when stream is true", param="stream_options",
+                       code="invalid_value")
     spec, source = choose_spec(req, config)
     parsed = _parse(spec)
+    if source == "strategy":  # what the request wrote in its spec has the ceilings of its own fields
+        for path, value in token_args(parsed):
+            if value > config.max_tokens:
+                raise above_ceiling(path, value, config.max_tokens, param="strategy")
     cls = REGISTRY.get(parsed.name)
     if cls is None:
         _build(parsed)  # raises, listing the strategies that exist
@@ -161,6 +189,9 @@ def plan(req: ChatCompletionRequest, config: ServerConfig) -> Plan:
     if choices_param and req.n is not None:
         offered[choices_param] = n
     args, ignored = {}, []
+    for selector in ("strategy", "thinking", "reasoning_effort"):  # the ones that did not choose
+        if getattr(req, selector) is not None and selector != source:
+            ignored.append(f"{selector} (overridden by {source})")
     asked_as = {"max_tokens": "max_completion_tokens" if req.max_completion_tokens else "max_tokens"}
     caps_calls = "max_tokens" not in fields  # then every call of the strategy is capped (call_tokens)
     for key, value in offered.items():
@@ -332,7 +363,8 @@ class Job:
             _semaphore=self.base._sem(), on_token=out.text if tokens else None,
             on_choice_token=(lambda k, delta: self.outs[k].text(delta)) if choices else None,
             on_call=None if self.plan.streams_tokens else self._progress(out),
-            on_call_start=out.call_start if tokens else None, cancel=self.cancel, call_tokens=self.plan.call_tokens)
+            on_call_start=out.call_start if tokens else None, cancel=self.cancel, call_tokens=self.plan.call_tokens,
+            allowed_models=self.base.allowed_models)
         strategy = self.plan.strategy
         seed = getattr(strategy.params, "seed", None)
         if self.plan.copies > 1 and seed is not None:  # n seeded choices: each its own seed, as nested runs
@@ -370,9 +402,12 @@ class Job:
 
     @property
     def answers(self) -> list[str | None]:
+        """One per choice (None where a choice has none, as one the budget never reached)."""
         if getattr(self.plan.strategy, "choices_param", None) and self.results:
-            return [c.answer for c in self.results[0].candidates]
-        return [r.answer for r in self.results]
+            found = [c.answer for c in self.results[0].candidates]
+        else:
+            found = [r.answer for r in self.results]
+        return (found + [None] * len(self.outs))[: len(self.outs)]
 
     @property
     def budget_exhausted(self) -> bool:

@@ -10,11 +10,18 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validat
 INT64 = 2**63 - 1
 
 
+# Strict types, as the OpenAI API checks them: "10" is not a number, true is not an n, "yes" is not
+# a bool (a number field takes an integer, a float field an integer or a float).
 class _Open(BaseModel):
-    model_config = ConfigDict(extra="allow")
+    model_config = ConfigDict(extra="allow", strict=True)
+
+
+class _Closed(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
 
 
 class TextPart(BaseModel):
+    model_config = ConfigDict(strict=True)
     type: Literal["text"]
     text: str
 
@@ -47,19 +54,17 @@ class StreamOptions(_Open):
     include_usage: bool | None = None
 
 
-class ThinkingConfig(BaseModel):
+class ThinkingConfig(_Closed):
     """Anthropic-style: ``{"type": "enabled", "budget_tokens": N}`` runs budget forcing with N
     thinking tokens; ``{"type": "disabled"}`` runs the ``none`` effort of the effort map."""
 
-    model_config = ConfigDict(extra="forbid")
     type: Literal["enabled", "disabled"]
     budget_tokens: int | None = Field(None, ge=1, le=INT64)
 
 
-class BudgetRequest(BaseModel):
+class BudgetRequest(_Closed):
     """Limits of this request's compute, up to the server's ceilings."""
 
-    model_config = ConfigDict(extra="forbid")
     max_tokens: int | None = Field(None, ge=1, le=INT64, description="prompt + completion tokens over every call")
     max_calls: int | None = Field(None, ge=1, le=INT64)
     max_seconds: float | None = Field(None, gt=0, le=1e9)

@@ -15,7 +15,6 @@ from typing import Any
 
 from pydantic import Field
 
-from ..backends import load_backend
 from ..engine import Engine
 from ..errors import BudgetExhausted
 from ..scorers import build_scorer, rank, unscored_by_budget
@@ -58,7 +57,7 @@ class FeedbackEdit(Strategy):
         p: FeedbackEditParams = self.params  # type: ignore[assignment]
 
         def on(spec: str | None) -> Engine:
-            return engine if spec is None else engine.with_backend(load_backend(spec))
+            return engine if spec is None else engine.with_model(spec)
 
         return on(p.generator), on(p.feedback), on(p.editor)
 

@@ -102,9 +102,7 @@ class SStar(Strategy):
         super().check(engine)
         p: SStarParams = self.params  # type: ignore[assignment]
         if p.judge:
-            from ..backends import load_backend
-
-            self._judge_backend = load_backend(p.judge)  # a bad spec fails here, before any call
+            engine.load_model(p.judge)  # a bad spec fails here, before any call
 
     def check_problem(self, problem: Problem, engine: Engine) -> None:
         super().check_problem(problem, engine)
@@ -116,14 +114,7 @@ class SStar(Strategy):
 
     def _judge_engine(self, engine: Engine) -> Engine:
         p: SStarParams = self.params  # type: ignore[assignment]
-        if not p.judge:
-            return engine
-        backend = getattr(self, "_judge_backend", None)
-        if backend is None:
-            from ..backends import load_backend
-
-            backend = self._judge_backend = load_backend(p.judge)
-        return engine.with_backend(backend)
+        return engine.with_model(p.judge) if p.judge else engine
 
     # -- stage 1 ---------------------------------------------------------------------------------
     def _request(self, messages: list[dict[str, str]], n: int, temperature: float | None = None) -> GenerationRequest:

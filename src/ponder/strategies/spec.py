@@ -125,6 +125,28 @@ def _value(node: ast.AST, text: str) -> Any:
     raise StrategySpecError(f"cannot read value {ast.unparse(node)!r} in {text!r}")
 
 
+MODEL_PREFIXES = ("hf:", "openai:", "vllm:")
+
+
+def named_models(value: Any) -> set[str]:
+    """The model specs written anywhere in a parsed spec (``hf:``, ``openai:``, ``vllm:`` values,
+    and those inside a nested spec given as a string, ``scorer="judge(model=...)"``)."""
+    if isinstance(value, ParsedSpec):
+        return set().union(*(named_models(v) for v in value.args.values()))
+    if isinstance(value, list):
+        return set().union(*(named_models(v) for v in value))
+    if not isinstance(value, str):
+        return set()
+    if value.strip().startswith(MODEL_PREFIXES):
+        return {value.strip()}
+    if "(" in value:
+        try:
+            return named_models(parse_spec(value))
+        except StrategySpecError:
+            return set()
+    return set()
+
+
 def split_specs(text: str) -> list[str]:
     """Split ``"cot; sc(n=1..16); bon(n=4, scorer=prm)"`` on top-level semicolons."""
     out, depth, cur = [], 0, []
