@@ -46,6 +46,10 @@ def test_ledger_totals_flops_cost_and_unknowns():
     only_a = led.by_role()["policy"]
     assert only_a.cost({"a": Price(1.0, 2.0, 0.5)}) == pytest.approx((60 * 1 + 40 * 0.5 + 50 * 2) / 1e6)
     assert "unknown" not in only_a.summary() and "2 calls" in led.summary()
+    # b's call reported no completion tokens: the totals leave it out and say they are a lower bound
+    assert led.uncounted_calls == led.totals()["uncounted_calls"] == 1 and only_a.uncounted_calls == 0
+    assert "tokens in at least 130, out at least 50" in led.summary() and "1 call not counted" in led.summary()
+    assert "at least" not in only_a.summary()
     empty = Ledger()  # no call at all: nothing spent, which is known
     assert (empty.prompt_tokens, empty.completion_tokens, empty.total_tokens) == (0, 0, 0)
     empty.record(role="execution", model="sandbox", n=1, usage=Usage(), wall_seconds=0.1, finish_reasons=["passed"],
@@ -133,6 +137,15 @@ def test_an_engine_with_logits_processors_is_the_same_engine_with_them():
 def test_budget_must_be_positive(field, value):
     with pytest.raises(BudgetError, match=f"budget {field} must be a positive number"):
         Budget(**{field: value})
+
+
+@pytest.mark.parametrize("field", ["max_tokens", "max_calls"])
+def test_tokens_and_calls_are_whole_numbers(field):
+    for value in (1.5, 100.7, float("inf")):  # 1.5 calls was one call; 100.7 tokens left "18.7000..."
+        with pytest.raises(BudgetError, match=f"budget {field} must be a whole number, got {value}"):
+            Budget(**{field: value})
+    limit = getattr(Budget(**{field: 1e3}), field)  # 1e3 from a JSON body or a spec is a thousand
+    assert limit == 1000 and isinstance(limit, int)
 
 
 def test_budget_dict_with_an_unknown_key_names_the_accepted_ones():

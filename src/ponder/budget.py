@@ -52,6 +52,10 @@ class Budget:
                     f"budget {name} must be a positive number, got {value!r} "
                     "(leave it unset for no limit)"
                 )
+            if name != "max_seconds":  # tokens and calls are counted whole
+                if math.isinf(value) or value != math.floor(value):
+                    raise BudgetError(f"budget {name} must be a whole number, got {value!r}")
+                setattr(self, name, int(value))
 
     @classmethod
     def from_dict(cls, limits: dict[str, Any]) -> "Budget":

@@ -234,14 +234,21 @@ class Engine:
         """How many tokens the request's prompt holds: what a call claims of a token budget besides
         its completion. Far from the budget's end (``room`` tokens unclaimed) a bound that costs
         nothing to compute will do: its bytes, since a token holds at least one, and 64 for the chat
-        template. Near it, exact where the backend renders the prompt itself (hf); elsewhere the
-        messages and prefix alone (the server's chat template adds a few), or ~4 characters a token."""
-        raw = "\n".join(str(m.get("content") or "") for m in request.messages) + request.prefix
+        template. Near it, ``prompt_tokens``."""
+        raw = _prompt_text(request)
         bound = len(raw.encode()) + 64
         if room >= 4 * (bound + request.max_tokens * max(1, request.n)):
             return bound
+        return self.prompt_tokens(request)
+
+    def prompt_tokens(self, request: GenerationRequest) -> int:
+        """The tokens of ``request``'s prompt: exact where the backend renders the prompt itself
+        (hf); elsewhere its messages and prefix alone (the server's chat template adds a few), or
+        about 4 characters a token."""
         render = getattr(self.backend, "render", None)
-        return self.estimate_tokens(render(request) if render is not None else raw)
+        if render is not None:
+            return self.estimate_tokens(render(request))
+        return self.estimate_tokens(_prompt_text(request))
 
     async def _generate(self, request: GenerationRequest, role: str, clamped: bool, prompt: int = 0,
                         first: int | None = None) -> list[Sample]:
@@ -346,6 +353,11 @@ class Engine:
         if self.on_call is not None:
             self.on_call(entry, [])
         return value
+
+
+def _prompt_text(request: GenerationRequest) -> str:
+    """The text of a request's messages and prefix, without a chat template."""
+    return "\n".join(str(m.get("content") or "") for m in request.messages) + request.prefix
 
 
 async def _delivered() -> None:

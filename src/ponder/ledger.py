@@ -135,11 +135,20 @@ class Ledger:
         return _sum([self.prompt_tokens, self.completion_tokens])
 
     @property
+    def uncounted_calls(self) -> int:
+        """Model calls whose prompt or completion tokens the backend did not report (a stream
+        stopped at a deadline, a server that sends no usage): the token totals leave them out, so
+        they are a lower bound while this is above 0."""
+        return sum(1 for e in self.entries if e.model_call and (e.prompt_tokens is None or e.completion_tokens is None))
+
+    @property
     def retries(self) -> int:
         return sum(e.retries for e in self.entries)
 
     @property
     def wall_seconds(self) -> float:
+        """The calls' durations added up: model time. Calls that ran at once overlap, so this can
+        be far more than the time the work took from start to end."""
         return sum(e.wall_seconds for e in self.entries)
 
     def by_role(self) -> dict[str, "Ledger"]:
@@ -177,8 +186,10 @@ class Ledger:
     def summary(self) -> str:
         """One line: calls, tokens in/out, wall time."""
 
+        uncounted = self.uncounted_calls
+
         def fmt(v: int | None) -> str:
-            return "unknown" if v is None else f"{v:,}"
+            return "unknown" if v is None else f"at least {v:,}" if uncounted else f"{v:,}"
 
         parts = [
             f"{self.calls} call{'s' if self.calls != 1 else ''}",
@@ -189,6 +200,8 @@ class Ledger:
             parts.append(f"thinking {fmt(self.reasoning_tokens)}")
         if self.cached_prompt_tokens:
             parts.append(f"cached {fmt(self.cached_prompt_tokens)}")
+        if uncounted:
+            parts.append(f"{uncounted} call{'s' if uncounted != 1 else ''} not counted by the backend")
         if self.retries:
             parts.append(f"retries {self.retries}")
         other = sum(e.wall_seconds for e in self.entries if not e.model_call)
@@ -207,6 +220,7 @@ class Ledger:
             "completion_tokens": self.completion_tokens,
             "reasoning_tokens": self.reasoning_tokens,
             "total_tokens": self.total_tokens,
+            "uncounted_calls": self.uncounted_calls,
             "retries": self.retries,
             "wall_seconds": round(self.wall_seconds, 4),
             "flops": self.flops(),

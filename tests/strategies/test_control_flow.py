@@ -213,3 +213,41 @@ async def test_a_candidate_too_long_for_the_prm_is_left_unscored_and_the_rest_st
     # weighted voting: the unscored sample weighs nothing, the others their scores
     assert not w.budget_exhausted and w.trace["weights"]["8"] == 0
     assert w.trace["weights"]["7"] == round(r.trace["scores"][2], 4) > 0
+
+
+async def test_budget_forcing_keeps_a_call_and_tokens_for_its_answer():
+    """wait=2 takes four calls (three thinking, one answer). Under three, the thinking ends after
+    the second so that the answer is still written; before, the third call went to a Wait, the
+    answer call was refused and the run answered nothing, as it did when its thinking took the
+    tokens the answer needed."""
+    from ponder import Budget
+
+    backend = ScriptedBackend(lambda req, i: "3+4=7" if req.stop else " 7")
+    spec = "budget(think=60, wait=2, answer_prompt='Answer:')"
+    r = await run(spec, backend, budget=Budget(max_calls=3))
+    assert r.answer == "7" and r.ledger.calls == 3 and r.trace["waits"] == 1
+    assert r.budget_exhausted and r.stop_reason == "call budget of 3 spent"
+    r = await run(spec, backend)
+    assert r.answer == "7" and r.ledger.calls == 4 and not r.budget_exhausted
+    # thinking that would run on: each thinking call is kept short of what the answer needs
+    backend = ScriptedBackend(lambda req, i: "1+1=2 " * 40 if req.stop else " 2")
+    r = await run("budget(think=200, answer_prompt='Answer:')", backend, budget=Budget(max_tokens=80))
+    assert r.answer == "2" and r.budget_exhausted and r.ledger.total_tokens <= 80
+
+
+async def test_refine_keeps_its_last_answer_when_the_budget_cuts_a_revision():
+    """A revision the budget cut before its answer is no answer: refine returns the draft's and
+    says the budget ran out (before: no answer, and budget_exhausted False)."""
+    from ponder import Budget
+
+    def reply(req, i):  # the draft, the critique, the revision
+        last = req.messages[-1]["content"]
+        if last.startswith("Review the solution"):
+            return "The answer is wrong, check it."
+        if last.startswith("Feedback on your solution"):
+            return "Let me redo it step by step carefully: 3 plus 4 is seven so Answer: 7"
+        return "3+4=7. Answer: 7"
+
+    r = await run("refine(rounds=1)", ScriptedBackend(reply), budget=Budget(max_tokens=115))
+    assert r.answer == "7" and r.budget_exhausted and r.trace["chosen_version"] == 0
+    assert [c.finish_reason for c in r.candidates] == ["stop", "budget"]

@@ -55,6 +55,7 @@ async def test_asc_draws_from_another_strategy():
     backend = ScriptedBackend(lambda req, i: "Answer: 7")
     r = await run("asc(max_n=8, of=budget(think=16, answer_prompt='Answer:'))", backend)
     assert r.answer == "7" and r.trace["samples"] == 4
+    assert [c.score for c in r.candidates] == [1.0] * 4  # each sample's share of the vote, as in sc
     # budget's calls (a thinking call, then the answer) are the ones made, not a plain chain of thought
     assert all(q.max_tokens <= 32 for q in backend.requests)
 
@@ -78,3 +79,19 @@ def test_a_key_a_strategy_does_not_have_is_named_as_unknown():
         build_strategy("cot(of=sc(n=2))")
     with pytest.raises(StrategySpecError, match=r"^bon: temperature= does not take a strategy$"):
         build_strategy("bon(temperature=sc(n=2))")
+
+
+@pytest.mark.parametrize("spec, temperatures", [
+    # before, a pool drawn from another strategy was drawn at that strategy's own default (budget
+    # and cot: greedy), so sc(n=3, of=budget(...)) voted over three copies of one greedy run
+    ("sc(n=3, of=budget(think=8, answer_prompt='Answer:'))", {0.7}),
+    ("sc(n=3, temperature=1.0, of=cot(max_tokens=8))", {1.0}),
+    ("asc(max_n=4, of=cot(max_tokens=8))", {0.7}),
+    ("bon(n=2, scorer=judge, of=cod)", {0.7, 0.0}),  # the samples at bon's 0.7, the judge greedy
+    # an inner strategy whose spec sets its own temperature keeps it
+    ("sc(n=3, temperature=1.0, of=cot(max_tokens=8, temperature=0.2))", {0.2}),
+])
+async def test_a_pool_drawn_from_another_strategy_is_drawn_at_the_outer_temperature(spec, temperatures):
+    backend = ScriptedBackend(lambda req, i: "3+4=7" if req.stop else "Answer: 7")
+    await run(spec, backend)
+    assert {q.temperature for q in backend.requests} == temperatures

@@ -47,3 +47,19 @@ def test_true_or_false_still_set_a_switch_and_numbers_still_read_as_numbers():
     assert build_strategy("cot(thinking=true)").params.thinking is True
     assert build_strategy("bon(n=2, scorer=prm(cache=false))").scorer.params.cache is False
     assert build_strategy("sc(n=1e1, temperature=1)").params.n == 10
+
+
+@pytest.mark.parametrize("text, message", [
+    ("sc(n=4, of=4)", r"^sc: of= takes a strategy spec, e\.g\. of=cot or of=budget\(think=128\); got 4$"),
+    ("bon(n=2, of=[cot])", r"^bon: of= takes a strategy spec.*; got \['cot'\]$"),  # was an AttributeError at run time
+    ("beam(n=4, width=3)", r"^beam: n=4 is not a multiple of width=3: .* would be 3 candidates, not n; give e\.g\. n=3 or n=6"),
+    ("dvts(n=5, width=2)", r"^dvts: n=5 is not a multiple of width=2"),
+])
+def test_a_value_a_strategy_cannot_use_is_refused_when_built(text, message):
+    with pytest.raises(StrategySpecError, match=message):
+        build_strategy(text)
+
+
+def test_the_word_none_is_a_choice_where_a_key_takes_it():
+    assert build_strategy("mcts(memory=none)").params.memory == "none"  # was refused as None
+    assert build_strategy("sc(n=2, seed=none)").params.seed is None

@@ -7,7 +7,7 @@ from typing import Any
 POINT_COLUMNS: list[tuple[str, str]] = [
     ("spec", "strategy"), ("accuracy", "accuracy"), ("ci", "CI95"), ("wrong", "wrong"),
     ("parse_failures", "parse fail"), ("pass_at_k", "pass@k"), ("policy_tokens", "policy tok"),
-    ("verifier_tokens", "verifier tok"), ("calls", "calls"), ("wall_seconds", "wall s"),
+    ("verifier_tokens", "verifier tok"), ("calls", "calls"), ("wall_seconds", "model s"),
     ("flops", "FLOPs"), ("retries", "retries"), ("errors", "failed"),
 ]
 

@@ -28,7 +28,7 @@ from ..errors import BudgetExhausted
 from ..types import Candidate, Problem, Result
 from .base import Params, Strategy, cut_by_budget
 from .cot import Cot
-from .voting import vote
+from .voting import score_by_share, vote
 
 
 def beta_stop_probability(top: int, second: int) -> float:
@@ -108,8 +108,7 @@ class AdaptiveConsistency(Strategy):
             k = min(p.batch if cands else max(p.batch, self.fewest_to_stop()), p.max_n - len(cands))
             seed = None if p.seed is None else p.seed + len(cands)
             try:
-                cands += await inner.sample(problem, engine, k, seed=seed,
-                                            temperature=None if p.of is not None else p.temperature)
+                cands += await inner.sample(problem, engine, k, seed=seed, temperature=self.pool_temperature())
             except BudgetExhausted:
                 exhausted = True
                 break
@@ -118,6 +117,7 @@ class AdaptiveConsistency(Strategy):
             if done:
                 break
         v = vote(cands, kind=problem.answer_kind)
+        score_by_share(cands, v)
         text = cands[v.index].text if v.index is not None else ""
         return Result(answer=v.answer, text=text, strategy=self.spec, candidates=cands,
                       budget_exhausted=exhausted or cut_by_budget(cands),

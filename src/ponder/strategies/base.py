@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import typing
 import hashlib
 from typing import Any, ClassVar
 
@@ -103,6 +104,16 @@ class Strategy:
         """The answer from a pool of candidates (only for strategies with ``pool_param``)."""
         raise NotImplementedError(f"{self.name} does not decide from a pool")
 
+    def pool_temperature(self) -> float | None:
+        """The temperature this strategy's pool is drawn at (for strategies with ``temperature``
+        and ``of=``): its own, unless the ``of=`` strategy's spec sets one itself (then None: the
+        inner strategy uses its own). ``sc(n=8, of=budget(think=128))`` thus samples budget forcing
+        at sc's 0.7, not eight times at budget's greedy default."""
+        inner = getattr(self.params, "of", None)
+        if isinstance(inner, Strategy) and "temperature" in inner.params.model_fields_set:
+            return None
+        return getattr(self.params, "temperature", None)
+
     async def sample(self, problem: Problem, engine: Engine, n: int, *, seed: int | None = None,
                      temperature: float | None = None) -> list[Candidate]:
         """``n`` independent candidates. Default: ``n`` concurrent runs of this strategy, run ``i``
@@ -143,11 +154,18 @@ def build_strategy(spec: "str | ParsedSpec | Strategy") -> Strategy:
                                     f"give one value, e.g. {key}={value.hi}")
         if key in cls.strategy_params and isinstance(value, (str, ParsedSpec)):
             args[key] = build_strategy(value)
+        elif key in cls.strategy_params and not (value is None or isinstance(value, Strategy)):
+            raise StrategySpecError(f"{parsed.name}: {key}= takes a strategy spec, e.g. {key}=cot or "
+                                    f"{key}=budget(think=128); got {value!r}")
         elif isinstance(value, ParsedSpec) and key not in cls.spec_params:
             if key not in cls.Params.model_fields:
                 raise StrategySpecError(f"{parsed.name}: unknown key {key!r}. Keys of {cls.name}: "
                                         f"{describe_params(cls)}")
             raise StrategySpecError(f"{parsed.name}: {key}= does not take a strategy")
+    for key, value in args.items():  # the bare word none is None, unless the key takes the word itself
+        field = cls.Params.model_fields.get(key)
+        if value is None and field is not None and "none" in typing.get_args(field.annotation):
+            args[key] = "none"
     try:
         params = cls.Params(**args)
     except ValidationError as exc:

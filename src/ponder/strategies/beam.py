@@ -43,6 +43,11 @@ class BeamParams(Params):
         if self.width > self.n:
             raise ValueError(f"width={self.width} is larger than n={self.n}; each of the n/width beams is "
                              "expanded width ways, so width must be at most n")
+        if self.n % self.width:
+            raise ValueError(f"n={self.n} is not a multiple of width={self.width}: the n/width beams expanded "
+                             f"width ways would be {self.n // self.width * self.width} candidates, not n; give "
+                             f"e.g. n={self.n // self.width * self.width or self.width} or "
+                             f"n={(self.n // self.width + 1) * self.width}")
         return self
 
 

@@ -59,7 +59,7 @@ class BestOfN(Strategy):
         p: BonParams = self.params  # type: ignore[assignment]
         self.scorer.check(engine, problem)
         inner = p.of if p.of is not None else Cot()
-        kw: dict[str, Any] = {"temperature": None if p.of is not None else p.temperature}
+        kw: dict[str, Any] = {"temperature": self.pool_temperature()}
         if self.asks_logprobs:
             kw["logprobs"] = True
         if self._short(problem, engine, inner):

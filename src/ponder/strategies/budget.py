@@ -22,7 +22,7 @@ from pydantic import Field, model_validator
 
 from ..engine import Engine
 from ..errors import BudgetExhausted
-from ..types import Candidate, GenerationRequest, Problem, Result
+from ..types import Candidate, GenerationRequest, Problem, Result, Sample
 from .base import Params, Strategy, gather_within_budget, to_candidate
 
 
@@ -68,11 +68,31 @@ class BudgetForcing(Strategy):
     def _count(self, engine: Engine, text: str) -> int:
         return max(1, engine.estimate_tokens(text))  # a call that wrote nothing still ended
 
+    def _room_to_think(self, engine: Engine, request: GenerationRequest) -> int | None:
+        """The most thinking tokens ``request`` may write so that the answer call after it still
+        fits the token budget (None: no token limit, or other calls in flight), with room for a short answer (16 tokens, or
+        ``answer_tokens`` if fewer; the answer call may take all that is left). Each thinking token
+        is paid twice: written, then read again in the answer call's prompt."""
+        room = engine.budget.unclaimed_tokens()
+        if room is None or engine.budget.calls_in_flight:
+            return None  # calls in flight give back what they do not use: the budget's claims share it then
+        p: BudgetParams = self.params  # type: ignore[assignment]
+        answer = min(p.answer_tokens, 16) + self._count(engine, f" {p.close} {p.answer_prompt}")
+        return (room - 2 * engine.prompt_tokens(request) - answer) // 2
+
+    @staticmethod
+    def _calls_left(engine: Engine) -> int | None:
+        b = engine.budget
+        return None if b.max_calls is None else b.max_calls - b.calls_used - b.calls_in_flight
+
     async def think_once(self, problem: Problem, engine: Engine, seed: int | None,
                          temperature: float) -> Candidate:
+        """One budget-forced sample: thinking calls, then the answer call. Under a budget that
+        cannot pay for every "Wait" and the answer, thinking ends early (no more "Wait", a thinking
+        call kept short) so that the answer is still written; its finish reason is then ``budget``."""
         p: BudgetParams = self.params  # type: ignore[assignment]
         base = GenerationRequest(messages=problem.messages, temperature=temperature, top_p=p.top_p)
-        text, used, waits, forced, rounds = p.open, 0, 0, False, 0
+        text, used, waits, forced, rounds, cut = p.open, 0, 0, False, 0, False
         close_id = self._close_id(engine) if p.min_think else None
         while True:
             remaining = p.think - used
@@ -81,7 +101,13 @@ class BudgetForcing(Strategy):
                 break
             request = base.replace(prefix=text, stop=[p.close], max_tokens=remaining,
                                    seed=None if seed is None else seed + rounds)
-            need = min(p.min_think - used, remaining)
+            room = self._room_to_think(engine, request)
+            if room is not None and room < remaining:  # keep what the answer needs
+                if room < 1:
+                    forced = cut = True
+                    break
+                request = request.replace(max_tokens=room)
+            need = min(p.min_think - used, request.max_tokens)
             if need > 0 and close_id is not None:  # s1's suppression: no end of thinking before min_think
                 request = request.replace(min_tokens=need, logits_processors=[_masked_for(close_id, need)])
             [s] = await engine.generate(request)
@@ -90,6 +116,7 @@ class BudgetForcing(Strategy):
             text += s.text
             if s.finish_reason in ("length", "budget"):
                 forced = True
+                cut = s.finish_reason == "budget" or request.max_tokens < remaining
                 break
             # the model ended its thinking (at the close tag, or by ending its turn): wait, or answer
             want_more = used < p.min_think or waits < p.wait
@@ -97,15 +124,29 @@ class BudgetForcing(Strategy):
             cost = self._count(engine, word)
             if not want_more or used + cost >= p.think:
                 break
+            calls = self._calls_left(engine)
+            if calls is not None and calls < 2:  # another thinking call would leave none for the answer
+                cut = True
+                break
             if used >= p.min_think:
                 waits += 1
             text += word
             used += cost
+        if cut:
+            waited = f", {waits} of {p.wait} waits" if p.wait else ""
+            engine.budget.cut_short = engine.budget.cut_short or (
+                f"budget forcing ended the thinking early ({used} tokens{waited}) to leave the budget's last "
+                "tokens or call for the answer")
         text = text.rstrip() + f" {p.close}" + (f" {p.answer_prompt}" if p.answer_prompt else "")
-        [a] = await engine.generate(base.replace(prefix=text, max_tokens=p.answer_tokens,
-                                                 seed=None if seed is None else seed + rounds))
+        try:
+            [a] = await engine.generate(base.replace(prefix=text, max_tokens=p.answer_tokens,
+                                                     seed=None if seed is None else seed + rounds))
+        except BudgetExhausted:  # no answer call fits: the thinking is kept, as far as it went
+            a, cut = Sample(text="", finish_reason="budget", completion_tokens=0), True
         full = text + a.text
         cand = to_candidate(problem, a.__class__(text=full, finish_reason=a.finish_reason))
+        if cut:  # the budget shaped this sample, though its answer may be whole
+            cand.finish_reason = "budget"
         cand.meta.update(thinking_tokens=used, waits=waits, forced_end=forced,
                          completion_tokens=used + (a.completion_tokens or 0))
         return cand
@@ -126,6 +167,7 @@ class BudgetForcing(Strategy):
         except BudgetExhausted:
             return Result(answer=None, text="", strategy=self.spec, budget_exhausted=True)
         return Result(answer=cand.answer, text=cand.text, strategy=self.spec, candidates=[cand],
+                      budget_exhausted=cand.finish_reason == "budget",
                       trace={k: cand.meta[k] for k in ("thinking_tokens", "waits", "forced_end")})
 
 

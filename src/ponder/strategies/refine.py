@@ -19,7 +19,7 @@ from ..engine import Engine
 from ..errors import BudgetExhausted
 from ..scorers import build_scorer, rank, unscored_by_budget
 from ..types import Candidate, GenerationRequest, Problem, Result
-from .base import Params, Strategy, to_candidate
+from .base import Params, Strategy, cut_by_budget, to_candidate
 from .cot import Cot, CotParams
 
 CRITIQUE_PROMPT = ("Review the solution above step by step. Point out any mistake. If every step and the "
@@ -80,6 +80,7 @@ class SelfRefine(Strategy):
                                                                temperature=p.temperature, seed=seed), role="critic")
                 clean = p.stop_phrase.lower() in fb.text.lower()
                 rounds.append({"round": r + 1, "feedback": fb.text, "clean": clean})
+                exhausted = exhausted or fb.finish_reason == "budget"
                 if clean:
                     break
                 convo = [*convo, {"role": "assistant", "content": fb.text},
@@ -91,13 +92,15 @@ class SelfRefine(Strategy):
             exhausted = True
         if not versions:
             return Result(answer=None, text="", strategy=self.spec, budget_exhausted=True)
-        chosen = len(versions) - 1
+        exhausted = exhausted or cut_by_budget(versions)
+        # the latest version with an answer: a revision the budget cut before its answer is no better
+        chosen = max(range(len(versions)), key=lambda i: (versions[i].answer is not None, i))
         if self.scorer is not None:
             try:
                 scores = await self.scorer.score(problem, versions, engine)
                 for c, s in zip(versions, scores):
                     c.score = s
-                chosen = max(range(len(versions)), key=lambda i: (rank(scores[i]), i))
+                chosen = max(range(len(versions)), key=lambda i: (versions[i].answer is not None, rank(scores[i]), i))
                 exhausted = exhausted or unscored_by_budget(versions)
             except BudgetExhausted:
                 exhausted = True

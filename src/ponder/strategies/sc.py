@@ -5,7 +5,8 @@ arXiv 2203.11171. Answers are grouped by equivalence (``ponder.answers``), not b
 whose answer cannot be extracted do not vote; ties go to the answer that appeared first.
 Defaults: temperature 0.7 (the paper's setting for its GPT-3 runs); n = 16 (the paper used 40 paths;
 most of its gain is reached by 16). ``of=`` draws the n paths from another strategy instead of a
-single chain-of-thought call (e.g. ``sc(n=8, of=budget(think=128))``).
+single chain-of-thought call (e.g. ``sc(n=8, of=budget(think=128))``), at sc's temperature unless the
+inner spec sets its own (``of=budget(think=128, temperature=0.3)``).
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from ..errors import BudgetExhausted
 from ..types import Candidate, Problem, Result
 from .base import Params, Strategy, cut_by_budget
 from .cot import Cot
-from .voting import vote
+from .voting import score_by_share, vote
 
 
 class ScParams(Params):
@@ -43,8 +44,7 @@ class SelfConsistency(Strategy):
 
     async def draw(self, problem: Problem, engine: Engine) -> list[Candidate]:
         p: ScParams = self.params  # type: ignore[assignment]
-        return await self.inner().sample(problem, engine, p.n, seed=p.seed,
-                                         temperature=None if p.of is not None else p.temperature)
+        return await self.inner().sample(problem, engine, p.n, seed=p.seed, temperature=self.pool_temperature())
 
     async def run(self, problem: Problem, engine: Engine) -> Result:
         try:
@@ -55,9 +55,7 @@ class SelfConsistency(Strategy):
 
     def decide(self, problem: Problem, cands: list[Candidate], exhausted: bool = False) -> Result:
         v = vote(cands, kind=problem.answer_kind)
-        for gi, group in enumerate(v.groups):
-            for i in group:
-                cands[i].score = v.tally[gi] / max(1, len(cands))
+        score_by_share(cands, v)
         text = cands[v.index].text if v.index is not None else (cands[0].text if cands else "")
         return Result(answer=v.answer, text=text, strategy=self.spec, candidates=cands,
                       budget_exhausted=exhausted or cut_by_budget(cands),

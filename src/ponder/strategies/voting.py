@@ -30,3 +30,10 @@ def vote(candidates: list[Candidate], kind: str = "auto", weights: list[float] |
     best = max(range(len(groups)), key=lambda g: (tally[g], -min(groups[g])))
     rep = min(groups[best])
     return Vote(candidates[rep].answer, rep, groups, tally)
+
+
+def score_by_share(candidates: list[Candidate], v: Vote) -> None:
+    """Each voting candidate's score: its answer group's share of all the candidates' votes."""
+    for gi, group in enumerate(v.groups):
+        for i in group:
+            candidates[i].score = v.tally[gi] / max(1, len(candidates))
