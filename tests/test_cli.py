@@ -10,11 +10,11 @@ from pathlib import Path
 import pytest
 
 PONDER = [str(Path(sys.executable).with_name("ponder"))]
+ENV = {"HF_HUB_OFFLINE": "1", "PATH": "/usr/bin:/bin", "COLUMNS": "200"}
 
 
 def run(*args: str, timeout: float = 120) -> subprocess.CompletedProcess:
-    return subprocess.run(PONDER + list(args), capture_output=True, text=True, timeout=timeout,
-                          env={"HF_HUB_OFFLINE": "1", "PATH": "/usr/bin:/bin", "COLUMNS": "200"})
+    return subprocess.run(PONDER + list(args), capture_output=True, text=True, timeout=timeout, env=ENV)
 
 
 @pytest.mark.parametrize("args, needle", [
@@ -36,6 +36,13 @@ def run(*args: str, timeout: float = 120) -> subprocess.CompletedProcess:
      "difficulty must be from 1 to 50, got 0"),
     (["bench", "-m", "embedded", "-t", "arith", "-s", "cot", "--out", __file__], "is a file; give a directory"),
     (["report", __file__], "is not a bench run"),
+    # a malformed server URL or option value is the spec's fault, named with the accepted form
+    (["solve", "q", "--model", "openai:x@http://[::1"], "bad server URL 'http://[::1'"),
+    (["solve", "q", "--model", "openai:x@http://127.0.0.1:abc/v1"], "http[s]://HOST[:PORT][/PATH]"),
+    (["solve", "q", "--model", "openai:x@http://127.0.0.1:99999/v1"], "port 99999 is not a number from 1 to 65535"),
+    (["solve", "q", "--model", "openai:x@http://127.0.0.1:9/v1?timeout=nan&retries=0"],
+     "timeout must be a positive number of seconds, got 'nan'"),
+    (["solve", "q", "--model", "openai:x@http://127.0.0.1:9/v1?params=inf"], "params must be a positive number"),
 ])
 def test_bad_input_is_one_line_and_exit_2(args, needle, tmp_path):
     p = run(*(str(tmp_path / "run") if a == "OUT" else a for a in args))  # a run made by mistake stays here
@@ -54,6 +61,7 @@ def test_bad_input_is_one_line_and_exit_2(args, needle, tmp_path):
     (["lab", "train", "--out", "/tmp/never-written", "--steps", "0"], "Invalid value for '--steps'"),
     (["lab", "quick-eval", "--task", "chess"], "Invalid value for '--task'"),
     (["lab", "eval", "--max-n", "0"], "Invalid value for '--max-n'"),
+    (["lab", "eval", "--max-n", "100000"], "Invalid value for '--max-n': Input should be less than or equal to 1024"),
     (["lab", "eval", "--max-tokens", "0"], "Invalid value for '--max-tokens'"),
     (["serve", "--port", "70000"], "Invalid value for '--port'"),
     (["serve", "--log-level", "loud"], "Invalid value for '--log-level'"),
@@ -144,3 +152,169 @@ def test_strategies_lists_names_defaults_and_papers():
     for text in ("cot", "sc", "2203.11171", "n=16", "words=['Alternatively']", "stop=[]"):
         assert text in p.stdout
     assert "Undefined" not in p.stdout
+
+
+# -- model and user text is printed as it is, never read as markup -----------------------------------------
+def test_solve_prints_answers_specs_and_trees_verbatim(monkeypatch, capsys):
+    """An answer, a spec or a step holding ``[/]`` made rich raise MarkupError after the work was done,
+    and ``[red]`` or ``:smile:`` were swallowed or replaced; the tree's ``[end]`` marker vanished."""
+    import ponder.api
+    from ponder.cli import main
+    from ponder.ledger import Ledger
+    from ponder.types import Result
+
+    answer = "[/] [red]x[/red] [/x] :smile: C:\\\\"
+    spec = "budget(think=8, answer_prompt='[/b] Answer:')"
+    nodes = [{"id": 0, "parent": None, "step": "", "chosen": True, "score": None, "visits": 0, "terminal": False},
+             {"id": 1, "parent": 0, "step": "[bold]1+1=2[/]", "chosen": True, "score": 0.5, "visits": 1,
+              "terminal": True}]
+    result = Result(answer=answer, text=answer, strategy=spec, ledger=Ledger(), trace={"nodes": nodes})
+    monkeypatch.setattr(ponder.api, "solve", lambda *a, **k: result)
+    main(["solve", "q", "--model", "openai:[m]@http://127.0.0.1:9/v1", "--strategy", spec, "--trace"])
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0] == answer
+    assert lines[1] == "* [bold]1+1=2[/]  score=0.500  visits=1  [end]"
+    assert lines[2].startswith(f"{spec} on openai:[m]@http://127.0.0.1:9/v1: ")
+
+
+# -- Ctrl-C --------------------------------------------------------------------------------------------------
+def _done_units(run_dir: Path) -> tuple[int, int]:
+    """(done, all) units of a run being written; (0, 0) before its tables exist."""
+    import sqlite3
+
+    try:
+        db = sqlite3.connect(f"file:{run_dir / 'bench.sqlite'}?mode=ro", uri=True)
+        try:
+            rows = db.execute("SELECT status FROM units").fetchall()
+        finally:
+            db.close()
+    except sqlite3.Error:
+        return 0, 0
+    return sum(1 for (status,) in rows if status == "done"), len(rows)
+
+
+def test_ctrl_c_aborts_with_130_and_the_run_resumes(tmp_path):
+    """typer turns KeyboardInterrupt into exit code 130 and returns it (standalone_mode=False): the
+    code was dropped, so an interrupted bench exited 0, as if it had finished."""
+    import signal
+    import time
+
+    out = tmp_path / "run"
+    args = ["bench", "-m", "embedded", "-t", "arith", "-s", "sc(n=16)", "--limit", "12", "-c", "1",
+            "--out", str(out), "--no-report", "--no-progress"]
+    proc = subprocess.Popen(PONDER + args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=ENV)
+    deadline = time.monotonic() + 120
+    while _done_units(out)[0] < 1 and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGINT)
+    _, stderr = proc.communicate(timeout=60)
+    assert proc.returncode == 130 and stderr.strip().splitlines()[-1] == "aborted", stderr
+    done, total = _done_units(out)
+    assert 1 <= done < total == 12
+    p = run("bench", "--out", str(out), "--resume", "--no-report", "--no-progress")
+    assert p.returncode == 0 and "sc(n=16)" in p.stdout, p.stderr
+    assert _done_units(out) == (12, 12)
+
+
+# -- failed units -----------------------------------------------------------------------------------------
+def test_a_bench_whose_every_unit_failed_ends_with_the_cause_and_exit_2(tmp_path):
+    """An unreachable server made a table of 0 % accuracy and 100 % parse failures, and exit 0."""
+    p = run("bench", "--model", "openai:x@http://127.0.0.1:9/v1?retries=0", "--task", "arith", "--strategies", "cot",
+            "--limit", "2", "--out", str(tmp_path / "run"), "--no-progress")
+    assert p.returncode == 2, p.stderr
+    [line] = p.stderr.strip().splitlines()
+    assert line.startswith("error: all 2 units failed; the first: BackendError: http://127.0.0.1:9/v1 failed"), line
+    assert "parse" not in p.stdout and "0.0%" not in p.stdout and "100.0%" not in p.stdout, p.stdout
+
+
+@pytest.fixture()
+def flaky():
+    """``flaky(failures)``: the URL of a server whose first FAILURES calls get 503, then answers 42."""
+    from helpers import free_port
+    from servers import stop, wait_http
+
+    procs: list[subprocess.Popen] = []
+
+    def start(failures: int) -> str:
+        port = free_port()
+        procs.append(subprocess.Popen([sys.executable, str(Path(__file__).with_name("flaky_upstream.py")), str(port),
+                                       str(failures)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+        wait_http(f"http://127.0.0.1:{port}/health", procs[-1])
+        return f"http://127.0.0.1:{port}"
+
+    yield start
+    for proc in procs:
+        stop(proc)
+
+
+@pytest.mark.parametrize("http", ["direct", "aiohttp"])
+def test_a_bench_with_failed_units_says_so_and_resume_retries_them(tmp_path, flaky, http):
+    """Failed units are left out of the accuracy (they were counted as wrong and unparsed), the run
+    exits 2 saying how many failed, and ``--resume`` retries them; no aiohttp session is left open."""
+    url = flaky(1)  # the first call gets 503: with retries=0 its unit fails
+    data = tmp_path / "qa.jsonl"
+    data.write_text("".join(json.dumps({"question": f"{a}+{a}?", "answer": "42"}) + "\n" for a in (21, 20, 19)))
+    out = str(tmp_path / "run")
+    p = run("bench", "-m", f"openai:m@{url}/v1?retries=0&http={http}", "-t", f"jsonl:{data}", "-s", "cot",
+            "-c", "1", "--out", out, "--no-progress", "--no-report")
+    assert p.returncode == 2, p.stderr
+    [line] = p.stderr.strip().splitlines()
+    assert line.startswith("error: 1 of 3 units failed (the first: BackendError: ") and \
+        line.endswith(f"the accuracy leaves them out; ponder bench --out {out} --resume retries them"), line
+    row = next(r for r in p.stdout.splitlines() if r.startswith("│ cot"))
+    cells = [c.strip() for c in row.split("│")[1:-1]]  # strategy, accuracy, CI95, wrong, parse fail, ..., failed
+    assert (cells[1], cells[3], cells[4], cells[-1]) == ("100.0%", "0.0%", "0.0%", "1"), row  # the two answered
+    p = run("bench", "--out", out, "--resume", "--no-progress", "--no-report")
+    assert p.returncode == 0 and p.stderr == "", p.stderr
+
+
+def test_an_unreachable_server_leaves_no_session_open_and_a_refusal_is_a_connection_error():
+    for http in ("direct", "aiohttp"):
+        p = run("solve", "q", "--model", f"openai:x@http://127.0.0.1:9/v1?retries=0&http={http}")
+        assert p.returncode == 2, p.stderr
+        [line] = p.stderr.strip().splitlines()  # no "Unclosed client session" after it
+        assert "Cannot connect to host 127.0.0.1:9" in line and "timed out" not in line, line
+
+
+# -- the run store ----------------------------------------------------------------------------------------
+@pytest.mark.parametrize("damage", ["text", "truncated"])
+def test_bench_refuses_a_damaged_store_in_one_line_and_leaves_it_as_it_is(tmp_path, damage):
+    from ponder.bench.store import Store
+
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    db = run_dir / "bench.sqlite"
+    if damage == "text":
+        db.write_text("these are my notes, not a database\n")
+    else:
+        store = Store(db)
+        store.set_manifest({"model": "embedded", "task": "arith", "strategies": "cot", "seeds": 1, "limit": 500})
+        store.add_units({"unit": f"0|cot|p{i}|0", "problem_id": f"p{i}", "family": "cot", "spec": "cot" * 20,
+                         "seed": 0, "gen_seed": i} for i in range(500))
+        store.close()
+        db.write_bytes(db.read_bytes()[: db.stat().st_size // 2])
+    before = db.read_bytes()
+    for extra in ([], ["--resume"]):
+        p = run("bench", "-m", "embedded", "-t", "arith", "-s", "cot", "--out", str(run_dir), *extra)
+        assert p.returncode == 2, p.stderr
+        [line] = p.stderr.strip().splitlines()
+        assert line.startswith(f"error: {str(run_dir)!r} holds a bench.sqlite that is not a readable bench run ("), line
+        assert db.read_bytes() == before
+    p = run("report", str(run_dir))
+    assert p.returncode == 2 and "is not a bench run" in p.stderr
+
+
+# -- task files -------------------------------------------------------------------------------------------
+def test_an_empty_task_file_and_an_unknown_task_option_are_errors(tmp_path):
+    empty = tmp_path / "empty.jsonl"
+    empty.write_text("\n")
+    data = tmp_path / "qa.jsonl"
+    data.write_text(json.dumps({"q": "1+1?", "b": "2"}) + "\n")
+    for task, needle in [(f"jsonl:{empty}", f"{empty}: no records; the task reads one JSON object per line "
+                                          "with the fields 'question', 'answer'"),
+                         (f"jsonl:{data}?question=q&answr=b", "unknown option(s) ['answr'] of task jsonl; "
+                                                              "accepted: question, answer, kind"),
+                         (f"jsonl:{data}?question=q&answer=b&kind=maths", "kind= accepts auto, math, "),
+                         (f"gsm8k:{data}?split=test", "task gsm8k takes no options")]:
+        p = run("bench", "-m", "embedded", "-t", task, "-s", "cot", "--out", str(tmp_path / "run"))
+        assert p.returncode == 2 and needle in p.stderr and len(p.stderr.strip().splitlines()) == 1, p.stderr

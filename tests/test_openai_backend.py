@@ -239,6 +239,28 @@ async def test_unreachable_server_fails_within_its_timeout():
     assert time.monotonic() - start < 10
 
 
+@pytest.mark.parametrize("http", ["httpx", "aiohttp", "direct"])
+def test_a_refused_connection_is_a_connection_error_and_no_client_is_left_open(http):
+    """The SDK's aiohttp transport reported a refused connection as a timeout; and the aiohttp
+    sessions of a loop whose run ended without ``aclose`` were never closed (aiohttp printed
+    ``Unclosed client session`` at exit), on an error as on success."""
+    import asyncio
+
+    backend = load_backend(f"openai:m@http://127.0.0.1:{free_port()}/v1?retries=0&http={http}", cache=False)
+
+    async def once():
+        with pytest.raises(BackendError, match="failed after 1 attempt") as caught:
+            await Engine(backend).generate(GenerationRequest(messages=msgs(), max_tokens=4))
+        return str(caught.value), backend._endpoints[0]
+
+    said, ep = asyncio.run(once())
+    assert ("Connection error" in said or "Cannot connect" in said) and "Timeout" not in said, said
+    if http == "direct":
+        assert ep.poster.session.closed
+    else:
+        assert ep.client.is_closed()
+
+
 def test_spec_parsing_and_errors():
     cfg = parse_spec("openai:org/model-7b@http://a:1/v1,http://b:2/v1?params=7e9&concurrency=4")
     assert (cfg.model, cfg.urls, cfg.num_parameters, cfg.concurrency) == (
@@ -248,6 +270,32 @@ def test_spec_parsing_and_errors():
                      ("openai:m@http://a/v1?http=curl", "http= accepts httpx or aiohttp"), ("openai:m@http://a/v1?timeout=-1", "positive")]:
         with pytest.raises(ModelSpecError, match=why):
             parse_spec(bad)
+
+
+@pytest.mark.parametrize("bad, why", [
+    # a URL no call could reach was an internal error at the first call (InvalidURL, an ExceptionGroup)
+    ("openai:m@http://[::1", r"bad server URL 'http://\[::1' .*Invalid IPv6 URL"),
+    ("openai:m@http://127.0.0.1:abc/v1", "port abc is not a number from 1 to 65535"),
+    ("openai:m@http://127.0.0.1:99999/v1", "port 99999 is not a number from 1 to 65535"),
+    ("openai:m@http://127.0.0.1:0/v1", "port 0 is not"),
+    ("openai:m@http://:8000/v1", "names no host"),
+    ("openai:m@http://a:1/v1,b:2/v1", "bad server URL 'b:2/v1'.*does not start with http"),
+    # NaN passed the check `<= 0`, and infinite parameters overflowed
+    ("openai:m@http://a/v1?timeout=nan", "timeout must be a positive number of seconds, got 'nan'"),
+    ("openai:m@http://a/v1?timeout=inf", "got 'inf'"),
+    ("openai:m@http://a/v1?params=inf", "params must be a positive number"),
+    ("openai:m@http://a/v1?params=nan", "params must be a positive number"),
+])
+def test_malformed_urls_and_non_finite_numbers_are_spec_errors(bad, why):
+    with pytest.raises(ModelSpecError, match=why) as caught:
+        parse_spec(bad)
+    if "URL" in why:
+        assert "a URL is http[s]://HOST[:PORT][/PATH]" in str(caught.value)
+
+
+def test_well_formed_urls_pass():
+    for url in ("http://[::1]:8000/v1", "https://api.example.com/v1", "http://localhost/v1"):
+        assert parse_spec(f"openai:m@{url}").urls == [url]
 
 
 async def test_a_time_budget_stops_reading_a_stream_and_charges_what_it_saw(flaky):

@@ -11,8 +11,8 @@ from typing import Optional
 
 import typer
 from rich.console import Console
-from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
 
 from .thinking import EFFORTS
 
@@ -56,17 +56,21 @@ def solve(
     if as_json:
         print(json.dumps(result.to_dict(), indent=2, default=str))
         return
-    out.print(f"[bold]{result.answer if result.answer is not None else '(no answer extracted)'}[/bold]")
+    # The answer, the trace, the strategy and the model are the model's and the user's text: printed
+    # as Text, never read as markup (a "[/]" in an answer raised after the work was done, "[red]"
+    # vanished) or emoji codes.
+    out.print(Text(result.answer if result.answer is not None else "(no answer extracted)", style="bold"))
     if trace and result.trace:
         if "nodes" in result.trace:
-            out.print(format_tree(result.trace), highlight=False)
+            out.print(Text(format_tree(result.trace)))
         else:
             out.print_json(data=result.trace)
     elif trace:
-        out.print(f"[dim](no trace: {result.strategy} records none)[/dim]")
-    flag = f" [yellow](stopped early: {escape(result.stop_reason or 'budget spent')})[/yellow]" \
-        if result.budget_exhausted else ""
-    out.print(f"[dim]{result.strategy} on {model}: {result.ledger.summary()}[/dim]{flag}")
+        out.print(Text(f"(no trace: {result.strategy} records none)", style="dim"))
+    line = Text(f"{result.strategy} on {model}: {result.ledger.summary()}", style="dim")
+    if result.budget_exhausted:
+        line.append(f" (stopped early: {result.stop_reason or 'budget spent'})", style="yellow")
+    out.print(line)
 
 
 def _choose_strategy(strategy: Optional[str], effort: Optional["Effort"], thinking_budget: Optional[int],
@@ -135,7 +139,8 @@ def lab_eval(
     task: str = typer.Option("arith", "--task", "-t", help="Task spec, e.g. arith, countdown, gsm8k:PATH."),
     limit: int = typer.Option(100, "--limit", "-n", min=1, help="Number of problems."),
     seed: int = typer.Option(0, "--seed", help="Seed of the problems and the samples."),
-    max_n: int = typer.Option(16, "--max-n", min=1, help="Largest N (pool size per problem)."),
+    max_n: int = typer.Option(16, "--max-n", min=1, max=1024,  # lab.engine_eval.MAX_N, the strategies' bound on n
+                              help="Largest N (pool size per problem; at most 1024, as the strategies' n)."),
     scorer: str = typer.Option("prm", "--scorer", help="Scorer for best-of-N ('none' to skip)."),
     max_tokens: int = typer.Option(256, "--max-tokens", min=1, help="Max tokens per sample."),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
@@ -155,7 +160,7 @@ def lab_eval(
     if as_json:
         print(json.dumps(report.to_dict(), indent=2))
         return
-    table = Table(title=f"{model} on {task}: {report.problems} problems, greedy {report.greedy:.1%}")
+    table = Table(title=Text(f"{model} on {task}: {report.problems} problems, greedy {report.greedy:.1%}"))
     cols = ["N", "one sample", "majority", "any correct"] + ([f"best-of-N ({scorer})"] if scorer != "none" else [])
     for c in cols:
         table.add_column(c, justify="right")

@@ -3,7 +3,8 @@
 Shared by ``ponder``, ``python -m ponder.bench`` and ``python -m ponder.server``. Ponder's own
 errors exit 2 with ``error: ...``; usage errors (a missing argument, an option that is not a
 number, an unknown command) are shown by the command-line library with the usage line and exit 2;
-anything else is a bug in Ponder: one line and exit 1 (``PONDER_DEBUG=1`` raises it instead).
+Ctrl-C prints ``aborted`` and exits 130; anything else is a bug in Ponder: one line and exit 1
+(``PONDER_DEBUG=1`` raises it instead).
 """
 
 from __future__ import annotations
@@ -24,20 +25,19 @@ def run_app(app: Any, argv: list[str] | None = None) -> None:
     """Run ``app`` (a typer app) on ``argv`` and exit with its status."""
     _show_flags_bare()
     try:
-        app(args=argv, standalone_mode=False)
+        code = app(args=argv, standalone_mode=False)
     except PonderError as exc:
         _print_error(f"error: {exc}")
         sys.exit(2)
     except KeyboardInterrupt:
-        _print_error("aborted")
-        sys.exit(130)
+        _abort()
     except Exception as exc:
         name = type(exc).__name__
         if name == "Exit" and hasattr(exc, "exit_code"):
-            sys.exit(exc.exit_code)
+            _exit_with(exc.exit_code)
+            return
         if name == "Abort":
-            _print_error("aborted")
-            sys.exit(130)
+            _abort()
         if _is_usage_error(exc):
             exc.show()  # type: ignore[attr-defined]
             sys.exit(getattr(exc, "exit_code", 2) or 2)
@@ -45,6 +45,34 @@ def run_app(app: Any, argv: list[str] | None = None) -> None:
             raise
         _print_error(f"internal error: {name}: {exc} (a bug in Ponder; set PONDER_DEBUG=1 for the traceback)")
         sys.exit(1)
+    _exit_with(code)
+
+
+def _exit_with(code: Any) -> None:
+    """Exit with the status typer returned. Without standalone mode typer does not raise its
+    ``Exit``: it returns the code, and it turns Ctrl-C (KeyboardInterrupt) into ``Exit(130)``, so
+    an interrupted command would otherwise exit 0, as if it had finished."""
+    if isinstance(code, bool) or not isinstance(code, int) or code == 0:
+        return  # a command's own return value (None), or success
+    if code == 130:
+        _abort()
+    sys.exit(code)
+
+
+def _abort() -> None:
+    """Ctrl-C: "aborted" and exit code 130, at once. The work was left on the way here (a bench's
+    store is closed, finished units kept for ``--resume``), but a local model's decoding thread
+    may still be inside the step it was taking: the interpreter's shutdown would wait for queued
+    model calls and then stop that thread mid-call, which aborts the process (SIGABRT,
+    "terminate called without an active exception"). So the streams are flushed and the process
+    ends without that shutdown."""
+    _print_error("aborted")
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):  # a closed pipe: nothing more can be said there
+            pass
+    os._exit(130)
 
 
 def _show_flags_bare() -> None:

@@ -78,3 +78,27 @@ def test_html_report_renders_in_headless_chromium(finished_run, tmp_path):
     dom = subprocess.run([chromium(), "--headless", "--no-sandbox", "--disable-gpu", "--dump-dom",
                           path.resolve().as_uri()], check=True, timeout=120, capture_output=True, text=True).stdout
     assert dom.count("<img") == 3 and "matched" in dom
+
+
+def test_tables_print_specs_and_task_names_as_text_not_markup():
+    """A spec holding '[/b]' made rich raise MarkupError after the run was done, and '[red]' in a
+    task name was swallowed."""
+    import io
+
+    from rich.console import Console
+
+    from ponder.bench.planner import print_plan
+    from ponder.bench.report import print_tables
+
+    spec, task = "budget(think=8, answer_prompt='[/b] Answer:')", "jsonl:/d/[red]x.jsonl"
+    point = {"spec": spec, "accuracy": 0.5, "tokens": 10}
+    out = io.StringIO()
+    console = Console(file=out, width=400)
+    print_tables({"manifest": {"model": "m", "task": task, "seeds": 1},
+                  "summary": {"problems": 2, "units_failed": 0, "retries": 0},
+                  "points": [point], "matched": [{**point, "up_to": 10}]}, console)
+    print_plan({"runs": [{"run": "r", "model": "m", "task": task, "throughput_tps": None, "chosen": point,
+                          "points": [{**point, "cost_per_problem": None, "cost_per_correct": None}]}],
+                "comparison": {"caveat": f"{task} against gsm8k", "sentence": f"{spec} costs less"}}, console)
+    text = out.getvalue()
+    assert text.count(spec) >= 3 and text.count("[red]x.jsonl") >= 3

@@ -85,7 +85,15 @@ async def test_failed_units_are_recorded_not_raised(tmp_path, qa_jsonl):
     units, results = store.units(), store.results()
     store.close()
     assert all(u["status"] == "failed" and "gave up" in u["error"] for u in units)
-    assert len(results) == 2 + 2 * 2 and all(r["correct"] == 0.0 and r["error"] for r in results)
+    # an error is not an answer: no correct or parsed value, so the report counts the units as failed
+    # only, not as wrong, unparsed answers (it said 0 % accuracy and 100 % parse failures)
+    assert len(results) == 2 + 2 * 2
+    assert all(r["correct"] is None and r["parsed"] is None and r["error"] for r in results)
+    from ponder.bench.report import load_report
+
+    points = load_report(tmp_path / "run")["points"]
+    assert len(points) == 3
+    assert all((p["accuracy"], p["parse_failures"], p["wrong"], p["errors"]) == (None, None, None, 2) for p in points)
 
 
 async def test_a_strategy_the_model_cannot_serve_stops_the_bench_before_any_call(tmp_path, qa_jsonl, cycling):

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import math
 import os
 import random
 import time
@@ -86,6 +87,8 @@ def parse_spec(spec: str) -> OpenAIConfig:
             "openai:Qwen/Qwen2.5-7B-Instruct@http://127.0.0.1:8000/v1 (the URL starts with http)"
         )
     model, urls = body[:at], [u.strip().rstrip("/") for u in body[at + 1:].split(",") if u.strip()]
+    for url in urls:
+        _check_url(url, spec)
     unknown = set(options) - set(SPEC_OPTIONS)
     if unknown:
         raise ModelSpecError(f"unknown option(s) {sorted(unknown)} in {spec!r}; accepted: {', '.join(SPEC_OPTIONS)}")
@@ -99,11 +102,12 @@ def parse_spec(spec: str) -> OpenAIConfig:
                 raise ModelSpecError(f"continue= accepts vllm or completions, got {options['continue']!r}")
             cfg.continuation = options["continue"]
         if "params" in options:
-            cfg.num_parameters = int(float(options["params"]))
+            params = _positive(options["params"], "params must be a positive number of parameters (e.g. 7e9)")
+            cfg.num_parameters = int(params)
         if "concurrency" in options:
             cfg.concurrency = int(options["concurrency"])
         if "timeout" in options:
-            cfg.timeout = float(options["timeout"])
+            cfg.timeout = _positive(options["timeout"], "timeout must be a positive number of seconds")
         if "retries" in options:
             cfg.retries = int(options["retries"])
         if "api_key_env" in options:
@@ -122,6 +126,43 @@ def parse_spec(spec: str) -> OpenAIConfig:
     return cfg
 
 
+URL_FORM = "http[s]://HOST[:PORT][/PATH], e.g. http://127.0.0.1:8000/v1"
+
+
+def _check_url(url: str, spec: str) -> None:
+    """Refuse a server URL that no call could reach (a bracket left open, a port that is not a
+    number from 1 to 65535, no host), naming it and the form accepted: left to the HTTP client,
+    it failed at the first call as an internal error that named neither."""
+    from urllib.parse import urlsplit
+
+    def bad(why: str) -> ModelSpecError:
+        return ModelSpecError(f"bad server URL {url!r} in {spec!r}: {why}; a URL is {URL_FORM}")
+
+    try:
+        parts = urlsplit(url)
+    except ValueError as exc:  # "Invalid IPv6 URL": a "[" without its "]"
+        raise bad(str(exc)) from None
+    if parts.scheme not in ("http", "https"):
+        raise bad("it does not start with http:// or https://")
+    if not parts.hostname:
+        raise bad("it names no host")
+    port_text = parts.netloc.rpartition("@")[2].rpartition("]")[2].partition(":")[2]  # after the host
+    try:
+        port = parts.port
+    except ValueError:  # not a number, or above 65535
+        port = None
+    if port_text and not (port is not None and 1 <= port <= 65535):
+        raise bad(f"port {port_text} is not a number from 1 to 65535")
+
+
+def _positive(text: str, what: str) -> float:
+    """A finite number above 0 (``float`` also reads ``nan`` and ``inf``, and NaN passes ``<= 0``)."""
+    value = float(text)
+    if not (math.isfinite(value) and value > 0):
+        raise ModelSpecError(f"{what}, got {text!r}")
+    return value
+
+
 class OpenAIBackend:
     """A model served behind one or more OpenAI-compatible endpoints."""
 
@@ -130,6 +171,7 @@ class OpenAIBackend:
         self.name = config.model
         self._endpoints: list[_Endpoint] | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._closer: asyncio.Task | None = None  # closes the clients of self._loop when its run ends
         self._native_n: dict[str, bool] = {}  # url -> whether it answers n > 1 itself (learned)
         self._stops_in_text: set[str] = set()  # urls seen to keep a stop string in the text (learned)
         self._tokenizer: Any = None
@@ -161,7 +203,8 @@ class OpenAIBackend:
     # -- plumbing ---------------------------------------------------------------------------
     def _endpoints_list(self) -> list[_Endpoint]:
         """The endpoints' clients, made for the running event loop (connections, sessions and
-        semaphores belong to one loop; a later ``asyncio.run`` gets fresh ones)."""
+        semaphores belong to one loop; a later ``asyncio.run`` gets fresh ones), and closed when
+        that loop's run ends (``_close_at_loop_end``)."""
         loop = asyncio.get_running_loop()
         if self._endpoints is None or self._loop is not loop:
             from openai import AsyncOpenAI
@@ -177,6 +220,7 @@ class OpenAIBackend:
                 for u in self.config.urls
             ]
             self._loop = loop
+            self._closer = _close_at_loop_end(self._endpoints)
         return self._endpoints
 
     def prefer_aiohttp(self) -> None:
@@ -187,9 +231,12 @@ class OpenAIBackend:
             self.config.http = "direct"
 
     async def aclose(self) -> None:
-        """Close the clients made for the running loop (a server calls this at shutdown)."""
-        for ep in self._endpoints or []:
-            await (ep.poster or ep.client).close()
+        """Close the clients made for the running loop (a server calls this at shutdown; the end
+        of the loop's run closes them too)."""
+        if self._closer is not None:
+            self._closer.cancel()  # nothing left for it to close
+            self._closer = None
+        await _close_clients(self._endpoints or [])
         self._endpoints = None
 
     def _pick_endpoint(self) -> _Endpoint:
@@ -219,8 +266,7 @@ class OpenAIBackend:
                 if isinstance(exc, UpstreamStatus) and not exc.retryable:
                     raise _status_error(ep.url, exc.status, exc.message, path) from exc
                 if attempt >= self.config.retries:
-                    kind = type(exc).__name__
-                    raise BackendError(f"{ep.url} failed after {attempt + 1} attempt(s): {kind}: {exc}") from exc
+                    raise BackendError(f"{ep.url} failed after {attempt + 1} attempt(s): {_failure(exc)}") from exc
                 await asyncio.sleep(_backoff(attempt))
                 attempt += 1
             except openai.APIStatusError as exc:
@@ -454,6 +500,52 @@ class OpenAIBackend:
         if len(samples) == 1 and usage.completion_tokens is not None:
             samples[0].completion_tokens = usage.completion_tokens
         return Generation(samples=samples, usage=usage)
+
+
+_CLOSERS: set[asyncio.Task] = set()  # the tasks of _close_at_loop_end, held until they end
+
+
+def _close_at_loop_end(endpoints: list[_Endpoint]) -> asyncio.Task:
+    """A task of the running loop that waits, and closes the endpoints' clients when it is
+    cancelled: ``asyncio.run`` (and ``asyncio.Runner``, which pytest-asyncio and uvicorn use)
+    cancels the tasks left when its coroutine ends, by a return, an error or Ctrl-C, before it
+    closes the loop. A command or script that never calls ``aclose`` so still closes its aiohttp
+    sessions (``http=aiohttp``, ``http=direct``), which aiohttp otherwise reported at exit as
+    ``Unclosed client session``."""
+
+    async def wait_then_close() -> None:
+        try:
+            await asyncio.Event().wait()
+        finally:
+            await _close_clients(endpoints)
+
+    task = asyncio.get_running_loop().create_task(wait_then_close(), name="ponder-openai-close")
+    _CLOSERS.add(task)  # the loop holds its tasks weakly
+    task.add_done_callback(_CLOSERS.discard)
+    return task
+
+
+async def _close_clients(endpoints: list[_Endpoint]) -> None:
+    for ep in endpoints:
+        await (ep.poster or ep.client).close()
+
+
+def _failure(exc: BaseException) -> str:
+    """What a call that failed for good failed with, as its error says it. The SDK's aiohttp
+    transport maps every aiohttp connection error to a connect timeout (``APITimeoutError``), a
+    refused connection included; named by the aiohttp error under it, that is a connection error,
+    as the httpx transport and ``http=direct`` report it."""
+    if type(exc).__name__ == "APITimeoutError":
+        try:
+            from aiohttp import ClientConnectorError
+        except ImportError:
+            ClientConnectorError = ()  # type: ignore[assignment,misc]  # then no aiohttp transport either
+        cause = exc.__cause__
+        while cause is not None:
+            if isinstance(cause, ClientConnectorError) and not isinstance(cause, TimeoutError):
+                return f"APIConnectionError: {type(cause).__name__}: {cause}"
+            cause = cause.__cause__
+    return f"{type(exc).__name__}: {exc}"
 
 
 @functools.lru_cache(maxsize=None)

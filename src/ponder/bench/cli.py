@@ -4,14 +4,23 @@ from __future__ import annotations
 
 import asyncio
 import json
+import shlex
 from pathlib import Path
 from typing import List, Optional
 
 import typer
 from rich.console import Console
+from rich.text import Text
+
+from ..errors import PonderError
 
 out = Console(soft_wrap=True)
 err = Console(stderr=True, soft_wrap=True)
+
+
+class BenchFailed(PonderError):
+    """Units of the run failed (their errors are in the run's store): the command exits 2, as a run
+    whose results are incomplete is not a success to a script."""
 
 
 def bench_command(
@@ -38,7 +47,28 @@ def bench_command(
                       concurrency=concurrency, out=out_dir, resume=resume, max_subsets=subsets,
                       unit_timeout=unit_timeout, progress=not no_progress)
     run_dir = asyncio.run(run_bench(cfg))
+    failed, total, first = failed_units(run_dir)
+    if total and failed == total:  # nothing to show: no table of dashes, one line with the cause
+        what = "the run's only unit failed" if total == 1 else f"all {total} units failed; the first"
+        raise BenchFailed(f"{what}: {first}")
     finish(run_dir, html=not no_report)
+    if failed:
+        raise BenchFailed(f"{failed} of {total} units failed (the first: {first}); the accuracy leaves them out; "
+                          f"ponder bench --out {shlex.quote(str(run_dir))} --resume retries them")
+
+
+def failed_units(run_dir: str | Path) -> tuple[int, int, str | None]:
+    """(failed units, all units, the error of the unit that failed first, on one line) of a run."""
+    from .store import Store
+
+    store = Store.for_run(run_dir, readonly=True)
+    try:
+        units = store.units()
+    finally:
+        store.close()
+    failed = sorted((u for u in units if u["status"] == "failed"), key=lambda u: u["finished"] or 0.0)
+    first = " ".join(str(failed[0]["error"] or "no error recorded").split()) if failed else None
+    return len(failed), len(units), first
 
 
 def finish(run_dir: Path, html: bool = True) -> Path | None:
@@ -51,7 +81,7 @@ def finish(run_dir: Path, html: bool = True) -> Path | None:
         path, report = None, load_report(run_dir)
     print_tables(report, out)
     if path is not None:
-        out.print(f"report: {path}")
+        out.print(Text(f"report: {path}"))  # a path is printed as it is, never read as markup
     return path
 
 
@@ -94,7 +124,7 @@ def report_command(
     for rep in reports:
         print_tables(rep, out)
         if rep.get("html"):
-            out.print(f"report: {rep['html']}")
+            out.print(Text(f"report: {rep['html']}"))
 
 
 def make_app() -> typer.Typer:

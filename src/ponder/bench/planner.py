@@ -153,25 +153,26 @@ def compare(a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:
 def print_plan(plan_out: dict[str, Any], console: Any = None) -> None:
     from rich.console import Console
     from rich.table import Table
+    from rich.text import Text  # specs and task names are text, never markup
 
     from .format import fmt_cell
 
     console = console or Console()
     for r in plan_out["runs"]:
-        t = Table(title=f"{r['run']}: {r['model']} on {r['task']}"
-                        + (f" · {r['throughput_tps']:,.0f} tok/s measured" if r["throughput_tps"] else ""))
+        t = Table(title=Text(f"{r['run']}: {r['model']} on {r['task']}"
+                             + (f" · {r['throughput_tps']:,.0f} tok/s measured" if r["throughput_tps"] else "")))
         for title in ("strategy", "accuracy", "tokens", "$ / problem", "$ / correct"):
             t.add_column(title, justify="left" if title == "strategy" else "right")
         for p in r["points"]:
             mark = " ◀" if r["chosen"] is p else ""
-            t.add_row(p["spec"] + mark, fmt_cell("accuracy", p), fmt_cell("tokens", p),
+            t.add_row(Text(p["spec"] + mark), fmt_cell("accuracy", p), fmt_cell("tokens", p),
                       _money(p["cost_per_problem"]), _money(p["cost_per_correct"]))
         console.print(t)
     if plan_out["comparison"]:
         caveat = plan_out["comparison"].get("caveat")
         if caveat:
-            console.print(f"[bold yellow]not like with like:[/] {caveat}")
-        console.print(plan_out["comparison"]["sentence"])
+            console.print(Text.assemble(("not like with like:", "bold yellow"), f" {caveat}"))
+        console.print(Text(plan_out["comparison"]["sentence"]))
 
 
 def _money(v: float | None) -> str:

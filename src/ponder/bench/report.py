@@ -60,25 +60,26 @@ def print_tables(report: dict[str, Any], console: Any = None) -> None:
     """The terminal tables: one row per strategy and budget, then the matched-budget winners."""
     from rich.console import Console
     from rich.table import Table
+    from rich.text import Text  # specs and task names are text, never markup ('[/b]' in a prompt)
 
     console = console or Console()
     if not console.is_terminal and console.width < 200:  # piped: do not squeeze the table to 80 columns
         console = Console(width=200, file=console.file)
     m, s = report["manifest"], report["summary"]
-    t = Table(title=f"{m.get('model')} on {m.get('task')} · {s['problems']} problems × {m.get('seeds')} seed(s)",
+    t = Table(title=Text(f"{m.get('model')} on {m.get('task')} · {s['problems']} problems × {m.get('seeds')} seed(s)"),
               caption="accuracy: mean over problems (seeds averaged); CI95 bootstrap over problems; "
                       "tokens are means per problem", caption_justify="left")
     for i, (_, title) in enumerate(POINT_COLUMNS):
         t.add_column(title, justify="left" if i == 0 else "right", overflow="fold", min_width=24 if i == 0 else None)
     for p in report["points"]:
-        t.add_row(*(fmt_cell(k, p) for k, _ in POINT_COLUMNS))
+        t.add_row(*(Text(fmt_cell(k, p)) for k, _ in POINT_COLUMNS))
     console.print(t)
     if report["matched"]:
         mt = Table(title="matched budgets: best strategy within each token budget")
         for title in ("tokens ≤", "best strategy", "accuracy", "CI95", "mean tokens"):
             mt.add_column(title, justify="right" if title != "best strategy" else "left")
         for r in report["matched"]:
-            mt.add_row(fmt_cell("up_to", r), r["spec"], fmt_cell("accuracy", r), fmt_cell("ci", r),
+            mt.add_row(fmt_cell("up_to", r), Text(r["spec"]), fmt_cell("accuracy", r), fmt_cell("ci", r),
                        fmt_cell("tokens", r))
         console.print(mt)
     if s["units_failed"] or s["retries"]:

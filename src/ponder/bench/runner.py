@@ -169,12 +169,15 @@ async def run_unit(unit: Unit, base: Engine, store: Store, *, max_subsets: int =
 
 
 def failed_rows(unit: Unit, entries: list[Any], error: str) -> list[dict[str, Any]]:
+    """The rows of a unit that failed (an error, not an answer): its error and the compute it
+    spent, with ``correct`` and ``parsed`` unknown, so that the report leaves it out of accuracy
+    and parse failures instead of counting a server that was down as wrong, unparsed answers."""
     points = unit.family.points if unit.family.pool else [unit.point]
     rows = []
     for k in points:
         spec = str(unit.family.parsed.with_args(**{unit.family.point_key: k})) if unit.family.pool else str(unit.spec)
         rows.append({"unit": unit.key, "problem_id": unit.problem.id, "family": unit.family.label, "spec": spec,
-                     "point": k, "seed": unit.seed, "correct": 0.0, "parsed": 0.0, "error": error[:500],
+                     "point": k, "seed": unit.seed, "correct": None, "parsed": None, "error": error[:500],
                      **compute_at(entries, 1, 1)})
     return rows
 

@@ -110,10 +110,15 @@ class Store:
                 raise RunStoreError(f"no bench results at {str(self.path)!r}")
             self.db = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True)
         else:
+            _check_readable(self.path)  # before anything writes to it
             self.db = sqlite3.connect(self.path, isolation_level=None)  # autocommit; explicit transactions
-            self.db.execute("PRAGMA journal_mode=WAL")
-            self.db.execute("PRAGMA synchronous=NORMAL")  # WAL + NORMAL: durable across process kills
-            self.db.executescript(SCHEMA)
+            try:
+                self.db.execute("PRAGMA journal_mode=WAL")
+                self.db.execute("PRAGMA synchronous=NORMAL")  # WAL + NORMAL: durable across process kills
+                self.db.executescript(SCHEMA)
+            except sqlite3.DatabaseError as exc:
+                self.db.close()
+                raise _not_a_run(self.path, exc) from None
         self.db.row_factory = sqlite3.Row
 
     @classmethod
@@ -186,6 +191,37 @@ class Store:
 
     def _tx(self) -> "_Tx":
         return _Tx(self.db)
+
+
+def _check_readable(path: Path) -> None:
+    """Refuse a store that is not a bench run's (a text file of that name, a truncated or damaged
+    database, another program's database) before it is opened for writing: read-only, so the file
+    is left exactly as it was, where opening it to write failed later with an internal error."""
+    if not path.is_file() or path.stat().st_size == 0:
+        return  # a new run
+    # Without a write-ahead log beside it the file is all there is: read it as immutable, which
+    # makes no -wal or -shm file next to it either (a log left by a killed run must be read).
+    immutable = "" if path.with_name(path.name + "-wal").exists() else "&immutable=1"
+    try:
+        db = sqlite3.connect(f"file:{path}?mode=ro{immutable}", uri=True)
+    except sqlite3.Error as exc:
+        raise _not_a_run(path, exc) from None
+    try:
+        check = db.execute("PRAGMA quick_check(1)").fetchone()[0]
+        tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    except sqlite3.DatabaseError as exc:
+        raise _not_a_run(path, exc) from None
+    finally:
+        db.close()
+    if check != "ok":
+        raise _not_a_run(path, check)
+    if tables and "manifest" not in tables:
+        raise _not_a_run(path, "a database without the tables of a run")
+
+
+def _not_a_run(path: Path, why: object) -> RunStoreError:
+    return RunStoreError(f"{str(path.parent)!r} holds a {path.name} that is not a readable bench run ({why}); "
+                         "it is left as it is: choose another --out, or move the file away to start a run there")
 
 
 class _Tx:

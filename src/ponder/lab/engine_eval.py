@@ -4,7 +4,9 @@ For each problem it draws one greedy answer and a pool of ``max_n`` samples at t
 (one call: the samples share a prefill), scores the pool with a scorer (default the lab PRM), and
 reports, for each N: one sample (the pool's mean accuracy), majority of N, any-correct of N
 (pass@N, the unbiased estimator of Chen et al. 2021) and best-of-N by the scorer. Majority and
-best-of-N at N < max_n are averaged over random N-subsets of the pool (unbiased subsampling).
+best-of-N at N < max_n are averaged over the pool's N-subsets: all of them where they are few
+(``bench/subsample.py``'s rule, so majority of 1 is one sample exactly), else random ones
+(unbiased subsampling).
 """
 
 from __future__ import annotations
@@ -15,7 +17,9 @@ import random
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..bench.subsample import subsets_of
 from ..engine import Engine
+from ..errors import BudgetError
 from ..scorers.base import rank
 from ..strategies.base import grade
 from ..strategies.cot import Cot, CotParams
@@ -23,6 +27,7 @@ from ..strategies.voting import vote
 from ..types import Candidate, Problem
 
 SUBSETS = 64
+MAX_N = 1024  # the largest pool: the bound of the strategies' n (sc, bon)
 
 
 def pass_at_k(n: int, c: int, k: int) -> float:
@@ -87,13 +92,16 @@ async def build_pool(problem: Problem, engine: Engine, max_n: int, seed: int, sc
 
 
 def summarise(pools: list[ProblemPool], max_n: int, seed: int) -> dict[int, dict[str, float]]:
+    """Each row of the report. The N-subsets of a pool of k are listed when there are at most
+    ``SUBSETS`` of them or at most k (the k single samples: majority of 1 is then one sample
+    exactly, at any pool size), else ``SUBSETS`` random ones are drawn."""
     rng = random.Random(seed)
     out: dict[int, dict[str, float]] = {}
     for n in ns_up_to(max_n):
         maj = best = anyc = one = 0.0
         for p in pools:
             k = len(p.candidates)
-            subsets = [list(range(k))] if n >= k else [rng.sample(range(k), n) for _ in range(SUBSETS)]
+            subsets = [list(s) for s in subsets_of(k, min(n, k), max(SUBSETS, k), rng)]
             maj += sum(p.majority(s) for s in subsets) / len(subsets)
             if p.scores is not None:
                 best += sum(p.best(s) for s in subsets) / len(subsets)
@@ -113,6 +121,8 @@ async def evaluate(model: str, task: str, *, limit: int | None = 100, seed: int 
     from ..scorers import build_scorer
     from ..tasks import load_task
 
+    if not 1 <= max_n <= MAX_N:  # a pool is one call of max_n samples: the strategies' bound on n
+        raise BudgetError(f"max_n must be from 1 to {MAX_N}, got {max_n}")
     problems = load_task(task).problems(limit, seed)
     engine = Engine.from_spec(model)
     sc = build_scorer(scorer) if scorer else None

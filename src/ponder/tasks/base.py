@@ -85,8 +85,26 @@ def require_file(name: str, path: str | None) -> Path:
     return p
 
 
-def read_jsonl(path: Path) -> list[dict]:
-    """The rows of a JSONL file (plain, or gzip when it ends in .gz); a bad line names its number."""
+def require_options(task: str, options: dict[str, str], accepted: tuple[str, ...] = ()) -> None:
+    """Refuse options ``task`` does not read: a typo (``&answr=b``) was ignored silently, and the
+    task ran with the defaults it was meant to replace."""
+    unknown = sorted(set(options) - set(accepted))
+    if unknown and not accepted:
+        raise TaskSpecError(f"task {task} takes no options, got {unknown}")
+    if unknown:
+        raise TaskSpecError(f"unknown option(s) {unknown} of task {task}; accepted: {', '.join(accepted)}")
+
+
+def no_records(path: Path, form: str, fields: tuple[str, ...] = ()) -> TaskSpecError:
+    """The error for a task file that holds no record: a benchmark of no problems measures nothing
+    (it ran, reported an empty table and exited 0)."""
+    named = f" with the fields {', '.join(map(repr, fields))}" if fields else ""
+    return TaskSpecError(f"{path}: no records; the task reads {form}{named}")
+
+
+def read_jsonl(path: Path, fields: tuple[str, ...] = ()) -> list[dict]:
+    """The rows of a JSONL file (plain, or gzip when it ends in .gz); a bad line names its number,
+    a file without a row is refused (naming ``fields``, those its task reads)."""
     import gzip
     import json
 
@@ -99,6 +117,8 @@ def read_jsonl(path: Path) -> list[dict]:
                     rows.append(json.loads(line))
                 except json.JSONDecodeError as exc:
                     raise TaskSpecError(f"{path}:{n}: not JSON ({exc.msg})") from None
+    if not rows:
+        raise no_records(path, "one JSON object per line", fields)
     return rows
 
 

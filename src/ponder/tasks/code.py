@@ -19,7 +19,8 @@ from pathlib import Path
 from typing import Any
 
 from ..types import Problem
-from .base import Task, TaskSpecError, read_jsonl, register_task, require_fields, require_file, take
+from .base import (Task, TaskSpecError, read_jsonl, register_task, require_fields, require_file, require_options,
+                   take)
 
 INSTRUCTION = "Write a Python solution. Reply with the complete code in a single ```python code block."
 
@@ -64,10 +65,11 @@ def _tests(row: dict, key: str, where: str) -> list[str]:
 def code_task(path: str | None, options: dict[str, str]) -> Task:
     """``code:PATH``: JSONL rows with prompt, public_tests, hidden_tests[, entry_point, prefix, id]."""
     p: Path = require_file("code", path)
+    require_options("code", options)
 
     def load(limit: int | None, seed: int) -> list[Problem]:
         out = []
-        for n, row in enumerate(read_jsonl(p), 1):
+        for n, row in enumerate(read_jsonl(p, ("prompt", "hidden_tests")), 1):
             require_fields("code", p, n, row, ("prompt", "hidden_tests"))
             where = f"{p}: record {n}"
             out.append(code_problem(str(row.get("id", f"code-{len(out)}")), str(row["prompt"]),

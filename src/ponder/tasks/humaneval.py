@@ -14,7 +14,7 @@ from pathlib import Path
 
 from ..types import Problem
 from . import code as _code  # noqa: F401  (registers code:PATH)
-from .base import Task, read_jsonl, register_task, require_fields, require_file, take
+from .base import Task, TaskSpecError, read_jsonl, register_task, require_fields, require_file, require_options, take
 from .code import code_problem
 
 _ARROW = re.compile(r"^\s*(?P<call>[A-Za-z_]\w*\(.*\))\s*(?:==|➞|=>|->|should return|returns?)\s*(?P<want>.+?)\s*$")
@@ -26,7 +26,7 @@ _SAFE_NAMES = {"round", "abs", "sorted", "list", "len", "set", "tuple", "int", "
 def read_rows(path: Path) -> list[dict]:
     """The rows of a HumanEval file (gzip or plain JSONL)."""
     fields = ("task_id", "prompt", "test", "entry_point")
-    return [require_fields("humaneval", path, n, row, fields) for n, row in enumerate(read_jsonl(path), 1)]
+    return [require_fields("humaneval", path, n, row, fields) for n, row in enumerate(read_jsonl(path, fields), 1)]
 
 
 def _literal(text: str) -> bool:
@@ -97,6 +97,9 @@ def to_problem(row: dict, public: bool = True) -> Problem:
 @register_task("humaneval")
 def humaneval(path: str | None, options: dict[str, str]) -> Task:
     p = require_file("humaneval", path)
+    require_options("humaneval", options, ("public",))
+    if options.get("public", "docstring") not in ("docstring", "none"):
+        raise TaskSpecError(f"task humaneval: public= accepts docstring or none, got {options['public']!r}")
     public = options.get("public", "docstring") != "none"
 
     def load(limit: int | None, seed: int) -> list[Problem]:
