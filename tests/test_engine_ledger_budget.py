@@ -77,6 +77,26 @@ def test_a_time_budget_counts_from_the_start_of_the_strategy_not_from_its_making
     result = asyncio.run(run_strategy(build_strategy("cot"), ponder.Problem.from_question("2+2?"), engine))
     assert result.answer == "4" and engine.ledger.calls == 1
 
+    class SlowToConnect(Scripted):
+        """As the openai backend: its client is made at the first call (about half a second in a
+        fresh process), and a call is left, empty, when its deadline (the time budget) has passed."""
+        connected = False
+
+        def prepare(self):
+            if not self.connected:
+                time.sleep(0.3)
+                self.connected = True
+
+        async def generate(self, request):
+            self.prepare()
+            if request.deadline is not None and time.monotonic() > request.deadline:
+                return Generation([Sample(text="", finish_reason="budget")], Usage(prompt_tokens=self.prompt))
+            return await super().generate(request)
+
+    engine = Engine(SlowToConnect(), budget=Budget(max_seconds=0.2))
+    result = asyncio.run(run_strategy(build_strategy("cot"), ponder.Problem.from_question("2+2?"), engine))
+    assert result.answer == "4" and not result.budget_exhausted  # before: the time was up at the first call
+
 
 def test_scoring_calls_stay_within_a_token_budget_and_are_seen_by_on_call():
     """A PRM call claims the tokens it reads: one that does not fit is not made (they used to go

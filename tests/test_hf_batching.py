@@ -131,3 +131,24 @@ def test_the_decoder_thread_ends_when_idle_and_comes_back(backend, questions, mo
         time.sleep(0.02)
     assert backend._decoder._thread is None
     assert backend.generate_sync(req(questions[5], max_tokens=4)).usage.completion_tokens >= 1
+
+
+def test_a_script_that_exits_during_a_call_exits_cleanly(tmp_path):
+    """The decoder thread was a daemon inside a torch call when the interpreter finalized: the
+    process aborted (exit code 134, "terminate called without an active exception") every time a
+    script ended or was interrupted during a call. The step finishes and the exit waits for it."""
+    import subprocess
+    import sys
+
+    script = tmp_path / "exit_mid_call.py"
+    script.write_text(
+        "import asyncio, sys, threading, time\n"
+        "from ponder import Engine, GenerationRequest\n"
+        "engine = Engine.from_spec('embedded')\n"
+        "req = GenerationRequest(messages=[{'role': 'user', 'content': 'Compute left to right: 1+2+3'}],\n"
+        "                        max_tokens=400, min_tokens=400, n=16)\n"
+        "threading.Thread(target=lambda: asyncio.run(engine.generate(req)), daemon=True).start()\n"
+        "time.sleep(2)\n"
+        "sys.exit(0)\n")
+    done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-500:]

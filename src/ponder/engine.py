@@ -115,6 +115,13 @@ class Engine:
         child.processor_factories = [*self.processor_factories, factory]
         return child
 
+    def prepare(self) -> None:
+        """Get the backend ready for calls from the running loop (the openai backend makes its
+        clients), where it has such a step: done before a time budget starts."""
+        prepare = getattr(self.backend, "prepare", None)
+        if prepare is not None:
+            prepare()
+
     def count_tokens(self, text: str) -> int | None:
         """Tokens of ``text`` in this model's tokenizer, where the backend knows it."""
         fn = getattr(self.backend, "count_tokens", None)

@@ -42,6 +42,16 @@ def test_aggregate_bootstraps_over_problems_across_seeds():
     assert pt["wrong"] == pytest.approx(0.5) and pt["parse_failures"] == 0.0
 
 
+def test_failed_units_of_a_run_stored_before_are_left_out_of_accuracy():
+    """Runs stored before failed units were kept apart have correct = parsed = 0.0 on them: they
+    are errors, not wrong unparsed answers, whatever the row says."""
+    table = {"p0": [1.0], "p1": [0.0]}
+    ok = rows("cot", "cot", None, table, 100.0)
+    failed = [{**ok[1], "problem_id": "p2", "correct": 0.0, "parsed": 0.0, "error": "server down"}]
+    [pt] = aggregate(ok + failed)
+    assert pt["accuracy"] == pytest.approx(0.5) and pt["parse_failures"] == 0.0 and pt["errors"] == 1
+
+
 def test_matched_budgets_pick_the_best_within_each_budget():
     pts = aggregate(
         rows("cot", "cot", None, {"a": [0.0], "b": [1.0]}, 100.0)

@@ -16,10 +16,12 @@ exactly the unbatched computation). Caches that cannot be stacked (anything but 
 
 from __future__ import annotations
 
+import atexit
 import concurrent.futures
 import queue
 import threading
 import time
+import weakref
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable
 
@@ -32,6 +34,24 @@ TokenCallback = Callable[[int, str], None]  # (sample index, text delta)
 
 MAX_ROWS = 256  # rows decoded together; a request that would pass this waits (one larger request runs alone)
 IDLE_SECONDS = 30.0  # the decoder thread ends after this long without work (it restarts on demand)
+
+
+_EXITING = threading.Event()
+_DECODERS: "weakref.WeakSet[BatchDecoder]" = weakref.WeakSet()
+
+
+@atexit.register
+def _stop_decoders() -> None:
+    """At the interpreter's exit, each decoder thread finishes the step it is taking and ends, and
+    the exit waits for it: a daemon thread still inside a torch call when the interpreter finalizes
+    aborts the process ("terminate called without an active exception", exit code 134), which a
+    script that ended or was interrupted during a call met every time."""
+    _EXITING.set()
+    for decoder in list(_DECODERS):
+        thread = decoder._thread
+        if thread is not None and thread.is_alive():
+            decoder._queue.put(None)  # wakes a loop waiting for work
+            thread.join(timeout=30)
 
 
 @dataclass(eq=False)
@@ -75,11 +95,12 @@ class BatchDecoder:
 
     def __init__(self, backend: HFBackend) -> None:
         self.b = backend
-        self._queue: queue.SimpleQueue[DecodeJob] = queue.SimpleQueue()
+        self._queue: queue.SimpleQueue[DecodeJob | None] = queue.SimpleQueue()  # None: wake up and look
         self._waiting: list[DecodeJob] = []  # taken from the queue, not yet admitted
         self._thread: threading.Thread | None = None
         self._start = threading.Lock()
         self.stackable = True  # set False the first time a cache cannot be stacked
+        _DECODERS.add(self)
 
     def submit(self, request: GenerationRequest, on_token: TokenCallback | None = None) -> DecodeJob:
         job = DecodeJob(request, on_token)
@@ -96,20 +117,26 @@ class BatchDecoder:
 
         batch = _Batch()
         while True:
+            if _EXITING.is_set():  # the interpreter is exiting: no one waits for these jobs any more
+                return
             if not batch.rows and not self._waiting:
                 try:
-                    self._waiting.append(self._queue.get(timeout=IDLE_SECONDS))
+                    job = self._queue.get(timeout=IDLE_SECONDS)
                 except queue.Empty:
                     with self._start:  # end only if no job slipped in meanwhile
                         if self._queue.empty():
                             self._thread = None
                             return
                     continue
+                if job is not None:
+                    self._waiting.append(job)
             while True:
                 try:
-                    self._waiting.append(self._queue.get_nowait())
+                    job = self._queue.get_nowait()
                 except queue.Empty:
                     break
+                if job is not None:
+                    self._waiting.append(job)
             try:
                 with self.b._lock, torch.inference_mode():
                     torch.set_num_threads(self.b.threads)

@@ -93,6 +93,11 @@ class OpenAIBackend:
         )
 
     # -- plumbing ---------------------------------------------------------------------------
+    def prepare(self) -> None:
+        """Make the running loop's clients now (importing the SDK, building its client: about half
+        a second the first time), so that a time budget started after this does not pay for it."""
+        self._endpoints_list()
+
     def _endpoints_list(self) -> list[_Endpoint]:
         """The endpoints' clients, made for the running event loop (connections, sessions and
         semaphores belong to one loop; a later ``asyncio.run`` gets fresh ones), and closed when

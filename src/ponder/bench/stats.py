@@ -44,13 +44,14 @@ def aggregate(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     points = []
     for (family, spec), rs in groups.items():
         by_problem: dict[str, list[float]] = defaultdict(list)
-        for r in rs:
+        answered = [r for r in rs if not r.get("error")]  # a failed unit is no answer, right or wrong
+        for r in answered:  # (runs stored before failed units were kept apart have 0.0 for them)
             if r.get("correct") is not None:
                 by_problem[r["problem_id"]].append(float(r["correct"]))
         per_problem = [sum(v) / len(v) for v in by_problem.values()]
         acc = sum(per_problem) / len(per_problem) if per_problem else None
         lo, hi = bootstrap_ci(per_problem) if per_problem else (None, None)
-        parsed = _mean([r.get("parsed") for r in rs])
+        parsed = _mean([r.get("parsed") for r in answered])
         parse_fail = None if parsed is None else 1.0 - parsed
         flops = [r.get("flops") for r in rs]
         point = {

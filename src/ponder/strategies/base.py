@@ -224,6 +224,7 @@ async def run_strategy(strategy: Strategy, problem: Problem, engine: Engine) -> 
     models (which the checks do) is not the strategy's time."""
     strategy.check(engine)
     strategy.check_problem(problem, engine)
+    engine.prepare()  # a server's clients are made now, not on the time budget
     engine.budget.start_clock()
     try:
         result = await strategy.run(problem, engine)
