@@ -67,6 +67,7 @@ def test_bad_input_is_one_line_and_exit_2(args, needle, tmp_path):
     (["serve", "--log-level", "loud"], "Invalid value for '--log-level'"),
     (["bench", "-m", "embedded", "-t", "arith", "-s", "cot", "--seeds", "0"], "Invalid value for '--seeds'"),
     (["bench", "-m", "embedded", "-t", "arith", "-s", "cot", "-c", "0"], "Invalid value for '--concurrency'"),
+    (["report", "runs/none", "--pick", "cot"], "Invalid value for --pick: --pick chooses the strategy the cost"),  # was ignored
 ])
 def test_usage_errors_show_the_usage_and_exit_2(args, needle):
     # the command-line library's own errors: not "internal error", not exit 1

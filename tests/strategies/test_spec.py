@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from ponder import StrategySpecError
@@ -63,3 +65,11 @@ def test_a_value_a_strategy_cannot_use_is_refused_when_built(text, message):
 def test_the_word_none_is_a_choice_where_a_key_takes_it():
     assert build_strategy("mcts(memory=none)").params.memory == "none"  # was refused as None
     assert build_strategy("sc(n=2, seed=none)").params.seed is None
+
+
+def test_a_range_of_anything_but_whole_numbers_says_what_a_range_is():
+    for text, bad in [("sc(n=1..a)", "1..a"), ("sc(temperature=0.1..0.5)", "0.1..0.5")]:  # was '1.0.a', 'invalid syntax'
+        with pytest.raises(StrategySpecError, match=rf"'{re.escape(bad)}' is not a range; a range is LO\.\.HI of whole"):
+            parse_spec(text)
+    spec = parse_spec("cot(instruction='a..b')")  # two dots inside a string are text
+    assert spec.args["instruction"] == "a..b" and parse_spec(str(spec)) == spec

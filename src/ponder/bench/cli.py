@@ -98,6 +98,9 @@ def report_command(
     """Tables, plots and a self-contained HTML report of a run; with --price, the cost planner."""
     from .report import load_report, print_tables, write_report
 
+    if pick and not price:  # it chooses what the planner compares: alone it would be ignored
+        raise typer.BadParameter("--pick chooses the strategy the cost planner compares; give --price with it "
+                                 "(e.g. --price in=0.15,out=0.60)", param_hint="--pick")
     reports = []
     for run in runs:
         if no_html or as_json or price:

@@ -55,7 +55,7 @@ class ParsedSpec:
 
 def _fmt(v: Any) -> str:
     if isinstance(v, str):
-        return v if re.fullmatch(r"[A-Za-z_][\w.-]*", v) else repr(v)
+        return v if re.fullmatch(r"[A-Za-z_][\w.-]*", v) and ".." not in v else repr(v)
     if isinstance(v, bool):
         return "true" if v else "false"
     if isinstance(v, list):
@@ -75,6 +75,10 @@ def parse_spec(text: str) -> ParsedSpec:
         raise StrategySpecError("empty strategy spec; write e.g. cot, sc(n=16) or bon(n=8, scorer=prm)")
     src = _RANGE.sub(lambda m: f"__range__({m.group(1)}, {m.group(2)})", text.strip())
     src = _MODEL_VALUE.sub(lambda m: m.group(1) + repr(m.group(2)), src)
+    left = re.search(r"[^\s=,(]*\s*\.\.\s*[^\s,)]*", re.sub(r"'[^']*'|\"[^\"]*\"", "", src))
+    if left:  # a range that is not of whole numbers (it was read as Python: 1..a gave '1.0.a')
+        raise StrategySpecError(f"in {text!r}: {left.group(0).strip()!r} is not a range; a range is LO..HI of "
+                                "whole numbers, e.g. n=1..16 (for ponder bench)")
     try:
         tree = ast.parse(src, mode="eval")
     except SyntaxError as exc:
