@@ -85,6 +85,10 @@ class Budget:
         """Tokens neither spent nor claimed by a call in flight (None: no token limit)."""
         return None if self.max_tokens is None else self.max_tokens - self.tokens_used - self.tokens_claimed
 
+    def calls_left(self) -> int | None:
+        """Calls neither made nor in flight (None: no call limit)."""
+        return None if self.max_calls is None else self.max_calls - self.calls_used - self.calls_in_flight
+
     def exhausted_reason(self) -> str | None:
         """Why the work stopped early: a limit reached, or the context window full."""
         return self.window_full or self._limit_reached() or self.cut_short
@@ -160,8 +164,8 @@ class Budget:
         and may start only while ``calls_needed`` calls are left (a run's worth for it and for each
         of those runs)."""
         self.check()
-        if self.max_calls is not None:
-            calls_left = self.max_calls - self.calls_used - self.calls_in_flight
+        calls_left = self.calls_left()
+        if calls_left is not None:
             if calls_left < 1:
                 raise BudgetExhausted(f"call budget of {self.max_calls} spent")
             if behind and calls_left < calls_needed and self.calls_in_flight:

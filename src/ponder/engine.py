@@ -180,8 +180,8 @@ class Engine:
     def _short_for(self, request: GenerationRequest, room: int, prompt: int) -> bool:
         """The ``room`` tokens not yet spent or claimed are fewer than ``request`` may take with its
         ``prompt``, and a call budget (if any) leaves more than one call."""
-        calls = self.budget.max_calls
-        if calls is not None and calls - self.budget.calls_used - self.budget.calls_in_flight < 2:
+        calls = self.budget.calls_left()
+        if calls is not None and calls < 2:
             return False
         return prompt + request.max_tokens * request.n > room
 

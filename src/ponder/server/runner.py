@@ -18,7 +18,7 @@ from ..errors import PonderError, StrategySpecError
 from ..ledger import Ledger, LedgerEntry
 from ..strategies import REGISTRY, Strategy, build_strategy, parse_spec, run_strategy
 from ..strategies.base import CUT, derive_seed
-from ..strategies.spec import ParsedSpec
+from ..strategies.spec import ParsedSpec, spec_args
 from ..thinking import strategy_for_thinking_budget
 from ..types import GenerationRequest, Problem, Result, Sample
 from .config import ServerConfig
@@ -69,25 +69,12 @@ def above_ceiling(name: str, value: Any, ceiling: Any, param: str | None = None)
                     code="above_ceiling")
 
 
-def token_args(value: Any) -> list[tuple[str, Any]]:
+def token_args(spec: ParsedSpec) -> list[tuple[str, Any]]:
     """``("name.key", value)`` of every token count written in a parsed spec (keys ending in
     ``tokens`` or ``think``: ``max_tokens``, ``step_tokens``, ``think``, ...), nested strategies and
     scorers included (``sc(of=budget(think=N))`` gives ``("budget.think", N)``)."""
-    if isinstance(value, str) and "(" in value:
-        try:
-            value = parse_spec(value)
-        except PonderError:
-            return []
-    if isinstance(value, list):
-        return [found for v in value for found in token_args(v)]
-    if not isinstance(value, ParsedSpec):
-        return []
-    out = []
-    for key, v in value.args.items():
-        if key.endswith(("tokens", "think")) and isinstance(v, (int, float)) and not isinstance(v, bool):
-            out.append((f"{value.name}.{key}", v))
-        out += token_args(v)
-    return out
+    return [(f"{name}.{key}", v) for name, key, v in spec_args(spec)
+            if key.endswith(("tokens", "think")) and isinstance(v, (int, float)) and not isinstance(v, bool)]
 
 
 def choose_spec(req: ChatCompletionRequest, config: ServerConfig) -> tuple[str, str]:

@@ -70,20 +70,16 @@ class BudgetForcing(Strategy):
 
     def _room_to_think(self, engine: Engine, request: GenerationRequest) -> int | None:
         """The most thinking tokens ``request`` may write so that the answer call after it still
-        fits the token budget (None: no token limit, or other calls in flight), with room for a short answer (16 tokens, or
-        ``answer_tokens`` if fewer; the answer call may take all that is left). Each thinking token
-        is paid twice: written, then read again in the answer call's prompt."""
+        fits the token budget (None: no token limit, or other calls in flight), with room for a
+        short answer (16 tokens, or ``answer_tokens`` if fewer; the answer call may take all that
+        is left). Each thinking token is paid twice: written, then read again in the answer call's
+        prompt."""
         room = engine.budget.unclaimed_tokens()
         if room is None or engine.budget.calls_in_flight:
             return None  # calls in flight give back what they do not use: the budget's claims share it then
         p: BudgetParams = self.params  # type: ignore[assignment]
         answer = min(p.answer_tokens, 16) + self._count(engine, f" {p.close} {p.answer_prompt}")
         return (room - 2 * engine.prompt_tokens(request) - answer) // 2
-
-    @staticmethod
-    def _calls_left(engine: Engine) -> int | None:
-        b = engine.budget
-        return None if b.max_calls is None else b.max_calls - b.calls_used - b.calls_in_flight
 
     async def think_once(self, problem: Problem, engine: Engine, seed: int | None,
                          temperature: float) -> Candidate:
@@ -124,7 +120,7 @@ class BudgetForcing(Strategy):
             cost = self._count(engine, word)
             if not want_more or used + cost >= p.think:
                 break
-            calls = self._calls_left(engine)
+            calls = engine.budget.calls_left()
             if calls is not None and calls < 2:  # another thinking call would leave none for the answer
                 cut = True
                 break

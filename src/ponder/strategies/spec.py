@@ -12,7 +12,7 @@ from __future__ import annotations
 import ast
 import re
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Iterator
 
 from ..errors import StrategySpecError
 
@@ -132,23 +132,26 @@ def _value(node: ast.AST, text: str) -> Any:
 MODEL_PREFIXES = ("hf:", "openai:", "vllm:")
 
 
-def named_models(value: Any) -> set[str]:
-    """The model specs written anywhere in a parsed spec (``hf:``, ``openai:``, ``vllm:`` values,
-    and those inside a nested spec given as a string, ``scorer="judge(model=...)"``)."""
-    if isinstance(value, ParsedSpec):
-        return set().union(*(named_models(v) for v in value.args.values()))
-    if isinstance(value, list):
-        return set().union(*(named_models(v) for v in value))
-    if not isinstance(value, str):
-        return set()
-    if value.strip().startswith(MODEL_PREFIXES):
-        return {value.strip()}
-    if "(" in value:
-        try:
-            return named_models(parse_spec(value))
-        except StrategySpecError:
-            return set()
-    return set()
+def spec_args(spec: ParsedSpec) -> Iterator[tuple[str, str, Any]]:
+    """``(name, key, value)`` of every argument written in a parsed spec, at any depth: those of
+    nested specs, the items of lists, and those of a nested spec given as a string
+    (``scorer="judge(model=...)"``)."""
+    for key, value in spec.args.items():
+        for item in value if isinstance(value, list) else [value]:
+            yield spec.name, key, item
+            nested = item
+            if isinstance(item, str) and "(" in item:
+                try:
+                    nested = parse_spec(item)
+                except StrategySpecError:
+                    continue
+            if isinstance(nested, ParsedSpec):
+                yield from spec_args(nested)
+
+
+def named_models(spec: ParsedSpec) -> set[str]:
+    """The model specs (``hf:``, ``openai:``, ``vllm:`` values) written anywhere in a parsed spec."""
+    return {v.strip() for _, _, v in spec_args(spec) if isinstance(v, str) and v.strip().startswith(MODEL_PREFIXES)}
 
 
 def split_specs(text: str) -> list[str]:
