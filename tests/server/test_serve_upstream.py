@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 import subprocess
 import sys
+import time
 
 import httpx
 import openai
@@ -151,6 +152,10 @@ def test_workers_serve_an_upstream_in_several_processes(tmp_path):
     with fake_upstream(SECRET) as upstream:
         with ponder_serve(f"openai:gpt-x@{upstream}/v1", "--workers", "2", "--max-concurrency", "8",
                           env={"OPENAI_API_KEY": SECRET}, log_dir=tmp_path) as served:
+            # /health answers once one worker is up; on a busy machine the second starts later
+            deadline = time.monotonic() + 120
+            while len(re.findall(r"Application startup complete", served.logs())) < 2 and time.monotonic() < deadline:
+                time.sleep(0.2)
             client = OpenAI(base_url=served.url, api_key="unused", max_retries=0)
             with ThreadPoolExecutor(8) as pool:
                 answers = list(pool.map(lambda _: client.chat.completions.create(model="gpt-x", messages=MSGS), range(16)))
