@@ -211,6 +211,26 @@ def test_countdown_check_exact():
     assert not countdown.check(frac, "8/(3-8//3)")
 
 
+def test_game24_steps_may_be_fractions_and_lab_countdown_steps_stay_integer():
+    """Game of 24 allows fractional intermediates (1 5 5 5 has no other solution: 5*(5-1/5)); its
+    grader did, its exact check of partial solutions did not, so search pruned the only solution."""
+    from ponder.lab.tasks.base import right_so_far
+
+    p = _cd([1, 5, 5, 5])
+    text = "<think> 1/5=1/5; 5-1/5=24/5; 5*24/5=24 </think> Answer: 5*(5-1/5)"
+    assert countdown.step_labels(p, text) == [True, True, True]
+    assert p.meta["fractions"] and countdown.check(p, p.answer)  # a reference answer with fractions
+    assert not countdown.solvable((1, 5, 5, 5), 24) and countdown.solvable((1, 5, 5, 5), 24, True)
+    assert right_so_far(countdown, p, "<think> 1/5=1/5;") and right_so_far(countdown, p, "<think> 1/5=1/5; 5-1/5=24/5;")
+    assert not right_so_far(countdown, p, "<think> 1/5=1/4;")  # wrong arithmetic
+    assert not right_so_far(countdown, p, "<think> 5-5=0;")  # 24 out of reach, fractions or not
+    # the generated lab problems keep to integer steps (their training traces and labels)
+    assert not any(q.meta.get("fractions") for q in countdown.generate(20, seed=2))
+    integer_only = countdown.problem_from_numbers([1, 5, 5, 5], fractions=False)
+    assert integer_only.answer == "" and not right_so_far(countdown, integer_only, "<think> 1/5=1/5;")
+    assert _cd([3, 3, 8, 8]).answer == "8/(3-8/3)"
+
+
 def test_countdown_generate_difficulty():
     for p in countdown.generate(30, seed=2, difficulty=4):
         assert p.meta["target"] == 24 and len(p.meta["numbers"]) == 4

@@ -59,6 +59,14 @@ async def test_asc_stops_early_when_unanimous_and_samples_all_when_split():
     assert r4.trace["votes"] == {"7": 9, "8": 2, "9": 1} and r4.trace["confidence"] == 1.0
 
 
+def test_asc_window_larger_than_max_n_is_an_error():
+    """The window rule could never fill its window: before, it silently behaved as sc."""
+    with pytest.raises(StrategySpecError, match="^asc: window=20 is larger than max_n=8: the window rule"):
+        build_strategy("asc(rule=window, window=20, max_n=8)")
+    assert build_strategy("asc(rule=window, window=8, max_n=8)").params.window == 8
+    assert build_strategy("asc(rule=beta, window=20, max_n=8)").params.rule == "beta"  # window unused
+
+
 async def test_bon_exact_picks_the_checked_answer_and_wbon_weighs_groups():
     answers = ["Answer: 5", "Answer: 5", "Answer: 7", "Answer: 5"]
     prob = problem(checker=None)
@@ -151,6 +159,13 @@ async def test_refine_runs_all_rounds_without_a_clean_critique():
     backend = ScriptedBackend(lambda req, i: "Bad." if req.messages[-1]["content"].startswith("Review") else "Answer: 8")
     r = await run("refine(rounds=3)", backend)
     assert len(r.trace["rounds"]) == 3 and len(r.candidates) == 4
+
+
+def test_refine_blank_stop_phrase_is_an_error():
+    """A blank stop phrase is in (nearly) every critique: before, refinement always stopped after the first."""
+    for phrase in ("''", "' '"):
+        with pytest.raises(StrategySpecError, match=rf"^refine: stop_phrase={phrase} is blank"):
+            build_strategy(f"refine(stop_phrase={phrase})")
 
 
 async def test_feedback_edit_fans_out_and_selects_by_vote():

@@ -145,3 +145,118 @@ async def test_exact_values_partial_paths_by_the_tasks_progress_check():
 
     finished = [Candidate(text=" 1; 2; 3;", answer=None), Candidate(text=" 1; 2; 3;", answer=None, finish_reason="partial")]
     assert await ExactScorer().score(prob, finished, Engine(ScriptedBackend(astray_first))) == [0.0, 1.0]
+
+
+def rollouts_finish(req, i):
+    """Steps '1.i;' '2.i;' ... that never end the turn; a rollout (no stop strings) finishes with 3."""
+    done = req.prefix.count(";")
+    return " and so on. Answer: 3" if not req.stop else f" {done + 1}.{i};"
+
+
+async def test_mcts_keeps_each_rollout_once_and_expands_the_simulated_node_later():
+    """A simulation backs up its value and its path is a candidate once; it is no child of its node.
+    Before, the rollout was the node's only child, terminal: UCT picked it, selection stopped there,
+    the node was never expanded, and later iterations called no model and re-counted the rollout."""
+    backend = ScriptedBackend(rollouts_finish)
+    result, _ = await run("mcts(iterations=6, children=2, scorer=exact)", backend)
+    expansions = [r for r in backend.requests if r.stop]
+    rollouts = [r for r in backend.requests if not r.stop]
+    assert len(expansions) == len(rollouts) == 6  # every iteration expands a node and simulates a child
+    ids = [c.meta["node"] for c in result.candidates]
+    assert len(ids) == len(set(ids)) == 6 and all(c.meta["rollout"] for c in result.candidates)
+    nodes = result.trace["nodes"]
+    assert nodes[0]["visits"] == 6 and not any(n["terminal"] for n in nodes)  # rollouts are not tree nodes
+    simulated = [n for n in nodes if n.get("rollout")]  # each rollout is recorded on its node
+    assert len(simulated) == 6 and all(n["rollout"].endswith("Answer: 3") for n in simulated)
+    assert nodes[1].get("rollout") and any(n["parent"] == 1 for n in nodes)  # simulated first, expanded later
+    assert result.answer == "3" and result.correct and result.trace["iterations"] == 6
+
+
+async def test_mcts_stops_when_the_tree_is_exhausted_and_visits_a_finished_node_once():
+    backend = ScriptedBackend(lambda req, i: f" Answer: {3 + 6 * i}")  # every first step ends the turn
+    result, _ = await run("mcts(iterations=10, children=2, scorer=exact)", backend)
+    assert [c.answer for c in result.candidates] == ["3", "9"] and result.answer == "3"  # each answer once
+    assert len(backend.requests) == 1 and result.trace["iterations"] == 2  # the root expanded, each answer visited
+    assert "exhausted after 2 of 10 iterations" in result.trace["note"] and not result.budget_exhausted
+
+
+async def test_mcts_without_rollouts_and_no_finished_path_does_not_claim_a_budget():
+    """rollout=false and no step ended the answer: the best partial path's answer (none here),
+    said in the note. Before, the result said the budget ran out (stop_reason 'budget spent')."""
+    backend = ScriptedBackend(rollouts_finish)
+    result, _ = await run("mcts(iterations=2, children=2, rollout=false, scorer=exact)", backend)
+    assert not result.budget_exhausted and result.stop_reason is None
+    assert result.answer is None and result.candidates and "no path finished in 2 iterations" in result.trace["note"]
+
+
+async def test_tot_value_llm_values_every_state_with_the_value_prompt_and_loads_no_scorer():
+    """value=llm: the final completions are valued by the (last-step) value prompt too. Before, they
+    were scored by the PRM (loaded and charged) and ranked against the prompt's 1/0.5/0."""
+    def reply(req, i):
+        prompt = req.messages[-1]["content"]
+        if "final answer correct" in prompt:
+            return "sure" if "Answer: 3" in prompt else "impossible"
+        if "Reply with one word" in prompt:
+            return "likely"
+        if not req.stop:  # the greedy completion of a kept state
+            return " 3; Answer: 9" if "x" in req.prefix else " 3; Answer: 3"
+        return counter(req, i)
+
+    strategy = build_strategy("tot(breadth=2, proposals=2, depth=2, value=llm)")
+    backend = ScriptedBackend(reply)
+    result = await run_strategy(strategy, counting_problem(), Engine(backend))
+    assert {e.role for e in result.ledger.entries} == {"policy", "value"}  # no 'prm'
+    assert result.answer == "3" and result.candidates and strategy.scorer is None
+    assert {c.score for c in result.candidates} <= {1.0, 0.5, 0.0} and max(c.score for c in result.candidates) == 1.0
+    assert any("final answer correct" in r.messages[-1]["content"] for r in backend.requests)
+
+
+@pytest.mark.parametrize("key", ["n=4", "width=2", "lookahead=1", "max_steps=3"])
+def test_tot_refuses_beam_keys_it_does_not_use(key):
+    with pytest.raises(StrategySpecError, match=rf"^tot: unknown key '{key.split('=')[0]}'"):
+        build_strategy(f"tot({key})")
+
+
+def test_tot_value_llm_refuses_a_scorer_it_would_not_use():
+    with pytest.raises(StrategySpecError, match="^tot: scorer=exact is not used with value=llm"):
+        build_strategy("tot(value=llm, scorer=exact)")
+
+
+def test_dvts_select_takes_best_or_vote():
+    assert build_strategy("dvts").params.select == "vote"
+    with pytest.raises(StrategySpecError, match=r"select: Input should be 'best' or 'vote' \(got 'foo'\)"):
+        build_strategy("dvts(select=foo)")
+
+
+def game24_problem(tmp_path, puzzle):
+    from ponder.tasks.base import load_task
+
+    csv = tmp_path / "game24.csv"
+    csv.write_text(f"Rank,Puzzles\n1,{puzzle}\n")
+    return load_task(f"game24:{csv}").problems(limit=1, seed=0)[0]
+
+
+FRACTION_STEPS = [" 1/5=1/5;", " 5-1/5=24/5;", " 5*24/5=24;"]
+
+
+def fractions_24(req, i):
+    """On 1 5 5 5: sample 0 of each step goes astray (5-5=0: 24 is out of reach); sample 1 takes
+    the only way, through fractions; a rollout (no stop strings) finishes the path it is on."""
+    done = req.prefix.count(";")
+    answer = " Answer: 5+5+5+1" if "5-5=0" in req.prefix else " Answer: 5*(5-1/5)"
+    if not req.stop:
+        return "".join(FRACTION_STEPS[done:]) + answer if "5-5=0" not in req.prefix else answer
+    if done >= 3:
+        return answer
+    return " 5-5=0;" if i % 2 == 0 else FRACTION_STEPS[done]
+
+
+@pytest.mark.parametrize("spec", ["tot(breadth=1, proposals=2, depth=4, scorer=exact)",
+                                  "mcts(iterations=3, children=2, scorer=exact)"])
+async def test_exact_search_keeps_a_game24_path_through_fractions(tmp_path, spec):
+    """Game of 24 allows fractional intermediates (1 5 5 5 = 5*(5-1/5)); the exact check of a
+    partial path did not, so search valued its only solution 0 and kept the dead end."""
+    prob = game24_problem(tmp_path, "1 5 5 5")
+    result, _ = await run(spec, ScriptedBackend(fractions_24), prob)
+    assert result.answer == "5*(5-1/5)" and result.correct
+    assert prob.progress_checker("<think> 1/5=1/5; 5-1/5=24/5;") and not prob.progress_checker("<think> 5-5=0;")

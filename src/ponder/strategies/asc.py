@@ -21,7 +21,7 @@ from __future__ import annotations
 import math
 from typing import Any, Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from ..engine import Engine
 from ..errors import BudgetExhausted
@@ -58,6 +58,14 @@ class AscParams(Params):
     temperature: float = Field(0.7, ge=0.0, le=5.0)
     of: Any = None
     seed: int | None = None
+
+    @model_validator(mode="after")
+    def _window_fits(self) -> "AscParams":
+        if self.rule == "window" and self.window > self.max_n:
+            raise ValueError(f"window={self.window} is larger than max_n={self.max_n}: the window rule stops when "
+                             "the latest window answers agree, so it could never stop early; give a window from 2 "
+                             f"to {self.max_n}, or max_n={self.window} or more")
+        return self
 
 
 class AdaptiveConsistency(Strategy):

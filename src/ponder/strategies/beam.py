@@ -122,10 +122,13 @@ class BeamSearch(Strategy):
         from ..answers import extract_answer
 
         p: BeamParams = self.params  # type: ignore[assignment]
-        # a path the model did not finish (the steps or the budget ran out) has not answered yet
+        # a path the model did not finish (the steps or the budget ran out) has not answered yet; a
+        # finished node that is not the tree's own is a rollout (mcts) from the tree node of its id
         cands = [Candidate(text=nd.text, answer=extract_answer(nd.text, kind=problem.answer_kind,
                                                                cut=not nd.terminal).value,
-                           score=nd.score, meta={"node": nd.id, "terminal": nd.terminal}) for nd in finished]
+                           score=nd.score, meta={"node": nd.id, "terminal": nd.terminal,
+                                                 **({"rollout": True} if nd is not tree.nodes[nd.id] else {})})
+                 for nd in finished]
         note = None if stepper.delimiter_seen or not cands else (
             f"the step delimiter {p.delimiter!r} never occurred: the search degraded to whole samples")
         if stepper.stop_unknown:
@@ -133,9 +136,9 @@ class BeamSearch(Strategy):
                     f"so a step that ended at {p.delimiter!r} could not be told from a finished answer: such "
                     "steps were taken as answers; use a server that reports it (vLLM, SGLang, ponder serve) or "
                     "keeps it in the text")
-        if not cands:
-            return Result(answer=None, text="", strategy=self.spec, budget_exhausted=True,
-                          trace=tree.to_trace(None, note=note))
+        if not cands:  # only a budget that stopped the search before any step was scored leaves none
+            return Result(answer=None, text="", strategy=self.spec, budget_exhausted=exhausted,
+                          trace=tree.to_trace(None, note=note or "no path was scored"))
         if p.select == "vote":
             v = vote(cands, kind=problem.answer_kind, weights=[c.score or 0.0 for c in cands])
             best = v.index if v.index is not None else 0

@@ -9,6 +9,8 @@ PRM-weighted vote (``select=vote``, default) or the single best. Defaults: N = 1
 
 from __future__ import annotations
 
+from typing import Literal
+
 from ..engine import Engine
 from ..errors import BudgetExhausted
 from ..types import Problem, Result
@@ -18,7 +20,7 @@ from .stepping import Node, Stepper, Tree
 
 
 class DvtsParams(BeamParams):
-    select: str = "vote"  # type: ignore[assignment]
+    select: Literal["best", "vote"] = "vote"
 
 
 class DiverseVerifierTreeSearch(BeamSearch):

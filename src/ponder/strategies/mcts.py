@@ -4,7 +4,12 @@ Papers: Kocsis and Szepesvári, UCT (2006) and Silver et al., PUCT (2017) for th
 Pan et al., "CoAT: Chain-of-Associated-Thoughts Framework for Enhancing Large Language Models
 Reasoning", arXiv 2502.02390. Each iteration selects a path by UCT (or PUCT with the scorer's step
 score as prior), expands the leaf into K children, evaluates them with the scorer, simulates one
-child to a terminal answer (greedy rollout) and backpropagates the final score. With
+child to a terminal answer (greedy rollout) and backpropagates the final score. A rollout is
+recorded on the node it started from (``rollout``, ``rollout_score`` in the trace) and kept as a
+candidate once, but it is not a child: the node is expanded when it is selected again. A finished
+node, or one at ``max_depth``, is visited once; a subtree with nothing left to visit is skipped, and
+the search stops early when the whole tree is. If no path finished (``rollout=false``), the best
+partial path is returned, as beam search does. With
 ``memory=model`` (or a function given in Python as ``memory_fn(problem, path_text) -> str``) each
 new node also gets an associative memory — a related fact or sub-result — carried along the path
 into later expansions, and the node value adds beta x the scorer's score of that memory. Defaults:
@@ -15,7 +20,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from typing import Any, Callable, Literal
+from typing import Any, Callable, Container, Literal
 
 from pydantic import Field
 
@@ -24,7 +29,7 @@ from ..errors import BudgetExhausted
 from ..types import GenerationRequest, Problem, Result
 from .beam import BeamSearch
 from .base import Params
-from .stepping import Node, Stepper, Tree
+from .stepping import Node, Stepper, Tree, dedupe
 
 MEMORY_PROMPT = ("Problem:\n{question}\n\nPartial solution:\n{path}\n\nState one related fact or intermediate "
                  "result that will help finish this solution, in one short sentence.")
@@ -56,10 +61,11 @@ class MonteCarloTreeSearch(BeamSearch):
     paper = "arXiv 2502.02390 (CoAT)"
     Params = MctsParams  # type: ignore[assignment]
 
-    def select_child(self, tree: Tree, node: Node) -> Node:
+    def select_child(self, tree: Tree, node: Node, closed: Container[int] = ()) -> Node:
+        """The child to descend into by UCT/PUCT, among those with something left to visit."""
         p: MctsParams = self.params  # type: ignore[assignment]
-        kids = [tree.nodes[i] for i in node.children]
-        total = sum(k.score or 0.0 for k in kids) or 1.0
+        total = sum(tree.nodes[i].score or 0.0 for i in node.children) or 1.0
+        kids = [tree.nodes[i] for i in node.children if i not in closed]
 
         def key(k: Node) -> float:
             if k.visits == 0:
@@ -91,22 +97,34 @@ class MonteCarloTreeSearch(BeamSearch):
         note = "Associated memory:\n" + "\n".join(f"- {m}" for m in mems)
         return dataclasses.replace(problem, messages=[{"role": "system", "content": note}, *problem.messages])
 
+    @staticmethod
+    def close(tree: Tree, node: Node, closed: set[int]) -> None:
+        """Mark ``node`` as having nothing left to visit, and each ancestor all of whose children have not."""
+        cur: Node | None = node
+        while cur is not None and (cur is node or all(i in closed for i in cur.children)):
+            closed.add(cur.id)
+            cur = None if cur.parent is None else tree.nodes[cur.parent]
+
     async def run(self, problem: Problem, engine: Engine) -> Result:
         p: MctsParams = self.params  # type: ignore[assignment]
         tree = Tree()
         root = tree.nodes[0]
-        finished: list[Node] = []
+        finished: list[Node] = []  # terminal tree nodes, and rollouts: off-tree nodes with their start node's id
+        closed: set[int] = set()  # nothing left to visit: finished, at max_depth, or every child closed
         exhausted = False
+        done = 0
         stepper = Stepper(problem, engine, delimiter=p.delimiter, step_tokens=p.step_tokens,
                           temperature=p.temperature, seed=p.seed)
         try:
-            for _ in range(p.iterations):
+            while done < p.iterations and root.id not in closed:
+                done += 1
                 node = root
-                while node.children and not node.terminal:
-                    node = self.select_child(tree, node)
+                while node.children:
+                    node = self.select_child(tree, node, closed)
                 if not node.terminal and node.depth < p.max_depth:
                     stepper.problem = self.with_memory(problem, self.memories(tree, node))
-                    for s in await stepper.expand(node.text, p.children):
+                    steps = dedupe(await stepper.expand(node.text, p.children), key=lambda s: s.text)
+                    for s in steps:
                         kid = tree.add(node.id, s.text, terminal=s.terminal)
                         kid.score = await self.score_path(problem, kid.text, engine, partial=not kid.terminal)
                         mem = await self.associate(problem, kid, engine)
@@ -118,16 +136,31 @@ class MonteCarloTreeSearch(BeamSearch):
                 value = node.score or 0.0
                 if node.terminal:
                     finished.append(node)
-                elif p.rollout:
+                elif p.rollout:  # simulate; the rollout is kept on the node, not as a child that would block it
                     tail = await stepper.rollout(node.text, max_tokens=p.rollout_tokens)
-                    leaf = tree.add(node.id, tail, terminal=True)
-                    leaf.meta["rollout"] = True
-                    leaf.score = value = await self.score_path(problem, leaf.text, engine)
-                    finished.append(leaf)
+                    value = await self.score_path(problem, node.text + tail, engine)
+                    node.meta["rollout"], node.meta["rollout_score"] = tail, round(value, 4)
+                    finished.append(Node(node.id, node.text + tail, tail, node.parent, node.depth, score=value,
+                                         terminal=True))
                 for i in tree.path(node.id):
                     tree.nodes[i].visits += 1
                     tree.nodes[i].value += value
+                if node.terminal or node.depth >= p.max_depth:
+                    self.close(tree, node, closed)
         except BudgetExhausted:
             exhausted = True
         stepper.problem = problem
-        return self.finish(problem, tree, finished, exhausted, stepper)
+        unfinished = not finished
+        if unfinished:  # no path finished (rollout=false): the best partial path, as beam search returns
+            finished = [nd for nd in tree.nodes[1:] if nd.score is not None]
+        result = self.finish(problem, tree, finished, exhausted, stepper)
+        result.trace["iterations"] = done
+        notes = [result.trace.get("note")]
+        if root.id in closed and done < p.iterations:
+            notes.append(f"the tree was exhausted after {done} of {p.iterations} iterations: every path finished "
+                         f"or reached max_depth={p.max_depth}")
+        if unfinished and not exhausted:
+            notes.append(f"no path finished in {done} iterations (rollout={str(p.rollout).lower()}, "
+                         f"max_depth={p.max_depth}): the answer is the best-scored partial path's, if it has one")
+        result.trace["note"] = "; ".join(n for n in notes if n) or None
+        return result

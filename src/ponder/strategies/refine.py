@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from ..engine import Engine
 from ..errors import BudgetExhausted
@@ -37,6 +37,14 @@ class RefineParams(Params):
     feedback_tokens: int = Field(256, gt=0)
     of: Any = None
     seed: int | None = None
+
+    @model_validator(mode="after")
+    def _phrase(self) -> "RefineParams":
+        if not self.stop_phrase.strip():
+            raise ValueError(f"stop_phrase={self.stop_phrase!r} is blank, so every critique would count as clean and "
+                             "refinement would stop after the first; give the phrase the critique writes when it "
+                             "finds nothing to fix, e.g. stop_phrase='NO ISSUES' (the default)")
+        return self
 
 
 class SelfRefine(Strategy):

@@ -2,50 +2,78 @@
 
 Paper: Yao et al., "Tree of Thoughts: Deliberate Problem Solving with Large Language Models",
 arXiv 2305.10601. Values come from a scorer (``prm`` by default, ``exact`` where the task can check
-a partial answer, or ``value=llm`` for the paper's sure/likely/impossible value prompt). After the
-last level, each kept state is completed greedily and the best-scored answer wins. Defaults from
+a partial answer), or with ``value=llm`` from the paper's sure/likely/impossible value prompt, which
+then values every state, the final completions too (with the paper's last-step variant, "is this
+answer correct"), and no scorer is loaded. After the last level, each kept state is completed
+greedily and the best-valued answer wins (``select=vote`` sums values per answer). Defaults from
 the paper's Game of 24 set-up: breadth b = 5, depth 4 (three operations and the answer).
 """
 
 from __future__ import annotations
 
 import re
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from ..engine import Engine
 from ..errors import BudgetExhausted
+from ..scorers import build_scorer
 from ..types import GenerationRequest, Problem, Result
-from .beam import BeamParams, BeamSearch
-from .base import gather_within_budget
+from .beam import BeamSearch
+from .base import Params, Strategy, gather_within_budget
 from .stepping import Node, Stepper, Tree, dedupe
 
 VALUE_PROMPT = ("Problem:\n{question}\n\nPartial solution:\n{path}\n\nCan this partial solution still reach a "
                 "correct answer? Reply with one word: sure, likely or impossible.")
+FINAL_VALUE_PROMPT = ("Problem:\n{question}\n\nSolution:\n{path}\n\nIs this solution's final answer correct? "
+                      "Reply with one word: sure, likely or impossible.")
 VALUE_WORDS = {"sure": 1.0, "likely": 0.5, "impossible": 0.0}
 
 
-class TotParams(BeamParams):
+class TotParams(Params):
     breadth: int = Field(5, gt=0)
     proposals: int = Field(4, gt=0)
     depth: int = Field(4, gt=0)
     value: Literal["scorer", "llm"] = "scorer"
-    n: int = Field(16, gt=0)  # unused by tot; kept so beam's validation holds
-    width: int = Field(1, gt=0)
+    scorer: Any = "prm"
+    select: Literal["best", "vote"] = "best"
+    delimiter: str = ";"
+    step_tokens: int = Field(48, gt=0)
+    temperature: float = Field(0.8, ge=0.0, le=5.0)
+    seed: int | None = None
+
+    @model_validator(mode="after")
+    def _scorer_or_llm(self) -> "TotParams":
+        if self.value == "llm" and "scorer" in self.model_fields_set:
+            raise ValueError(f"scorer={self.scorer} is not used with value=llm (the value prompt values every "
+                             "state); give value=scorer to value states with a scorer, or drop scorer=")
+        return self
 
 
 class TreeOfThoughts(BeamSearch):
     name = "tot"
     summary = "tree of thoughts (BFS): propose k steps per state, value them, keep the best b"
     paper = "arXiv 2305.10601"
-    Params = TotParams
+    Params = TotParams  # type: ignore[assignment]
+
+    def __init__(self, params: Params | None = None, spec: str | None = None) -> None:
+        Strategy.__init__(self, params, spec)  # not beam's: with value=llm no scorer is built (nor loaded)
+        p: TotParams = self.params  # type: ignore[assignment]
+        self.scorer = build_scorer(p.scorer) if p.value == "scorer" else None  # type: ignore[assignment]
+
+    def check(self, engine: Engine) -> None:
+        engine.require("prefix_continuation", f"{self.name} (step-level search)")
+        if self.scorer is not None:
+            self.scorer.check(engine)
 
     async def value_of(self, problem: Problem, node: Node, engine: Engine) -> float:
+        """A state's value: the scorer's, or the value prompt's (the last-step prompt for a finished one)."""
         p: TotParams = self.params  # type: ignore[assignment]
         if p.value == "scorer":
             return await self.score_path(problem, node.text, engine, partial=not node.terminal)
-        prompt = VALUE_PROMPT.format(question=problem.question, path=node.text)
+        prompt = (FINAL_VALUE_PROMPT if node.terminal else VALUE_PROMPT).format(question=problem.question,
+                                                                                 path=node.text)
         [s] = await engine.generate(GenerationRequest(messages=[{"role": "user", "content": prompt}], max_tokens=8,
                                                       temperature=0.0), role="value")
         m = re.search(r"sure|likely|impossible", s.text.lower())
@@ -79,7 +107,7 @@ class TreeOfThoughts(BeamSearch):
                 if tail is None:
                     continue
                 leaf = tree.add(st.id, tail, terminal=True)
-                leaf.score = await self.score_path(problem, leaf.text, engine)
+                leaf.score = await self.value_of(problem, leaf, engine)
                 finished.append(leaf)
         except BudgetExhausted:
             exhausted = True

@@ -6,7 +6,11 @@ accepts *any* expression that uses each given number exactly once with
 ``+ - * /`` and evaluates exactly (Fractions) to the target; it parses with
 ``ast`` and never evaluates code.  Difficulty = how many numbers (default mix:
 3-number problems with targets up to 99, and 4-number target-24 problems with
-numbers 1..13 that have a solution with integer intermediates).
+numbers 1..13 that have a solution with integer intermediates).  The generated
+problems' steps (training traces, ``step_labels``) keep to integer intermediates;
+a problem with ``meta["fractions"]`` (``problem_from_numbers``: a Game of 24 row,
+whose rules allow them, e.g. ``1 5 5 5`` = ``5*(5-1/5)``) also takes fractional
+ones, as its grader does.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ import random
 from collections import Counter
 from fractions import Fraction
 from functools import lru_cache
+from typing import Any
 
 from .base import (
     LabProblem,
@@ -35,26 +40,36 @@ DEFAULT_DIFFICULTIES = (3, 4)
 _PREC = {"+": 1, "-": 1, "*": 2, "/": 2}
 
 
-def _moves(a: int, b: int) -> list[tuple[str, int, int, int]]:
-    """Integer moves on a pair, larger operand first: ``(op, x, y, result)``."""
+def _num(x: Fraction | int) -> Fraction | int:
+    """``x`` as an int where it is whole (so equal states hash and print alike)."""
+    return int(x) if isinstance(x, Fraction) and x.denominator == 1 else x
+
+
+def _moves(a, b, fractions: bool = False) -> list[tuple[str, Any, Any, Any]]:
+    """Moves on a pair with non-negative results, larger operand first: ``(op, x, y, result)``.
+    Division only where it is exact, unless ``fractions`` (then either way round)."""
     x, y = max(a, b), min(a, b)
-    out = [("+", x, y, x + y), ("*", x, y, x * y), ("-", x, y, x - y)]
-    if y and x % y == 0:
-        out.append(("/", x, y, x // y))
-    return out
+    out = [("+", x, y, _num(x + y)), ("*", x, y, _num(x * y)), ("-", x, y, _num(x - y))]
+    if not fractions:
+        if y and x % y == 0:
+            out.append(("/", x, y, x // y))
+        return out
+    ways = [(x, y)] if x == y else [(x, y), (y, x)]
+    return out + [("/", u, v, _num(Fraction(u) / v)) for u, v in ways if v]
 
 
 @lru_cache(maxsize=200_000)
-def solvable(state: tuple[int, ...], target: int) -> bool:
-    """Whether the sorted multiset ``state`` reaches ``target`` with integer intermediates."""
+def solvable(state: tuple, target: int, fractions: bool = False) -> bool:
+    """Whether the sorted multiset ``state`` reaches ``target`` with integer intermediates (or,
+    with ``fractions``, with exact fractional ones too)."""
     if len(state) == 1:
         return state[0] == target
     n = len(state)
     for i in range(n):
         for j in range(i + 1, n):
             rest = state[:i] + state[i + 1:j] + state[j + 1:]
-            for _, _, _, r in _moves(state[i], state[j]):
-                if solvable(tuple(sorted(rest + (r,))), target):
+            for _, _, _, r in _moves(state[i], state[j], fractions):
+                if solvable(tuple(sorted(rest + (r,))), target, fractions):
                     return True
     return False
 
@@ -78,8 +93,8 @@ def format_tree(tree) -> str:
     return _expr(tree)[0]
 
 
-def _walk(numbers: list[int], target: int | None, rng: random.Random, guided: bool):
-    """Random sequence of moves; ``guided`` keeps the state solvable.
+def _walk(numbers: list[int], target: int | None, rng: random.Random, guided: bool, fractions: bool = False):
+    """Random sequence of moves; ``guided`` keeps the state solvable (``fractions``: as for ``solvable``).
 
     With ``target=None`` no solvability is checked (a free random walk); otherwise
     an unguided walk stops at the first step that makes the target unreachable.
@@ -93,9 +108,9 @@ def _walk(numbers: list[int], target: int | None, rng: random.Random, guided: bo
         cands = []
         for i in range(len(items)):
             for j in range(i + 1, len(items)):
-                for op, x, y, r in _moves(items[i][0], items[j][0]):
+                for op, x, y, r in _moves(items[i][0], items[j][0], fractions):
                     rest = [it[0] for k, it in enumerate(items) if k not in (i, j)]
-                    ok = target is None or solvable(tuple(sorted(rest + [r])), target)
+                    ok = target is None or solvable(tuple(sorted(rest + [r])), target, fractions)
                     if ok or not guided:
                         cands.append((i, j, op, x, y, r, ok))
         if not cands:
@@ -113,11 +128,12 @@ def _walk(numbers: list[int], target: int | None, rng: random.Random, guided: bo
     return ops, texts, items[0][2], items[0][0] != target
 
 
-def solve(numbers: list[int], target: int, rng: random.Random):
-    """A random solution ``(ops, tree)`` with integer intermediates, or ``None``."""
-    if not solvable(tuple(sorted(numbers)), target):
+def solve(numbers: list[int], target: int, rng: random.Random, fractions: bool = False):
+    """A random solution ``(ops, tree)`` with integer intermediates (or, with ``fractions``, exact
+    fractional ones too), or ``None``."""
+    if not solvable(tuple(sorted(numbers)), target, fractions):
         return None
-    ops, _, tree, _ = _walk(numbers, target, rng, guided=True)
+    ops, _, tree, _ = _walk(numbers, target, rng, guided=True, fractions=fractions)
     return ops, tree
 
 
@@ -156,13 +172,18 @@ def question(numbers: list[int], target: int) -> str:
     return f"Use the numbers {' '.join(map(str, numbers))} to make {target}."
 
 
-def problem_from_numbers(numbers: list[int], target: int = 24, pid: str = "custom") -> LabProblem:
-    """A problem for given numbers (e.g. a Game of 24 row); ``answer`` may be empty if unsolved."""
-    sol = solve(list(numbers), target, random.Random(0))
+def problem_from_numbers(numbers: list[int], target: int = 24, pid: str = "custom",
+                         fractions: bool = True) -> LabProblem:
+    """A problem for given numbers (e.g. a Game of 24 row); ``answer`` may be empty if unsolved.
+    ``fractions``: its steps may have fractional results (Game of 24 rules: ``1 5 5 5`` is
+    ``5*(5-1/5)``), so the exact check of partial solutions (``step_labels``) accepts them; the
+    reference answer keeps to integer intermediates where it can."""
+    sol = solve(list(numbers), target, random.Random(0)) or (
+        solve(list(numbers), target, random.Random(0), fractions=True) if fractions else None)
     return LabProblem(id=pid, question=question(sorted(numbers), target),
                       answer=format_tree(sol[1]) if sol else "",
                       meta={"task": NAME, "numbers": sorted(numbers), "target": target,
-                            "difficulty": len(numbers)})
+                            "difficulty": len(numbers), "fractions": fractions})
 
 
 _OPS = {ast.Add: "+", ast.Sub: "-", ast.Mult: "*", ast.Div: "/"}
@@ -244,8 +265,10 @@ def step_labels(problem: LabProblem, assistant_text: str, finished: bool = True)
     """Gold PRM labels per ``;``-segment: a step is ok iff it uses available numbers,
     is arithmetically exact and leaves a state from which the target is still
     reachable; ``Alternatively``/``Wait`` restart from the given numbers. The last segment
-    is good iff the answer is correct (``finished=False``: labelled like the others)."""
+    is good iff the answer is correct (``finished=False``: labelled like the others). Results
+    must be whole unless the problem allows fractions (``meta["fractions"]``)."""
     nums, target = problem.meta["numbers"], problem.meta["target"]
+    fractions = bool(problem.meta.get("fractions"))
     state = Counter(nums)
     oks, resets = [], []
     for seg in split_steps(assistant_text):
@@ -260,14 +283,14 @@ def step_labels(problem: LabProblem, assistant_text: str, finished: bool = True)
             need = Counter([a, b])
             good = all(state[k] >= v for k, v in need.items())
             try:
-                good = good and apply_op(a, op, b) == c and c.denominator == 1 and c >= 0
+                good = good and apply_op(a, op, b) == c and (fractions or c.denominator == 1) and c >= 0
             except ZeroDivisionError:
                 good = False
             if good:
                 state = state - need
                 state[c] += 1
-                rest = tuple(sorted(int(k) for k in state.elements()))
-                good = solvable(rest, target)
+                rest = tuple(sorted(_num(k) for k in state.elements()))
+                good = solvable(rest, target, fractions)
             ok = ok and good
         oks.append(ok)
     return cumulative_labels(oks, resets, check(problem, extract_answer(assistant_text)) if finished else None)
