@@ -261,7 +261,7 @@ def test_a_bench_with_failed_units_says_so_and_resume_retries_them(tmp_path, fla
     assert p.returncode == 2, p.stderr
     [line] = p.stderr.strip().splitlines()
     assert line.startswith("error: 1 of 3 units failed (the first: BackendError: ") and \
-        line.endswith(f"the accuracy leaves them out; ponder bench --out {out} --resume retries them"), line
+        line.endswith(f"accuracy and compute leave them out; ponder bench --out {out} --resume retries them"), line
     row = next(r for r in p.stdout.splitlines() if r.startswith("│ cot"))
     cells = [c.strip() for c in row.split("│")[1:-1]]  # strategy, accuracy, CI95, wrong, parse fail, ..., failed
     assert (cells[1], cells[3], cells[4], cells[-1]) == ("100.0%", "0.0%", "0.0%", "1"), row  # the two answered

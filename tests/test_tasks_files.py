@@ -42,3 +42,15 @@ def test_a_record_that_is_not_an_object(tmp_path):
     bad.write_text("Rank,Puzzles\n1,1 2 3\n", encoding="utf-8")
     with pytest.raises(TaskSpecError, match="Puzzles '1 2 3' is not four numbers"):
         load_task(f"game24:{bad}").problems()
+
+
+def test_repeated_problem_ids_are_refused(tmp_path):
+    """Results are stored by problem id: two records of one id would be merged into one row."""
+    path = tmp_path / "dup.jsonl"
+    rows = ['{"id": "a", "question": "1+1?", "answer": "2"}', '{"id": "a", "question": "2+2?", "answer": "4"}',
+            '{"id": "b", "question": "3+3?", "answer": "6"}']
+    path.write_text("\n".join(rows) + "\n", encoding="utf-8")
+    with pytest.raises(TaskSpecError, match="problem ids must be unique; these repeat: 'a' [(]2 times[)]"):
+        load_task(f"jsonl:{path}").problems()
+    path.write_text("\n".join(r.replace('"id": "a", ', "") for r in rows) + "\n", encoding="utf-8")
+    assert [p.id for p in load_task(f"jsonl:{path}").problems()] == ["row-0", "row-1", "b"]

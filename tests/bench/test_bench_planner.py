@@ -56,6 +56,21 @@ def test_a_comparison_of_runs_on_different_problems_says_so(other, says):
     assert says in out["comparison"]["caveat"]
 
 
+def test_a_comparison_with_failed_units_says_so():
+    failing = report("big", 0.9, 200, 800)
+    failing["points"][0]["errors"] = 3
+    out = plan([report("small", 0.8, 2000, 8000), failing], [PriceSpec.parse("in=1,out=1")])
+    assert "units failed and are left out of accuracy and cost (big: 3)" in out["comparison"]["caveat"]
+
+
+def test_picks_are_one_per_run():
+    runs = [report("a", 0.8, 2000, 8000), report("b", 0.9, 200, 800), report("c", 0.5, 10, 10)]
+    with pytest.raises(PriceError, match=r"give one --pick per run \(3\), in the order of the runs, or one for all, "
+                                         "not 2"):
+        plan(runs, [PriceSpec.parse("in=1,out=1")], ["x", "x"])
+    assert len(plan(runs, [PriceSpec.parse("in=1,out=1")], ["x", "x", "x"])["runs"]) == 3
+
+
 def test_gpu_hour_pricing_uses_measured_throughput():
     r = report("local", 0.5, prompt=100, completion=900, tokens_per_s=1000)  # 1000 tokens at 1000 tok/s
     out = plan([r], [PriceSpec.parse("gpu=3.6")])

@@ -102,3 +102,13 @@ def test_tables_print_specs_and_task_names_as_text_not_markup():
                 "comparison": {"caveat": f"{task} against gsm8k", "sentence": f"{spec} costs less"}}, console)
     text = out.getvalue()
     assert text.count(spec) >= 3 and text.count("[red]x.jsonl") >= 3
+
+
+def test_plots_draw_specs_with_dollar_signs(tmp_path):
+    """Two '$' in a spec made matplotlib read the legend as math and fail after the run was done."""
+    from ponder.bench.plots import plot_curves
+
+    point = {"family": "budget(answer_prompt='Write it as $x^$. Answer:')", "accuracy": 0.5, "ci_low": 0.4,
+             "ci_high": 0.6, "tokens": 10.0}
+    path = plot_curves([point, {**point, "tokens": 20.0}], "tokens", tmp_path / "a.png", title="$1 on $x")
+    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

@@ -52,6 +52,17 @@ def test_failed_units_of_a_run_stored_before_are_left_out_of_accuracy():
     assert pt["accuracy"] == pytest.approx(0.5) and pt["parse_failures"] == 0.0 and pt["errors"] == 1
 
 
+def test_failed_units_are_left_out_of_compute_as_of_accuracy():
+    """A timed-out unit lost the call in flight and recorded next to no tokens: averaged into the
+    compute of the answered units it made the point look cheaper than it is."""
+    ok = rows("sc", "sc(n=8)", 8, {"p0": [1.0], "p1": [0.0]}, 300.0)
+    timed_out = [{**ok[0], "problem_id": f"t{i}", "correct": 0.0, "parsed": 0.0, "policy_tokens": 0.0,
+                  "flops": 0.0, "calls": 0, "error": "TimeoutError: "} for i in range(4)]
+    [pt] = aggregate(ok + timed_out)
+    assert pt["accuracy"] == pytest.approx(0.5) and pt["errors"] == 4 and pt["problems"] == 6
+    assert pt["tokens"] == 300.0 and pt["flops"] == 600.0 and pt["calls"] == 1
+
+
 def test_matched_budgets_pick_the_best_within_each_budget():
     pts = aggregate(
         rows("cot", "cot", None, {"a": [0.0], "b": [1.0]}, 100.0)

@@ -100,3 +100,23 @@ def test_compute_at_k_counts_the_shared_prompt_once():
     assert compute_at([*entries, sandbox], 2, 8)["calls"] == 1 + 2 / 8
     stored = {"role": "execution", "model": "sandbox", "n": 8, "prompt_tokens": None, "completion_tokens": None}
     assert compute_at([*entries, stored], 2, 8)["calls"] == 1 + 2 / 8
+
+
+def test_compute_at_k_knows_whose_calls_drew_the_pool():
+    # a server that ignores n: the backend made 8 one-sample calls, each paid for its prompt
+    fan_out = [entry("policy", 1, 40, 10) for _ in range(8)]
+    c1 = compute_at(fan_out, 1, 8)
+    assert c1["calls"] == pytest.approx(1) and c1["policy_tokens"] == pytest.approx(50)  # what sc(n=1) costs
+    # nested pools, sc(n=1..4, of=sc(n=4)): each of the 4 candidates is an inner run's own call of 4
+    nested = [entry("policy", 4, 40, 80) for _ in range(4)]
+    c1 = compute_at(nested, 1, 4)
+    assert c1["calls"] == pytest.approx(1) and c1["policy_tokens"] == pytest.approx(120)  # one inner run
+    # the pool drawn in two waves of 4: a 2-subset needs the second wave unless both come from the first
+    waves = [entry("policy", 4, 40, 40), entry("policy", 4, 40, 40)]
+    both = 1 - math.comb(4, 2) / math.comb(8, 2)
+    c2 = compute_at(waves, 2, 8)
+    assert c2["calls"] == pytest.approx(2 * both)
+    assert c2["prompt_tokens"] == pytest.approx(2 * both * 40) and c2["completion_tokens"] == pytest.approx(20)
+    # FLOPs count every prompt token: a prefix another unit left in the cache is not this strategy's
+    cached = [dataclasses.replace(entry("policy", 8, 40, 80), cached_prompt_tokens=30)]
+    assert compute_at(cached, 2, 8)["flops"] == compute_at([entry("policy", 8, 40, 80)], 2, 8)["flops"]

@@ -73,3 +73,13 @@ def test_a_range_of_anything_but_whole_numbers_says_what_a_range_is():
             parse_spec(text)
     spec = parse_spec("cot(instruction='a..b')")  # two dots inside a string are text
     assert spec.args["instruction"] == "a..b" and parse_spec(str(spec)) == spec
+
+
+def test_a_backslash_that_makes_a_control_character_is_refused():
+    """Quoted text reads escapes as Python does: '\\boxed' written with one backslash was a backspace
+    and 'oxed', sent to the model as such."""
+    with pytest.raises(StrategySpecError, match=re.escape("holds a control character (\\b)") + ".*write two"):
+        parse_spec(r"budget(think=16, answer_prompt='Put it in \boxed{}. Answer:')")
+    for ok in (r"budget(answer_prompt=r'\boxed{}')", r"budget(answer_prompt='\\boxed{}')"):
+        assert parse_spec(ok).args["answer_prompt"] == "\\boxed{}"
+    assert parse_spec(r"budget(answer_prompt='Answer:\n\t')").args["answer_prompt"] == "Answer:\n\t"

@@ -30,7 +30,8 @@ def bench_command(
     strategies: Optional[str] = typer.Option(None, "--strategies", "-s",
                                              help='";"-separated specs; ranges sweep powers of two, e.g. '
                                                   '"cot; sc(n=1..16); bon(n=1..16, scorer=prm)"'),
-    limit: Optional[int] = typer.Option(None, "--limit", "-n", help="Number of problems (default: all)."),
+    limit: Optional[int] = typer.Option(None, "--limit", "-n", help="Number of problems (default: all of a file or "
+                                        "dataset; a lab task makes ?n= of them, 300 by default)."),
     seeds: Optional[int] = typer.Option(None, "--seeds", min=1, help="Run seeds (default 1)."),
     concurrency: int = typer.Option(4, "--concurrency", "-c", min=1, help="Problems run at once."),
     out_dir: str = typer.Option("runs/bench", "--out", "-o", help="Run directory (one SQLite file per run)."),
@@ -53,7 +54,7 @@ def bench_command(
         raise BenchFailed(f"{what}: {first}")
     finish(run_dir, html=not no_report)
     if failed:
-        raise BenchFailed(f"{failed} of {total} units failed (the first: {first}); the accuracy leaves them out; "
+        raise BenchFailed(f"{failed} of {total} units failed (the first: {first}); accuracy and compute leave them out; "
                           f"ponder bench --out {shlex.quote(str(run_dir))} --resume retries them")
 
 
@@ -91,8 +92,8 @@ def report_command(
     as_json: bool = typer.Option(False, "--json", help="Print the tables as one JSON object."),
     price: Optional[List[str]] = typer.Option(None, "--price", help="in=$/M,out=$/M or gpu=$/h[,tps=N][,train=$]; "
                                               "one per run, in order, or one for all."),
-    pick: Optional[List[str]] = typer.Option(None, "--pick", help="Strategy spec to compare per run (default: "
-                                             "each run's most accurate)."),
+    pick: Optional[List[str]] = typer.Option(None, "--pick", help="Strategy spec to compare: one per run, in "
+                                             "order, or one for all (default: each run's most accurate)."),
     no_html: bool = typer.Option(False, "--no-html", help="Tables only; no plots or HTML."),
 ) -> None:
     """Tables, plots and a self-contained HTML report of a run; with --price, the cost planner."""

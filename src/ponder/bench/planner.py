@@ -81,6 +81,9 @@ def plan(reports: list[dict[str, Any]], prices: list[PriceSpec], picks: list[str
     if len(prices) != len(reports):
         raise PriceError(f"give one --price per run ({len(reports)}) or one for all, not {len(prices)}")
     picks = picks or [None] * len(reports)
+    if len(picks) != len(reports):
+        raise PriceError(f"give one --pick per run ({len(reports)}), in the order of the runs, or one for "
+                         f"all, not {len(picks)}")
     runs = []
     for report, price, pick in zip(reports, prices, picks):
         tps = measured_throughput(report)
@@ -90,7 +93,7 @@ def plan(reports: list[dict[str, Any]], prices: list[PriceSpec], picks: list[str
             acc = p.get("accuracy")
             cpc = None if cpp is None or not acc else cpp / acc
             points.append({"spec": p["spec"], "accuracy": acc, "tokens": p.get("tokens"),
-                           "cost_per_problem": cpp, "cost_per_correct": cpc})
+                           "cost_per_problem": cpp, "cost_per_correct": cpc, "failed": p.get("errors") or 0})
         chosen = _choose(points, pick, report["run"])
         m = report["manifest"]
         runs.append({"run": report["run"], "model": m.get("model"), "task": m.get("task"), "throughput_tps": tps,
@@ -112,6 +115,10 @@ def unlike(a: dict[str, Any], b: dict[str, Any]) -> str | None:
     if a["problems"] != b["problems"]:
         return (f"the runs solved different numbers of problems of {a['task']} ({a['problems']} and "
                 f"{b['problems']}): their accuracies are measured on different sets")
+    failed = [f"{r['run']}: {r['chosen']['failed']}" for r in (a, b) if r["chosen"]["failed"]]
+    if failed:
+        return (f"units failed and are left out of accuracy and cost ({', '.join(failed)}): the runs' "
+                "accuracies are measured on different sets; --resume retries them")
     return None
 
 

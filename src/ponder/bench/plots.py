@@ -45,23 +45,29 @@ def plot_curves(points: list[dict[str, Any]], metric: str, path: Path, *, title:
         hi = [100 * (p["ci_high"] if p["ci_high"] is not None else p["accuracy"]) for p in pts]
         color = f"C{i % 10}"
         if len(pts) > 1:
-            ax.plot(xs, ys, marker="o", color=color, label=family, lw=1.8)
+            ax.plot(xs, ys, marker="o", color=color, label=_plain(family), lw=1.8)
             ax.fill_between(xs, lo, hi, color=color, alpha=0.18, lw=0)
         else:
             ax.errorbar(xs, ys, yerr=[[ys[0] - lo[0]], [hi[0] - ys[0]]], fmt="s", color=color, capsize=4,
-                        label=family)
+                        label=_plain(family))
     ax.set_xscale("log")
     ax.set_xlabel(AXES.get(metric, metric))
     ax.set_ylabel("accuracy (%) with CI95")
     ax.set_ylim(-2, 102)
     ax.grid(True, which="both", alpha=0.3)
-    ax.set_title(title or f"accuracy against {metric.replace('_', ' ')}", fontsize=10)
+    ax.set_title(_plain(title) or f"accuracy against {metric.replace('_', ' ')}", fontsize=10)
     ax.legend(fontsize=8, loc="best")
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, format="png")
     plt.close(fig)
     return path
+
+
+def _plain(text: str) -> str:
+    """``text`` as matplotlib shows it verbatim: two ``$`` would start math mode (and a spec like
+    ``answer_prompt='$x$'`` fail to draw)."""
+    return text.replace("$", r"\$")
 
 
 def plot_all(points: list[dict[str, Any]], out_dir: Path, title: str = "") -> dict[str, Path]:

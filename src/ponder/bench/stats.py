@@ -44,7 +44,10 @@ def aggregate(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     points = []
     for (family, spec), rs in groups.items():
         by_problem: dict[str, list[float]] = defaultdict(list)
-        answered = [r for r in rs if not r.get("error")]  # a failed unit is no answer, right or wrong
+        # a failed unit is no answer, right or wrong, and its compute is what was spent before it
+        # failed (a timed-out unit loses the call in flight): accuracy and compute are both means over
+        # the answered units, so that a point's accuracy and its cost describe the same problems
+        answered = [r for r in rs if not r.get("error")]
         for r in answered:  # (runs stored before failed units were kept apart have 0.0 for them)
             if r.get("correct") is not None:
                 by_problem[r["problem_id"]].append(float(r["correct"]))
@@ -53,20 +56,20 @@ def aggregate(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
         lo, hi = bootstrap_ci(per_problem) if per_problem else (None, None)
         parsed = _mean([r.get("parsed") for r in answered])
         parse_fail = None if parsed is None else 1.0 - parsed
-        flops = [r.get("flops") for r in rs]
+        flops = [r.get("flops") for r in answered]
         point = {
             "family": family, "spec": spec, "point": rs[0].get("point"),
             "problems": len({r["problem_id"] for r in rs}), "seeds": len({r["seed"] for r in rs}),
             "accuracy": acc, "ci_low": lo, "ci_high": hi,
             "parse_failures": parse_fail,
             "wrong": None if acc is None or parse_fail is None else max(0.0, 1.0 - acc - parse_fail),
-            "pass_at_k": _mean([r.get("pass_at_k") for r in rs]),
-            "policy_tokens": _mean([r.get("policy_tokens") for r in rs]),
-            "verifier_tokens": _mean([r.get("verifier_tokens") for r in rs]),
-            "prompt_tokens": _mean([r.get("prompt_tokens") for r in rs]),
-            "completion_tokens": _mean([r.get("completion_tokens") for r in rs]),
-            "calls": _mean([r.get("calls") for r in rs]),
-            "wall_seconds": _mean([r.get("wall_seconds") for r in rs]),
+            "pass_at_k": _mean([r.get("pass_at_k") for r in answered]),
+            "policy_tokens": _mean([r.get("policy_tokens") for r in answered]),
+            "verifier_tokens": _mean([r.get("verifier_tokens") for r in answered]),
+            "prompt_tokens": _mean([r.get("prompt_tokens") for r in answered]),
+            "completion_tokens": _mean([r.get("completion_tokens") for r in answered]),
+            "calls": _mean([r.get("calls") for r in answered]),
+            "wall_seconds": _mean([r.get("wall_seconds") for r in answered]),
             "flops": None if any(f is None for f in flops) else _mean(flops),
             "retries": sum(int(r.get("retries") or 0) for r in rs),
             "errors": sum(1 for r in rs if r.get("error")),

@@ -7,11 +7,16 @@ expectation); otherwise ``max_subsets`` random subsets are drawn with a seeded R
 keep the pool's order, so order-dependent tie rules act as they would on k fresh samples.
 
 Compute at k (``compute_at``), the rule stated once:
-  * a policy call that drew all N samples at once (``n == N``, one prompt; the hf backend does one prefill)
-    counts its prompt tokens once and k/N of its completion tokens (the exact expectation of the chosen
-    candidates' completion tokens), as 1 call;
-  * every other call (per-sample calls, verifier/PRM scoring) is counted at k/N of its prompt and completion
-    tokens, calls and FLOPs;
+  * where the pool was drawn by policy calls of its own (their ``n`` add up to N: one call of all N
+    samples, the hf backend's waves of it, or one call a sample on a server that ignores ``n``), a call
+    of ``n_c`` samples is needed by a k-subset with probability 1 - C(N - n_c, k) / C(N, k): its prompt
+    tokens and the call count at that share (a call of all N: once; a call of one sample: k/N), its
+    completion tokens at k/N (the exact expectation of the chosen candidates' completion tokens);
+  * every other call (nested strategies' calls, which serve one candidate each, verifier/PRM scoring)
+    is counted at k/N of its prompt and completion tokens and calls;
+  * FLOPs are 2 x parameters x those tokens, every prompt token counted whether or not a prefix cache
+    served it: what another unit left in the cache (or did not, in a resumed run) is not the
+    strategy's, so a point's compute does not depend on what ran before it;
   * wall time is k/N of the pool's (an estimate: the rate of the pool's calls).
 """
 
@@ -108,13 +113,14 @@ def compute_at(entries: list[Any], k: int, n: int) -> dict[str, float | None]:
                            "completion_tokens": 0.0, "calls": 0.0, "wall_seconds": 0.0, "flops": 0.0,
                            "retries": 0}
     flops_known = True
+    drawn = [e for e in entries if _get(e, "role") == "policy" and is_model_call(e)]
+    own_draw = sum(int(_get(e, "n") or 1) for e in drawn) == n  # the pool's own calls (above)
     for e in entries:
         prompt = float(_get(e, "prompt_tokens") or 0)
-        cached = float(_get(e, "cached_prompt_tokens") or 0)
         completion = float(_get(e, "completion_tokens") or 0)
         role = _get(e, "role")
-        shared = role == "policy" and _get(e, "n") == n and n > 1
-        p_share, calls = (1.0, 1.0) if shared else (frac, frac)
+        p_share = needed(n, int(_get(e, "n") or 1), k) if own_draw and role == "policy" else frac
+        calls = p_share
         prompt_k, completion_k = prompt * p_share, completion * frac
         key = "policy_tokens" if role == "policy" else "verifier_tokens"
         out[key] += prompt_k + completion_k
@@ -131,10 +137,18 @@ def compute_at(entries: list[Any], k: int, n: int) -> dict[str, float | None]:
         if params is None or _get(e, "prompt_tokens") is None or _get(e, "completion_tokens") is None:
             flops_known = False
         else:
-            out["flops"] += 2.0 * params * ((prompt - cached) * p_share + completion_k)
+            out["flops"] += 2.0 * params * (prompt_k + completion_k)
     if not flops_known:
         out["flops"] = None
     return out
+
+
+def needed(n: int, n_call: int, k: int) -> float:
+    """The probability that a uniformly random k-subset of a pool of n holds at least one of the
+    ``n_call`` samples of one call: 1 - C(n - n_call, k) / C(n, k)."""
+    if k >= n or n_call >= n:
+        return 1.0
+    return 1.0 - math.comb(n - n_call, k) / math.comb(n, k)
 
 
 def _get(e: Any, key: str) -> Any:

@@ -107,8 +107,19 @@ def _node_to_spec(node: ast.AST, text: str) -> ParsedSpec:
                             "expected name or name(key=value, ...)")
 
 
+_ESCAPES = {"\a": "\\a", "\b": "\\b", "\f": "\\f", "\v": "\\v", "\r": "\\r", "\0": "\\0"}
+
+
 def _value(node: ast.AST, text: str) -> Any:
     if isinstance(node, ast.Constant):
+        if isinstance(node.value, str):  # quoted text reads escapes as Python does: '\boxed' is a backspace
+            odd = sorted({c for c in node.value if (ord(c) < 32 and c not in "\n\t") or c == "\x7f"})
+            if odd:
+                shown = ", ".join(_ESCAPES.get(c, repr(c)[1:-1]) for c in odd)
+                raise StrategySpecError(
+                    f"in {text!r}: the text {node.value!r} holds a control character ({shown}), as quoted "
+                    "text reads backslashes the way Python does; for a backslash write two (\\\\boxed) "
+                    "or put r before the quote (r'\\boxed')")
         return node.value
     if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub) and isinstance(node.operand, ast.Constant):
         return -node.operand.value

@@ -32,7 +32,16 @@ class Task:
     spec: str = ""
 
     def problems(self, limit: int | None = None, seed: int = 0) -> list[Problem]:
-        return self.load(limit, seed)
+        problems = self.load(limit, seed)
+        seen: dict[str, int] = {}
+        for p in problems:  # results are stored and compared by problem id: two of one id would merge
+            seen[p.id] = seen.get(p.id, 0) + 1
+        twice = [f"{pid!r} ({k} times)" for pid, k in seen.items() if k > 1]
+        if twice:
+            raise TaskSpecError(f"{self.spec or self.name}: problem ids must be unique; these repeat: "
+                                f"{', '.join(twice[:3])}{' ...' if len(twice) > 3 else ''}; give each "
+                                "record its own id, or leave the id field out to number the records")
+        return problems
 
 
 TASK_FORMS = ("arith, countdown (lab, generated), gsm8k:PATH, math500:PATH, game24:PATH, humaneval:PATH, "
