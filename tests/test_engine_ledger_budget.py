@@ -287,6 +287,17 @@ async def test_call_budget_exhaustion_is_not_an_exception():
     assert r2.budget_exhausted and r2.answer is None
 
 
+async def test_an_engine_given_as_the_model_keeps_its_budget_and_hooks():
+    """solve(model=engine) ran with no budget at all and streamed nothing to the engine's hooks."""
+    seen = []
+    engine = Engine(Scripted(completion=30), budget=Budget(max_tokens=100), on_call=lambda e, s: seen.append(e))
+    r = await ponder.asolve("2+2?", model=engine, strategy="sc(n=8)")
+    assert r.budget_exhausted and r.ledger.total_tokens <= 100 and seen == r.ledger.entries
+    assert engine.budget.tokens_used == 0  # the limits apply afresh to each problem
+    r = await ponder.asolve("2+2?", model=engine, strategy="sc(n=8)", budget={"max_tokens": 1000})
+    assert not r.budget_exhausted and r.ledger.total_tokens > 8 * 30  # a budget given replaces it
+
+
 async def test_with_backend_shares_ledger_and_budget():
     engine = Engine(Scripted()).for_problem(Budget(max_calls=3))
     other = engine.with_backend(Scripted(text="x"))

@@ -174,3 +174,83 @@ def test_the_context_window_is_read_from_common_configs():
     assert _context_length(LlamaConfig(max_position_embeddings=777)) == 777
     assert _context_length(GPT2Config(n_positions=333)) == 333  # learned positions: n_positions
     assert _context_length(Gemma3Config(text_config={"max_position_embeddings": 4096})) == 4096  # nested
+
+
+# -- model directories that do not load, chat templates without a system role --------------------
+
+# Gemma-2's chat template refuses a system message this way; the rest is the lab policy's template.
+NO_SYSTEM_TEMPLATE = (
+    "{{ bos_token }}{% if messages[0]['role'] == 'system' %}{{ raise_exception('System role not supported') }}"
+    "{% endif %}{% for message in messages %}{{ '<|' + message['role'] + '|>\\n' + message['content'] + "
+    "'<|end|>\\n' }}{% endfor %}{% if add_generation_prompt %}{{ '<|assistant|>\\n' }}{% endif %}"
+)
+
+
+@pytest.fixture
+def policy_copy(tmp_path):
+    """A copy of the shipped lab policy, to spoil."""
+    import shutil
+
+    from ponder.lab import POLICY_DIR
+
+    return shutil.copytree(POLICY_DIR, tmp_path / "policy")
+
+
+def test_a_template_without_a_system_role_gets_the_instruction_in_the_user_turn(policy_copy):
+    from ponder import Problem, solve
+    from ponder.prompts import COT_INSTRUCTION
+    from ponder.strategies.cot import Cot
+
+    (policy_copy / "chat_template.jinja").write_text(NO_SYSTEM_TEMPLATE)
+    backend = HFBackend(policy_copy)
+    problem = Problem.from_question("Compute left to right: 12+7*3")
+    prompt = backend.render(Cot().request(problem))
+    assert "<|system|>" not in prompt
+    assert f"<|user|>\n{COT_INSTRUCTION}\n\nCompute left to right: 12+7*3<|end|>" in prompt
+    result = solve(problem, model=Engine(backend), strategy="cot")  # the default strategy runs
+    assert result.ledger.calls == 1 and result.text
+
+
+def test_a_template_that_refuses_the_messages_is_a_model_spec_error(policy_copy):
+    from ponder import ModelSpecError
+
+    (policy_copy / "chat_template.jinja").write_text("{{ raise_exception('Conversation roles must alternate') }}")
+    backend = HFBackend(policy_copy)
+    with pytest.raises(ModelSpecError, match="chat template of .*policy.*Conversation roles must alternate"):
+        backend.generate_sync(req(messages=[{"role": "system", "content": "Be brief."},
+                                            {"role": "user", "content": "2+2?"}]))
+
+
+def spoil_config(model_dir):
+    import json
+
+    config = json.loads((model_dir / "config.json").read_text())
+    config["hidden_size"] = 64  # the weights no longer have the sizes the config gives
+    (model_dir / "config.json").write_text(json.dumps(config))
+
+
+def truncate_weights(model_dir):
+    weights = model_dir / "model.safetensors"
+    weights.write_bytes(weights.read_bytes()[: weights.stat().st_size // 2])
+
+
+@pytest.mark.parametrize("spoil, needle", [(spoil_config, "do not match its config.json"),
+                                           (truncate_weights, "SafetensorError")])
+def test_model_files_that_do_not_load_are_model_spec_errors(policy_copy, spoil, needle):
+    from ponder import ModelSpecError
+
+    spoil(policy_copy)
+    with pytest.raises(ModelSpecError, match=f"cannot load a causal LM from .*policy.*{needle}"):
+        Engine.from_spec(f"hf:{policy_copy}")
+
+
+def test_a_tokenizer_directory_without_tokenizer_files_is_a_model_spec_error(policy_copy):
+    """openai:...?tokenizer=DIR loads its tokenizer when a prompt is first rendered with it, before
+    any call (no server is reached here)."""
+    from ponder import ModelSpecError
+
+    for name in ("tokenizer.json", "tokenizer_config.json"):
+        (policy_copy / name).unlink()
+    engine = Engine.from_spec(f"openai:m@http://127.0.0.1:9/v1?tokenizer={policy_copy}&retries=0&timeout=1")
+    with pytest.raises(ModelSpecError, match=r"tokenizer=.*policy.*cannot load a tokenizer"):
+        asyncio.run(engine.generate(req(prefix="<think>", max_tokens=5)))

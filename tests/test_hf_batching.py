@@ -121,6 +121,24 @@ def test_a_failing_request_does_not_take_its_batch_down(backend, questions):
     assert good.samples[0].text == backend.generate_sync(req(questions[4])).samples[0].text
 
 
+def test_a_stop_string_does_not_end_a_sample_before_min_tokens(backend):
+    """As in vLLM: a stop string that ends within the first min_tokens tokens neither ends the sample
+    nor cuts its text (the lab policy writes "=" within its first 8 tokens here); one that ends
+    later still does, cut there, in the sample and in what is streamed."""
+    question = "Compute left to right: 12+7*3"
+    pieces: list[str] = []
+    long = backend.generate_sync(req(question, max_tokens=60, min_tokens=20, stop=["="], seed=1, temperature=1.0),
+                                 on_token=lambda i, t: pieces.append(t)).samples[0]
+    assert long.completion_tokens >= 20
+    assert "=" in long.text and "".join(pieces) == long.text
+    pieces.clear()
+    cut = backend.generate_sync(req(question, max_tokens=60, min_tokens=12, stop=["="], seed=1, temperature=1.0),
+                                on_token=lambda i, t: pieces.append(t)).samples[0]
+    assert cut.finish_reason == "stop" and cut.matched_stop == "=" and cut.completion_tokens >= 12
+    assert "=" in cut.text and long.text.startswith(cut.text + "=")  # the same tokens, cut at a later "="
+    assert "".join(pieces) == cut.text
+
+
 def test_the_decoder_thread_ends_when_idle_and_comes_back(backend, questions, monkeypatch):
     from ponder.backends import hf_batch
 

@@ -13,7 +13,7 @@ import pytest
 
 from helpers import free_port
 from servers import transformers_serve, wait_http
-from ponder import BackendError, CapabilityError, Engine, GenerationRequest, ModelSpecError
+from ponder import BackendError, Budget, CapabilityError, Engine, GenerationRequest, ModelSpecError
 from ponder.backends import load_backend
 from ponder.backends.openai import parse_spec
 
@@ -54,11 +54,46 @@ async def test_n_falls_back_to_concurrent_calls_with_exact_usage(served):
     assert len(samples) == 3
     # transformers serve returns one choice whatever n is: the backend noticed and filled the rest
     assert engine.backend._native_n[url] is False
-    [entry] = engine.ledger.entries
-    assert entry.n == 3
-    assert entry.prompt_tokens and entry.prompt_tokens > 0
-    assert entry.completion_tokens == 18  # 3 samples x 6 tokens, all cut by length
+    # three calls, each of which paid for its prompt: an entry each in the ledger
+    entries = engine.ledger.entries
+    assert [e.n for e in entries] == [1, 1, 1]
+    assert entries[0].prompt_tokens and all(e.prompt_tokens == entries[0].prompt_tokens for e in entries)
+    assert [e.completion_tokens for e in entries] == [6, 6, 6]  # all cut by length
+    assert all(e.wall_seconds > 0 for e in entries)
+    assert engine.ledger.totals()["calls"] == 3
     assert all(s.finish_reason == "length" for s in samples)
+
+
+async def test_a_call_budget_counts_each_call_of_a_fan_out(served):
+    """A server that ignores n makes a call a sample: the budget counted one call for all of them."""
+    from ponder import BudgetExhausted
+
+    url, model_dir = served
+    backend = load_backend(f"openai:{model_dir}@{url}", cache=False)
+    request = GenerationRequest(messages=msgs(), n=3, max_tokens=4, temperature=1.0)
+    first = Engine(backend, budget=Budget(max_calls=5))
+    await first.generate(request)  # one call, then two more once the server is seen to ignore n
+    assert first.budget.calls_used == 3 == first.ledger.calls
+    # now the backend knows: a request of 3 samples is 3 calls, refused before any when 2 are left
+    with pytest.raises(BudgetExhausted, match="2 call[(]s[)] left, fewer than the 3 the next request takes"):
+        await first.generate(request)
+    assert first.ledger.calls == 3
+    again = Engine(backend, budget=Budget(max_calls=3))
+    assert len(await again.generate(request)) == 3 and again.budget.calls_used == 3 == again.ledger.calls
+
+
+async def test_a_token_budget_holds_where_the_prompt_cannot_be_counted(served):
+    """Without ?tokenizer= the prompt was taken as 4 characters a token: a server's chat template
+    and tokenizer made it longer, and the calls that shared the budget's end spent past it."""
+    url, model_dir = served
+    backend = load_backend(f"openai:{model_dir}@{url}", cache=False)
+    request = GenerationRequest(messages=msgs("Compute left to right: 567-227-134*4+24"), max_tokens=64,
+                                temperature=1.0)
+    for limit in (60, 150, 200, 150):  # the first without a reported prompt count yet, the rest with
+        engine = Engine(backend, budget=Budget(max_tokens=limit))
+        await asyncio.gather(*(engine.generate(request) for _ in range(4)), return_exceptions=True)
+        assert engine.ledger.total_tokens <= limit, (limit, engine.ledger.totals())
+        assert engine.ledger.calls or limit == 60  # 60 holds no call while the prompt is taken at its bound
 
 
 async def test_continuation_through_completions_with_client_side_template(served):
@@ -221,7 +256,7 @@ def test_one_backend_serves_successive_event_loops(served, http):
         assert (ep.poster is not None) == (http == "direct")
         if http != "httpx":
             await backend.aclose()
-        return samples, engine.ledger.entries[0].completion_tokens, transport
+        return samples, sum(e.completion_tokens for e in engine.ledger.entries), transport
 
     for _ in range(2):
         samples, tokens, transport = asyncio.run(once())

@@ -33,8 +33,9 @@ async def asolve(
     """Solve one question with a strategy on a model; the Result carries its ledger.
 
     ``model`` is a model spec (``embedded``, ``hf:PATH``, ``openai:MODEL@URL``, ``vllm:PATH``) or an
-    Engine; ``strategy`` a spec such as ``"sc(n=16)"`` or a Strategy; ``budget`` a Budget or a dict
-    with ``max_tokens`` / ``max_calls`` / ``max_seconds``.
+    Engine (whose budget's limits apply, afresh, unless ``budget`` is given, and whose streaming hooks
+    see the run); ``strategy`` a spec such as ``"sc(n=16)"`` or a Strategy; ``budget`` a Budget or a
+    dict with ``max_tokens`` / ``max_calls`` / ``max_seconds``.
     """
     from .strategies import build_strategy, run_strategy
 
@@ -44,9 +45,11 @@ async def asolve(
         raise QuestionError("the question is empty; give the text to answer, e.g. "
                             "'Compute left to right: 12+30*2'")
     strat = build_strategy(strategy)
-    limits = _budget(budget)
-    base = model if isinstance(model, Engine) else Engine.from_spec(model)
-    engine = base.for_problem(limits)
+    if isinstance(model, Engine):  # its limits (afresh) unless a budget is given, and its streaming hooks
+        engine = model.for_problem(None if budget is None else _budget(budget), on_token=model.on_token,
+                                   on_choice_token=model.on_choice_token, on_call=model.on_call)
+    else:
+        engine = Engine.from_spec(model).for_problem(_budget(budget))
     problem = question if isinstance(question, Problem) else Problem.from_question(question, answer=answer)
     return await run_strategy(strat, problem, engine)
 

@@ -9,13 +9,15 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import copy
+import math
 import time
+import weakref
 from typing import TYPE_CHECKING, Any, AsyncIterator, Callable
 
 from .budget import Budget
 from .errors import BudgetExhausted, CapabilityError, ContextLengthError, ContextWindowFull, ModelSpecError
 from .ledger import Ledger, LedgerEntry
-from .types import Capabilities, GenerationRequest, Sample
+from .types import Capabilities, Generation, GenerationRequest, Sample
 
 if TYPE_CHECKING:
     from .backends.base import Backend
@@ -228,14 +230,17 @@ class Engine:
         if prompt is None:
             room = self.budget.unclaimed_tokens()
             prompt = 0 if room is None else self._prompt_estimate(request, room)
-        async with self.budget.claim(request.max_tokens * n, prompt) as granted:
+        # a backend that makes a call a sample (a server that ignores n) needs that many calls, and
+        # pays for the prompt in each
+        calls = getattr(self.backend, "calls_for", lambda _r: 1)(request)
+        async with self.budget.claim(request.max_tokens * n, prompt * calls, calls=calls) as granted:
             per_sample = request.max_tokens if granted is None else max(1, granted // n)
             clamped = per_sample < request.max_tokens
             if clamped:
                 request = request.replace(max_tokens=per_sample)
             if self.budget.max_seconds is not None:  # the backend stops the call when time is up
                 request = request.replace(deadline=self.budget.started + self.budget.max_seconds)
-            return await self._generate(request, role, clamped, prompt, first)
+            return await self._generate(request, role, clamped, prompt * calls, first)
 
     def _prompt_estimate(self, request: GenerationRequest, room: int) -> int:
         """How many tokens the request's prompt holds: what a call claims of a token budget besides
@@ -250,12 +255,32 @@ class Engine:
 
     def prompt_tokens(self, request: GenerationRequest) -> int:
         """The tokens of ``request``'s prompt: exact where the backend renders the prompt itself
-        (hf); elsewhere its messages and prefix alone (the server's chat template adds a few), or
-        about 4 characters a token."""
+        (hf); its messages and prefix alone where it counts tokens but the server applies the chat
+        template (which adds a few). A backend that cannot count (a server without ``?tokenizer=``)
+        gets about 4 characters a token scaled by the most the server's reported prompt counts have
+        exceeded that (its template and its tokenizer), and until it has reported one the bound
+        that cannot fall short: a token a byte, and 64 for the template."""
         render = getattr(self.backend, "render", None)
         if render is not None:
             return self.estimate_tokens(render(request))
-        return self.estimate_tokens(_prompt_text(request))
+        text = _prompt_text(request)
+        counted = self.count_tokens(text) if text else 0
+        if counted is not None:
+            return counted
+        bound = len(text.encode()) + 64
+        scale = _PROMPT_SCALE.get(self.backend)
+        return bound if scale is None else min(bound, math.ceil(-(-len(text) // 4) * scale))
+
+    def _learn_prompt_scale(self, request: GenerationRequest, parts: list[Generation]) -> None:
+        """How many more tokens than 4 characters a token the server counts in a prompt (see
+        ``prompt_tokens``), from the calls just made; only where the backend cannot count."""
+        if getattr(self.backend, "render", None) is not None or self.count_tokens("x") is not None:
+            return
+        rough = max(1, -(-len(_prompt_text(request)) // 4))
+        for part in parts:
+            if part.usage.prompt_tokens:
+                scale = part.usage.prompt_tokens / rough
+                _PROMPT_SCALE[self.backend] = max(scale, _PROMPT_SCALE.get(self.backend, scale))
 
     async def _generate(self, request: GenerationRequest, role: str, clamped: bool, prompt: int = 0,
                         first: int | None = None) -> list[Sample]:
@@ -276,26 +301,28 @@ class Engine:
                 if s.finish_reason == "length":
                     s.finish_reason = "budget"
         usage = generation.usage
-        entry = self.ledger.record(
+        calls = [(part, self.ledger.record(
             role=role,
             model=self.model,
-            n=request.n,
-            usage=usage,
-            wall_seconds=wall,
-            finish_reasons=[s.finish_reason for s in samples],
+            n=len(part.samples) if generation.parts else request.n,
+            usage=part.usage,
+            wall_seconds=wall if part.wall_seconds is None else part.wall_seconds,
+            finish_reasons=[s.finish_reason for s in part.samples],
             num_parameters=self.capabilities().num_parameters,
-        )
+        )) for part in generation.parts or [generation]]  # an entry per call the backend made
+        self._learn_prompt_scale(request, [part for part, _ in calls])
         # what the backend did not count (a stream stopped at a deadline, a server that reports no
         # usage) is charged as the prompt's claim and the samples' tokens as far as they can be seen
         spent = (usage.prompt_tokens if usage.prompt_tokens is not None else prompt) + (usage.completion_tokens or 0)
         if usage.completion_tokens is None:
             spent += sum(self._seen_tokens(s) for s in samples)
-        self.budget.charge(spent)
+        self.budget.charge(spent, calls=len(calls))
         if sink is not None and not getattr(self.backend, "supports_streaming", False):
             for i, s in enumerate(samples):  # a backend that cannot stream: one delta each
                 sink(i, s.text)
         if self.on_call is not None:
-            self.on_call(entry, samples)
+            for part, entry in calls:
+                self.on_call(entry, part.samples)
         return samples
 
     def _seen_tokens(self, sample: Sample) -> int:
@@ -360,6 +387,10 @@ class Engine:
         if self.on_call is not None:
             self.on_call(entry, [])
         return value
+
+
+# per backend that cannot count tokens: the most its server's prompt counts exceeded 4 characters a token
+_PROMPT_SCALE: "weakref.WeakKeyDictionary[Any, float]" = weakref.WeakKeyDictionary()
 
 
 def _prompt_text(request: GenerationRequest) -> str:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import dataclasses
+import math
+import numbers
 from dataclasses import dataclass, field
 from typing import Any, Callable, Literal
 
@@ -78,8 +80,48 @@ class GenerationRequest:
     template_kwargs: dict[str, Any] = field(default_factory=dict)
     deadline: float | None = None
 
+    def __post_init__(self) -> None:
+        """Refuse values no backend can honour, naming the field, the value and what is accepted
+        (each backend would otherwise read them its own way: greedy for a negative temperature, one
+        sample for ``n=0``, or a bare torch error). A single stop string is taken as a list of one,
+        as the OpenAI API takes it; empty stop strings stop nothing and are dropped."""
+        _check_whole("n", self.n, 1)
+        _check_whole("max_tokens", self.max_tokens, 0)
+        _check_whole("min_tokens", self.min_tokens, 0)
+        if not _is_number(self.temperature) or not 0 <= self.temperature < math.inf:
+            raise ValueError(f"temperature={self.temperature!r} is not accepted: give a finite number >= 0 "
+                             "(0 is greedy decoding)")
+        if not _is_number(self.top_p) or not 0 < self.top_p <= 1:
+            raise ValueError(f"top_p={self.top_p!r} is not accepted: give a number above 0 and at most 1")
+        if self.seed is not None and not (_is_whole(self.seed) and -(2**63) <= self.seed < 2**63):
+            raise ValueError(f"seed={self.seed!r} is not accepted: give None or a whole number from -2**63 "
+                             "to 2**63 - 1 (a 64-bit seed)")
+        self.stop = _stop_list(self.stop)
+
     def replace(self, **changes: Any) -> "GenerationRequest":
         return dataclasses.replace(self, **changes)
+
+
+def _is_whole(value: Any) -> bool:
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, numbers.Real) and not isinstance(value, bool)
+
+
+def _check_whole(name: str, value: Any, least: int) -> None:
+    if not (_is_whole(value) and value >= least):
+        raise ValueError(f"{name}={value!r} is not accepted: give a whole number >= {least}")
+
+
+def _stop_list(stop: Any) -> list[str]:
+    """``stop`` as a list of non-empty strings: a string is one stop string, not its characters."""
+    if isinstance(stop, str):
+        stop = [stop]
+    if not isinstance(stop, (list, tuple)) or not all(isinstance(s, str) for s in stop):
+        raise ValueError(f"stop={stop!r} is not accepted: give a string or a list of strings")
+    return [s for s in stop if s]
 
 
 @dataclass
@@ -126,10 +168,16 @@ class Usage:
 
 @dataclass
 class Generation:
-    """What a backend returns for one request: the samples and the call's usage."""
+    """What a backend returns for one request: the samples and the call's usage.
+
+    A backend that served the request with several calls (n samples from a server that ignores
+    ``n``: one call each) lists each call's own generation in ``parts``, with its ``wall_seconds``,
+    so that the ledger has an entry per call: each call paid for its prompt."""
 
     samples: list[Sample]
     usage: Usage
+    parts: list[Generation] = field(default_factory=list)
+    wall_seconds: float | None = None  # a part's own time (the engine times a whole request itself)
 
 
 @dataclass

@@ -412,3 +412,32 @@ def test_choices_from_an_upstream_without_n_stream_side_by_side_too(tmp_path):
     for i, c in enumerate(whole):
         assert text[i] == [c.message.content, c.message.model_extra.get("reasoning_content") or ""], i
     assert min(pieces.values()) >= 5, pieces
+
+
+def test_streamed_choices_of_one_call_stay_apart_on_every_transport(ponder_upstream):
+    """A time budget makes the openai backend stream; with n > 1 the SDK transports filed every
+    choice's pieces under choice 0 (one garbled sample, then a fan-out for the rest, remembered as
+    'this server ignores n')."""
+    import asyncio
+
+    from ponder import Budget, Engine, GenerationRequest
+    from ponder.backends import load_backend
+
+    q = [{"role": "user", "content": "Compute left to right: 12+7*3"}]
+    request = GenerationRequest(messages=q, n=3, max_tokens=40, temperature=1.0, seed=1)
+
+    async def texts(http: str, streamed: bool) -> list[str]:
+        backend = load_backend(f"openai:embedded@{ponder_upstream.url}?http={http}&retries=0", cache=False)
+        engine = Engine(backend, budget=Budget(max_seconds=120) if streamed else None)
+        try:
+            samples = await engine.generate(request)
+        finally:
+            await backend.aclose()
+        assert [e.n for e in engine.ledger.entries] == [3], http  # one call: no fan-out
+        assert engine.ledger.entries[0].completion_tokens <= 3 * 40, (http, samples)
+        return [s.text for s in samples]
+
+    whole = asyncio.run(texts("direct", streamed=False))
+    assert len(set(whole)) > 1 and all(t.startswith("<think>") for t in whole)
+    for http in ("httpx", "aiohttp", "direct"):
+        assert asyncio.run(texts(http, streamed=True)) == whole, http

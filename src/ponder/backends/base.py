@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from typing import Any, Protocol, runtime_checkable
 
+from ..errors import ModelSpecError
 from ..types import Capabilities, Generation, GenerationRequest, Sample
 
 
@@ -19,13 +20,15 @@ class Backend(Protocol):
     def capabilities(self) -> Capabilities: ...
 
 
-def truncate_at_stop(text: str, stop: list[str]) -> tuple[str, bool]:
-    """Cut ``text`` at the earliest stop string (excluded, as in the OpenAI API)."""
+def truncate_at_stop(text: str, stop: list[str], after: int = 0) -> tuple[str, bool]:
+    """Cut ``text`` at the earliest stop string (excluded, as in the OpenAI API); ``after``: only a
+    stop string that ends past that many characters counts (one that ended within the first
+    ``min_tokens`` tokens did not stop the sample)."""
     cut = -1
     for s in stop:
         if not s:
             continue
-        i = text.find(s)
+        i = text.find(s, max(0, after - len(s) + 1))
         if i >= 0 and (cut < 0 or i < cut):
             cut = i
     return (text[:cut], True) if cut >= 0 else (text, False)
@@ -78,9 +81,50 @@ def render_chat(tokenizer: Any, request: GenerationRequest) -> str:
     if not messages:
         return ("" if prefix.startswith(bos) else bos) + prefix
     if getattr(tokenizer, "chat_template", None):
-        return tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=False,
-                                             **request.template_kwargs) + prefix
+        return _templated(tokenizer, messages, request.template_kwargs) + prefix
     return bos + "\n\n".join(m.get("content", "") for m in messages) + "\n" + prefix
+
+
+def _templated(tokenizer: Any, messages: list[dict[str, str]], kwargs: dict[str, Any]) -> str:
+    """The chat template applied to ``messages`` with its generation prompt. A template that refuses
+    them (Gemma's raises "System role not supported" on a system message) gets them again with the
+    system text folded into the first user turn, as other toolkits do; one that refuses those too
+    is a ModelSpecError naming the model and the template's message."""
+    from jinja2 import TemplateError
+
+    def apply(msgs: list[dict[str, str]]) -> str:
+        return tokenizer.apply_chat_template(msgs, add_generation_prompt=True, tokenize=False, **kwargs)
+
+    try:
+        return apply(messages)
+    except TemplateError as exc:
+        failure = exc
+        folded = fold_system(messages)
+        if folded is not messages:
+            try:
+                return apply(folded)
+            except TemplateError as again:
+                failure = again
+    model = getattr(tokenizer, "name_or_path", "") or "this model"
+    raise ModelSpecError(f"the chat template of {model} cannot render these messages: {failure}") from failure
+
+
+def fold_system(messages: list[dict[str, str]]) -> list[dict[str, str]]:
+    """``messages`` with their leading system messages folded into the first user turn (system
+    text, blank line, user text), for chat templates without a system role; ``messages`` itself
+    when it has no system message first."""
+    lead = 0
+    while lead < len(messages) and messages[lead].get("role") == "system":
+        lead += 1
+    if not lead:
+        return messages
+    system = "\n\n".join(m.get("content", "") for m in messages[:lead])
+    rest = list(messages[lead:])
+    for i, m in enumerate(rest):
+        if m.get("role") == "user":
+            rest[i] = {**m, "content": f"{system}\n\n{m.get('content', '')}"}
+            return rest
+    return [{"role": "user", "content": system}, *rest]
 
 
 # how model servers and engines say a prompt does not fit: OpenAI and vLLM ("maximum context

@@ -46,13 +46,18 @@ class HFBackend:
         self.path = Path(path).expanduser()
         check_model_dir(self.path)
         self.name = name or f"hf:{self.path}"
+        # whatever fails while loading the files (a missing tokenizer, weights that do not fit
+        # config.json, a truncated safetensors file) is the model directory's fault, not Ponder's
         try:
             self.tokenizer = AutoTokenizer.from_pretrained(self.path, local_files_only=True)
+        except Exception as exc:  # noqa: BLE001
+            raise ModelSpecError(f"cannot load the tokenizer of {str(self.path)!r}: {_reason(exc)}") from exc
+        try:
             self.model = AutoModelForCausalLM.from_pretrained(
                 self.path, local_files_only=True, dtype=getattr(torch, dtype)
             ).to(device)
-        except (OSError, ValueError, KeyError) as exc:
-            raise ModelSpecError(f"cannot load a causal LM from {str(self.path)!r}: {exc}") from exc
+        except Exception as exc:  # noqa: BLE001
+            raise ModelSpecError(f"cannot load a causal LM from {str(self.path)!r}: {_reason(exc)}") from exc
         self.model.eval()
         self.device = device
         self.threads = _threads_for(int(self.model.num_parameters()))
@@ -181,10 +186,16 @@ class HFBackend:
                 len(self._prefix_cache) > 1 and sum(map(len, self._prefix_cache)) > self.prefix_cache_tokens):
             self._prefix_cache.popitem(last=False)
 
+    def stop_after(self, ids: list[int], min_tokens: int) -> int:
+        """The characters of ``ids`` that no stop string may end in: those of the tokens before
+        token ``min_tokens`` (a sample does not stop before it has ``min_tokens`` tokens)."""
+        return len(self.decode(ids[: min_tokens - 1])) if min_tokens > 1 else 0
+
     def _emit(self, on_token: TokenCallback, i: int, ids: list[int], emitted: str, stop: list[str],
-              final: bool) -> str:
-        """Stream the new text of sample ``i``, holding back what could still become a stop string."""
-        text, _ = truncate_at_stop(self.decode(ids), stop)
+              final: bool, after: int = 0) -> str:
+        """Stream the new text of sample ``i``, holding back what could still become a stop string
+        (one ending past ``after`` characters: see ``stop_after``)."""
+        text, _ = truncate_at_stop(self.decode(ids), stop, after)
         if not final and stop:
             hold = max(len(s) for s in stop) - 1
             text = text[: max(len(emitted), len(text) - hold)]
@@ -211,10 +222,10 @@ class HFBackend:
         return torch.multinomial(probs, 1, generator=gen)[:, 0]
 
     def _sample(self, prompt_text: str, ids: list[int], logps: list[float] | None, finish: str,
-                stop: list[str]) -> Sample:
+                stop: list[str], min_tokens: int = 0) -> Sample:
         text_ids = ids[:-1] if ids and ids[-1] in self.eos_ids else ids
         full = self.decode(text_ids)
-        text, cut = truncate_at_stop(full, stop)
+        text, cut = truncate_at_stop(full, stop, self.stop_after(text_ids, min_tokens))
         matched = next((s for s in stop if s and full[len(text):].startswith(s)), None) if cut else None
         reasoning = None
         if self.think_ids is not None:
@@ -270,6 +281,15 @@ class HFBackend:
     async def forward_logits(self, ids: list[int]) -> Any:
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self._executor, self.forward_logits_sync, ids)
+
+
+def _reason(exc: Exception) -> str:
+    """What failed while loading, in one line: the error's type and message, and for weights whose
+    sizes differ from config.json (transformers points at a report it logged) what that means."""
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    if "mismatched_sizes" in text:
+        return "the sizes of its weights do not match its config.json"
+    return text if isinstance(exc, (OSError, ValueError, KeyError)) else f"{type(exc).__name__}: {text}"
 
 
 def _common_prefix(a: tuple[int, ...], b: list[int]) -> int:

@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable
 
 from ..types import Generation, GenerationRequest, Usage
+from .base import truncate_at_stop
 
 if TYPE_CHECKING:
     from .hf import HFBackend
@@ -170,8 +171,6 @@ class BatchDecoder:
         import torch
 
         b, req = self.b, job.request
-        if "" in req.stop:  # an empty stop string would end every sample at its first token
-            job.request = req = req.replace(stop=[s for s in req.stop if s])
         job.prompt_text = b.render(req)
         job.prompt_ids = b.encode(job.prompt_text) or [b.tokenizer.bos_token_id or 0]
         b.check_fits(len(job.prompt_ids), generate=req.max_tokens > 0)
@@ -301,7 +300,7 @@ class BatchDecoder:
             job.logps[i].append(logp)
         if tok in b.eos_ids:
             job.finish[i] = "stop"
-        elif req.stop and any(s in b.decode(job.generated[i][-job.stop_tail:]) for s in req.stop):
+        elif self._at_stop(job, job.generated[i]):
             job.finish[i] = "stop"
         elif len(job.generated[i]) >= job.max_tokens:
             job.finish[i] = "length"
@@ -311,16 +310,27 @@ class BatchDecoder:
             text_ids = job.generated[i][:-1] if job.finish[i] == "stop" and tok in b.eos_ids else job.generated[i]
             try:
                 job.emitted[i] = b._emit(job.on_token, i, text_ids, job.emitted[i], req.stop,
-                                         final=job.finish[i] is not None)
+                                         final=job.finish[i] is not None, after=b.stop_after(text_ids, req.min_tokens))
             except Exception as exc:  # noqa: BLE001 - the caller's callback failed: so does its job
                 _fail(job, exc)
                 job.cancelled = True  # its other rows leave at the next step
         return job.finish[i] is None
 
+    def _at_stop(self, job: DecodeJob, ids: list[int]) -> bool:
+        """Whether the newest token completed a stop string. As in vLLM, none counts before
+        ``min_tokens`` tokens: a stop string must end in token ``min_tokens`` or a later one."""
+        req = job.request
+        if not req.stop or len(ids) < req.min_tokens:
+            return False
+        if req.min_tokens and len(ids) - req.min_tokens < job.stop_tail:  # one that ended earlier is still in view
+            _, cut = truncate_at_stop(self.b.decode(ids), req.stop, after=self.b.stop_after(ids, req.min_tokens))
+            return cut
+        return any(s in self.b.decode(ids[-job.stop_tail:]) for s in req.stop)
+
     def _complete(self, job: DecodeJob) -> None:
         b, req = self.b, job.request
         samples = [b._sample(job.prompt_text, job.generated[i], job.logps[i] if req.logprobs else None,
-                             job.finish[i] or "length", req.stop) for i in range(job.n)]
+                             job.finish[i] or "length", req.stop, req.min_tokens) for i in range(job.n)]
         reasoning = sum(s.reasoning_tokens or 0 for s in samples) if b.think_ids is not None else None
         usage = Usage(prompt_tokens=len(job.prompt_ids), cached_prompt_tokens=job.reused,
                       completion_tokens=sum(len(g) for g in job.generated), reasoning_tokens=reasoning)

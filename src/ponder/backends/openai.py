@@ -143,7 +143,14 @@ class OpenAIBackend:
         if self._tokenizer is None:
             from transformers import AutoTokenizer
 
-            self._tokenizer = AutoTokenizer.from_pretrained(self.config.tokenizer, local_files_only=True)
+            path = Path(self.config.tokenizer).expanduser()
+            try:
+                self._tokenizer = AutoTokenizer.from_pretrained(path, local_files_only=True)
+            except Exception as exc:  # noqa: BLE001 - a directory without usable tokenizer files
+                reason = " ".join(str(exc).split()) or type(exc).__name__
+                raise ModelSpecError(f"tokenizer={self.config.tokenizer!r}: cannot load a tokenizer from "
+                                     f"{str(path)!r} (it needs the files saved by a tokenizer's "
+                                     f"save_pretrained): {reason}") from exc
         return self._tokenizer
 
     async def _with_retries(self, ep: _Endpoint, make_call: Any, path: str = "") -> tuple[Any, int]:
@@ -193,6 +200,7 @@ class OpenAIBackend:
         ep = self._pick_endpoint()
         if request.n > 1 and not self._native_n.get(ep.url, True):
             return await self._fan_out(request, on_token)
+        start = time.perf_counter()
         gen = await self._one_call(ep, request, continuing, on_token)
         if len(gen.samples) < request.n:  # the server ignored or refused n: remember, fill the rest
             self._native_n[ep.url] = False
@@ -201,8 +209,17 @@ class OpenAIBackend:
             rest = await self._fan_out(request.replace(n=request.n - got,
                                                        seed=None if request.seed is None else request.seed + got),
                                        on_token, first=got)
-            gen = Generation(samples=gen.samples + rest.samples, usage=gen.usage + rest.usage)
+            gen.wall_seconds = time.perf_counter() - start
+            gen = Generation(samples=gen.samples + rest.samples, usage=gen.usage + rest.usage,
+                             parts=[gen, *rest.parts])
         return gen
+
+    def calls_for(self, request: GenerationRequest) -> int:
+        """The calls ``request`` takes: one, or one a sample where a server of the pool was seen to
+        ignore ``n`` (what a call budget must hold for it)."""
+        if request.n > 1 and not all(self._native_n.get(url, True) for url in self.config.urls):
+            return request.n
+        return 1
 
     async def _fan_out(self, request: GenerationRequest, on_token: Callable[[int, str], None] | None = None,
                        first: int = 0) -> Generation:
@@ -213,16 +230,20 @@ class OpenAIBackend:
         def under(k: int) -> Callable[[int, str], None] | None:
             return None if on_token is None else (lambda _i, delta: on_token(k, delta))
 
-        calls = [self._one_call(self._pick_endpoint(), request.replace(
-            n=1, seed=None if request.seed is None else request.seed + i), continuing, under(first + i))
-            for i in range(request.n)]
-        gens = await asyncio.gather(*calls)
+        async def timed(i: int) -> Generation:
+            start = time.perf_counter()
+            gen = await self._one_call(self._pick_endpoint(), request.replace(
+                n=1, seed=None if request.seed is None else request.seed + i), continuing, under(first + i))
+            gen.wall_seconds = time.perf_counter() - start
+            return gen
+
+        gens = await asyncio.gather(*(timed(i) for i in range(request.n)))
         usage = Usage(prompt_tokens=None)
         samples: list[Sample] = []
         for g in gens:
             samples.extend(g.samples)
             usage = usage + g.usage
-        return Generation(samples=samples, usage=usage)
+        return Generation(samples=samples, usage=usage, parts=list(gens))
 
     async def _one_call(self, ep: _Endpoint, request: GenerationRequest, continuing: bool,
                         on_token: Callable[[int, str], None] | None = None) -> Generation:

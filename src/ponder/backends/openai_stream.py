@@ -51,11 +51,12 @@ def sdk_chunk(chunk: Any) -> dict[str, Any]:
         lp = getattr(ch, "logprobs", None)
         if lp is not None:
             said["logprobs"] = lp if isinstance(lp, dict) else lp.model_dump()
+        index = getattr(ch, "index", 0) or 0  # which choice of n this piece belongs to
         if delta is None:  # a completions chunk
-            choices.append({"text": ch.text, "finish_reason": ch.finish_reason, **said})
+            choices.append({"index": index, "text": ch.text, "finish_reason": ch.finish_reason, **said})
             continue
         extra = getattr(delta, "model_extra", None) or {}
-        choices.append({"finish_reason": ch.finish_reason, **said, "delta": {
+        choices.append({"index": index, "finish_reason": ch.finish_reason, **said, "delta": {
             "content": delta.content,
             "reasoning_content": getattr(delta, "reasoning_content", None) or extra.get("reasoning_content"),
             "reasoning": extra.get("reasoning")}})
