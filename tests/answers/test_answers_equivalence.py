@@ -72,6 +72,10 @@ def test_normalize_is_idempotent():
         (r"\left( 3, \frac{\pi}{2} \right)", r"(3, \pi/2)"),
         (r"\text{(C)}", "C"),
         ("$5$", "5"),
+        (r"10\text{ cm}", "10"),  # a unit on one side only is left to math-verify
+        (r"5\text{ hours}", "5 hour"),  # the same unit
+        (r"864 \mbox{ inches}^2", r"864\text{ inches}^2"),
+        ("52_8", "52_{8}"),  # the same base
     ],
 )
 def test_answers_equal_true(a, b):

@@ -53,6 +53,14 @@ def test_boxed_method_and_priority():
         ("So the answer is 3.5.", "3.5"),
         ("Final Answer:\n\n$12$", "12"),
         (r"ANSWER: \(2\sqrt{3}\)", r"2\sqrt{3}"),
+        ("The answer is 2. Wait, no, the answer is 3.", "3"),  # restated answers: the last wins
+        ("<think> 567-227=340; Wait, 340+227=567 ok </think> Answer: 848", "848"),  # lab model
+        ("Answer: 840\nWait, 840-340=500 no. Answer: 848", "848"),
+        ("The answer is Evelyn.", "Evelyn"),
+        ("So the answer is x = 2.", "x = 2"),
+        ("The final answer is:\n\n42", "42"),
+        ("Some work.\nMy answer: 12", "12"),
+        ("The answer is $12$ dollars.", "12"),  # a TeX pair is math, not money
     ],
 )
 def test_answer_line(text, expected):

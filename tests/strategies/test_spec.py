@@ -83,3 +83,11 @@ def test_a_backslash_that_makes_a_control_character_is_refused():
     for ok in (r"budget(answer_prompt=r'\boxed{}')", r"budget(answer_prompt='\\boxed{}')"):
         assert parse_spec(ok).args["answer_prompt"] == "\\boxed{}"
     assert parse_spec(r"budget(answer_prompt='Answer:\n\t')").args["answer_prompt"] == "Answer:\n\t"
+
+
+def test_a_seed_past_what_a_sampler_takes_is_refused_when_built():
+    """cot(seed=2**70) reached the sampler, which raised; samples take seed + i, so 62 bits are left."""
+    with pytest.raises(StrategySpecError, match=re.escape("sc: seed=4611686018427387904 is out of range: give a "
+                                                          "whole number from -2**62 to 2**62 - 1. Keys of sc")):
+        build_strategy(f"sc(n=2, seed={2**62})")
+    assert build_strategy(f"mcts(seed={-(2**62)})").params.seed == -(2**62)

@@ -7,6 +7,18 @@
   symbolic expressions.
 * :func:`group_answers` groups equivalent answers for majority voting.
 
+Numbers: a mixed number is its value (``2 3/4`` and ``137 \\frac{1}{2}`` are
+``11/4`` and ``275/2``); digit groups apart by a space or by ``", "`` are never
+one number (``1 2`` is not ``12``, ``1, 100`` is not ``1100``; ``1,000`` is);
+two whole numbers, and any two numbers for ``kind="gsm8k"``, compare exactly,
+other numbers within :data:`REL_TOL`.
+
+Before math-verify (which is lenient there) answers of different forms are
+unequal: both with units and the units differ (``10\\text{ cm}`` vs
+``10\\text{ m}``, ``5 hours`` vs ``5 minutes``; a unit on one side only is
+left to math-verify, which ignores it), numbers in different bases
+(``52_8`` vs ``52_9``), a set ``\\{...\\}`` against a tuple or interval.
+
 Timeouts
 --------
 math-verify's own timeouts (``parsing_timeout`` / ``timeout_seconds``) rely
@@ -42,7 +54,7 @@ from concurrent.futures import TimeoutError as FutureTimeout
 from decimal import Decimal, InvalidOperation
 from fractions import Fraction
 
-from .extract import _match_brace
+from .extract import _match_brace, ascii_minus
 
 __all__ = ["answers_equal", "normalize", "group_answers", "REL_TOL"]
 
@@ -69,6 +81,8 @@ _TEXT_CMDS = re.compile(r"\\(?:text|textbf|textrm|textit|mathrm|mathbf|mbox|oper
 _SPACING = re.compile(r"\\[,;:!]|\\q?quad(?![A-Za-z])|(?<!\\)\\(?=\s)|~")
 _NUMERIC = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)")
 _THOUSANDS = re.compile(r"[+-]?\d{1,3}(?:,\d{3})+(?:\.\d+)?")
+_MIXED = re.compile(r"([+-]?)(\d+)(?:\s+(\d+)/(\d+)|\s*\\frac\{(\d+)\}\{(\d+)\})")
+_LISTED = re.compile(r"\d,\s+\d")
 
 
 def _unwrap_commands(s: str, pattern: re.Pattern) -> str:
@@ -98,15 +112,41 @@ def _canonical_number(s: str) -> str | None:
     return format(d.normalize(), "f")
 
 
+def _mixed_number(s: str) -> str | None:
+    """``"2 3/4"`` / ``"137 \\frac{1}{2}"`` -> ``"11/4"`` / ``"275/2"`` (a whole number
+    and a proper fraction), else ``None``."""
+    m = _MIXED.fullmatch(s.strip())
+    if not m:
+        return None
+    sign, whole = m.group(1), int(m.group(2))
+    num, den = (int(g) for g in (m.group(3, 4) if m.group(3) is not None else m.group(5, 6)))
+    if not 0 < num < den:
+        return None
+    value = whole + Fraction(num, den)
+    return str(-value if sign == "-" else value)
+
+
+def _squeeze(s: str) -> str:
+    """Remove whitespace, but keep one space between two digits (``1 2`` is not ``12``)."""
+    out: list[str] = []
+    for part in s.split():
+        if out and out[-1][-1].isdigit() and part[0].isdigit():
+            out.append(" ")
+        out.append(part)
+    return "".join(out)
+
+
 def normalize(answer: str) -> str:
     """Canonical key of an answer, used to group equal answers cheaply.
 
-    Strips whitespace, ``$``, math delimiters, ``\\text{}``-like wrappers,
-    ``\\left`` / ``\\right``, spacing commands and a trailing ``.``; unifies
-    ``\\dfrac`` / ``\\tfrac`` to ``\\frac``; canonicalizes plain numbers
-    (``1,000`` -> ``1000``, ``2.50`` -> ``2.5``, ``-0`` -> ``0``).
+    Strips whitespace (but for one space between two digits), ``$``, math
+    delimiters, ``\\text{}``-like wrappers, ``\\left`` / ``\\right``, spacing
+    commands and a trailing ``.``; unifies ``\\dfrac`` / ``\\tfrac`` to ``\\frac``
+    and Unicode minus signs to ``-``; canonicalizes plain numbers (``1,000`` ->
+    ``1000``, ``2.50`` -> ``2.5``, ``-0`` -> ``0``; not ``1, 000``, a list) and
+    mixed numbers (``2 3/4`` -> ``11/4``).
     """
-    s = answer.strip()
+    s = ascii_minus(answer).strip()
     for left, right in (("\\(", "\\)"), ("\\[", "\\]")):
         if s.startswith(left) and s.endswith(right):
             s = s[len(left) : -len(right)]
@@ -115,9 +155,12 @@ def normalize(answer: str) -> str:
     s = re.sub(r"\\(?:left|right)(?![A-Za-z])", "", s)
     s = re.sub(r"\\[dt]frac(?![A-Za-z])", r"\\frac", s)
     s = _SPACING.sub("", s)
-    s = "".join(s.split())
-    s = s.rstrip(".")
-    num = _canonical_number(s)
+    mixed = _mixed_number(s.rstrip("."))
+    if mixed is not None:
+        return mixed
+    listed = _LISTED.search(s) is not None
+    s = _squeeze(s).rstrip(".")
+    num = None if listed else _canonical_number(s)
     return num if num is not None else s
 
 
@@ -144,11 +187,84 @@ def _as_number(s: str) -> tuple[Fraction, bool] | None:
     return None
 
 
-def _numbers_equal(x: tuple[Fraction, bool], y: tuple[Fraction, bool]) -> bool:
+def _numbers_equal(x: tuple[Fraction, bool], y: tuple[Fraction, bool], exact: bool = False) -> bool:
+    """Exactly when ``exact``, when neither is written as a decimal or when both are
+    whole numbers (``1234567`` is not ``1234567.0000001``); else within :data:`REL_TOL`."""
     (a, a_dec), (b, b_dec) = x, y
-    if not (a_dec or b_dec):
+    if exact or not (a_dec or b_dec) or (a.denominator == 1 and b.denominator == 1):
         return a == b
     return math.isclose(a, b, rel_tol=REL_TOL, abs_tol=0.0) or a == b
+
+
+# --------------------------------------------------------------------------
+# Forms math-verify would wrongly call equal: units, bases, sets
+# --------------------------------------------------------------------------
+
+_UNIT_TEXT = re.compile(
+    r"[\d}]\s*\\(?:text|textrm|mbox|mathrm)\s*\{\s*(?P<unit>[A-Za-z][A-Za-z .]*?)\s*\}"
+    r"\s*(?P<exp>\^\s*\{?\s*\d+\s*\}?)?\s*\.?\s*$"
+)
+_UNIT_WORD = re.compile(
+    r"[-+]?\d[\d,]*(?:\.\d+)?\s+(?P<unit>[A-Za-z]+)"
+    r"\s*(?P<exp>\^\s*\{?\s*\d+\s*\}?)?\s*\.?"
+)
+_UNIT_ALIASES = {"feet": "foot", "ft": "foot", "hrs": "hour", "hr": "hour", "mins": "minute", "min": "minute",
+                 "secs": "second", "sec": "second", "inches": "inch", "in": "inch"}
+_BASE = re.compile(r"\(?(?P<digits>[0-9A-Z]+)\)?_\{?(?P<base>\d+)\}?")
+
+
+def _plain(answer: str) -> str:
+    """``answer`` without ``$``, math delimiters and LaTeX spacing (for the form checks)."""
+    s = answer.strip().replace("\\$", "").replace("$", "")
+    for left, right in (("\\(", "\\)"), ("\\[", "\\]")):
+        if s.startswith(left) and s.endswith(right):
+            s = s[len(left) : -len(right)]
+    return _SPACING.sub(" ", s).strip()
+
+
+def _unit(answer: str) -> str | None:
+    """The unit of ``number unit`` (``10\\text{ cm}``, ``12 cm^2``, ``5 hours``), in one
+    spelling (lower case, singular, exponent appended: ``inches^2`` -> ``inch2``)."""
+    s = _plain(answer)
+    m = _UNIT_TEXT.search(s) or _UNIT_WORD.fullmatch(s)
+    if m is None:
+        return None
+    unit = re.sub(r"[\s.]", "", m.group("unit").lower())
+    if unit in _UNIT_ALIASES:
+        unit = _UNIT_ALIASES[unit]
+    elif unit.endswith(("ches", "shes", "xes", "sses")):
+        unit = unit[:-2]
+    elif len(unit) > 2 and unit.endswith("s") and not unit.endswith("ss"):
+        unit = unit[:-1]
+    return unit + re.sub(r"\D", "", m.group("exp") or "")
+
+
+def _base(answer: str) -> tuple[str, str] | None:
+    """``(digits, base)`` of a number written with a base subscript (``52_8``, ``4210_{5}``)."""
+    m = _BASE.fullmatch("".join(_plain(answer).split()))
+    return (m.group("digits").lstrip("0") or "0", m.group("base")) if m else None
+
+
+def _shape(key: str) -> str | None:
+    """``"set"`` for ``\\{...\\}``, ``"tuple"`` for a tuple or interval (normalized key)."""
+    if key.startswith("\\{") and key.endswith("\\}"):
+        return "set"
+    if key[:1] in "([" and key[-1:] in ")]":
+        return "tuple"
+    return None
+
+
+def _forms_differ(a: str, b: str, na: str, nb: str) -> bool:
+    """True when ``a`` and ``b`` cannot be equal whatever math-verify says: both have
+    units and they differ, both have base subscripts and the numbers differ, or one is
+    a set and the other a tuple or interval (``na`` / ``nb``: their normalized keys)."""
+    ua, ub = _unit(a), _unit(b)
+    if ua is not None and ub is not None and ua != ub:
+        return True
+    ba, bb = _base(a), _base(b)
+    if ba is not None and bb is not None and ba != bb:
+        return True
+    return {_shape(na), _shape(nb)} == {"set", "tuple"}
 
 
 # --------------------------------------------------------------------------
@@ -238,8 +354,8 @@ def _cheap_equal(a: str, b: str, kind: str) -> bool | None:
         return False
     xa, xb = _as_number(na), _as_number(nb)
     if xa is not None and xb is not None:
-        return _numbers_equal(xa, xb)
-    if kind in _NUMBER_KINDS:
+        return _numbers_equal(xa, xb, exact=kind == "gsm8k")
+    if kind in _NUMBER_KINDS or _forms_differ(a, b, na, nb):
         return False
     return None
 
@@ -261,7 +377,7 @@ def answers_equal(a: str, b: str, kind: str = "auto", timeout: float = 5.0) -> b
         b: answer to check.
         kind: ``"auto"`` / ``"math"`` / ``"boxed"``: cheap checks, then
             math-verify; ``"number"`` / ``"gsm8k"``: numeric comparison
-            (falls back to normalized string equality); ``"string"`` /
+            (``"gsm8k"`` exactly; falls back to normalized string equality); ``"string"`` /
             ``"code"``: exact match after whitespace normalisation.
         timeout: seconds allowed for the math-verify comparison (see the
             module docstring); a timeout counts as not equal.
@@ -293,10 +409,15 @@ def group_answers(
 ) -> list[list[int]]:
     """Group indices of equivalent answers (``None`` / empty values excluded).
 
-    Answers are first bucketed by :func:`normalize` key; buckets are then
-    merged greedily when their representatives (first member) are
-    :func:`answers_equal`.  Groups are ordered by first appearance and hold
-    sorted indices; sort by ``len`` for majority voting.
+    Answers are first bucketed by :func:`normalize` key.  Buckets are then
+    merged greedily in the order of their keys (not of the answers, so the
+    grouping does not depend on the order of the answers even though
+    equivalence need not be transitive: ``50%`` equals both ``50`` and
+    ``0.5``): a bucket joins the first group whose representative is
+    :func:`answers_equal` to its own (a representative is the shortest, then
+    smallest, answer of the first bucket of a group).  Groups are ordered by
+    first appearance and hold sorted indices; sort by ``len`` for majority
+    voting.
     """
     buckets: dict[str, list[int]] = {}
     for i, value in enumerate(values):
@@ -307,13 +428,14 @@ def group_answers(
             continue
         buckets.setdefault(key, []).append(i)
 
-    groups: list[list[int]] = []
-    for members in buckets.values():
-        rep = values[members[0]]
-        for group in groups:
-            if answers_equal(values[group[0]], rep, kind=kind, timeout=timeout):
+    groups: list[tuple[str, list[int]]] = []
+    for key in sorted(buckets):
+        members = buckets[key]
+        rep = min((values[i] for i in members), key=lambda v: (len(v), v))
+        for group_rep, group in groups:
+            if answers_equal(group_rep, rep, kind=kind, timeout=timeout):
                 group.extend(members)
                 break
         else:
-            groups.append(list(members))
-    return [sorted(g) for g in groups]
+            groups.append((rep, list(members)))
+    return sorted((sorted(g) for _, g in groups), key=lambda g: g[0])

@@ -11,26 +11,45 @@ Extraction methods (``method`` names), tried in this order for ``kind="auto"``:
     The last complete ``\\boxed{...}`` / ``\\fbox{...}``; nested braces are
     handled by a brace matcher (escaped ``\\{`` / ``\\}`` are skipped).
 ``"answer_line"``
-    The last ``Final Answer:`` / ``Answer:`` / ``The (final) answer is ...``
-    (case-insensitive), rest of the line, with ``$...$`` wrappers, markdown
-    bold and a trailing period stripped.
+    The last answer statement (case-insensitive), rest of its line, with ``$...$``
+    wrappers, markdown bold and a trailing period stripped.  Explicit forms
+    (``Final Answer: X``, ``The final answer is X``, an ``Answer:`` label) win
+    over ``the answer is X`` in prose; among one kind the last wins (models
+    restate answers).  Not answers: a lower-case ``answer:`` right after a
+    lower-case word (``let me verify my answer: 3*7 = 21``), and ``the answer
+    is`` followed by a word instead of a value (``is correct``, ``is not``,
+    ``isn't``).  See :func:`answer_line`.
 ``"gsm8k"``
     The last GSM8K-style ``#### N`` marker.
 ``"last_number"``
     The last number in the text (``1,234`` -> ``1234``, negatives, decimals,
     fractions such as ``3/4`` and ``\\frac{3}{4}`` -> ``3/4``).
 ``"code"``
-    (only for ``kind="code"``) the body of the last fenced code block.
+    (only for ``kind="code"``) a fenced code block, see :func:`extract_code`.
+
+Dollar signs: a ``$...$`` pair is math only as TeX/pandoc write it (no space
+after the opening ``$`` or before the closing one, which is not followed by a
+digit); ``\\$`` is an escaped dollar sign.  Other ``$`` are currency and are
+dropped: ``The answer is $12 + $5 = $17.`` gives ``12 + 5 = 17``.
+
+Minus signs: U+2212 (and a figure/en dash or a full-width hyphen-minus right
+before a digit) read as ``-`` for every kind but ``"code"``.
 
 Thinking spans: text outside ``<think>...</think>`` (typically after
 ``</think>``) is searched first; text inside a thinking span (including an
 unclosed ``<think>`` or a leading span closed by ``</think>`` whose opening tag
 was part of the prompt) is only a fallback.  Answers found there carry a
 ``"think:"`` prefix on the method name, e.g. ``"think:boxed"``.
+
+Every method runs in time linear in the text: braces are matched in one pass,
+an answer statement's value is read from at most :data:`MAX_ANSWER_LINE`
+characters of its line, and at most :data:`MAX_STATEMENTS` statements of each
+kind are read.
 """
 
 from __future__ import annotations
 
+import ast
 import re
 from dataclasses import dataclass
 from typing import Callable
@@ -38,6 +57,9 @@ from typing import Callable
 __all__ = [
     "Extraction",
     "KINDS",
+    "MAX_ANSWER_LINE",
+    "MAX_STATEMENTS",
+    "ascii_minus",
     "extract_answer",
     "extract_code",
     "last_boxed",
@@ -47,6 +69,10 @@ __all__ = [
 
 KINDS = ("auto", "math", "gsm8k", "number", "code", "boxed", "string")
 THINK_PREFIX = "think:"
+#: characters of an answer statement's line read for its value
+MAX_ANSWER_LINE = 2000
+#: answer statements of each kind read, from the last one back
+MAX_STATEMENTS = 100
 
 
 @dataclass(frozen=True)
@@ -67,10 +93,11 @@ class Extraction:
 
 
 # --------------------------------------------------------------------------
-# Thinking spans
+# Thinking spans and minus signs
 # --------------------------------------------------------------------------
 
 _THINK_TAG = re.compile(r"<(/?)think>", re.IGNORECASE)
+_MINUS = re.compile(r"\u2212|(?<![\w.)\]}])[\u2012\u2013\ufe63\uff0d](?=\d)")
 
 
 def split_think(text: str) -> tuple[str, str]:
@@ -96,11 +123,20 @@ def split_think(text: str) -> tuple[str, str]:
     return "\n".join(outside_parts), "\n".join(inside_parts)
 
 
+def ascii_minus(text: str) -> str:
+    """``text`` with Unicode minus signs as ``-``: U+2212 always; a figure or en dash
+    (U+2012, U+2013) or a small/full-width hyphen-minus only right before a digit and
+    not after a word, number or bracket (``2–3`` stays a range)."""
+    return _MINUS.sub("-", text)
+
+
 # --------------------------------------------------------------------------
 # \boxed{...}
 # --------------------------------------------------------------------------
 
 _BOX_CMD = re.compile(r"\\(?:boxed|fbox)(?![A-Za-z])")
+_BRACE_EVENT = re.compile(r"\\.|[{}]", re.DOTALL)
+_BARE_TOKEN = re.compile(r"[^\s$]+")
 
 
 def _match_brace(text: str, open_pos: int) -> int | None:
@@ -127,19 +163,31 @@ def _match_brace(text: str, open_pos: int) -> int | None:
     return None
 
 
-def _boxed_content(text: str, match: re.Match) -> str | None:
+def _brace_pairs(text: str, start: int = 0) -> dict[int, int]:
+    """Map the position of every ``{`` from ``start`` on to that of its matching ``}``,
+    in one pass (escaped ``\\{`` / ``\\}`` do not count); unbalanced ``{`` are absent."""
+    stack: list[int] = []
+    pairs: dict[int, int] = {}
+    for m in _BRACE_EVENT.finditer(text, start):
+        ch = m.group(0)
+        if ch == "{":
+            stack.append(m.start())
+        elif ch == "}" and stack:
+            pairs[stack.pop()] = m.start()
+    return pairs
+
+
+def _boxed_content(text: str, match: re.Match, pairs: dict[int, int]) -> str | None:
     """Content of the box command starting at ``match`` (or ``None``)."""
     i = match.end()
     while i < len(text) and text[i] in " \t":
         i += 1
     if i < len(text) and text[i] == "{":
-        end = _match_brace(text, i)
-        if end is None:
-            return None
-        return text[i + 1 : end]
+        end = pairs.get(i)
+        return None if end is None else text[i + 1 : end]
     if i > match.end():
         # "\\boxed 5" form: a single token up to whitespace or '$'
-        m = re.match(r"[^\s$]+", text[i:])
+        m = _BARE_TOKEN.match(text, i)
         if m:
             return m.group(0)
     return None
@@ -152,24 +200,51 @@ def last_boxed(text: str) -> str | None:
     ``\\frac{1}{\\sqrt{2}}``).  Empty or unbalanced boxes are skipped in
     favour of an earlier complete one; ``None`` if there is none.
     """
-    for match in reversed(list(_BOX_CMD.finditer(text))):
-        content = _boxed_content(text, match)
+    matches = list(_BOX_CMD.finditer(text))
+    if not matches:
+        return None
+    pairs = _brace_pairs(text, matches[0].end())
+    for match in reversed(matches):
+        content = _boxed_content(text, match, pairs)
         if content is not None and content.strip():
             return content.strip()
     return None
 
 
 # --------------------------------------------------------------------------
-# "Answer:" lines
+# Math delimiters and dollar signs
 # --------------------------------------------------------------------------
 
-_ANSWER_PATTERNS = [
-    # "Final Answer: X", "**Answer:** X", "Answer : X"
-    re.compile(r"(?i)(?<![A-Za-z])(?:final\s+)?answer\s*(?:\*\*)?\s*[:：]"),
-    # "The final answer is X", "the answer is: X"
-    re.compile(r"(?i)(?<![A-Za-z])(?:the\s+)?(?:final\s+)?answer\s+is\s*:?"),
-]
-_MATH_WRAPPERS = [("$$", "$$"), ("$", "$"), ("\\(", "\\)"), ("\\[", "\\]")]
+_DOLLAR = re.compile(r"(?<!\\)\$")
+_SENTENCE_END = re.compile(r"\.(?=\s)")
+
+
+def _dollar_math(value: str) -> str | None:
+    """Content of a ``$...$`` pair opening ``value`` as TeX writes one (see the module
+    docstring), or ``None`` (a currency sign)."""
+    if len(value) < 2 or value[1].isspace():
+        return None
+    for m in _DOLLAR.finditer(value, 1):
+        j = m.start()
+        if value[j - 1].isspace() or value[j + 1 : j + 2].isdigit():
+            continue
+        return value[1:j] if j > 1 else None
+    return None
+
+
+def _leading_math(value: str) -> str | None:
+    """Content of the math span (``$$..$$``, ``$..$``, ``\\(..\\)``, ``\\[..\\]``)
+    that opens ``value``, or ``None`` when it does not open with one."""
+    if value.startswith("$$"):
+        close = value.find("$$", 2)
+        return value[2:close] if close > 2 else None
+    if value.startswith("$"):
+        return _dollar_math(value)
+    for left, right in (("\\(", "\\)"), ("\\[", "\\]")):
+        if value.startswith(left):
+            close = value.find(right, len(left))
+            return value[len(left) : close] if close > len(left) else None
+    return None
 
 
 def _strip_wrappers(value: str) -> str:
@@ -179,43 +254,118 @@ def _strip_wrappers(value: str) -> str:
         prev = value
         value = value.strip().strip("*").strip()
         value = value.rstrip(".").rstrip()
-        for left, right in _MATH_WRAPPERS:
-            if value.startswith(left):
-                close = value.find(right, len(left))
-                if close > len(left):
-                    # keep only the math content: "$3$ dollars" -> "3"
-                    value = value[len(left) : close]
-                break
+        math = _leading_math(value)
+        if math is not None:
+            value = math  # keep only the math content: "$3$ dollars" -> "3"
     return value.strip()
 
 
 def _clean_answer_line(rest: str) -> str:
-    """Turn the remainder of an ``Answer:`` line into a value."""
+    """Turn the remainder of an answer statement's line into a value.
+
+    A math span that opens it is the value (``$\\$18.90$. I hope`` -> ``\\$18.90``);
+    otherwise unescaped ``$`` are currency signs and go, and the value ends with its
+    first sentence (``42. I hope it is correct.`` -> ``42``).
+    """
     rest = rest.strip().lstrip("*").strip()
-    if not rest.startswith(("$", "\\(", "\\[")):
-        # Cut at the end of the first sentence: "42. I hope it is correct."
-        m = re.search(r"\.(?=\s)", rest)
+    if _leading_math(rest) is None:
+        rest = _DOLLAR.sub("", rest)
+        m = _SENTENCE_END.search(rest)
         if m:
             rest = rest[: m.start()]
     return _strip_wrappers(rest)
 
 
-def answer_line(text: str) -> str | None:
-    """Value of the last ``Answer:`` / ``The final answer is`` statement.
+# --------------------------------------------------------------------------
+# Answer statements
+# --------------------------------------------------------------------------
 
-    If the marker ends its line (``Final Answer:\\n42``) the next non-empty
+# "Final Answer: X", "**Answer:** X", "Answer : X"
+_ANSWER_COLON = re.compile(r"(?i)(?<![A-Za-z])(?P<final>final\s+)?answer\s*(?:\*\*)?\s*[:：]")
+# "The final answer is X", "the answer is: X" (not "the answer isn't")
+_ANSWER_IS = re.compile(r"(?i)(?<![A-Za-z])(?:the\s+)?(?P<final>final\s+)?answer\s+is(?![\w'’])\s*:?")
+# a lower-case word right before a marker on its line: "verify my answer:"
+_WORD_BEFORE = re.compile(r"(?<![A-Za-z])[a-z]+[ \t*_]*$")
+# what follows "the answer is" when it states a value: on its line a number, sign, math,
+# bracket, quote, a capitalised word or letter ("(B)", "Evelyn"), a variable ("x = 2") or
+# yes/no/even/odd ..., maybe after "therefore"/"thus"...; on the next line only the symbols
+_FILLER = r"(?:therefore|thus|hence|then|still|indeed|clearly|simply|just|actually|now|exactly)\b,?"
+_SYMBOL_START = r"[-+\d$\\(\[{'\"`]|\.\d"
+_VALUE_AFTER_IS = re.compile(
+    r"(?:[ \t*]|" + _FILLER + r")*"
+    r"(?:(?=" + _SYMBOL_START + r"|[A-Z]|(?!a\s)[a-z](?![A-Za-z'’]|\.[a-z])"
+    r"|(?:yes|no|true|false|even|odd|none)[ \t]*(?:[.,;!*]|$))"
+    r"|\s*\n\s*(?:\*\*)?(?=" + _SYMBOL_START + r"))",
+    re.MULTILINE,
+)
+_NON_SPACE = re.compile(r"\S")
+
+
+@dataclass(frozen=True)
+class _Statement:
+    start: int  # where its value starts
+    end: int  # where the marker ends (statements are ordered by it)
+    explicit: bool  # a "final answer" form or an "Answer:" label
+
+
+def _statements(text: str) -> list[_Statement]:
+    """The genuine answer statements in ``text`` (see :func:`answer_line`)."""
+    found = []
+    for m in _ANSWER_COLON.finditer(text):
+        line_start = text.rfind("\n", max(0, m.start() - 40), m.start()) + 1
+        in_prose = m.group(0)[0].islower() and _WORD_BEFORE.search(
+            text, max(line_start, m.start() - 40), m.start()
+        )
+        if m.group("final") or not in_prose:
+            found.append(_Statement(m.end(), m.end(), True))
+    for m in _ANSWER_IS.finditer(text):
+        value = _VALUE_AFTER_IS.match(text, m.end())
+        if value:
+            found.append(_Statement(value.end(), m.end(), bool(m.group("final"))))
+    return found
+
+
+def _line_at(text: str, pos: int) -> str:
+    """The rest of the line at ``pos``, or the next non-empty line when that is blank
+    (``Final Answer:\\n42``); at most :data:`MAX_ANSWER_LINE` characters."""
+    eol = text.find("\n", pos, pos + MAX_ANSWER_LINE)
+    line = text[pos : eol if eol >= 0 else pos + MAX_ANSWER_LINE]
+    if line.strip().strip("*").strip() or eol < 0:
+        return line
+    nxt = _NON_SPACE.search(text, eol)
+    if nxt is None:
+        return ""
+    end = text.find("\n", nxt.start(), nxt.start() + MAX_ANSWER_LINE)
+    return text[nxt.start() : end if end >= 0 else nxt.start() + MAX_ANSWER_LINE]
+
+
+def _statement_value(text: str, st: _Statement) -> str | None:
+    """The value of an answer statement, or ``None`` (empty, or a box left open)."""
+    value = _clean_answer_line(_line_at(text, st.start))
+    if not value or (_BOX_CMD.search(value) and last_boxed(value) is None):
+        return None
+    return value
+
+
+def answer_line(text: str) -> str | None:
+    """Value of the last answer statement (``Answer:`` / ``The final answer is``).
+
+    Rules: ``Final Answer: X``, ``The final answer is X`` and an ``Answer:`` label
+    (any ``Answer:`` but a lower-case ``answer:`` right after a lower-case word, as
+    in ``verify my answer: ...``) are explicit; ``the answer is X`` counts only when
+    a value follows (a number, math, a bracket, a capitalised word, a variable, an
+    optional ``therefore`` / ``thus`` ... before it), never ``the answer is
+    correct`` or ``the answer isn't``.  The last explicit statement wins, else the
+    last ``the answer is X`` (of each kind, the last :data:`MAX_STATEMENTS` are
+    read).  If the marker ends its line (``Final Answer:\\n42``) the next non-empty
     line is used.
     """
-    matches = [m for p in _ANSWER_PATTERNS for m in p.finditer(text)]
-    for m in sorted(matches, key=lambda m: m.end(), reverse=True):
-        rest = text[m.end() :]
-        lines = rest.split("\n")
-        line = lines[0]
-        if not line.strip().strip("*").strip():
-            line = next((ln for ln in lines[1:] if ln.strip()), "")
-        value = _clean_answer_line(line)
-        if value and not (_BOX_CMD.search(value) and last_boxed(value) is None):  # not a box left open
-            return value
+    statements = sorted(_statements(text), key=lambda s: s.end, reverse=True)
+    for explicit in (True, False):
+        for st in [st for st in statements if st.explicit == explicit][:MAX_STATEMENTS]:
+            value = _statement_value(text, st)
+            if value is not None:
+                return value
     return None
 
 
@@ -270,29 +420,63 @@ def gsm8k_answer(text: str) -> str | None:
 # --------------------------------------------------------------------------
 
 _FENCE = re.compile(r"```[ \t]*([\w+#.-]*)[^\n]*\n(.*?)```", re.DOTALL)
-_PY_LANGS = {"", "python", "py", "python3"}
+_PY_LANGS = {"python", "py", "python3"}
+_DEFINES = re.compile(r"^[ \t]*(?:async[ \t]+)?(?:def|class)[ \t]+(\w+)", re.MULTILINE)
+_CODE_HINT = re.compile(r"^\s*(?:def|class|import|from|return|for|while|if|print)\b|[=(]", re.MULTILINE)
 
 
-def _code_block(text: str) -> str | None:
+def _is_output(body: str) -> bool:
+    """An untagged block that is program output, not code: only literal values or
+    names (``5``, ``[1, 2]``, ``True``), or text that is not Python and has nothing
+    of code in it (``Hello world``)."""
+    try:
+        tree = ast.parse(body)
+    except (SyntaxError, ValueError):
+        return _CODE_HINT.search(body) is None
+    for stmt in tree.body:
+        if not isinstance(stmt, ast.Expr):
+            return False
+        if isinstance(stmt.value, ast.Name):
+            continue
+        try:
+            ast.literal_eval(stmt.value)
+        except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
+            return False
+    return True
+
+
+def _code_block(text: str, entry_point: str | None = None) -> str | None:
+    """The code block of ``text`` (see :func:`extract_code`), or ``None``."""
     blocks = [(m.group(1).lower(), m.group(2)) for m in _FENCE.finditer(text)]
+    blocks = [(lang, body) for lang, body in blocks if body.strip() and not (lang == "" and _is_output(body))]
     if not blocks:
         return None
-    python = [body for lang, body in blocks if lang in _PY_LANGS]
-    body = python[-1] if python else blocks[-1][1]
-    return body.rstrip("\n") if body.strip() else None
+    python = [body for lang, body in blocks if lang in _PY_LANGS or lang == ""]
+    if not python:
+        return blocks[-1][1].rstrip("\n")
+    defining = [body for body in python if _DEFINES.search(body)]
+    if entry_point:
+        named = [body for body in defining if entry_point in {m.group(1) for m in _DEFINES.finditer(body)}]
+        defining = named or defining
+    return (defining or python)[-1].rstrip("\n")
 
 
-def extract_code(text: str) -> str | None:
-    """Body of the last fenced code block (``` ```python ``` or bare ``` ``` ```).
+def extract_code(text: str, entry_point: str | None = None) -> str | None:
+    """Body of the code block that answers ``text``.
 
-    Python (or untagged) blocks are preferred over blocks in other languages;
-    blocks outside ``<think>`` spans are preferred over those inside.
-    Unclosed (truncated) blocks are ignored.  Returns ``None`` if none found.
+    Among the complete fenced blocks (```` ```python ```` or bare ```` ``` ````;
+    an unclosed, truncated block is ignored), Python and untagged blocks are
+    preferred over blocks in other languages, and untagged blocks of program
+    output (``5``, ``Hello``) are no code at all.  Among the Python blocks the
+    last one that defines ``entry_point`` wins, else the last one with a ``def``
+    or ``class`` (a later ``print(add(2, 3))`` is an example), else the last one;
+    without Python blocks, the last block.  Blocks outside ``<think>`` spans are
+    preferred over those inside.  Returns ``None`` if none found.
     """
     outside, inside = split_think(text)
-    code = _code_block(outside)
+    code = _code_block(outside, entry_point)
     if code is None and inside:
-        code = _code_block(inside)
+        code = _code_block(inside, entry_point)
     return code
 
 
@@ -376,7 +560,8 @@ def extract_answer(text: str, kind: str = "auto", *, cut: bool = False) -> Extra
             ``"math"`` (boxed, answer line, last number), ``"gsm8k"``
             (``####`` first, then the other methods, value reduced to a
             number), ``"number"`` (last number only), ``"boxed"`` (boxed
-            only) or ``"code"`` (last fenced code block body).
+            only) or ``"code"`` (a fenced code block body, see
+            :func:`extract_code`).
         cut: the text was cut off by a token limit (finish reason ``length`` or
             ``budget``): only an answer the model finished writing counts
             (see ``_extract_cut``); ``Extraction(None, None)`` otherwise.
@@ -390,6 +575,8 @@ def extract_answer(text: str, kind: str = "auto", *, cut: bool = False) -> Extra
         raise ValueError(f"unknown kind {kind!r}; expected one of {KINDS}")
     if not text:
         return Extraction(None, None)
+    if kind != "code":
+        text = ascii_minus(text)
     if cut:
         return _extract_cut(text, kind)
     outside, inside = split_think(text)

@@ -7,7 +7,7 @@ import typing
 import hashlib
 from typing import Any, ClassVar
 
-from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, ValidationError, field_validator, model_validator
 
 from ..answers import extract_answer
 from ..budget import gather_within_budget  # noqa: F401  (strategies import it from here)
@@ -28,6 +28,14 @@ class Params(BaseModel):
     @classmethod
     def _no_bool_for_number(cls, data: Any) -> Any:
         return refuse_bool_for_number(cls, data)
+
+    @field_validator("seed", check_fields=False)
+    @classmethod
+    def _seed_fits(cls, seed: int | None) -> int | None:
+        """A seed that the samples' seeds (``seed + i``) keep within the 64 bits a sampler takes."""
+        if seed is not None and not -(2**62) <= seed < 2**62:
+            raise ValueError(f"seed={seed} is out of range: give a whole number from -2**62 to 2**62 - 1")
+        return seed
 
 
 class Strategy:
@@ -179,7 +187,7 @@ def _explain(cls: type[Strategy], exc: ValidationError) -> str:
         key = ".".join(str(p) for p in err["loc"])
         if err["type"] == "extra_forbidden":
             problems.append(f"unknown key {key!r}")
-        elif not key:  # a check across keys (a model validator): its message says what and why
+        elif not key or err["type"] == "value_error":  # a check of ours: its message says what and why
             problems.append(str(err["msg"]).removeprefix("Value error, "))
         else:
             problems.append(f"{key}: {err['msg']} (got {err.get('input')!r})")
@@ -239,7 +247,8 @@ async def run_strategy(strategy: Strategy, problem: Problem, engine: Engine) -> 
 
 
 def grade(problem: Problem, answer: str | None) -> bool | None:
-    """True/False against the problem's checker or gold answer; None when neither exists."""
+    """True/False against the problem's checker or gold answer; None when neither exists. The gold
+    goes first to ``answers_equal`` (math-verify's comparison is not symmetric)."""
     if problem.checker is not None:
         return False if answer is None else bool(problem.checker(answer))
     if problem.answer is None:
@@ -248,4 +257,4 @@ def grade(problem: Problem, answer: str | None) -> bool | None:
         return False
     from ..answers import answers_equal
 
-    return answers_equal(answer, problem.answer, kind=problem.answer_kind)
+    return answers_equal(problem.answer, answer, kind=problem.answer_kind)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 from ..answers import group_answers
@@ -19,13 +20,15 @@ class Vote:
 def vote(candidates: list[Candidate], kind: str = "auto", weights: list[float] | None = None) -> Vote:
     """Majority vote (or weighted, with ``weights``) over equivalence groups of answers.
 
-    Candidates whose answer could not be extracted do not vote. Tie rule: among groups with the
-    same tally, the one whose first member came first wins (so the rule is deterministic).
+    Candidates whose answer could not be extracted do not vote; a NaN weight counts 0. Groups
+    do not depend on the candidates' order (see :func:`~ponder.answers.group_answers`). Tie
+    rule: among groups with the same tally, the one whose first member came first wins (so the
+    rule is deterministic).
     """
     groups = group_answers([c.answer for c in candidates], kind=kind)
     if not groups:
         return Vote(None, None, [], [])
-    w = weights if weights is not None else [1.0] * len(candidates)
+    w = [0.0 if math.isnan(x) else x for x in weights] if weights is not None else [1.0] * len(candidates)
     tally = [sum(w[i] for i in g) for g in groups]
     best = max(range(len(groups)), key=lambda g: (tally[g], -min(groups[g])))
     rep = min(groups[best])
