@@ -171,11 +171,12 @@ async def test_end_to_end_on_a_real_tiny_model(tiny_model_dir):
     from ponder.backends.hf import HFBackend
 
     problem = square_problem()
-    result = await run_strategy(S_Star(S_Star.Params(n=2, rounds=1, max_tokens=12)), problem,
+    result = await run_strategy(S_Star(S_Star.Params(n=2, rounds=1, max_tokens=12, seed=0)), problem,
                                 Engine(HFBackend(tiny_model_dir)))
-    assert result.trace["selection"] == "none_passed" and result.trace["passed_public"] == 0
+    calls = [(e.role, e.n, e.finish_reasons) for e in result.ledger.entries]
+    assert result.trace["selection"] == "none_passed" and result.trace["passed_public"] == 0, (calls, result.trace)
     assert result.correct is False and len(result.candidates) == 2
-    assert roles(result)["policy"] == 3 and roles(result)["execution"] == 2
+    assert roles(result)["policy"] == 3 and roles(result)["execution"] == 2, (calls, result.stop_reason, result.trace)
 
 
 async def test_a_problem_that_wants_no_code_is_refused_before_any_call():

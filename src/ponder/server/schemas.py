@@ -77,7 +77,7 @@ class ChatCompletionRequest(_Open):
     model: str = Field(..., max_length=512)
     messages: list[ChatMessage] = Field(..., min_length=1)
     temperature: float | None = Field(None, ge=0.0, le=2.0)
-    top_p: float | None = Field(None, ge=0.0, le=1.0)
+    top_p: float | None = Field(None, gt=0.0, le=1.0)  # 0 would keep no token (vLLM refuses it too)
     n: int | None = Field(None, ge=1, le=INT64)
     max_tokens: int | None = Field(None, ge=1, le=INT64)
     max_completion_tokens: int | None = Field(None, ge=1, le=INT64)
@@ -109,7 +109,7 @@ class CompletionRequest(_Open):
     model: str = Field(..., max_length=512)
     prompt: Union[str, list[str]] = Field(..., description="one prompt (a list of one is accepted)")
     temperature: float | None = Field(None, ge=0.0, le=2.0)
-    top_p: float | None = Field(None, ge=0.0, le=1.0)
+    top_p: float | None = Field(None, gt=0.0, le=1.0)  # 0 would keep no token (vLLM refuses it too)
     n: int | None = Field(None, ge=1, le=INT64)
     max_tokens: int | None = Field(None, ge=1, le=INT64, description=(
         "16 when not given, as in the OpenAI API (or this server's ceiling, if lower)"))
