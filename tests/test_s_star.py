@@ -202,3 +202,24 @@ async def test_a_question_with_no_public_tests_says_so_when_nothing_loads():
                                 Problem.from_question("Write is_square(n)."), Engine(backend))
     assert result.trace["selection"] == "none_passed"
     assert "there are no public tests and no candidate's program loaded: kept the first" in result.trace["notes"]
+
+
+
+class Replying(Scripted):
+    """Every call answers ``text``."""
+
+    def __init__(self, text):
+        super().__init__([])
+        self.text = text
+
+    async def generate(self, request):
+        self.requests.append(request)
+        return Generation([Sample(self.text, "stop")] * request.n, Usage(prompt_tokens=20, completion_tokens=10))
+
+
+async def test_the_block_that_defines_the_function_is_run_not_a_demo_after_it():
+    """A reply that defines the function and then a demo of it: the demo block defines a function
+    too, so only the entry point tells the solution's block apart."""
+    demo = fenced(RIGHT) + "And how to call it:\n```python\ndef demo():\n    print(is_square(4))\n```\n"
+    result = await run_strategy(S_Star(S_Star.Params(n=1, rounds=1)), square_problem(), Engine(Replying(demo)))
+    assert result.trace["passed_public"] == 1 and result.correct is True and "math.isqrt" in result.answer

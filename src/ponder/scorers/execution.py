@@ -57,7 +57,7 @@ class ExecutionScorer(Scorer):
         p: ExecutionParams = self.params  # type: ignore[assignment]
         public = list(problem.meta.get("public_tests") or [])
         prefix, entry = problem.meta.get("code_prefix", ""), problem.meta.get("entry_point")
-        programs = [assemble(self._code(c), prefix, entry) for c in candidates]
+        programs = [assemble(self._code(c, entry), prefix, entry) for c in candidates]
         reports = await asyncio.gather(*(arun_tests(prog, public, per_test=p.per_test) for prog in programs))
         record_execution(engine, list(reports))
         scores = []
@@ -67,8 +67,8 @@ class ExecutionScorer(Scorer):
         return scores
 
     @staticmethod
-    def _code(c: Candidate) -> str:
+    def _code(c: Candidate, entry: str | None = None) -> str:
         if c.answer and c.answer.strip():
             return c.answer
-        code = extract_code(c.text)
+        code = extract_code(c.text, entry)
         return code if code is not None else c.text

@@ -123,9 +123,10 @@ class SStar(Strategy):
                                  temperature=p.temperature if temperature is None else temperature, seed=p.seed)
 
     def _solution(self, problem: Problem, text: str) -> str:
-        code = extract_code(text)
+        entry = problem.meta.get("entry_point")
+        code = extract_code(text, entry)  # the block that defines the function, not a usage example after it
         code = code if code is not None else text
-        return assemble(code, problem.meta.get("code_prefix", ""), problem.meta.get("entry_point"))
+        return assemble(code, problem.meta.get("code_prefix", ""), entry)
 
     async def _test(self, problem: Problem, engine: Engine, samples: list[_Sample]) -> None:
         p: SStarParams = self.params  # type: ignore[assignment]
