@@ -59,6 +59,14 @@ async def test_best_of_n_by_public_tests_picks_the_program_the_hidden_tests_acce
     assert voted.correct is False
 
 
+async def test_every_strategy_grades_the_block_that_defines_the_entry_point(humaneval_0):
+    """A reply with the solution and then a block that tests it: sc, bon and greedy graded the test
+    block (the last with a def) while S* and the execution scorer took the solution."""
+    test_block = "def test_it():\n    assert has_close_elements([1.0, 2.0], 0.5) is False\n"
+    result = await run_strategy(build_strategy("sc(n=1)"), humaneval_0, Engine(Programs([RIGHT + "```\n```python\n" + test_block])))
+    assert result.answer.strip() == RIGHT.strip() and result.correct is True
+
+
 async def test_without_public_tests_a_program_that_loads_beats_one_that_does_not(humaneval_0):
     bare = Problem(id="bare", messages=humaneval_0.messages, answer_kind="code",
                    meta={**humaneval_0.meta, "public_tests": []}, checker=humaneval_0.checker)

@@ -145,11 +145,14 @@ async def test_bad_input_never_crashes():
 
 
 async def test_a_public_test_wrong_on_the_canonical_solution():
-    """HumanEval/47's docstring example is wrong (median of [-10, 4, 6, 1000, 10, 20] is 8.0, not 15.0)."""
+    """HumanEval/47's docstring example is wrong (median of [-10, 4, 6, 1000, 10, 20] is 8.0, not 15.0).
+    The loader leaves it out; given anyway (as a task file could), S* falls back and stays right."""
     from ponder.tasks.base import load_task
 
     [p] = [q for q in load_task(f"humaneval:{DATASETS / 'HumanEval.jsonl.gz'}").problems() if q.id == "HumanEval/47"]
-    assert "assert abs(median([-10, 4, 6, 1000, 10, 20]) - 15.0) < 1e-6" in p.meta["public_tests"]
+    wrong = "assert abs(median([-10, 4, 6, 1000, 10, 20]) - 15.0) < 1e-6"
+    assert wrong not in p.meta["public_tests"] and p.meta["public_tests"]
+    p.meta["public_tests"] = [*p.meta["public_tests"], wrong]
     canonical = p.meta["code_prefix"] + p.meta["canonical_solution"]
     result = await run_strategy(S_Star(S_Star.Params(n=1, rounds=1)), p, Engine(Scripted([canonical])))
     assert result.trace["selection"] == "none_passed" and result.candidates[0].meta["public"] == "failed"

@@ -176,6 +176,22 @@ def test_code_blocks():
     assert extract_code("```python\n```") is None
 
 
+def test_code_block_indented_as_a_whole_and_the_entry_points_block():
+    # a block inside a markdown list item: the fence's indentation is not the code's (before: an
+    # IndentationError for a right answer)
+    listed = "1. Write it:\n   ```python\n   def f(x):\n       if x:\n\n           return 1\n       return 2\n   ```\n"
+    assert extract_code(listed) == "def f(x):\n    if x:\n\n        return 1\n    return 2"
+    # a body-only completion keeps its indentation
+    assert extract_code("```python\n    return x + 1\n```") == "    return x + 1"
+    # the block that defines the entry point wins over a later test block, for every answer kind
+    # reader (sc, bon and greedy used to grade the test block)
+    text = "```python\ndef add(a, b):\n    return a + b\n```\nTest it:\n```python\ndef test_add():\n    assert add(1, 2) == 3\n```"
+    assert extract_answer(text, kind="code", entry_point="add").value == "def add(a, b):\n    return a + b"
+    assert extract_answer(text, kind="code").value.startswith("def test_add")
+    assert extract_answer(text + "\n```python\nunfinished(", kind="code", cut=True,
+                          entry_point="add").value.startswith("def add")
+
+
 def test_code_block_think_preference():
     text = "<think>```python\ndraft()\n```</think>\n```python\nfinal()\n```"
     assert extract_code(text) == "final()"

@@ -445,9 +445,23 @@ def _is_output(body: str) -> bool:
     return True
 
 
+def _fence_body(text: str, m: re.Match[str]) -> str:
+    """A fenced block's body, less the indentation of its opening fence (a block inside a markdown
+    list item is indented as a whole: ``   ```python``)."""
+    line_start = text.rfind("\n", 0, m.start()) + 1
+    indent = text[line_start:m.start()]
+    body = m.group(2)
+    if not indent or indent.strip():
+        return body
+    lines = body.splitlines(keepends=True)
+    if not all(line.startswith(indent) or not line.strip() for line in lines):
+        return body  # not a block indented as a whole: keep it as written
+    return "".join(line[len(indent):] if line.startswith(indent) else line.lstrip(" \t") for line in lines)
+
+
 def _code_block(text: str, entry_point: str | None = None) -> str | None:
     """The code block of ``text`` (see :func:`extract_code`), or ``None``."""
-    blocks = [(m.group(1).lower(), m.group(2)) for m in _FENCE.finditer(text)]
+    blocks = [(m.group(1).lower(), _fence_body(text, m)) for m in _FENCE.finditer(text)]
     blocks = [(lang, body) for lang, body in blocks if body.strip() and not (lang == "" and _is_output(body))]
     if not blocks:
         return None
@@ -523,9 +537,9 @@ _ORDERS: dict[str, list[tuple[str, Callable[[str], str | None]]]] = {
 }
 
 
-def _run_methods(text: str, kind: str) -> Extraction | None:
+def _run_methods(text: str, kind: str, entry_point: str | None = None) -> Extraction | None:
     for name, fn in _ORDERS[kind]:
-        value = fn(text)
+        value = _code_block(text, entry_point) if name == "code" else fn(text)
         if value is not None:
             return Extraction(value, name)
     return None
@@ -535,7 +549,7 @@ def _run_methods(text: str, kind: str) -> Extraction | None:
 _EXPLICIT = ("boxed", "answer_line", "gsm8k", "code")
 
 
-def _extract_cut(text: str, kind: str) -> Extraction:
+def _extract_cut(text: str, kind: str, entry_point: str | None = None) -> Extraction:
     """The answer of a text cut off by a token limit: a complete ``\\boxed{}`` or code block, or an
     ``Answer:`` / ``####`` value the model wrote to its end (whitespace after it), outside its
     thinking. Not the last number (an intermediate result: the model had not answered yet), not
@@ -545,13 +559,17 @@ def _extract_cut(text: str, kind: str) -> Extraction:
     for name, fn in _ORDERS[kind]:
         if name not in _EXPLICIT:
             continue
-        value = fn(outside if name in ("boxed", "code") else finished_words)
+        if name == "code":
+            value = _code_block(outside, entry_point)
+        else:
+            value = fn(outside if name == "boxed" else finished_words)
         if value is not None:
             return Extraction(value, name)
     return Extraction(None, None)
 
 
-def extract_answer(text: str, kind: str = "auto", *, cut: bool = False) -> Extraction:
+def extract_answer(text: str, kind: str = "auto", *, cut: bool = False,
+                   entry_point: str | None = None) -> Extraction:
     """Extract the final answer from a model output.
 
     Args:
@@ -565,6 +583,8 @@ def extract_answer(text: str, kind: str = "auto", *, cut: bool = False) -> Extra
         cut: the text was cut off by a token limit (finish reason ``length`` or
             ``budget``): only an answer the model finished writing counts
             (see ``_extract_cut``); ``Extraction(None, None)`` otherwise.
+        entry_point: with ``kind="code"``, the function the problem asks for: the block
+            that defines it wins over later blocks (see :func:`extract_code`).
 
     Returns:
         An :class:`Extraction`; ``Extraction(None, None)`` when nothing could
@@ -578,11 +598,11 @@ def extract_answer(text: str, kind: str = "auto", *, cut: bool = False) -> Extra
     if kind != "code":
         text = ascii_minus(text)
     if cut:
-        return _extract_cut(text, kind)
+        return _extract_cut(text, kind, entry_point)
     outside, inside = split_think(text)
-    found = _run_methods(outside, kind)
+    found = _run_methods(outside, kind, entry_point)
     if found is None and inside.strip():
-        found = _run_methods(inside, kind)
+        found = _run_methods(inside, kind, entry_point)
         if found is not None:
             found = Extraction(found.value, THINK_PREFIX + str(found.method))
     return found or Extraction(None, None)

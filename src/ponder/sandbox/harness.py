@@ -1,8 +1,9 @@
 """Run a solution against assertion tests, or on inputs, in the sandbox, one process per call.
 
 Tests are Python statements (usually ``assert f(x) == y``; a HumanEval ``check(candidate)`` block
-followed by ``check(f)`` is one test too), each run in the solution's namespace with a per-test time
-limit. Inputs are Python expressions (usually calls such as ``f(10**16 + 1)``); the output of each is
+followed by ``check(f)`` is one test too), each run in a copy of the solution's namespace (so a
+test's ``check`` does not replace a helper of the solution's own with that name) with a per-test
+time limit. The solution is the module ``solution`` in ``sys.modules``, as if imported. Inputs are Python expressions (usually calls such as ``f(10**16 + 1)``); the output of each is
 ``repr`` of its value, or the exception's type name. The solution is loaded with
 ``__name__ != "__main__"``, so a demo block under ``if __name__ == "__main__":`` does not run.
 
@@ -78,7 +79,10 @@ try:
 except (SyntaxError, ValueError) as exc:
     emit(kind="syntax", error=f"{type(exc).__name__}: {exc}"[:600])
     sys.exit(3)
-ns = {"__name__": "solution", "__builtins__": __builtins__}
+module = type(sys)("solution")  # a real module: dataclasses, pickle and typing look it up by name
+module.__file__ = "solution.py"
+sys.modules["solution"] = module
+ns = module.__dict__
 try:
     limited(lambda: exec(code, ns))
 except BaseException as exc:
@@ -88,7 +92,8 @@ emit(kind="loaded")
 for i, item in enumerate(cases["items"]):
     try:
         if cases["mode"] == "tests":
-            limited(lambda: exec(compile(item, "<test>", "exec"), ns))
+            # in a copy: a test's own names (HumanEval's check) do not replace the solution's
+            limited(lambda: exec(compile(item, "<test>", "exec"), dict(ns)))
             emit(kind="case", i=i, ok=True)
         else:
             value = limited(lambda: eval(compile(item, "<input>", "eval"), ns))

@@ -17,11 +17,10 @@ from collections import defaultdict
 
 from pydantic import Field
 
-from ..answers import extract_answer
 from ..engine import Engine
 from ..errors import BudgetExhausted
 from ..types import Candidate, GenerationRequest, Problem, Result
-from .base import CUT, Params, Strategy, cut_by_budget
+from .base import CUT, Params, Strategy, answer_of, cut_by_budget
 
 
 class BacktrackParams(Params):
@@ -71,7 +70,7 @@ class SelfBacktracking(Strategy):
                         continue
                     lps = s.logprobs or []
                     norm = sum(lps) / len(lps) if lps else None
-                    ans = extract_answer(text, kind=problem.answer_kind, cut=s.finish_reason in CUT).value
+                    ans = answer_of(problem, text, cut=s.finish_reason in CUT).value
                     done.append(Candidate(text=text, answer=ans, finish_reason=s.finish_reason, score=norm,
                                           meta={"backtracks": used}))
         except BudgetExhausted:

@@ -9,7 +9,7 @@ from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, ValidationError, field_validator, model_validator
 
-from ..answers import extract_answer
+from ..answers import Extraction, extract_answer
 from ..budget import gather_within_budget  # noqa: F401  (strategies import it from here)
 from ..engine import Engine
 from ..errors import BudgetExhausted, StrategySpecError
@@ -206,8 +206,14 @@ def describe_params(cls: type[Strategy]) -> str:
 CUT = ("length", "budget")  # finish reasons of a text cut off by a token limit
 
 
+def answer_of(problem: Problem, text: str, *, cut: bool = False) -> Extraction:
+    """The answer ``text`` gives to ``problem``, by its answer kind (for code, the block that
+    defines the problem's entry point, as the sandbox and S* read it)."""
+    return extract_answer(text, kind=problem.answer_kind, cut=cut, entry_point=problem.meta.get("entry_point"))
+
+
 def to_candidate(problem: Problem, sample: Sample, **meta: Any) -> Candidate:
-    ext = extract_answer(sample.text, kind=problem.answer_kind, cut=sample.finish_reason in CUT)
+    ext = answer_of(problem, sample.text, cut=sample.finish_reason in CUT)
     return Candidate(text=sample.text, answer=ext.value, finish_reason=sample.finish_reason,
                      meta={"extraction": ext.method, "completion_tokens": sample.completion_tokens, **meta})
 

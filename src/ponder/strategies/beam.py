@@ -21,7 +21,7 @@ from ..errors import BudgetExhausted
 from ..scorers import build_scorer
 from ..scorers.prm import PRMScorer, aggregate
 from ..types import Candidate, Problem, Result
-from .base import Params, Strategy
+from .base import Params, Strategy, answer_of
 from .stepping import Node, Stepper, Tree, dedupe
 from .voting import vote
 
@@ -72,9 +72,7 @@ class BeamSearch(Strategy):
             steps = await self.scorer.step_scores(problem, text, engine)
             return aggregate(steps, self.scorer.params.agg)  # type: ignore[attr-defined]
         cand = Candidate(text=text, answer=None, finish_reason="partial" if partial else "stop")
-        from ..answers import extract_answer
-
-        cand.answer = extract_answer(text, kind=problem.answer_kind).value
+        cand.answer = answer_of(problem, text).value
         return (await self.scorer.score(problem, [cand], engine))[0]
 
     async def evaluate(self, problem: Problem, node: Node, stepper: Stepper, engine: Engine) -> float:
@@ -119,13 +117,10 @@ class BeamSearch(Strategy):
 
     def finish(self, problem: Problem, tree: Tree, finished: list[Node], exhausted: bool,
                stepper: Stepper) -> Result:
-        from ..answers import extract_answer
-
         p: BeamParams = self.params  # type: ignore[assignment]
         # a path the model did not finish (the steps or the budget ran out) has not answered yet; a
         # finished node that is not the tree's own is a rollout (mcts) from the tree node of its id
-        cands = [Candidate(text=nd.text, answer=extract_answer(nd.text, kind=problem.answer_kind,
-                                                               cut=not nd.terminal).value,
+        cands = [Candidate(text=nd.text, answer=answer_of(problem, nd.text, cut=not nd.terminal).value,
                            score=nd.score, meta={"node": nd.id, "terminal": nd.terminal,
                                                  **({"rollout": True} if nd is not tree.nodes[nd.id] else {})})
                  for nd in finished]

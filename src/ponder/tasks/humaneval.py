@@ -1,7 +1,8 @@
 """HumanEval (``humaneval:PATH``, the gzip JSONL of openai/human-eval) as code problems.
 
 Public tests are the examples in each prompt's docstring, turned into assertions (doctest
-``>>> f(x)`` / ``result`` pairs, and ``f(x) == y`` / ``f(x) ➞ y`` / ``f(x) => y`` lines); the hidden
+``>>> f(x)`` / ``result`` pairs, and ``f(x) == y`` / ``f(x) ==> y`` / ``f(x) ➞ y`` / ``f(x) => y``
+lines, with or without ``>>>``); the hidden
 ``test`` (``check(candidate)``) is used only for grading. Options: ``?public=none`` gives problems
 without public tests. Importing this module also registers the generic ``code:PATH`` task.
 """
@@ -17,8 +18,19 @@ from . import code as _code  # noqa: F401  (registers code:PATH)
 from .base import Task, TaskSpecError, read_jsonl, register_task, require_fields, require_file, require_options, take
 from .code import code_problem
 
-_ARROW = re.compile(r"^\s*(?P<call>[A-Za-z_]\w*\(.*\))\s*(?:==|➞|=>|->|should return|returns?)\s*(?P<want>.+?)\s*$")
+_ARROW = re.compile(r"^\s*(?P<call>[A-Za-z_]\w*\(.*\))\s*(?:==>|==|➞|=>|->|should return|returns?)\s*(?P<want>.+?)\s*$")
 
+
+# Docstring examples of the dataset that its own canonical solution (and its hidden test) contradict:
+# HumanEval/47's median is 8.0, not 15.0; 116's examples ignore the task's ordering by binary ones;
+# 148's ("Venus") is a string where the function returns a tuple. Checked against the canonical
+# solutions in tests/sandbox/test_sandbox_data.py.
+_WRONG_EXAMPLES = {
+    "HumanEval/47": {"assert abs(median([-10, 4, 6, 1000, 10, 20]) - 15.0) < 1e-6"},
+    "HumanEval/116": {"assert sort_array([1, 5, 2, 3, 4]) == [1, 2, 3, 4, 5]",
+                      "assert sort_array([-2, -3, -4, -5, -6]) == [-6, -5, -4, -3, -2]"},
+    "HumanEval/148": {"assert bf('Earth', 'Mercury') == (\"Venus\")"},
+}
 
 _SAFE_NAMES = {"round", "abs", "sorted", "list", "len", "set", "tuple", "int", "float", "str", "sum", "min", "max"}
 
@@ -65,6 +77,13 @@ def docstring_tests(prompt: str, entry_point: str) -> list[str]:
         line = lines[i].strip()
         if line.startswith(">>>"):
             call = line[3:].strip()
+            m = _ARROW.match(call)  # the whole example on one line: >>> f(x) == y
+            if m and m.group("call").startswith(entry_point + "("):
+                t = _assertion(m.group("call"), m.group("want"), entry_point)
+                if t:
+                    tests.append(t)
+                i += 1
+                continue
             want = lines[i + 1].strip() if i + 1 < len(lines) else ""
             if entry_point in call and want and not want.startswith(">>>"):
                 t = _assertion(call, want, entry_point)
@@ -89,7 +108,9 @@ def hidden_test(row: dict) -> str:
 
 def to_problem(row: dict, public: bool = True) -> Problem:
     entry = row["entry_point"]
-    return code_problem(row["task_id"], "", public_tests=docstring_tests(row["prompt"], entry) if public else [],
+    wrong = _WRONG_EXAMPLES.get(row["task_id"], set())
+    tests = [t for t in docstring_tests(row["prompt"], entry) if t not in wrong] if public else []
+    return code_problem(row["task_id"], "", public_tests=tests,
                         hidden_tests=[hidden_test(row)], entry_point=entry, prefix=row["prompt"],
                         canonical_solution=row.get("canonical_solution"))
 
