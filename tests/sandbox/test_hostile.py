@@ -3,17 +3,25 @@ leaving no process behind and the host directories untouched."""
 
 from __future__ import annotations
 
+import ctypes
+import functools
+import json
 import os
+import shutil
 import socket
+import subprocess
+import sys
+import tempfile
 import threading
 import time
 import uuid
 from pathlib import Path
 
 import pytest
-from sandbox_helpers import canary, processes_with, snapshot  # noqa: F401  (canary: a fixture)
+from sandbox_helpers import as_user, free_uid, processes_with, snapshot, system_python
+from sandbox_helpers import canary, outside_dir  # noqa: F401  (fixtures)
 
-from ponder.sandbox import Limits, run_python
+from ponder.sandbox import Limits, run_python, runner
 from ponder.sandbox.runner import POOL_SIZE, pids_of_uid, uid_base
 
 FAST = Limits(wall_seconds=2, cpu_seconds=1, memory_mb=256, processes=32, output_bytes=20_000)
@@ -87,7 +95,8 @@ CASES = [
     ("setuid_root", "import os\nos.setuid(0)\nprint('ROOT')\n", "failed", lambda r, c: "ROOT" not in r.stdout),
     ("kill_everything", "import os, signal\nfor pid in (os.getppid(), 1, {ppid}):\n    try:\n"
      "        os.kill(pid, signal.SIGKILL)\n        print('KILLED', pid)\n    except OSError as e:\n"
-     "        print('refused', type(e).__name__)\nos.kill(-1, signal.SIGKILL)\nprint('alive')\n", "ok",
+     "        print('refused', type(e).__name__)\ntry:\n    os.kill(-1, signal.SIGKILL)\nexcept OSError:\n"
+     "    pass\nprint('alive')\n", "ok",
      lambda r, c: "KILLED" not in r.stdout and "alive" in r.stdout),
     ("non_utf8_output", "import sys\nsys.stdout.buffer.write(b'ok \\xff\\xfe\\x00 end\\n')\n", "ok",
      lambda r, c: "\ufffd" in r.stdout and r.stdout.startswith("ok ")),
@@ -169,3 +178,138 @@ def test_isolation_is_reported():
 
     fresh = [p for p in Path(tempfile.gettempdir()).glob("ponder-sbx-*") if p.stat().st_mtime > time.time() - 60]
     assert fresh == []  # every working directory is removed after its run
+
+
+# -- namespaces and the file system ------------------------------------------------------------
+def test_private_proc_hides_host_processes():
+    """/proc inside shows only the run's own processes: no host command line (``--api-key``) leaks."""
+    secret = f"sk-{uuid.uuid4().hex}"
+    host = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)", "--api-key", secret])
+    try:
+        prog = ("import os\npids = [p for p in os.listdir('/proc') if p.isdigit()]\nprint('PIDS', len(pids))\n"
+                "for p in pids:\n    try:\n        print(open(f'/proc/{p}/cmdline', 'rb').read())\n"
+                "    except OSError:\n        pass\n")
+        r = run_python(prog, limits=FAST)
+    finally:
+        host.kill()
+        host.wait()
+    assert r.status == "ok", r.describe()
+    if any(n.startswith(("no PID namespace", "no private /proc", "no user namespace")) for n in r.notes):
+        pytest.skip(f"the system refused a PID namespace or a private /proc: {r.notes}")
+    assert secret not in r.stdout
+    assert int(r.stdout.split()[1]) <= 3, r.stdout  # the init, the program (and nothing of the host)
+
+
+def _shm_exists(key: int) -> int:
+    """The id of the host's SysV shared memory segment with ``key``, or -1."""
+    return ctypes.CDLL(None, use_errno=True).shmget(key, ctypes.c_size_t(0), 0)
+
+
+def test_sysv_shared_memory_dies_with_the_run():
+    """A SysV segment (memory outside RLIMIT_AS) created in a run does not outlive it."""
+    key = 0x5000_0000 + int.from_bytes(os.urandom(3), "little")
+    prog = ("import ctypes\nlibc = ctypes.CDLL(None, use_errno=True)\nlibc.shmat.restype = ctypes.c_void_p\n"
+            "libc.shmat.argtypes = [ctypes.c_int, ctypes.c_void_p, ctypes.c_int]\n"
+            f"sid = libc.shmget({key}, ctypes.c_size_t(32 * 1024**2), 0o1000 | 0o666)\n"
+            "addr = libc.shmat(sid, None, 0)\nctypes.memset(addr, 1, 32 * 1024**2)\n"
+            "libc.shmdt(ctypes.c_void_p(addr))\nprint('created', sid)\n")
+    try:
+        r = run_python(prog, limits=FAST)
+        assert r.status == "ok" and "created" in r.stdout, r.describe()
+        assert _shm_exists(key) == -1, "the run's shared memory segment outlived it"
+    finally:
+        sid = _shm_exists(key)
+        if sid != -1:
+            ctypes.CDLL(None).shmctl(sid, 0, None)  # IPC_RMID: clean up after a failure
+
+
+WRITES = ("import os, sys\nfor p in sys.argv[1:]:\n    try:\n        with open(p, 'w') as f:\n"
+          "            f.write('x')\n        print('WROTE', p)\n    except OSError as e:\n"
+          "        print('refused', p, type(e).__name__)\n")
+
+
+def test_writes_outside_workdir_do_not_persist(outside_dir, monkeypatch):
+    """Nothing but the working directory and the private tmpfs is writable: a world-writable host
+    directory (here one outside /tmp, holding the working directory too) and /run/lock stay untouched,
+    while the working directory, /tmp and /dev/null still work."""
+    outside_dir.chmod(0o1777)  # the sandbox uid could write there if the file system let it
+    monkeypatch.setattr(tempfile, "mkdtemp", functools.partial(tempfile.mkdtemp, dir=str(outside_dir)))
+    marker = uuid.uuid4().hex
+    targets = [f"{outside_dir}/evil-{marker}", f"/run/lock/ponder-evil-{marker}", f"/var/lock/ponder-evil2-{marker}"]
+    before = snapshot(outside_dir)
+    try:
+        r = run_python(WRITES, limits=FAST, args=["ok.txt", "/dev/null", "/tmp/ok", *targets])
+        assert r.status == "ok", r.describe()
+        assert all(f"WROTE {p}" in r.stdout for p in ("ok.txt", "/dev/null", "/tmp/ok")), r.stdout
+        assert [p for p in targets if os.path.exists(p)] == [], r.stdout
+        assert snapshot(outside_dir) == before
+    finally:
+        for p in targets:
+            if os.path.lexists(p):
+                os.remove(p)
+
+
+KILLER = r"""
+import json, subprocess, sys, time
+from ponder.sandbox import run_python
+victim = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+prog = "import os, signal\ntry:\n    os.kill(-1, signal.SIGKILL)\nexcept OSError:\n    pass\n" + sys.argv[2]
+r = run_python(prog, args=sys.argv[3:])
+time.sleep(0.3)
+print(json.dumps({"victim": victim.poll(), "status": r.status, "stdout": r.stdout, "stderr": r.stderr,
+                  "isolation": r.isolation, "notes": r.notes}))
+victim.kill()
+"""
+
+
+def test_nonroot_kill_all_and_writes_stay_inside(outside_dir):
+    """As an ordinary user, a program's kill(-1, SIGKILL) kills neither its caller nor another process
+    of the user, and the user's own files outside the working directory are read-only to it (with the
+    working directory itself, not under /tmp here, writable). Run as a spare uid through setpriv."""
+    uid, python = free_uid(), system_python()
+    if os.geteuid() != 0 or uid is None or python is None or shutil.which("setpriv") is None:
+        pytest.skip("needs root, setpriv and a system python3 to run the caller as a spare unprivileged uid")
+    probe = as_user(uid, [python, "-c", "from ponder.sandbox import run_python; print(run_python('pass').notes)"],
+                    cwd="/")
+    if probe.returncode != 0:
+        pytest.skip(f"the spare uid cannot run Ponder's source: {probe.stderr[-300:]}")
+    if "no user namespace" in probe.stdout or "no PID namespace" in probe.stdout:  # kill(-1) would hit us
+        pytest.skip(f"the system refuses the namespaces to unprivileged users: {probe.stdout}")
+    os.chown(outside_dir, uid, uid)
+    (outside_dir / "home").mkdir()
+    os.chown(outside_dir / "home", uid, uid)
+    (outside_dir / "caller.py").write_text(KILLER)
+    (outside_dir / "home" / "keep.txt").write_text("user data\n")
+    os.chown(outside_dir / "home" / "keep.txt", uid, uid)
+    before = snapshot(outside_dir / "home")
+    other = subprocess.Popen(["setpriv", f"--reuid={uid}", f"--regid={uid}", "--clear-groups", python, "-c",
+                              "import time; time.sleep(60)"])
+    try:
+        home = outside_dir / "home"
+        proc = as_user(uid, [python, str(outside_dir / "caller.py"), "x", WRITES, "ok.txt",
+                             f"{home}/evil.txt", f"{home}/keep.txt"], cwd=str(home), env={"TMPDIR": str(home)})
+        time.sleep(0.2)
+        assert proc.returncode == 0, f"the caller died: {proc.returncode} {proc.stderr[-800:]}"
+        out = json.loads(proc.stdout.strip().splitlines()[-1])
+        assert out["victim"] is None, "kill(-1) in the sandbox killed a child of the caller"
+        assert other.poll() is None, "kill(-1) in the sandbox killed another process of the user"
+        assert out["status"] == "ok" and "WROTE ok.txt" in out["stdout"], out
+        assert "WROTE" not in out["stdout"].replace("WROTE ok.txt", ""), out["stdout"]
+        assert snapshot(home) == before
+    finally:
+        other.kill()
+        other.wait()
+
+
+def test_fallback_interpreter_is_noted(monkeypatch):
+    """When the program cannot run under Ponder's own Python, the result says so in its notes."""
+    own = os.path.realpath(getattr(sys, "_base_executable", sys.executable))
+    other = next((p for p in ("/usr/bin/python3", "/usr/local/bin/python3", "/bin/python3")
+                  if os.access(p, os.X_OK) and os.path.realpath(p) != own), None)
+    if other is None:
+        pytest.skip("no second Python on this system")
+    monkeypatch.setattr(runner, "interpreter", lambda requested, uid: requested or other)
+    r = run_python("print('hi')", limits=FAST)
+    assert r.status == "ok" and any(other in n and "not Ponder's own" in n for n in r.notes), r.notes
+    r = run_python("print('hi')", limits=Limits(wall_seconds=2, python=other))  # asked for: no note
+    assert r.status == "ok" and not any("not Ponder's own" in n for n in r.notes), r.notes

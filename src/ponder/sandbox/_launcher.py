@@ -4,19 +4,32 @@ Started by :mod:`ponder.sandbox.runner` as ``python -I -S _launcher.py CONFIG_JS
 with an empty environment, the program's stdin/stdout/stderr already wired and a report pipe on
 ``CONFIG["report_fd"]``. It only uses the standard library (it runs with ``-S``).
 
-What it does, in order:
+What it does, in order (every refusal by the kernel is reported in the notes, never fatal):
 
 1. becomes a *child subreaper* (``prctl(PR_SET_CHILD_SUBREAPER)``), so descendants that detach
    (double fork + ``setsid``) are reparented to it instead of escaping to init;
-2. enters a new network namespace (no interfaces but a downed loopback) and a new mount namespace
-   with private tmpfs on ``/tmp``, ``/var/tmp`` and ``/dev/shm`` (the working directory is bind-mounted
-   at ``/tmp/work``); as non-root it first enters a user namespace; each refusal is reported, not fatal;
-3. forks the program: own process group, rlimits (address space, CPU, processes, file size, open
-   files, no core files), an unprivileged uid of its own when running as root, ``no_new_privs``;
-4. waits for it with the wall-clock deadline (``sigtimedwait``, no polling), or until told to stop
-   (SIGTERM: output cap reached, or the caller died);
-5. kills what is left: the program's process group, every process of the sandbox uid, and every
-   descendant reparented to it, until it has no child left; then writes a JSON report and exits.
+2. as non-root, enters a user namespace first (it grants the right to make the others); then new
+   network (no interfaces but a downed loopback), IPC (SysV shared memory, semaphores and message
+   queues die with the run; as root shared memory is capped), PID (for its children) and mount
+   namespaces. In the mount namespace: every mount becomes private, the working directory is bound
+   onto itself, every other existing mount is remounted read-only (walking ``/proc/self/mountinfo``),
+   then private tmpfs cover ``/tmp``, ``/var/tmp``, ``/dev/shm`` and the other world-writable
+   directories (``/run/lock``...) and the working directory is bound at ``/tmp/work``: those are the
+   only writable places;
+3. forks an *init* process, PID 1 of the new PID namespace: it enters a nested mount namespace (so
+   the launcher keeps the host's ``/proc``), mounts a fresh ``proc`` on ``/proc`` (the program sees
+   only its own processes), makes itself non-dumpable, forks the program and reaps every orphan.
+   When the program ends it kills what is left in the namespace (``kill(-1)``), counts it, sends
+   the program's wait status and rusage to the launcher through a pipe and exits (the kernel then
+   kills anything left in the namespace). Without a PID namespace the launcher forks the program
+   itself, as before;
+4. the program: own process group, rlimits (address space, CPU, processes, file size, open files,
+   no core files), an unprivileged uid of its own when running as root, ``no_new_privs``;
+5. waits with the wall-clock deadline (``sigtimedwait``, no polling), or until told to stop (SIGTERM:
+   output cap reached, or the caller died);
+6. kills what is left: SIGKILL to the init (which takes the whole PID namespace with it), or without
+   one the program's process group, every process of the sandbox uid and every descendant
+   reparented to the launcher, until it has no child left; then writes a JSON report and exits.
 """
 
 from __future__ import annotations
@@ -24,14 +37,20 @@ from __future__ import annotations
 import ctypes
 import json
 import os
+import re
 import resource
 import signal
 import sys
 import time
 
 CLONE_NEWNS, CLONE_NEWUSER, CLONE_NEWNET = 0x00020000, 0x10000000, 0x40000000
-MS_NOSUID, MS_NODEV, MS_BIND, MS_REC, MS_PRIVATE = 2, 4, 4096, 16384, 1 << 18
-PR_SET_PDEATHSIG, PR_SET_NO_NEW_PRIVS, PR_SET_CHILD_SUBREAPER = 1, 38, 36
+CLONE_NEWIPC, CLONE_NEWPID = 0x08000000, 0x20000000
+MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC, MS_REMOUNT = 1, 2, 4, 8, 32
+MS_BIND, MS_REC, MS_PRIVATE = 4096, 16384, 1 << 18
+# Per-mount flags a bind remount must repeat (in a user namespace they are locked: dropping one is EPERM).
+KEEP_FLAGS = {"nosuid": MS_NOSUID, "nodev": MS_NODEV, "noexec": MS_NOEXEC, "nosymfollow": 256,
+              "noatime": 1024, "nodiratime": 2048, "relatime": 1 << 21, "strictatime": 1 << 24}
+PR_SET_PDEATHSIG, PR_SET_DUMPABLE, PR_SET_NO_NEW_PRIVS, PR_SET_CHILD_SUBREAPER = 1, 4, 38, 36
 WORK_MOUNT = "/tmp/work"
 
 _libc = ctypes.CDLL(None, use_errno=True)
@@ -55,21 +74,38 @@ def _write(path: str, text: str) -> None:
         f.write(text)
 
 
+def _unshare(flag: int, what: str, risk: str, notes: list) -> bool:
+    err = _call("unshare", flag)
+    if err:
+        notes.append(f"no {what} namespace ({err}): {risk}")
+    return err is None
+
+
+def _mounts() -> list[tuple[str, list[str]]]:
+    """(mount point, per-mount options) of every mount this process sees, parents first."""
+    unescape = (lambda s: re.sub(r"\\([0-7]{3})", lambda m: chr(int(m.group(1), 8)), s))
+    with open("/proc/self/mountinfo") as f:
+        return [(unescape(fields[4]), fields[5].split(",")) for fields in (line.split() for line in f)]
+
+
+def _keep_flags(opts: list[str]) -> int:
+    flags = 0
+    for opt in opts:
+        flags |= KEEP_FLAGS.get(opt, 0)
+    return flags
+
+
 def isolate(cfg: dict, info: dict) -> int:
-    """Enter the network and mount namespaces (and a user namespace when not root).
+    """Enter the namespaces (a user namespace first when not root) and build the mount view.
 
     Returns a descriptor of the working directory opened inside the new mount namespace (a bind
     mount needs a source from the caller's own namespace), before /tmp is covered.
     """
     notes = info["notes"]
-    root = os.geteuid() == 0
-    want_net, hide = cfg["netns"], cfg["hide_dirs"]
-    if not root:  # unprivileged: a user namespace grants the right to make the others
+    hide = cfg["hide_dirs"]
+    if os.geteuid() != 0:  # unprivileged: a user namespace grants the right to make the others
         uid, gid = os.geteuid(), os.getegid()
-        flags = CLONE_NEWUSER | (CLONE_NEWNET if want_net else 0) | (CLONE_NEWNS if hide else 0)
-        err = _call("unshare", flags)
-        if err:
-            notes.append(f"no user namespace ({err}): network and /tmp are not isolated")
+        if not _unshare(CLONE_NEWUSER, "user", "network, /tmp, IPC and processes are not isolated", notes):
             return _open_dir(cfg)
         try:
             _write("/proc/self/setgroups", "deny")
@@ -77,37 +113,65 @@ def isolate(cfg: dict, info: dict) -> int:
             _write("/proc/self/gid_map", f"{gid} {gid} 1")
         except OSError as exc:
             notes.append(f"user namespace maps refused: {exc}")
-        info["network_isolated"] = want_net
-        ns_ok = bool(hide)
+    if cfg["netns"]:
+        info["network_isolated"] = _unshare(CLONE_NEWNET, "network", "the program can reach the network", notes)
     else:
-        if want_net:
-            err = _call("unshare", CLONE_NEWNET)
-            info["network_isolated"] = err is None
-            if err:
-                notes.append(f"no network namespace ({err}): the program can reach the network")
-        ns_ok = False
-        if hide:
-            err = _call("unshare", CLONE_NEWNS)
-            if err:
-                notes.append(f"no mount namespace ({err}): /tmp is shared with the host")
-            ns_ok = err is None
-    if not want_net:
         notes.append("network allowed by the caller")
-    if ns_ok:
-        # Never let our mounts propagate back to the host: make every mount private first.
-        err = _mount(None, "/", None, MS_REC | MS_PRIVATE, None)
+    info["ipc_isolated"] = _unshare(CLONE_NEWIPC, "IPC", "SysV and POSIX IPC objects are shared with the "
+                                    "host and can outlive the run", notes)
+    if info["ipc_isolated"] and os.geteuid() == 0 and cfg.get("shm_bytes"):
+        try:  # the namespace's own limits: shared memory may not exceed the memory limit in total
+            _write("/proc/sys/kernel/shmmax", str(cfg["shm_bytes"]))
+            _write("/proc/sys/kernel/shmall", str(max(1, cfg["shm_bytes"] // os.sysconf("SC_PAGE_SIZE"))))
+        except OSError as exc:
+            notes.append(f"shared memory not capped: {exc}")
+    # Only the children of this process enter it: the first one is its init (see run_init).
+    info["pid_namespace"] = _unshare(CLONE_NEWPID, "PID", "the program sees and can signal host processes", notes)
+    if not hide:
+        return _open_dir(cfg)
+    if not _unshare(CLONE_NEWNS, "mount", "/tmp and the file system are shared with the host", notes):
+        return _open_dir(cfg)
+    # Never let our mounts propagate back to the host: make every mount private first.
+    err = _mount(None, "/", None, MS_REC | MS_PRIVATE, None)
+    if err:
+        notes.append(f"could not make mounts private ({err}): /tmp is shared with the host")
+        return _open_dir(cfg)
+    # The working directory becomes a mount of its own, left writable by the read-only pass below
+    # (a bind mount of it keeps its mount's flags, so /tmp/work stays writable too).
+    workdir = os.path.realpath(cfg["workdir"])
+    err = _mount(workdir, workdir, None, MS_BIND, None)
+    workfd = _open_dir(cfg)
+    if err:
+        notes.append(f"file system left writable: could not bind the working directory ({err})")
+    else:
+        make_read_only({workdir}, info)
+    for d in hide:
+        size = "64m" if d in cfg["big_dirs"] else "1m"
+        err = _mount("tmpfs", d, "tmpfs", MS_NOSUID | MS_NODEV, f"size={size},mode=1777")
         if err:
-            notes.append(f"could not make mounts private ({err}): /tmp is shared with the host")
-            return _open_dir(cfg)
-        workfd = _open_dir(cfg)
-        for d in hide:
-            err = _mount("tmpfs", d, "tmpfs", MS_NOSUID | MS_NODEV, "size=64m,mode=1777")
-            if err:
-                notes.append(f"no private {d} ({err})")
-            else:
-                info["private_dirs"].append(d)
-        return workfd
-    return _open_dir(cfg)
+            notes.append(f"no private {d} ({err})")
+        else:
+            info["private_dirs"].append(d)
+    return workfd
+
+
+def make_read_only(keep: set[str], info: dict) -> None:
+    """Remount every mount but ``keep`` read-only (in this mount namespace only)."""
+    notes, failed = info["notes"], []
+    try:
+        mounts = _mounts()
+    except OSError as exc:
+        notes.append(f"file system left writable: {exc}")
+        return
+    for target, opts in mounts:
+        if target in keep or "ro" in opts:
+            continue
+        err = _mount(None, target, None, MS_BIND | MS_REMOUNT | MS_RDONLY | _keep_flags(opts), None)
+        if err and not any(f.startswith(target + " (") for f in failed):
+            failed.append(f"{target} ({err})")
+    info["read_only"] = not failed
+    if failed:
+        notes.append("still writable: " + ", ".join(failed[:10]) + (" ..." if len(failed) > 10 else ""))
 
 
 def _open_dir(cfg: dict) -> int:
@@ -161,9 +225,65 @@ def exec_program(cfg: dict, workfd: int, workpath: str | None) -> None:
             os._exit(127)
 
 
+def run_init(cfg: dict, workfd: int, workpath: str | None, out: int) -> None:
+    """PID 1 of the new PID namespace (a child of the launcher). Never returns.
+
+    Sends two JSON lines on ``out``: its notes once the program is started, then the program's wait
+    status, rusage and how many processes were still alive when it ended. Signals from inside the
+    namespace cannot kill it (PID 1 without handlers); the launcher's SIGKILL kills the namespace.
+    """
+    try:
+        _libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+        _libc.prctl(PR_SET_DUMPABLE, 0, 0, 0, 0)  # the program may not read or trace its init
+        signal.signal(signal.SIGINT, signal.SIG_DFL)
+        notes: list[str] = []
+        # A mount namespace of its own, so the fresh /proc does not replace the launcher's (private
+        # again: without the launcher's own mount namespace, mounts may still propagate to the host).
+        err = _call("unshare", CLONE_NEWNS) or _mount(None, "/", None, MS_REC | MS_PRIVATE, None)
+        opts = [] if err else dict(_mounts()).get("/proc", [])  # a new proc repeats the old one's atime
+        err = err or _mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC | MS_RDONLY
+                            | (_keep_flags(opts) & ~(MS_NOSUID | MS_NODEV | MS_NOEXEC)), None)
+        if err:
+            notes.append(f"no private /proc ({err}): the program can read host processes' command lines")
+        pid = os.fork()
+        if pid == 0:
+            os.close(out)
+            exec_program(cfg, workfd, workpath)
+        os.write(out, (json.dumps({"notes": notes, "private_proc": err is None}) + "\n").encode())
+        while True:  # reap orphans (all reparented here) until the program itself ends
+            got, status, usage = os.wait4(-1, 0)
+            if got == pid:
+                break
+        end = {"status": status, "cpu_seconds": usage.ru_utime + usage.ru_stime, "max_rss_kb": usage.ru_maxrss}
+        leftovers = 0
+        while True:  # kill everything else in the namespace and count it as it is reaped
+            try:
+                os.kill(-1, signal.SIGKILL)
+            except OSError:
+                pass
+            try:
+                os.wait4(-1, 0)
+                leftovers += 1
+            except ChildProcessError:
+                break
+        end["leftovers"] = leftovers
+        os.write(out, (json.dumps(end) + "\n").encode())
+        os._exit(0)
+    except BaseException as exc:  # noqa: BLE001 - the launcher reports it
+        try:
+            os.write(out, (json.dumps({"error": f"init: {type(exc).__name__}: {exc}"}) + "\n").encode())
+        finally:
+            os._exit(1)
+
+
 def _children() -> list[int]:
     """Pids whose parent is this process (including zombies)."""
-    me, kids = os.getpid(), []
+    return [pid for pid, ppid in _parents().items() if ppid == os.getpid()]
+
+
+def _parents() -> dict[int, int]:
+    """Every visible process and its parent (read from /proc)."""
+    parents = {}
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
             continue
@@ -173,9 +293,22 @@ def _children() -> list[int]:
         except OSError:
             continue
         fields = stat[stat.rfind(b")") + 2:].split()
-        if len(fields) > 1 and int(fields[1]) == me:
-            kids.append(int(entry))
-    return kids
+        if len(fields) > 1:
+            parents[int(entry)] = int(fields[1])
+    return parents
+
+
+def _descendants(root: int) -> int:
+    """How many processes descend from ``root``."""
+    kids: dict[int, list[int]] = {}
+    for pid, ppid in _parents().items():
+        kids.setdefault(ppid, []).append(pid)
+    count, todo = 0, list(kids.get(root, []))
+    while todo:
+        pid = todo.pop()
+        count += 1
+        todo.extend(kids.get(pid, []))
+    return count
 
 
 def _kill_uid(uid: int) -> None:
@@ -193,7 +326,7 @@ def _kill_uid(uid: int) -> None:
     os.waitpid(pid, 0)
 
 
-def cleanup(cfg: dict, child_pgid: int) -> int:
+def cleanup(cfg: dict, child_pgid: int, kill_uid: bool = True) -> int:
     """Kill the program's group, its uid and all reparented descendants; reap them. Returns leftovers."""
     leftovers = 0
     try:
@@ -202,7 +335,7 @@ def cleanup(cfg: dict, child_pgid: int) -> int:
         pass
     deadline = time.monotonic() + 10.0
     while time.monotonic() < deadline:
-        if cfg["uid"] is not None:
+        if cfg["uid"] is not None and kill_uid:
             _kill_uid(cfg["uid"])
         kids = _children()
         if not kids:
@@ -222,7 +355,7 @@ def cleanup(cfg: dict, child_pgid: int) -> int:
 
 
 def _reap(pid: int, info: dict) -> bool:
-    """Reap every exited child (orphans reparented here too); True once the program itself has ended."""
+    """Reap every exited child (orphans reparented here too); True once ``pid`` itself has ended."""
     while True:
         try:
             got, status, usage = os.wait4(-1, os.WNOHANG)
@@ -237,11 +370,49 @@ def _reap(pid: int, info: dict) -> bool:
             return True
 
 
+def _wait(pid: int, info: dict, deadline: float) -> None:
+    """Wait until ``pid`` ends, the deadline passes (reason ``wall``) or SIGTERM/SIGINT (``stopped``)."""
+    while not _reap(pid, info):
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            info["reason"] = "wall"
+            return
+        sig = signal.sigtimedwait({signal.SIGCHLD, signal.SIGTERM, signal.SIGINT}, remaining)
+        if sig is not None and sig.si_signo in (signal.SIGTERM, signal.SIGINT):
+            info["reason"] = "stopped"
+            return
+
+
+def _run_with_init(cfg: dict, info: dict, workfd: int, workpath: str | None, start: float) -> None:
+    """Fork the namespace's init, wait, kill the namespace; the program's outcome comes from the pipe."""
+    rfd, wfd = os.pipe()
+    init = os.fork()
+    if init == 0:
+        os.close(rfd)
+        run_init(cfg, workfd, workpath, wfd)
+    os.close(wfd)
+    own: dict = {"reason": None}
+    _wait(init, own, start + cfg["wall"])
+    info["reason"], info["duration"] = own["reason"], time.monotonic() - start
+    if own.get("status") is None:  # wall or stopped: count what is alive (the program among them)
+        info["leftovers"] = max(0, _descendants(init) - 1)
+        os.kill(init, signal.SIGKILL)  # the kernel kills every process of the namespace with it
+    cleanup(cfg, init, kill_uid=False)  # reaps the init; a fork here would fail once it is gone
+    with os.fdopen(rfd, "rb") as f:
+        lines = [json.loads(line) for line in f.read().splitlines() if line.strip()]
+    for msg in lines:
+        info["notes"].extend(msg.pop("notes", []))
+        if msg.get("error"):
+            raise RuntimeError(msg["error"])
+        info.update(msg)
+
+
 def main() -> None:
     cfg = json.loads(sys.argv[1])
     os.set_inheritable(cfg["report_fd"], False)
     report = os.fdopen(cfg["report_fd"], "w")
-    info: dict = {"network_isolated": False, "private_dirs": [], "notes": [], "subreaper": False,
+    info: dict = {"network_isolated": False, "ipc_isolated": False, "pid_namespace": False,
+                  "private_proc": False, "read_only": False, "private_dirs": [], "notes": [], "subreaper": False,
                   "uid": cfg["uid"], "reason": None, "status": None, "cpu_seconds": None,
                   "max_rss_kb": None, "leftovers": 0, "error": None}
     try:
@@ -253,26 +424,18 @@ def main() -> None:
         workfd = isolate(cfg, info)
         workpath = bind_workdir(workfd, info)
         start = time.monotonic()
-        deadline = start + cfg["wall"]
-        pid = os.fork()
-        if pid == 0:
-            exec_program(cfg, workfd, workpath)
-        while True:
-            if _reap(pid, info):
-                break
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                info["reason"] = "wall"
-                break
-            sig = signal.sigtimedwait({signal.SIGCHLD, signal.SIGTERM, signal.SIGINT}, remaining)
-            if sig is not None and sig.si_signo in (signal.SIGTERM, signal.SIGINT):
-                info["reason"] = "stopped"
-                break
-        info["duration"] = time.monotonic() - start
-        leftovers = cleanup(cfg, pid)
-        if info["status"] is None:  # killed by us: collect the program's own status too
-            leftovers -= 1
-        info["leftovers"] = max(0, leftovers)
+        if info["pid_namespace"]:
+            _run_with_init(cfg, info, workfd, workpath, start)
+        else:
+            pid = os.fork()
+            if pid == 0:
+                exec_program(cfg, workfd, workpath)
+            _wait(pid, info, start + cfg["wall"])
+            info["duration"] = time.monotonic() - start
+            leftovers = cleanup(cfg, pid)
+            if info["status"] is None:  # killed by us: collect the program's own status too
+                leftovers -= 1
+            info["leftovers"] = max(0, leftovers)
     except BaseException as exc:  # noqa: BLE001 - the caller reads the report
         info["error"] = f"{type(exc).__name__}: {exc}"
     report.write(json.dumps(info))

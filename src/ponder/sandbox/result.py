@@ -15,12 +15,14 @@ class Limits:
 
     ``wall_seconds``: wall clock, after which the whole process tree is killed (status ``timeout``);
     ``cpu_seconds``: CPU time per process (RLIMIT_CPU; ``timeout`` too); ``memory_mb``: address space
-    per process (RLIMIT_AS; ``memory``); ``processes``: processes and threads of the run (RLIMIT_NPROC
-    on a uid of its own when Ponder runs as root); ``file_size_mb``: largest file it may write;
-    ``output_bytes``: stdout and stderr are each captured up to this many bytes, beyond which the run
-    is stopped (``output_limit``); ``network``: allow the network (default: a namespace without one);
-    ``python``: the interpreter to run (default: Ponder's own if the sandbox uid can run it, else the
-    system ``python3``).
+    *per process* (RLIMIT_AS; ``memory``), not a total: there is no cgroup, so a run may use up to
+    ``processes`` x ``memory_mb``, plus its private tmpfs and its SysV shared memory (which dies with
+    the run, and as root is capped at ``memory_mb``); ``processes``: processes and threads of the run
+    (RLIMIT_NPROC on a uid of its own when Ponder runs as root); ``file_size_mb``: largest file it may
+    write; ``output_bytes``: stdout and stderr are each captured up to this many bytes, beyond which
+    the run is stopped (``output_limit``); ``network``: allow the network (default: a namespace
+    without one); ``python``: the interpreter to run (default: Ponder's own if the sandbox uid can run
+    it, else the system ``python3``, with a note in ``ExecResult.notes``).
     """
 
     wall_seconds: float = 10.0

@@ -2,7 +2,9 @@
 
 Each run gets a fresh working directory (removed afterwards), an empty environment, closed stdin
 unless given, captured and capped stdout/stderr, and the launcher in ``_launcher.py`` between Ponder
-and the program (namespaces, rlimits, subreaper, cleanup). When Ponder runs as root, each concurrent
+and the program (network, IPC, PID and mount namespaces with a read-only file system but for private
+tmpfs and the working directory, a private ``/proc``, rlimits, subreaper, cleanup; see the launcher's
+docstring). Both as root and as an ordinary user. When Ponder runs as root, each concurrent
 run also gets an unprivileged uid of its own (a slot claimed with a lock file, so parallel runs in
 several Ponder processes never share one): the process limit then counts only that run, the program
 cannot touch files it does not own, and every process of that uid is killed when the run ends.
@@ -33,7 +35,10 @@ from .result import ExecResult, Limits
 LAUNCHER = str(Path(__file__).with_name("_launcher.py"))
 POOL_SIZE = 256
 UID_BASES = (420_000, 62_000)
-HIDE_DIRS = ("/tmp", "/var/tmp", "/dev/shm")
+HIDE_DIRS = ("/tmp", "/var/tmp", "/dev/shm")  # private tmpfs of 64 MB each
+# Other world-writable places of common systems, covered by a small tmpfs too (in case the file system
+# cannot be made read-only): nothing written there reaches the host.
+EXTRA_HIDE_DIRS = ("/run/lock", "/var/lock", "/var/crash", "/dev/mqueue")
 TRUNCATION = "\n[... output truncated at {n} bytes ...]"
 GRACE_SECONDS = 15.0
 
@@ -158,7 +163,10 @@ _interpreters: dict[tuple[str | None, int | None], str] = {}
 
 
 def interpreter(requested: str | None, uid: int | None) -> str:
-    """The Python the program runs under: one the sandbox uid can actually start."""
+    """The Python the program runs under: one the sandbox uid can actually start.
+
+    Without ``requested``, Ponder's own interpreter if it can, else the system's ``python3`` (see
+    :func:`interpreter_note`: that one may not see the packages of Ponder's environment)."""
     key = (requested, None if uid is None else uid_base())
     if key in _interpreters:
         return _interpreters[key]
@@ -180,6 +188,29 @@ def interpreter(requested: str | None, uid: int | None) -> str:
         except (OSError, subprocess.SubprocessError) as exc:
             tried.append(f"{cand}: {exc}")
     raise SandboxError("no Python interpreter that the sandbox user can run: " + "; ".join(tried))
+
+
+def interpreter_note(python: str, requested: str | None) -> str | None:
+    """Words for ExecResult.notes when ``python`` is a fallback, not Ponder's own interpreter."""
+    own = os.path.realpath(getattr(sys, "_base_executable", sys.executable))
+    if requested or python == own:
+        return None
+    return (f"the program runs under {python}, not Ponder's own Python ({own}, which the sandbox user "
+            "cannot start): packages of Ponder's environment are not available to it")
+
+
+def _hidden_dirs(python: str) -> tuple[list[str], list[str]]:
+    """The directories to cover with a private tmpfs (real paths, existing, not holding the
+    interpreter), and which of them get the large size."""
+    hide, big = [], []
+    for d in HIDE_DIRS + EXTRA_HIDE_DIRS:
+        real = os.path.realpath(d)
+        if real in hide or not os.path.isdir(real) or os.path.realpath(python).startswith(real + "/"):
+            continue
+        hide.append(real)
+        if d in HIDE_DIRS:
+            big.append(real)
+    return hide, big
 
 
 def _user_process_count() -> int:
@@ -246,12 +277,13 @@ def _run(code: str, stdin: str | bytes | None, limits: Limits, files: dict[str, 
     stdin_file = None
     try:
         _prepare(workdir, code, files, uid)
-        hide = [d for d in HIDE_DIRS if os.path.isdir(d) and not os.path.realpath(python).startswith(d + "/")]
+        hide, big = _hidden_dirs(python)
         mb = 1024 * 1024
         nproc = limits.processes if uid is not None else _user_process_count() + limits.processes
         report_r, report_w = os.pipe()
         cfg = {"workdir": workdir, "argv": [python, "-E", "-s", "-B", "main.py", *args], "uid": uid, "gid": uid,
-               "wall": limits.wall_seconds, "netns": not limits.network, "hide_dirs": hide, "report_fd": report_w,
+               "wall": limits.wall_seconds, "netns": not limits.network, "hide_dirs": hide, "big_dirs": big,
+               "report_fd": report_w, "shm_bytes": limits.memory_mb * mb,
                "rlimits": {"cpu": max(1, int(round(limits.cpu_seconds))), "as": limits.memory_mb * mb,
                            "fsize": limits.file_size_mb * mb, "nofile": limits.open_files, "nproc": nproc,
                            "core": 0}}
@@ -282,6 +314,9 @@ def _run(code: str, stdin: str | bytes | None, limits: Limits, files: dict[str, 
     if report.get("error") or "reason" not in report:
         raise SandboxError(f"the sandbox launcher failed: {report.get('error') or 'no report'}; "
                            f"stderr: {err[0][-500:].decode('utf-8', 'replace')}")
+    note = interpreter_note(python, limits.python)
+    if note:
+        report.setdefault("notes", []).append(note)
     return _result(report, out, err, capped, duration, limits)
 
 
@@ -378,6 +413,8 @@ def _result(report: dict, out: tuple[bytes, bool], err: tuple[bytes, bool], capp
         status = "failed"
     private = report.get("private_dirs", [])
     isolation = {"network_namespace": bool(report.get("network_isolated")), "private_tmp": "/tmp" in private,
+                 "ipc_namespace": bool(report.get("ipc_isolated")), "pid_namespace": bool(report.get("pid_namespace")),
+                 "private_proc": bool(report.get("private_proc")), "read_only_fs": bool(report.get("read_only")),
                  "own_uid": report.get("uid") is not None, "subreaper": bool(report.get("subreaper")),
                  "rlimits": True, "empty_environment": True}
     return ExecResult(status=status, exit_code=exit_code, signal=sig,
