@@ -8,6 +8,7 @@ import pytest
 
 from ponder import StrategySpecError
 from ponder.strategies import build_strategy, parse_spec
+from ponder.strategies.spec import Range
 
 
 @pytest.mark.parametrize("text, model", [
@@ -91,3 +92,57 @@ def test_a_seed_past_what_a_sampler_takes_is_refused_when_built():
                                                           "whole number from -2**62 to 2**62 - 1. Keys of sc")):
         build_strategy(f"sc(n=2, seed={2**62})")
     assert build_strategy(f"mcts(seed={-(2**62)})").params.seed == -(2**62)
+
+
+@pytest.mark.parametrize("text, key, value", [
+    ("budget(answer_prompt='Steps 1..3 done. Answer:')", "answer_prompt", "Steps 1..3 done. Answer:"),
+    ("cot(instruction='Rate 1..10 then answer.')", "instruction", "Rate 1..10 then answer."),
+    ("refine(stop_phrase=\"ALL 2 .. 4 OK\")", "stop_phrase", "ALL 2 .. 4 OK"),
+    ("cot(instruction='''it's steps 1..2''')", "instruction", "it's steps 1..2"),
+])
+def test_two_dots_in_quoted_text_are_text_not_a_range(text, key, value):
+    """The range rewrite ran over quoted text too: the prompt became 'Steps __range__(1, 3) done.'"""
+    assert getattr(build_strategy(text).params, key) == value
+    spec = parse_spec(text)
+    assert spec.args[key] == value and parse_spec(str(spec)) == spec
+
+
+@pytest.mark.parametrize("text, key, value", [
+    ("refine(stop_phrase='LGTM=openai:yes')", "stop_phrase", "LGTM=openai:yes"),  # was 'invalid syntax ... quote'
+    ("budget(wait_word='Wait, check with=hf:x')", "wait_word", "Wait, check with=hf:x"),
+    ("cot(instruction='Use a=embedded-prm, then answer.')", "instruction", "Use a=embedded-prm, then answer."),
+    (r"cot(instruction='It\'s x=vllm:y')", "instruction", "It's x=vllm:y"),
+])
+def test_a_colon_or_equals_sign_in_quoted_text_is_text_not_a_model(text, key, value):
+    assert getattr(build_strategy(text).params, key) == value
+
+
+def test_quoted_text_beside_bare_ranges_and_models_in_nested_specs():
+    spec = parse_spec("sc(n=1..16, of=budget(think=128, answer_prompt='Steps 1..3: x=hf:y. Answer:'))")
+    assert spec.args["n"] == Range(1, 16)
+    assert spec.args["of"].args == {"think": 128, "answer_prompt": "Steps 1..3: x=hf:y. Answer:"}
+    spec = parse_spec("bon(n=2..8, of=cot(instruction=\"Rate 1..10; model=openai:x\"), "
+                      "scorer=judge(model=openai:MODEL@http://127.0.0.1:8001/v1))")
+    assert spec.args["n"] == Range(2, 8) and spec.args["of"].args["instruction"] == "Rate 1..10; model=openai:x"
+    assert spec.args["scorer"].args["model"] == "openai:MODEL@http://127.0.0.1:8001/v1"
+    assert parse_spec(str(spec)) == spec
+    built = build_strategy("bon(n=2, of=cot(instruction='Rate 1..10'), scorer=prm(model=embedded-prm))")
+    assert built.scorer.params.model == "embedded-prm"
+    # a quoted value is left as written, so a parse error there no longer suggests quoting it
+    with pytest.raises(StrategySpecError, match=r"'\(' was never closed; expected") as err:
+        parse_spec("refine(stop_phrase='LGTM=openai:yes', rounds=2")
+    assert "quote a value" not in str(err.value)
+
+
+@pytest.mark.parametrize("text", ["cot(instruction=-'x')", "sc(n=2, seed=-None)", "sc(n=2, seed=-none)",
+                                  "sc(n=4, seed=-True)", "sc(n=4, seed=-true)", "sc(n=-[2])"])
+def test_a_minus_before_anything_but_a_number_is_refused(text):
+    """-'x' and -None raised a TypeError (an internal error at the CLI); -True was read as -1."""
+    with pytest.raises(StrategySpecError, match=r"cannot read value .-.*.: a minus goes only before a number, "
+                                                r"e\.g\. seed=-1"):
+        build_strategy(text)
+
+
+def test_a_minus_before_a_number_still_reads_as_a_negative_number():
+    assert build_strategy("sc(n=2, seed=-3)").params.seed == -3
+    assert parse_spec("cot(temperature=-0.5, seed=-1e1)").args == {"temperature": -0.5, "seed": -10.0}

@@ -12,7 +12,7 @@ from __future__ import annotations
 import ast
 import re
 from dataclasses import dataclass, field
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 from ..errors import StrategySpecError
 
@@ -73,20 +73,41 @@ def parse_spec(text: str) -> ParsedSpec:
     """Parse one strategy spec; raises StrategySpecError with the position of the problem."""
     if not isinstance(text, str) or not text.strip():
         raise StrategySpecError("empty strategy spec; write e.g. cot, sc(n=16) or bon(n=8, scorer=prm)")
-    src = _RANGE.sub(lambda m: f"__range__({m.group(1)}, {m.group(2)})", text.strip())
+    masked, unmask = _mask_quoted(text.strip())  # the rewrites below are for bare values, not quoted text
+    src = _RANGE.sub(lambda m: f"__range__({m.group(1)}, {m.group(2)})", masked)
     src = _MODEL_VALUE.sub(lambda m: m.group(1) + repr(m.group(2)), src)
     left = re.search(r"[^\s=,(]*\s*\.\.\s*[^\s,)]*", re.sub(r"'[^']*'|\"[^\"]*\"", "", src))
     if left:  # a range that is not of whole numbers (it was read as Python: 1..a gave '1.0.a')
         raise StrategySpecError(f"in {text!r}: {left.group(0).strip()!r} is not a range; a range is LO..HI of "
                                 "whole numbers, e.g. n=1..16 (for ponder bench)")
+    src = unmask(src)
     try:
         tree = ast.parse(src, mode="eval")
     except SyntaxError as exc:
         hint = " (quote a value with ':', '/' or '@' in it, e.g. file='/data/x.jsonl')" if re.search(
-            r"=\s*[^\s'\"=,()]*[:/@]", text) else ""
+            r"=\s*[^\s'\"=,()]*[:/@]", masked) else ""
         raise StrategySpecError(f"cannot parse strategy spec {text!r}: {exc.msg}{hint}; "
                                 "expected name(key=value, ...), e.g. sc(n=16)") from None
     return _node_to_spec(tree.body, text)
+
+
+# Quoted text as Python reads it (triple quotes, backslash escapes); a prefix (r'...') stays outside.
+_QUOTED = re.compile(r"'''(?:[^\\]|\\.)*?'''|" r'"""(?:[^\\]|\\.)*?"""|' r"'(?:[^'\\\n]|\\.)*'|"
+                     r'"(?:[^"\\\n]|\\.)*"', re.S)
+
+
+def _mask_quoted(text: str) -> tuple[str, Callable[[str], str]]:
+    """``text`` with each quoted string replaced by a placeholder (a private-use character absent from
+    ``text``, the string's number, the character again, in quotes), so that no rewrite of bare values
+    reaches into quoted text; and the function that puts the strings back."""
+    mark, quoted = next(chr(c) for c in range(0xE000, 0xF900) if chr(c) not in text), []
+
+    def keep(m: re.Match) -> str:
+        quoted.append(m.group(0))
+        return f"'{mark}{len(quoted) - 1}{mark}'"
+
+    masked = _QUOTED.sub(keep, text)
+    return masked, lambda src: re.sub(f"'{mark}(\\d+){mark}'", lambda m: quoted[int(m.group(1))], src)
 
 
 def _node_to_spec(node: ast.AST, text: str) -> ParsedSpec:
@@ -121,8 +142,12 @@ def _value(node: ast.AST, text: str) -> Any:
                     "text reads backslashes the way Python does; for a backslash write two (\\\\boxed) "
                     "or put r before the quote (r'\\boxed')")
         return node.value
-    if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub) and isinstance(node.operand, ast.Constant):
-        return -node.operand.value
+    if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub):
+        value = node.operand.value if isinstance(node.operand, ast.Constant) else None
+        if not isinstance(value, (int, float)) or isinstance(value, bool):  # -'x', -None, -True (which was -1)
+            raise StrategySpecError(f"in {text!r}: cannot read value {ast.unparse(node)!r}: a minus goes only "
+                                    "before a number, e.g. seed=-1 or temperature=-0.5")
+        return -value
     if isinstance(node, ast.Name):
         return {"true": True, "false": False, "True": True, "False": False, "none": None,
                 "None": None}.get(node.id, node.id)
