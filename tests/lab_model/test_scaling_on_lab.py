@@ -11,7 +11,10 @@ from __future__ import annotations
 import asyncio
 import re
 
+import pytest
+
 from lab_fixtures import accuracy, lab_engine, problems, run_all, tokens  # noqa: F401  (fixture)
+from ponder import StrategySpecError
 from ponder.lab.engine_eval import evaluate
 from ponder.strategies import build_strategy, run_strategy
 
@@ -67,6 +70,11 @@ def test_thought_switching_penalty_lowers_switches(lab_engine):
     texts = [asyncio.run(run_strategy(build_strategy(f"tip(seed={s}, of=cot(temperature=1.0))"), probs[0],
                                       lab_engine.for_problem())).text for s in (3, 3, 4)]
     assert texts[0] == texts[1] != texts[2]
+    # a switch word this tokenizer has no token of its own for would be penalised nowhere: an error
+    # before any call (before, tip(words=[Hmm]) ran as the strategy without any penalty)
+    with pytest.raises(StrategySpecError, match=r"^tip: no token .* switch word\(s\) 'Hmm'"):
+        build_strategy("tip(words=[Alternatively, Hmm])").check(lab_engine)
+    build_strategy("tip(words=[Alternatively])").check(lab_engine)
 
 
 def test_chain_of_draft_uses_fewer_tokens_than_chain_of_thought(lab_engine):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import pytest
 
 from ponder import CapabilityError, Engine, Problem, StrategySpecError
@@ -39,6 +41,7 @@ async def test_asc_stops_early_when_unanimous_and_samples_all_when_split():
     # Beta criterion: 3 agreeing votes give P = 15/16 < 0.95, 4 give 31/32 >= 0.95, so the
     # first call draws 4 (fewer could not stop) and then batch by batch
     assert r.trace["samples"] == 4 and [q.n for q in backend.requests] == [4] and r.answer == "7"
+    assert r.trace["rounds"] == 1  # sampling rounds (a round of budget forcing is several calls)
     mixed = ScriptedBackend(lambda req, i: "Answer: 8" if len(mixed.requests) == 1 and i == 0 else "Answer: 7")
     r1 = await run("asc(max_n=16, batch=1)", mixed)
     # 3 vs 1 after the first call; one more 7 per call until P(7 leads) >= 0.95: (6, 1) gives 0.965
@@ -78,6 +81,39 @@ async def test_bon_exact_picks_the_checked_answer_and_wbon_weighs_groups():
     assert r2.answer == "7"  # one group of weight 1 beats three of weight 0
     r3 = await run("sc(n=4)", ScriptedBackend(lambda req, i: answers[i]), prob)
     assert r3.answer == "5"
+
+
+def test_wbon_weighs_a_log_probability_by_its_probability():
+    """logprob scores are mean log-probabilities (<= 0): summed as they are, every sample agreeing
+    with an answer counted against it, and one sample at -0.5 outweighed three at -0.2."""
+    from ponder.types import Candidate
+
+    pool = [Candidate(text=str(i), answer=a, score=s)
+            for i, (a, s) in enumerate([("848", -0.2), ("848", -0.2), ("848", -0.2), ("700", -0.5)])]
+    r = build_strategy("wbon(n=4, scorer=logprob)").decide(problem(), pool)
+    assert r.answer == "848" and r.trace["weights"] == {"848": round(3 * math.exp(-0.2), 4),
+                                                        "700": round(math.exp(-0.5), 4)}
+    # other scorers' scores are weights as they are
+    assert build_strategy("wbon(n=4, scorer=prm)").decide(problem(), pool).answer == "700"
+
+
+async def test_judge_reads_the_rating_not_a_number_of_its_working():
+    """A judge that works the problem first: the rating is the labelled one or the last number
+    (before, the first number from 1 to 10 was read: '12+7=19' rated 7)."""
+    from ponder.scorers.judge import read_rating
+
+    def reply(req, i):
+        content = req.messages[-1]["content"]
+        if content.startswith("You are grading"):
+            return ("12+7=19, 19*3=57, so 33 is wrong. Rating: 1" if "Answer: 33" in content
+                    else "3+4 is 7, right. 6")
+        return ["Answer: 33", "Answer: 7"][i]
+
+    prob = problem()
+    r = await run("bon(n=2, scorer=judge)", ScriptedBackend(reply), prob)
+    assert r.answer == "7" and [c.score for c in r.candidates] == [0.1, 0.6]
+    assert [read_rating(t) for t in ("8/10", "Score: 9.", "I rate it 7 out of 10", "3.5", "none", "x=5+3")] == \
+        [8, 9, 7, None, None, None]
 
 
 async def test_exact_scorer_without_checker_is_a_clear_error_before_any_call():
@@ -155,6 +191,24 @@ async def test_refine_stops_when_the_critique_is_clean_and_records_roles():
     assert [e.role for e in r.ledger.entries] == ["policy", "critic", "policy", "critic"]
 
 
+async def test_refine_is_not_stopped_by_its_phrase_inside_a_critique_that_names_a_mistake():
+    """Before, a critique that merely contained the phrase was clean: 'Step 1 has no issues, but
+    step 2 is wrong' stopped refinement with the wrong answer."""
+    def reply(req, i):
+        last = req.messages[-1]["content"]
+        if last.startswith("Review"):
+            critiques = sum(1 for q in backend.requests if q.messages[-1]["content"].startswith("Review"))
+            return ("Step 1 has no issues, but step 2 is wrong: 3+4 is 7." if critiques == 1
+                    else "I checked every step.\n**No issues.**")
+        if last.startswith("Feedback"):
+            return "Fixed. Answer: 7"
+        return "Answer: 8"
+
+    backend = ScriptedBackend(reply)
+    r = await run("refine(rounds=4)", backend)
+    assert r.answer == "7" and [x["clean"] for x in r.trace["rounds"]] == [False, True]
+
+
 async def test_refine_runs_all_rounds_without_a_clean_critique():
     backend = ScriptedBackend(lambda req, i: "Bad." if req.messages[-1]["content"].startswith("Review") else "Answer: 8")
     r = await run("refine(rounds=3)", backend)
@@ -183,6 +237,24 @@ async def test_feedback_edit_fans_out_and_selects_by_vote():
     assert roles.count("policy") == 1 and roles.count("feedback") == 3 and roles.count("editor") == 6
     assert len(r.candidates) == 12 and r.answer in ("7", "6")
     assert r.trace["drafts"] == ["5", "5", "5"]
+
+
+async def test_budget_forcing_under_one_call_answers_without_thinking():
+    """Under max_calls=1 the one call is the answer's (before, it went to thinking and the run
+    answered nothing), as under a token budget too small to think."""
+    from ponder import Budget
+
+    backend = ScriptedBackend(lambda req, i: "3+4=7" if req.stop else " 7")
+    r = await run("budget(think=60, answer_prompt='Answer:')", backend, budget=Budget(max_calls=1))
+    assert r.answer == "7" and r.ledger.calls == 1 and r.budget_exhausted
+    assert r.trace["thinking_tokens"] == 0 and r.trace["forced_end"]
+
+
+async def test_think_with_a_budget_keeps_budget_forcings_trace():
+    backend = ScriptedBackend(lambda req, i: "3+4=7 </think>" if req.stop else "Answer: 7")
+    r = await run("think(mode=budget, tokens=20)", backend)
+    assert r.answer == "7" and r.strategy == "think(mode=budget, tokens=20)"
+    assert r.trace["thinking_tokens"] == 2 and r.trace["waits"] == 0  # before: no trace at all
 
 
 async def test_budget_exhaustion_returns_best_so_far():

@@ -90,8 +90,21 @@ def test_a_key_a_strategy_does_not_have_is_named_as_unknown():
     ("bon(n=2, scorer=judge, of=cod)", {0.7, 0.0}),  # the samples at bon's 0.7, the judge greedy
     # an inner strategy whose spec sets its own temperature keeps it
     ("sc(n=3, temperature=1.0, of=cot(max_tokens=8, temperature=0.2))", {0.2}),
+    # a strategy sampled by plain runs (refine) takes the outer temperature too: before, its draft,
+    # critique and revision stayed greedy and sc voted over copies of one run
+    ("sc(n=2, of=refine(rounds=1))", {0.7}),
+    ("sc(n=2, of=refine(rounds=1, temperature=0.3))", {0.3}),
 ])
 async def test_a_pool_drawn_from_another_strategy_is_drawn_at_the_outer_temperature(spec, temperatures):
     backend = ScriptedBackend(lambda req, i: "3+4=7" if req.stop else "Answer: 7")
     await run(spec, backend)
     assert {q.temperature for q in backend.requests} == temperatures
+
+
+def test_a_temperature_set_under_a_modifier_is_kept():
+    """tip has no temperature of its own: the one its inner strategy sets is the spec's (before, sc
+    and bon drew tip(of=cot(temperature=0.2)) at their own 0.7)."""
+    assert build_strategy("sc(n=2, of=tip(of=cot(temperature=0.2)))").pool_temperature() is None
+    assert build_strategy("bon(n=2, of=tip(of=tip(of=cot(temperature=0.0))))").pool_temperature() is None
+    assert build_strategy("sc(n=2, of=tip)").pool_temperature() == 0.7
+    assert build_strategy("sc(n=2, temperature=0.4, of=tip(of=cot))").pool_temperature() == 0.4

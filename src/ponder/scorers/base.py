@@ -39,6 +39,9 @@ class Scorer:
     # True: the scorer reads the candidates' token log-probabilities, so a strategy that samples
     # them itself (bon, wbon with cot) asks the model for them in the same call.
     wants_logprobs: ClassVar[bool] = False
+    # True: scores are log-probabilities (<= 0), so a sum over a group is not a weight; wbon weighs
+    # a candidate by exp(score) instead.
+    log_scale: ClassVar[bool] = False
     Params: ClassVar[type[ScorerParams]] = ScorerParams
 
     def __init__(self, params: ScorerParams | None = None) -> None:

@@ -1,8 +1,10 @@
 """``judge``: an LLM rates each candidate through a prompt (LLM-as-a-judge).
 
 The judge (any model spec; by default the policy itself) reads the problem and one candidate
-solution and answers with a rating from 1 to 10; the score is rating / 10. A reply with no
-rating scores 0 and is counted in the candidate's metadata.
+solution and answers with a rating from 1 to 10; the score is rating / 10. The rating read is a
+labelled one (``Rating: 7``, ``score 7``, ``7/10``, ``7 out of 10``), else the last number from 1 to
+10 of the reply outside any thinking (a judge that works the problem first, ``12+7=19 ... Rating: 1``,
+is not read as 7). A reply with no rating scores 0 and is kept in the candidate's metadata.
 """
 
 from __future__ import annotations
@@ -22,6 +24,32 @@ JUDGE_PROMPT = (
     "How likely is the solution's final answer to be correct? Reply with a single integer rating from "
     "1 (certainly wrong) to 10 (certainly correct)."
 )
+
+
+_LABELLED = re.compile(r"(?:\b(?:rating|score|grade)\b\W{0,3}(?:is\W{0,2})?(10|[1-9])\b"
+                       r"|\b(10|[1-9])\s*(?:/\s*10|out of 10)\b)", re.IGNORECASE)
+_RATING = re.compile(r"(?<![\d.])(10|[1-9])(?!\d|\.\d)")  # not a piece of 12 or 3.5
+
+
+def read_rating(reply: str) -> int | None:
+    """The 1-10 rating of a judge's reply (see the module docstring), or None."""
+    from ..answers.extract import split_think
+
+    outside, _ = split_think(reply)
+    text = outside if outside.strip() else reply
+    labelled = list(_LABELLED.finditer(text))
+    if labelled:
+        m = labelled[-1]
+        return int(m.group(1) or m.group(2))
+    numbers = [m for m in _RATING.finditer(text) if not _in_number(text, m)]
+    return int(numbers[-1].group(1)) if numbers else None
+
+
+def _in_number(text: str, m: re.Match[str]) -> bool:
+    """The match is an operand of an expression (``12+7``, ``19*3``), not a rating."""
+    before = text[m.start() - 1] if m.start() > 0 else ""
+    after = text[m.end()] if m.end() < len(text) else ""
+    return any(ch and ch in "+-*/=^" for ch in (before, after))
 
 
 class JudgeParams(ScorerParams):
@@ -50,9 +78,9 @@ class JudgeScorer(Scorer):
             prompt = JUDGE_PROMPT.format(question=problem.question, solution=c.text)
             [s] = await judge.generate(GenerationRequest(messages=[{"role": "user", "content": prompt}],
                                                          max_tokens=p.max_tokens, temperature=0.0), role=self.role)
-            m = re.search(r"\b(10|[1-9])\b", s.text)
             c.meta["judge_reply"] = s.text[:200]
-            return int(m.group(1)) / 10 if m else 0.0
+            rating = read_rating(s.text)
+            return rating / 10 if rating is not None else 0.0
 
         scores, stopped = await gather_within_budget(*(rate(c) for c in candidates))
         if stopped and all(s is None for s in scores):

@@ -19,6 +19,7 @@ class LogprobScorer(Scorer):
     summary = "mean token log-probability under the policy"
     role = "logprob"
     wants_logprobs = True
+    log_scale = True
     # set by a strategy that asks the model for the log-probabilities of the candidates it scores
     with_candidates = False
 

@@ -129,5 +129,5 @@ class AdaptiveConsistency(Strategy):
         text = cands[v.index].text if v.index is not None else ""
         return Result(answer=v.answer, text=text, strategy=self.spec, candidates=cands,
                       budget_exhausted=exhausted or cut_by_budget(cands),
-                      trace={"samples": len(cands), "calls": rounds, "confidence": round(confidence, 4),
+                      trace={"samples": len(cands), "rounds": rounds, "confidence": round(confidence, 4),
                              "rule": p.rule, "votes": {cands[g[0]].answer: len(g) for g in v.groups}})

@@ -118,17 +118,36 @@ class Strategy:
         inner strategy uses its own). ``sc(n=8, of=budget(think=128))`` thus samples budget forcing
         at sc's 0.7, not eight times at budget's greedy default."""
         inner = getattr(self.params, "of", None)
-        if isinstance(inner, Strategy) and "temperature" in inner.params.model_fields_set:
+        if isinstance(inner, Strategy) and inner.sets_temperature():
             return None
         return getattr(self.params, "temperature", None)
 
+    def sets_temperature(self) -> bool:
+        """Whether this strategy's spec sets the temperature it samples at: its own ``temperature=``,
+        or, for a modifier without one (``tip``), the ``of=`` strategy's, at any depth."""
+        if "temperature" in type(self.params).model_fields:
+            return "temperature" in self.params.model_fields_set
+        inner = getattr(self.params, "of", None)
+        return isinstance(inner, Strategy) and inner.sets_temperature()
+
+    def with_temperature(self, temperature: float | None) -> "Strategy":
+        """A copy that samples at ``temperature`` (an outer strategy's), unless the spec sets its own
+        or the strategy has no temperature (then itself)."""
+        if temperature is None or "temperature" not in type(self.params).model_fields or self.sets_temperature():
+            return self
+        clone = copy.copy(self)
+        clone.params = self.params.model_copy(update={"temperature": temperature})
+        return clone
+
     async def sample(self, problem: Problem, engine: Engine, n: int, *, seed: int | None = None,
                      temperature: float | None = None) -> list[Candidate]:
-        """``n`` independent candidates. Default: ``n`` concurrent runs of this strategy, run ``i``
-        with seed ``derive_seed(seed, i)`` (``seed``, else this strategy's own seed): a seeded call
-        is reproducible and its runs differ; with no seed at all every run is unseeded."""
+        """``n`` independent candidates. Default: ``n`` concurrent runs of this strategy at
+        ``temperature`` (unless its spec sets its own), run ``i`` with seed ``derive_seed(seed, i)``
+        (``seed``, else this strategy's own seed): a seeded call is reproducible and its runs
+        differ; with no seed at all every run is unseeded."""
         base = seed if seed is not None else getattr(self.params, "seed", None)
-        runs = [self if base is None else self.with_seed(derive_seed(base, i)) for i in range(n)]
+        me = self.with_temperature(temperature)  # refine under sc(n=4) samples at sc's temperature
+        runs = [me if base is None else me.with_seed(derive_seed(base, i)) for i in range(n)]
         results, _ = await gather_within_budget(*(r.run(problem, engine) for r in runs))
         return [Candidate.not_drawn(strategy=self.spec) if r is None
                 else Candidate(text=r.text, answer=r.answer, finish_reason="budget" if r.budget_exhausted else "stop",

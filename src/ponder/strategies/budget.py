@@ -95,6 +95,10 @@ class BudgetForcing(Strategy):
             if remaining <= 0:
                 forced = True
                 break
+            calls = engine.budget.calls_left()
+            if calls is not None and calls < 2:  # a thinking call would leave none for the answer
+                forced = cut = True
+                break
             request = base.replace(prefix=text, stop=[p.close], max_tokens=remaining,
                                    seed=None if seed is None else seed + rounds)
             room = self._room_to_think(engine, request)
@@ -121,7 +125,7 @@ class BudgetForcing(Strategy):
             if not want_more or used + cost >= p.think:
                 break
             calls = engine.budget.calls_left()
-            if calls is not None and calls < 2:  # another thinking call would leave none for the answer
+            if calls is not None and calls < 2:  # no "Wait" that could not be answered
                 cut = True
                 break
             if used >= p.min_think:

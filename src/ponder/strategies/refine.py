@@ -2,8 +2,9 @@
 
 Paper: Madaan et al., "Self-Refine: Iterative Refinement with Self-Feedback", arXiv 2303.17651.
 The same model writes a draft, critiques it, and revises it with the critique in the
-conversation. It stops when the critique finds nothing (it contains ``stop_phrase``) or after
-``rounds`` revisions; with ``scorer=`` it returns the best-scoring version, otherwise the last.
+conversation. It stops when the critique finds nothing (``stop_phrase`` is its whole reply, or
+the first or last line of it, give or take case, emphasis and punctuation: "Step 1 has no issues,
+but step 2 is wrong" is not clean) or after ``rounds`` revisions; with ``scorer=`` it returns the best-scoring version, otherwise the last.
 Defaults from the paper: at most 4 feedback-revise iterations, greedy decoding. ``of=`` writes the
 first draft with another strategy (e.g. ``refine(of=sc(n=8))`` critiques the voted sample); its
 calls are in the ledger under their own roles.
@@ -26,6 +27,20 @@ CRITIQUE_PROMPT = ("Review the solution above step by step. Point out any mistak
                    "final answer are correct, reply exactly: {stop}")
 REVISE_PROMPT = ("Feedback on your solution:\n{feedback}\n\nWrite a corrected solution that fixes the problems "
                  "the feedback names. End with 'Answer: <answer>'.")
+
+
+def is_clean(critique: str, phrase: str) -> bool:
+    """Whether a critique says it found nothing: the phrase is the reply (after any thinking), or its
+    first or last line. Not a phrase inside a sentence that goes on to name a mistake."""
+    from ..answers.extract import split_think
+
+    def norm(line: str) -> str:
+        return " ".join(line.strip().strip("*_`\"'.!:;,-").split()).lower()
+
+    outside, _ = split_think(critique)
+    lines = [norm(line) for line in (outside or critique).splitlines() if norm(line)]
+    want = norm(phrase)
+    return bool(lines) and want in (lines[0], lines[-1], " ".join(lines))
 
 
 class RefineParams(Params):
@@ -86,7 +101,7 @@ class SelfRefine(Strategy):
                          {"role": "user", "content": CRITIQUE_PROMPT.format(stop=p.stop_phrase)}]
                 [fb] = await engine.generate(GenerationRequest(messages=convo, max_tokens=p.feedback_tokens,
                                                                temperature=p.temperature, seed=seed), role="critic")
-                clean = p.stop_phrase.lower() in fb.text.lower()
+                clean = is_clean(fb.text, p.stop_phrase)
                 rounds.append({"round": r + 1, "feedback": fb.text, "clean": clean})
                 exhausted = exhausted or fb.finish_reason == "budget"
                 if clean:

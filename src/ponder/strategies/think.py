@@ -76,6 +76,10 @@ class Think(Strategy):
                                                   completion_tokens=s.completion_tokens)) for s in samples]
 
     async def run(self, problem: Problem, engine: Engine) -> Result:
+        if self.params.mode == "budget":  # type: ignore[attr-defined]
+            result = await self._budget().run(problem, engine)  # with budget forcing's trace
+            result.strategy = self.spec
+            return result
         try:
             [c] = await self.sample(problem, engine, 1)
         except BudgetExhausted:

@@ -17,6 +17,7 @@ from typing import Any
 from pydantic import Field
 
 from ..engine import Engine
+from ..errors import StrategySpecError
 from ..types import Candidate, Problem, Result
 from .base import Params, Strategy
 from .cot import Cot, CotParams
@@ -71,7 +72,7 @@ class SwitchPenalty:
 class TipParams(Params):
     alpha: float = Field(3.0, ge=0.0)
     beta: int = Field(600, gt=0)
-    words: list[str] = Field(default_factory=lambda: ["Alternatively"])
+    words: list[str] = Field(default_factory=lambda: ["Alternatively"], min_length=1)
     of: Any = None
     seed: int | None = Field(None, description="the seed of the penalised strategy (given to it)")
 
@@ -91,6 +92,19 @@ class ThoughtSwitchPenalty(Strategy):
     def check(self, engine: Engine) -> None:
         engine.require("logits", "tip (the thought-switching penalty)")
         super().check(engine)
+        p: TipParams = self.params  # type: ignore[assignment]
+        tokenizer = getattr(engine.backend, "tokenizer", None)
+        if tokenizer is None:
+            return
+        # a word none of whose tokenisations starts with a piece of its own would be penalised
+        # nowhere: say so rather than run the strategy without its penalty
+        missing = [w for w in p.words if not switch_token_ids(tokenizer, [w])]
+        if missing:
+            raise StrategySpecError(
+                f"tip: no token of this model's tokenizer stands for the switch word(s) {', '.join(map(repr, missing))} "
+                "(a word must start with a token of at least four of its letters, or be one token, so that "
+                "penalising it does not penalise other words); give words this tokenizer has, such as the "
+                "default 'Alternatively'")
 
     def penalised(self, engine: Engine) -> Engine:
         p: TipParams = self.params  # type: ignore[assignment]

@@ -2,10 +2,13 @@
 
 Papers: Li et al., "Making Large Language Models Better Reasoners with Step-Aware Verifier"
 (arXiv 2206.02336) and the weighted majority of Uesato et al. (arXiv 2211.14275); also the
-"weighted best-of-N" of Snell et al. (arXiv 2408.03314). Defaults as ``bon``.
+"weighted best-of-N" of Snell et al. (arXiv 2408.03314). Defaults as ``bon``. A scorer of
+log-probabilities (``logprob``) weighs each candidate by ``exp(score)``.
 """
 
 from __future__ import annotations
+
+import math
 
 from ..scorers import unscored_by_budget
 from ..types import Candidate, Problem, Result
@@ -20,7 +23,10 @@ class WeightedBestOfN(BestOfN):
     paper = "arXiv 2206.02336, 2408.03314"
 
     def decide(self, problem: Problem, candidates: list[Candidate], exhausted: bool = False) -> Result:
-        weights = [c.score if c.score is not None else 0.0 for c in candidates]
+        # a log-probability score (logprob) weighs exp(score), the per-token probability: summed
+        # as it is (<= 0), every agreeing sample would count against its answer
+        log_scale = getattr(self.scorer, "log_scale", False)
+        weights = [0.0 if c.score is None else math.exp(c.score) if log_scale else c.score for c in candidates]
         v = vote(candidates, kind=problem.answer_kind, weights=weights)
         text = candidates[v.index].text if v.index is not None else ""
         return Result(answer=v.answer, text=text, strategy=self.spec, candidates=candidates,
