@@ -30,3 +30,56 @@ def test_a_pool_larger_than_the_subset_count_still_lists_every_single_sample():
     pools = [pool(["2"] * 37 + ["3"] * 63)]  # 100 single samples: more than the 64 random subsets
     by_n = summarise(pools, max_n=100, seed=0)
     assert by_n[1]["majority"] == by_n[1]["one_sample"] == 0.37
+
+
+def _task(tmp_path, questions: list[str]) -> str:
+    import json
+
+    path = tmp_path / "mix.jsonl"
+    path.write_text("".join(json.dumps({"question": q, "answer": "2"}) + "\n" for q in questions))
+    return f"jsonl:{path}?question=question&answer=answer"
+
+
+LONG = "Add these up: " + "1+1 " * 400  # far past the embedded model's 512-token window
+
+
+def test_a_problem_too_long_for_the_window_is_skipped_and_named(tmp_path, capsys):
+    """One over-long prompt aborted the whole run, discarding every result and naming no problem."""
+    import asyncio
+
+    from ponder.lab.engine_eval import evaluate
+
+    task = _task(tmp_path, ["What is 1+1?", LONG, "What is 3-1?"])
+    rep = asyncio.run(evaluate("embedded", task, limit=3, seed=0, max_n=2, scorer=None, max_tokens=8))
+    assert rep.problems == 2 and rep.skipped == ["row-1"]
+    assert rep.to_dict()["skipped"] == ["row-1"] and rep.to_dict()["problems"] == 2
+    err = capsys.readouterr().err
+    assert "skipped 1 of 3 problems" in err and "row-1" in err
+
+
+def test_lab_eval_names_the_skipped_problem_in_json_and_text(tmp_path, capsys):
+    import json
+
+    from ponder.cli import app
+    from ponder.cli_run import run_app
+
+    task = _task(tmp_path, ["What is 1+1?", LONG])
+    common = ["lab", "eval", "--task", task, "--limit", "2", "--max-n", "2", "--max-tokens", "8", "--scorer", "none"]
+    run_app(app, common + ["--json"])
+    out, err = capsys.readouterr()
+    d = json.loads(out)
+    assert d["problems"] == 1 and d["skipped"] == ["row-1"] and "row-1" in err
+    run_app(app, common)
+    out, err = capsys.readouterr()
+    assert "1 problems" in out and "skipped 1 of 2 problems" in err and "row-1" in err
+
+
+def test_when_every_problem_is_too_long_the_error_says_so(tmp_path):
+    import asyncio
+
+    from ponder.errors import ContextLengthError
+    from ponder.lab.engine_eval import evaluate
+
+    task = _task(tmp_path, [LONG, LONG + "2"])
+    with pytest.raises(ContextLengthError, match="all 2 problems were skipped: the prompt does not fit"):
+        asyncio.run(evaluate("embedded", task, limit=2, seed=0, max_n=2, scorer=None, max_tokens=8))

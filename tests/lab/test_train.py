@@ -160,3 +160,165 @@ def test_recipe_runs_its_stages_in_order_and_can_start_late(monkeypatch):
     assert calls == [("OUT", {**recipe.POLICY_STAGES[-1], "init_from": "PREV", "steps": 5})]
     with pytest.raises(ValueError, match="stages 1-"):
         recipe.run_policy("OUT", start_stage=len(recipe.POLICY_STAGES) + 1)
+
+
+# --- the `ponder lab` commands: what was given is checked before any work -------------------------
+
+TINY_ARCH = {"d_model": 32, "n_layers": 1, "n_heads": 2, "d_ff": 64, "max_len": 512}
+
+
+def lab(capsys, *args: str) -> tuple[int, str, str]:
+    """Run ``ponder lab ARGS`` in this process as the ``ponder`` command does: (exit code, stdout, stderr)."""
+    from ponder.cli import app
+    from ponder.cli_run import run_app
+
+    try:
+        run_app(app, ["lab", *args])
+        code = 0
+    except SystemExit as exc:
+        code = exc.code
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def assert_one_line_error(code: int, err: str, needle: str) -> None:
+    assert code == 2, err
+    assert needle in err and err.startswith("error: "), err
+    assert len(err.strip().splitlines()) == 1 and "internal error" not in err, err
+
+
+def no_work(*_a, **_k):
+    raise AssertionError("the work started before the input was checked")
+
+
+@pytest.fixture()
+def no_training(monkeypatch):
+    from ponder.lab import recipe, train
+
+    monkeypatch.setattr(train, "train_policy", no_work)
+    monkeypatch.setattr(train, "train_prm", no_work)
+    monkeypatch.setattr(recipe, "run_prm", no_work)
+
+
+@pytest.mark.parametrize("where, needle", [("file", "is a file; give a directory"),
+                                           ("file/sub", "cannot be written")])
+def test_train_refuses_an_out_it_cannot_write_before_training(tmp_path, capsys, no_training, where, needle):
+    """--out was made only when exporting: a bad one cost the whole run and ended as an internal error."""
+    (tmp_path / "file").write_text("not a directory")
+    for kind in ("policy", "prm"):
+        code, out, err = lab(capsys, "train", "--kind", kind, "--task", "arith", "--steps", "1",
+                             "--out", str(tmp_path / where))
+        assert_one_line_error(code, err, needle)
+        assert out == ""
+
+
+def test_train_policy_checks_its_out_dir_first(tmp_path, monkeypatch):
+    from ponder.errors import PonderError
+    from ponder.lab import data, train
+
+    monkeypatch.setattr(data, "build_examples", no_work)
+    (tmp_path / "file").write_text("")
+    with pytest.raises(PonderError, match="is a file"):
+        train.train_policy(tmp_path / "file", steps=1, arch=TINY_ARCH, tokenizer_dir=POLICY_DIR)
+
+
+def _copy_policy(dst, names):
+    import shutil
+
+    dst.mkdir()
+    for name in names:
+        shutil.copy(POLICY_DIR / name, dst / name)
+    return dst
+
+
+def test_train_prm_refuses_a_policy_that_does_not_load_before_any_work(tmp_path, capsys, no_training,
+                                                                       tiny_model_dir):
+    """--policy was checked for config.json only: a directory without tokenizer or weights failed
+    later, as an internal error."""
+    cases = [
+        (_copy_policy(tmp_path / "config_only", ["config.json"]), "has no weights"),
+        (_copy_policy(tmp_path / "no_tokenizer", ["config.json", "model.safetensors"]),
+         "cannot load the tokenizer"),
+        (tiny_model_dir, "is not a lab policy"),  # loads, but its tokenizer is not the lab's
+        (tmp_path / "missing", "is not a model directory"),
+    ]
+    for policy, needle in cases:
+        code, out, err = lab(capsys, "train", "--kind", "prm", "--policy", str(policy), "--steps", "1",
+                             "--out", str(tmp_path / "out"))
+        assert_one_line_error(code, err, needle)
+        assert "--policy" in err
+    assert not (tmp_path / "out").exists()  # nothing was made for a command refused
+
+
+def test_quick_eval_checks_the_prm_before_sampling(tmp_path, capsys, monkeypatch):
+    """--prm was read only after all the policy's sampling."""
+    from ponder.lab import evaluate
+
+    monkeypatch.setattr(evaluate, "evaluate_policy", no_work)
+    for prm, needle in [(POLICY_DIR, "no ponder_prm.json"), (tmp_path / "missing", "is not a model directory"),
+                        (tmp_path, "is not a model directory (no config.json)")]:
+        code, out, err = lab(capsys, "quick-eval", "--n", "2", "--k", "2", "--prm", str(prm))
+        assert_one_line_error(code, err, needle)
+        assert "--prm" in err
+
+
+def test_quick_eval_refuses_a_model_dir_that_is_not_a_model(tmp_path, capsys):
+    """A missing or non-model --model was an internal error with a misleading Hugging Face message."""
+    for model, needle in [(tmp_path / "missing", "is not a model directory: it does not exist"),
+                          (tmp_path, "is not a model directory (no config.json)"),
+                          (_copy_policy(tmp_path / "no_tokenizer", ["config.json", "model.safetensors"]),
+                           "cannot load the tokenizer")]:
+        code, out, err = lab(capsys, "quick-eval", "--n", "2", "--k", "2", "--model", str(model))
+        assert_one_line_error(code, err, needle)
+        assert "--model" in err
+
+
+def test_load_model_says_a_damaged_model_dir_is_the_model_s_fault(tmp_path):
+    from ponder.errors import ModelSpecError
+    from ponder.lab.evaluate import load_model
+
+    d = _copy_policy(tmp_path / "truncated", [p.name for p in POLICY_DIR.iterdir() if p.is_file()])
+    weights = d / "model.safetensors"
+    weights.write_bytes(weights.read_bytes()[:1000])
+    with pytest.raises(ModelSpecError, match="cannot load a causal LM"):
+        load_model(d)
+
+
+def test_quick_eval_at_temperature_0_samples_greedily(capsys):
+    """--temperature 0 was accepted, then generate refused to sample at 0."""
+    code, out, err = lab(capsys, "quick-eval", "--n", "2", "--k", "3", "--temperature", "0")
+    assert code == 0, err
+    res = json.loads(out)
+    assert res["temperature"] == 0 and res["one_sample"] == res["greedy"] == res["maj@3"] == res["any@3"]
+
+
+def test_train_cli_seed_sets_the_training_data(tmp_path, capsys, monkeypatch):
+    """--seed did not change the examples: the recipe's data_seed (fixed) overrode it."""
+    from ponder.lab import train
+    from ponder.lab.recipe import POLICY_RECIPE
+
+    calls = []
+    monkeypatch.setattr(train, "train_policy", lambda out, **kw: calls.append(kw) or {"seed": kw["seed"]})
+    for extra in ([], ["--seed", "0"], ["--seed", "5"]):
+        code, out, err = lab(capsys, "train", "--task", "arith", "--steps", "1", "--out", str(tmp_path), *extra)
+        assert code == 0, err
+    default, zero, five = calls
+    assert default == {**POLICY_RECIPE, "task": "arith", "steps": 1}  # without --seed: the recipe's
+    assert zero["seed"] == 0 and zero["data_seed"] == POLICY_RECIPE["data_seed"]  # the recipe's pair
+    assert five["seed"] == 5 and five["data_seed"] == 6
+
+
+def test_train_logs_to_stderr_and_records_the_data_seed(tmp_path, capsys):
+    """Progress lines went to stdout, ahead of `lab train`'s JSON summary; the summary lacked
+    the data seed."""
+    from ponder.lab.train import train_policy
+
+    res = train_policy(tmp_path / "p", steps=1, batch_size=2, n_examples=4, arch=TINY_ARCH, warmup=1,
+                       tokenizer_dir=POLICY_DIR, seed=3)
+    out, err = capsys.readouterr()
+    assert out == "" and "step 0 loss" in err
+    assert res["data_seed"] == 4
+    assert json.loads((tmp_path / "p" / "lab_training.json").read_text())["data_seed"] == 4
+    res = train_policy(tmp_path / "q", steps=1, batch_size=2, n_examples=4, arch=TINY_ARCH, warmup=1,
+                       tokenizer_dir=POLICY_DIR, seed=3, data_seed=9)
+    assert res["data_seed"] == 9

@@ -45,26 +45,30 @@ def train(
 ) -> None:
     """Train a lab policy (the recipe's first stage) or a PRM (all its stages, from a policy) and export it.
 
-    --steps sets the steps of the (last) stage.
+    --steps sets the steps of the (last) stage. --seed sets the training seed and, for the policy,
+    the examples (data seed = seed + 1, as the recipe's seed 0 and data seed 1); without it the
+    recipe's data is used.
     """
+    # what was given is checked before any work (a model is exported only at the end)
+    from .train import check_out_dir, check_policy_dir
+
+    if kind == KindChoice.prm and policy is not None:
+        check_policy_dir(policy)
+    check_out_dir(out)
     if kind == KindChoice.policy:
         from .recipe import POLICY_RECIPE
         from .train import train_policy
 
         cfg = {**POLICY_RECIPE, "task": task.value, "seed": seed or 0}
+        if seed is not None:  # the examples follow the seed (the recipe's own pair is seed 0, data seed 1)
+            cfg["data_seed"] = seed + 1
         if steps is not None:
             cfg["steps"] = steps
         res = train_policy(out, **cfg)
     else:
-        from pathlib import Path
-
-        from ..errors import ModelSpecError
         from . import POLICY_DIR
         from .recipe import run_prm
 
-        if policy is not None and not (Path(policy) / "config.json").is_file():
-            raise ModelSpecError(f"--policy {policy!r} is not a model directory (no config.json); give a lab "
-                                 "policy saved by ponder lab train, or leave it out for the shipped one")
         over = {k: v for k, v in (("steps", steps), ("seed", seed)) if v is not None}
         res = run_prm(out, policy or str(POLICY_DIR), **over)
     typer.echo(json.dumps(res, indent=2))
@@ -77,22 +81,42 @@ def quick_eval(
     n: int = typer.Option(300, "--n", min=1, help="problems"),
     k: int = typer.Option(16, "--k", min=1, help="samples per problem"),
     seed: int = typer.Option(12345, "--seed"),
-    temperature: float = typer.Option(1.0, "--temperature", min=0.0),
+    temperature: float = typer.Option(1.0, "--temperature", min=0.0,
+                                      help="sampling temperature of the k samples (0: greedy)"),
     prm: Optional[str] = typer.Option(None, "--prm", help="also score samples with this PRM"),
 ) -> None:
     """Greedy / one-sample / maj@k / any@k (and PRM best-of-k) with raw transformers.
 
     (ponder lab eval, registered by the main CLI, evaluates through the Engine.)
     """
+    import math
     import tempfile
     from pathlib import Path
 
+    from ..errors import ModelSpecError
     from . import POLICY_DIR
-    from .evaluate import evaluate_policy, evaluate_prm
+    from .evaluate import check_model_files, evaluate_policy, evaluate_prm
+    from .train import LabError
+
+    if not math.isfinite(temperature):
+        raise LabError(f"--temperature must be a finite number >= 0 (0: greedy), got {temperature}")
+    # the model directories are checked before any sampling (the PRM is read only at the end)
+    policy = Path(model).expanduser() if model else POLICY_DIR
+    check_model_files(policy, "--model")
+    if prm:
+        from ..scorers.prm import read_prm_config
+
+        check_model_files(prm, "--prm")
+        try:
+            read_prm_config(f"hf:{Path(prm).expanduser()}")
+        except ModelSpecError as exc:
+            raise ModelSpecError(f"--prm: {exc}") from exc
+        except (ValueError, OSError) as exc:  # ponder_prm.json is there but not readable JSON
+            raise ModelSpecError(f"--prm {prm!r}: cannot read its ponder_prm.json: {exc}") from exc
 
     with tempfile.TemporaryDirectory() as tmp:
         samples = str(Path(tmp) / "samples.json")
-        res = evaluate_policy(model or str(POLICY_DIR), task.value, n, k, seed,
+        res = evaluate_policy(str(policy), task.value, n, k, seed,
                               temperature=temperature, samples_out=samples)
         if prm:
             res["prm"] = evaluate_prm(prm, samples)

@@ -6,7 +6,8 @@ reports, for each N: one sample (the pool's mean accuracy), majority of N, any-c
 (pass@N, the unbiased estimator of Chen et al. 2021) and best-of-N by the scorer. Majority and
 best-of-N at N < max_n are averaged over the pool's N-subsets: all of them where they are few
 (``bench/subsample.py``'s rule, so majority of 1 is one sample exactly), else random ones
-(unbiased subsampling).
+(unbiased subsampling). A problem whose prompt does not fit the model's context window is skipped,
+named in the report (``skipped``) and on stderr; the figures are over the problems that ran.
 """
 
 from __future__ import annotations
@@ -14,12 +15,13 @@ from __future__ import annotations
 import asyncio
 import math
 import random
+import sys
 from dataclasses import dataclass, field
 from typing import Any
 
 from ..bench.subsample import subsets_of
 from ..engine import Engine
-from ..errors import BudgetError
+from ..errors import BudgetError, ContextLengthError
 from ..scorers.base import rank
 from ..strategies.base import grade
 from ..strategies.cot import Cot, CotParams
@@ -65,11 +67,12 @@ class EvalReport:
     by_n: dict[int, dict[str, float]] = field(default_factory=dict)
     scorer: str | None = None
     mean_tokens_per_problem: float = 0.0
+    skipped: list[str] = field(default_factory=list)  # ids of the problems that did not fit the window
 
     def to_dict(self) -> dict[str, Any]:
         return {"model": self.model, "task": self.task, "problems": self.problems, "greedy": self.greedy,
                 "scorer": self.scorer, "mean_tokens_per_problem": self.mean_tokens_per_problem,
-                "by_n": {str(k): v for k, v in self.by_n.items()}}
+                "skipped": list(self.skipped), "by_n": {str(k): v for k, v in self.by_n.items()}}
 
 
 def ns_up_to(max_n: int) -> list[int]:
@@ -130,15 +133,33 @@ async def evaluate(model: str, task: str, *, limit: int | None = 100, seed: int 
         sc.check(engine)
     sem = asyncio.Semaphore(concurrency)
 
-    async def one(i: int, prob: Problem) -> ProblemPool:
+    skipped: list[tuple[int, str, str]] = []  # (index, problem id, why)
+
+    async def one(i: int, prob: Problem) -> ProblemPool | None:
         async with sem:
-            pool = await build_pool(prob, engine, max_n, seed * 100_003 + i, sc, max_tokens)
+            try:
+                pool: ProblemPool | None = await build_pool(prob, engine, max_n, seed * 100_003 + i, sc,
+                                                            max_tokens)
+            except ContextLengthError as exc:  # this problem cannot run; the others still do
+                skipped.append((i, prob.id, str(exc)))
+                pool = None
         if progress is not None:
             progress()
         return pool
 
-    pools = await asyncio.gather(*(one(i, p) for i, p in enumerate(problems)))
+    results = await asyncio.gather(*(one(i, p) for i, p in enumerate(problems)))
+    pools = [p for p in results if p is not None]
+    skipped.sort()
+    if skipped and not pools:
+        which = "the only problem was" if len(skipped) == 1 else f"all {len(skipped)} problems were"
+        raise ContextLengthError(f"{which} skipped: the prompt does not fit the context window of {model} "
+                                 f"({skipped[0][2]}); give shorter problems or a model with a longer window")
+    if skipped:  # said where the text report is read (stdout stays the report, JSON with --json)
+        print(f"skipped {len(skipped)} of {len(problems)} problems, whose prompt does not fit the context "
+              f"window of {model}: {', '.join(pid for _, pid, _ in skipped)}; the figures are over the other "
+              f"{len(pools)}", file=sys.stderr, flush=True)
     return EvalReport(model=model, task=task, problems=len(pools),
                       greedy=sum(p.greedy_correct for p in pools) / max(1, len(pools)),
-                      by_n=summarise(list(pools), max_n, seed), scorer=scorer,
-                      mean_tokens_per_problem=sum(p.tokens for p in pools) / max(1, len(pools)))
+                      by_n=summarise(pools, max_n, seed), scorer=scorer,
+                      mean_tokens_per_problem=sum(p.tokens for p in pools) / max(1, len(pools)),
+                      skipped=[pid for _, pid, _ in skipped])

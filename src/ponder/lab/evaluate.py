@@ -24,16 +24,56 @@ from collections import Counter
 from pathlib import Path
 
 
-def load_model(path):
-    """Model (float32, eval mode) and tokenizer from a directory, offline."""
-    import torch
-    from transformers import AutoModelForCausalLM, AutoTokenizer
+WEIGHTS_FILES = ("model.safetensors", "model.safetensors.index.json", "pytorch_model.bin",
+                 "pytorch_model.bin.index.json")
 
+
+def _reason(exc: BaseException) -> str:
+    return " ".join(str(exc).split())[:300] or type(exc).__name__
+
+
+def check_model_files(path, option: str = "--model"):
+    """Refuse, cheaply and before any work, a directory that is not a model: it must exist with a
+    config.json and weights, and its config and tokenizer must load (``ModelSpecError`` naming
+    ``option`` otherwise). Returns the tokenizer."""
+    from transformers import AutoConfig, AutoTokenizer
+
+    from ..errors import ModelSpecError
+
+    d = Path(path).expanduser()
+    wanted = "give a model directory saved with save_pretrained (config.json, tokenizer, weights)"
+    if not d.exists():
+        raise ModelSpecError(f"{option} {str(d)!r} is not a model directory: it does not exist; {wanted}")
+    if not d.is_dir() or not (d / "config.json").is_file():
+        raise ModelSpecError(f"{option} {str(d)!r} is not a model directory (no config.json); {wanted}")
+    if not any((d / w).is_file() for w in WEIGHTS_FILES):
+        raise ModelSpecError(f"{option} {str(d)!r} has no weights ({' or '.join(WEIGHTS_FILES[::2])}); {wanted}")
+    try:
+        AutoConfig.from_pretrained(str(d), local_files_only=True)
+    except Exception as exc:  # noqa: BLE001 - whatever fails here is the directory's fault
+        raise ModelSpecError(f"{option}: cannot load the config of {str(d)!r}: {_reason(exc)}") from exc
+    try:
+        return AutoTokenizer.from_pretrained(str(d), local_files_only=True)
+    except Exception as exc:  # noqa: BLE001
+        raise ModelSpecError(f"{option}: cannot load the tokenizer of {str(d)!r}: {_reason(exc)}") from exc
+
+
+def load_model(path):
+    """Model (float32, eval mode) and tokenizer from a directory, offline. A directory that is
+    not a model, or whose files do not load, is a ``ModelSpecError`` (as with ``HFBackend``)."""
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    from ..errors import ModelSpecError
     from .train import DEFAULT_THREADS
 
     torch.set_num_threads(DEFAULT_THREADS)
-    tok = AutoTokenizer.from_pretrained(str(path))
-    model = AutoModelForCausalLM.from_pretrained(str(path), dtype=torch.float32).eval()
+    tok = check_model_files(path, "model")
+    try:
+        model = AutoModelForCausalLM.from_pretrained(str(path), dtype=torch.float32,
+                                                     local_files_only=True).eval()
+    except Exception as exc:  # noqa: BLE001 - weights that do not fit config.json, a truncated file
+        raise ModelSpecError(f"cannot load a causal LM from {str(path)!r}: {_reason(exc)}") from exc
     return model, tok
 
 
@@ -110,12 +150,17 @@ def evaluate_policy(model_dir, task: str = "arith", n: int = 300, k: int = 16, s
     from .tasks import TASKS, extract_answer
 
     T = TASKS[task]
+    if not temperature >= 0:
+        raise ValueError(f"temperature must be >= 0 (0: greedy), got {temperature}")
     model, tok = load_model(model_dir)
     probs = T.generate(n, seed=seed, difficulty=difficulty)
     msgs = [prompt_messages(p.question, prompt) for p in probs]
     t0 = time.time()
     greedy = [o[0] for o in sample(model, tok, msgs, n=1, greedy=True)]
-    samples = sample(model, tok, msgs, n=k, temperature=temperature, seed=seed)
+    if temperature == 0:  # greedy decoding: the k samples are the greedy answer (generate cannot sample at 0)
+        samples = [[g] * k for g in greedy]
+    else:
+        samples = sample(model, tok, msgs, n=k, temperature=temperature, seed=seed)
     secs = time.time() - t0
     g = one = maj = anyk = 0
     lengths = []

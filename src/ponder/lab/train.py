@@ -14,8 +14,12 @@ import json
 import math
 import os
 import random
+import sys
+import tempfile
 import time
 from pathlib import Path
+
+from ..errors import ModelSpecError, PonderError
 
 # One intra-op thread: on a shared 2-core machine two threads were measured 3-15x
 # slower per step than one (thread barriers stall whenever a core is busy elsewhere).
@@ -24,7 +28,44 @@ DEFAULT_ARCH = {"d_model": 128, "n_layers": 4, "n_heads": 4, "d_ff": 512, "max_l
 
 
 def log(msg: str) -> None:
-    print(f"[{time.strftime('%H:%M:%S')}] {msg}", flush=True)
+    """A progress line, on stderr: stdout is the commands' result (``lab train`` prints JSON there)."""
+    print(f"[{time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
+
+
+class LabError(PonderError, ValueError):
+    """A lab command was given something it cannot use (an output path it cannot write, ...)."""
+
+
+def check_out_dir(out_dir: str | Path) -> Path:
+    """Make ``out_dir`` (parents too) and check that files can be written in it, before any
+    training: a model is exported there only at the end."""
+    out = Path(out_dir).expanduser()
+    if out.exists() and not out.is_dir():
+        raise LabError(f"--out {str(out)!r} is a file; give a directory for the model (it is made if missing)")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=out):
+            pass
+    except OSError as exc:
+        raise LabError(f"--out {str(out)!r} cannot be written ({exc.strerror or exc}); give a directory "
+                       "that can be made and written to") from exc
+    return out
+
+
+def check_policy_dir(path: str | Path) -> None:
+    """Refuse, before any work, a ``--policy`` that is not a lab policy: it must be a model
+    directory whose config and tokenizer load, the tokenizer the lab's (its special tokens
+    and chat template), with weights."""
+    from .evaluate import check_model_files
+    from .tokenizer import verify_tokenizer
+
+    tok = check_model_files(path, "--policy")
+    try:
+        verify_tokenizer(tok)
+    except Exception as exc:  # noqa: BLE001 - an AssertionError naming the token or text that failed
+        raise ModelSpecError(f"--policy {str(path)!r} is not a lab policy: its tokenizer lacks the lab's "
+                             f"special tokens or chat template ({' '.join(str(exc).split())[:120]}); give "
+                             "a policy saved by ponder lab train, or leave --policy out for the shipped one") from exc
 
 
 def make_model(tokenizer, d_model=128, n_layers=4, n_heads=4, d_ff=512, max_len=512, seed=0):
@@ -82,14 +123,16 @@ def _optimizer(model, lr: float, weight_decay: float = 0.05):
 
 def export(model, tokenizer, out_dir: str | Path, extra_files: dict[str, dict] | None = None,
            generation: bool = True) -> None:
-    """Save weights (float16 safetensors), tokenizer, generation config and extra JSON files."""
+    """Save weights (float16 safetensors), tokenizer, generation config and extra JSON files.
+
+    ``save_pretrained`` writes the weights' dtype into config.json (``"dtype": "float16"``), so a
+    plain ``AutoModelForCausalLM.from_pretrained`` computes in float16; Ponder's loaders ask for
+    ``dtype=torch.float32`` (what the models were trained and evaluated in)."""
     import torch
     from transformers import GenerationConfig
 
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
+    out = check_out_dir(out_dir)
     model = model.to(torch.float16)
-    model.config.dtype = "float32"  # weights are stored in fp16; compute in fp32 by default
     if generation:
         model.generation_config = GenerationConfig(
             bos_token_id=tokenizer.bos_token_id, eos_token_id=tokenizer.eos_token_id,
@@ -142,7 +185,8 @@ def train_policy(out_dir: str | Path, steps: int = 1500, seed: int = 0, batch_si
     """Train the policy on ``task`` (``arith``, ``countdown`` or ``mix``) and export it.
 
     ``init_from`` continues from an exported checkpoint (its tokenizer is reused);
-    ``mix`` overrides the task weights of ``mix``; ``data_seed`` the example seed;
+    ``mix`` overrides the task weights of ``mix``; ``data_seed`` the example seed (default
+    ``seed + 1``; the summary and ``lab_training.json`` record the one used);
     ``trace_styles`` the behaviour-style weights (default ``data.TRACE_STYLES``).
 
     Returns a summary dict (steps, seconds, final loss, parameter count).
@@ -152,6 +196,7 @@ def train_policy(out_dir: str | Path, steps: int = 1500, seed: int = 0, batch_si
     from .data import DEFAULT_MIX, build_examples, encode_examples
     from .tokenizer import build_tokenizer, load_tokenizer, verify_tokenizer
 
+    check_out_dir(out_dir)  # before the work, not when exporting at the end
     torch.set_num_threads(threads)
     torch.manual_seed(seed)
     rng = random.Random(seed)
@@ -163,8 +208,8 @@ def train_policy(out_dir: str | Path, steps: int = 1500, seed: int = 0, batch_si
     mix = (mix or DEFAULT_MIX) if task == "mix" else {task: 1.0}
     n_examples = n_examples or steps * batch_size
     t0 = time.time()
-    examples = build_examples(n_examples, seed=seed + 1 if data_seed is None else data_seed, mix=mix,
-                              trace_styles=trace_styles)
+    data_seed = seed + 1 if data_seed is None else data_seed
+    examples = build_examples(n_examples, seed=data_seed, mix=mix, trace_styles=trace_styles)
     data = encode_examples(tok, examples, max_len=arch["max_len"])
     log(f"built {len(data)} examples in {time.time() - t0:.1f}s")
     if init_from:
@@ -184,7 +229,8 @@ def train_policy(out_dir: str | Path, steps: int = 1500, seed: int = 0, batch_si
     export(model, tok, out_dir)
     summary = {"kind": "policy", "task": task, "mix": mix, "steps": steps,
                "init_from": "previous stage" if init_from else None, "batch_size": batch_size,
-               "seed": seed, "lr": lr, "arch": arch, "trace_styles": trace_styles, "params": n_params,
+               "seed": seed, "data_seed": data_seed, "lr": lr, "arch": arch, "trace_styles": trace_styles,
+               "params": n_params,
                "seconds": round(time.time() - t0, 1), "final_loss": round(ema, 4)}
     (Path(out_dir) / "lab_training.json").write_text(json.dumps(summary, indent=2) + "\n")
     return summary
@@ -278,6 +324,7 @@ def train_prm(out_dir: str | Path, policy_dir: str | Path, steps: int = 600, see
 
     from .prm_data import PRM_SPEC, build_prm_dataset
 
+    check_out_dir(out_dir)  # before the work, not when exporting at the end
     torch.set_num_threads(threads)
     torch.manual_seed(seed)
     rng = random.Random(seed)
@@ -285,7 +332,8 @@ def train_prm(out_dir: str | Path, policy_dir: str | Path, steps: int = 600, see
 
     tok = load_tokenizer(policy_dir)
     t0 = time.time()
-    data = build_prm_dataset(tok, policy_dir, seed=seed + 7, n_onpolicy=n_onpolicy,
+    data_seed = seed + 7
+    data = build_prm_dataset(tok, policy_dir, seed=data_seed, n_onpolicy=n_onpolicy,
                              samples_per_problem=samples_per_problem, n_synthetic=n_synthetic,
                              n_drill=n_drill, digit_labels=digit_labels,
                              synthetic_styles=synthetic_styles, task_mix=task_mix,
@@ -328,7 +376,8 @@ def train_prm(out_dir: str | Path, policy_dir: str | Path, steps: int = 600, see
     ema = _fit(model, tag_loss, [len(d[0]) for d in data], steps=steps, batch_size=batch_size, lr=lr,
                warmup=warmup, rng=rng, log_every=log_every, label="prm step")
     export(model, tok, out_dir, extra_files={"ponder_prm.json": PRM_SPEC}, generation=False)
-    summary = {"kind": "prm", "steps": steps, "batch_size": batch_size, "seed": seed, "lr": lr,
+    summary = {"kind": "prm", "steps": steps, "batch_size": batch_size, "seed": seed,
+               "data_seed": data_seed, "lr": lr,
                "sequences": len(data), "seconds": round(time.time() - t0, 1),
                "final_loss": round(ema, 4), "init": "previous PRM stage" if init_from else "policy",
                "lm_weight": lm_weight, "n_onpolicy": n_onpolicy, "n_synthetic": n_synthetic,
