@@ -54,3 +54,24 @@ def test_repeated_problem_ids_are_refused(tmp_path):
         load_task(f"jsonl:{path}").problems()
     path.write_text("\n".join(r.replace('"id": "a", ', "") for r in rows) + "\n", encoding="utf-8")
     assert [p.id for p in load_task(f"jsonl:{path}").problems()] == ["row-0", "row-1", "b"]
+
+
+def test_a_gsm8k_record_without_its_answer_line_and_numeric_math500_ids(tmp_path):
+    """Before, a gsm8k answer without '#### N' became the whole solution as gold (every answer wrong,
+    no error), and math500 ids 7 and '7' were two ids until stored as text."""
+    path = tmp_path / "gsm.jsonl"
+    path.write_text('{"question": "1+1?", "answer": "1+1=2\\n#### 2"}\n{"question": "2+2?", "answer": "it is 4"}\n',
+                    encoding="utf-8")
+    with pytest.raises(TaskSpecError, match="record 2: its answer has no '#### <number>' line"):
+        load_task(f"gsm8k:{path}").problems()
+    math = tmp_path / "math.jsonl"
+    math.write_text('{"problem": "1+1?", "answer": "2", "unique_id": 7}\n'
+                    '{"problem": "2+2?", "answer": "4", "unique_id": "7"}\n', encoding="utf-8")
+    with pytest.raises(TaskSpecError, match="these repeat: '7'"):
+        load_task(f"math500:{math}").problems()
+
+
+def test_a_lab_task_of_n_problems_gives_at_most_n():
+    assert len(load_task("arith?n=10").problems(limit=50)) == 10  # before: 50
+    assert len(load_task("arith?n=10").problems(limit=5)) == 5
+    assert len(load_task("arith").problems(limit=50)) == 50 and len(load_task("arith").problems()) == 300

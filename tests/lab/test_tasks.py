@@ -211,6 +211,20 @@ def test_countdown_check_exact():
     assert not countdown.check(frac, "8/(3-8//3)")
 
 
+def test_countdown_check_reads_answers_as_models_write_them():
+    """'expr = 24' (as Tree of Thoughts answers Game of 24) and LaTeX operators were graded wrong on
+    every puzzle: the whole text was parsed as Python."""
+    p = _cd([4, 8, 6, 4])
+    for ok in ("(4 + 8) * (6 - 4) = 24", "24 = (4+8)*(6-4)", "(4 + 8) \\times (6 - 4) = 24",
+               "$(4+8)\\cdot(6-4)$", "(4+8) x (6-4)", "(4+8)*(6-4) = 12*2 = 24", "(4+8)·(6−4)."):
+        assert countdown.check(p, ok), ok
+    for wrong in ("(4+8)*(6-4) = 25", "4*8*6*4 = 24", "24 = 24", "(4+8)*(6-4) = 24 = x"):
+        assert not countdown.check(p, wrong), wrong
+    q = _cd([1, 5, 5, 5])
+    assert countdown.check(q, "5\\times\\left(5-\\frac{1}{5}\\right) = 24")
+    assert not countdown.check(q, "5\\times\\left(5-\\frac{1}{4}\\right) = 24")
+
+
 def test_game24_steps_may_be_fractions_and_lab_countdown_steps_stay_integer():
     """Game of 24 allows fractional intermediates (1 5 5 5 has no other solution: 5*(5-1/5)); its
     grader did, its exact check of partial solutions did not, so search pruned the only solution."""
@@ -251,7 +265,8 @@ def test_game24_rows():
         p = _cd(nums)
         if p.answer:
             solved += 1
-            assert countdown.check(p, p.answer)
+            assert countdown.check(p, p.answer) and countdown.check(p, f"{p.answer} = 24")
+            assert countdown.check(p, p.answer.replace("*", " \\times ").replace("/", " \\div "))
             assert not countdown.check(p, p.answer + "+0")
     assert solved >= 150
     first = [int(x) for x in rows[0]["Puzzles"].split()]

@@ -20,6 +20,9 @@ def gsm8k(path: str | None, options: dict[str, str]) -> Task:
         out = []
         for i, row in enumerate(read_jsonl(p, ("question", "answer"))):
             require_fields("gsm8k", p, i + 1, row, ("question", "answer"))
+            if "####" not in str(row["answer"]):  # the whole solution would become the gold answer
+                raise TaskSpecError(f"{p}: record {i + 1}: its answer has no '#### <number>' line, which gsm8k "
+                                    "reads the gold answer from (openai/grade-school-math's format)")
             gold = str(row["answer"]).split("####")[-1].strip().replace(",", "")
             out.append(Problem.from_question(row["question"], answer=gold, id=f"gsm8k-{i}", answer_kind="gsm8k"))
         return take(out, limit)
@@ -45,7 +48,7 @@ def math500(path: str | None, options: dict[str, str]) -> Task:
             rows = read_jsonl(p, ("problem", "answer"))
         rows = [require_fields("math500", p, i + 1, r, ("problem", "answer")) for i, r in enumerate(rows)]
         out = [Problem.from_question(str(r["problem"]), answer=str(r["answer"]),
-                                     id=r.get("unique_id", f"math500-{i}"), answer_kind="math",
+                                     id=str(r.get("unique_id", f"math500-{i}")), answer_kind="math",
                                      subject=r.get("subject"), level=r.get("level"))
                for i, r in enumerate(rows)]
         return take(out, limit)

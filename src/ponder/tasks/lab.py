@@ -17,7 +17,8 @@ def _lab_task(name: str):
             raise TaskSpecError(f"task {name} takes ?difficulty=K (and ?n=COUNT), not {sorted(unknown) or path!r}")
         try:
             difficulty = int(options["difficulty"]) if "difficulty" in options else None
-            count = int(options.get("n", 300))
+            count = int(options.get("n", 300))  # without ?n= a limit alone sets the number
+            given_n = "n" in options
         except ValueError:
             raise TaskSpecError(f"task {name}: difficulty and n must be integers") from None
         low, high = module.DIFFICULTY_RANGE
@@ -29,8 +30,11 @@ def _lab_task(name: str):
         def load(limit: int | None, seed: int) -> list[Problem]:
             if limit is not None and limit <= 0:
                 raise TaskSpecError(f"limit must be positive, got {limit}")
-            # held-out problems: seeds from 10_000 up are never used for training
-            problems = module.generate(limit or count, seed=10_000 + seed, difficulty=difficulty)
+            # seeds from 10_000 up are never used for training: arith problems are held out; countdown's
+            # space is small, so its problems recur across seeds and are among the training problems
+            # (benchmarks/lab_overlap.py)
+            want = count if limit is None else min(limit, count) if given_n else limit
+            problems = module.generate(want, seed=10_000 + seed, difficulty=difficulty)
             return [_from_lab(p, module) for p in problems]
 
         return Task(name, load)

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import ast
 import random
+import re
 from collections import Counter
 from fractions import Fraction
 from functools import lru_cache
@@ -200,12 +201,39 @@ def _eval(node, leaves: list[int]) -> Fraction:
     raise ValueError("disallowed syntax")
 
 
+_LATEX = (("\\left", ""), ("\\right", ""), ("\\times", "*"), ("\\cdot", "*"), ("\\div", "/"), ("×", "*"),
+          ("·", "*"), ("÷", "/"), ("−", "-"), ("\\(", ""), ("\\)", ""), ("\\[", ""), ("\\]", ""), ("$", ""))
+_FRAC = re.compile(r"\\[dt]?frac\s*\{([^{}]*)\}\s*\{([^{}]*)\}")
+_TIMES_X = re.compile(r"(?<=[\d)])\s*[xX]\s*(?=[\d(])")  # 3 x 8, (1+2)x8
+
+
+def expression_of(answer: str, target: int) -> str | None:
+    """The arithmetic expression of an answer as models write it: LaTeX and typographic operators
+    as Python's, and an ``= 24`` after it (or ``24 =`` before it) dropped when it is the target;
+    None when such an equality names another number."""
+    text = answer.strip().rstrip(".")
+    for old, new in _LATEX:
+        text = text.replace(old, new)
+    for _ in range(4):  # nested fractions, innermost first
+        text = _FRAC.sub(r"((\1)/(\2))", text)
+    text = _TIMES_X.sub("*", text.replace("{", "(").replace("}", ")"))
+    parts = [p.strip() for p in text.split("=")]
+    if len(parts) == 1:
+        return text
+    if len(parts) == 2 and re.fullmatch(r"\d+", parts[0]):  # 24 = (4+8)*(6-4)
+        parts.reverse()
+    if not re.fullmatch(r"\d+", parts[-1]) or int(parts[-1]) != target:
+        return None
+    return parts[0]  # the expression; steps between it and the target are not graded
+
+
 def check(problem: LabProblem, answer: str | None) -> bool:
-    """Exact grader: each given number used exactly once, value == target (Fractions)."""
-    if not answer:
+    """Exact grader: each given number used exactly once, value == target (Fractions). The answer may
+    end in ``= <target>`` and use LaTeX or typographic operators (see :func:`expression_of`)."""
+    if not answer or len(answer) > 400:
         return False
-    text = answer.strip().rstrip(".").replace("×", "*").replace("÷", "/").replace("−", "-")
-    if len(text) > 200:
+    text = expression_of(answer, problem.meta["target"])
+    if text is None or len(text) > 200:
         return False
     try:
         tree = ast.parse(text, mode="eval")
