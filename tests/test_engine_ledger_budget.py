@@ -64,6 +64,22 @@ def test_ledger_totals_flops_cost_and_unknowns():
     assert only_a.flops()["total"] == 2200 and only_a.cost({"a": Price(1.0, 2.0, 0.5)}) is not None
     assert only_a.summary().startswith("1 call,") and only_a.calls == 1 and only_a.other_runs == 3
     assert "1.00s model time, 0.20s other work (3 sandbox runs)" in only_a.summary()
+    # model time is the model calls' (the totals, and the bench's 'model s', counted the sandbox too)
+    assert only_a.totals()["wall_seconds"] == 1.0 and only_a.totals()["other_seconds"] == 0.2
+
+
+def test_a_result_as_json_has_no_nan_or_infinity():
+    """A candidate's score of -inf (logprob of an empty sample) made ponder solve --json print
+    -Infinity, which strict JSON parsers refuse."""
+    import json
+
+    from ponder.types import Candidate, Result
+
+    r = Result(answer="7", text="7", strategy="bon", candidates=[Candidate(text="", answer=None, score=float("-inf")),
+                                                                  Candidate(text="7", answer="7", score=-0.1)],
+               trace={"scores": [float("nan"), -0.1]})
+    d = json.loads(json.dumps(r.to_dict(), allow_nan=False))
+    assert [c["score"] for c in d["candidates"]] == [None, -0.1] and d["trace"]["scores"] == [None, -0.1]
 
 
 def test_a_time_budget_counts_from_the_start_of_the_strategy_not_from_its_making():

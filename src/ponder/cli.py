@@ -54,7 +54,7 @@ def solve(
     budget = Budget(max_tokens=max_tokens, max_calls=max_calls, max_seconds=max_seconds)
     result = run_solve(question, model=model, strategy=strategy, budget=budget)
     if as_json:
-        print(json.dumps(result.to_dict(), indent=2, default=str))
+        print(json.dumps(result.to_dict(), indent=2, default=str, allow_nan=False))
         return
     # The answer, the trace, the strategy and the model are the model's and the user's text: printed
     # as Text, never read as markup (a "[/]" in an answer raised after the work was done, "[red]"

@@ -147,9 +147,16 @@ class Ledger:
 
     @property
     def wall_seconds(self) -> float:
-        """The calls' durations added up: model time. Calls that ran at once overlap, so this can
-        be far more than the time the work took from start to end."""
-        return sum(e.wall_seconds for e in self.entries)
+        """The model calls' durations added up: model time (sandbox runs are ``other_seconds``).
+        Calls that ran at once overlap, so this can be far more than the time the work took from
+        start to end."""
+        return sum(e.wall_seconds for e in self.entries if e.model_call)
+
+    @property
+    def other_seconds(self) -> float:
+        """The durations of the work that is no model call (S*'s and the execution scorer's
+        sandbox runs), added up."""
+        return sum(e.wall_seconds for e in self.entries if not e.model_call)
 
     def by_role(self) -> dict[str, "Ledger"]:
         out: dict[str, Ledger] = {}
@@ -158,7 +165,8 @@ class Ledger:
         return out
 
     def flops(self) -> dict[str, float | None]:
-        """Estimated FLOPs, prefill and decode apart; None if any model call's parameters are unknown."""
+        """Estimated FLOPs, prefill and decode apart; None if any model call's parameters, or its
+        token counts (a call the backend did not count: ``uncounted_calls``), are unknown."""
         calls = [e for e in self.entries if e.model_call]
         pre = [e.prefill_flops for e in calls]
         dec = [e.decode_flops for e in calls]
@@ -204,11 +212,10 @@ class Ledger:
             parts.append(f"{uncounted} call{'s' if uncounted != 1 else ''} not counted by the backend")
         if self.retries:
             parts.append(f"retries {self.retries}")
-        other = sum(e.wall_seconds for e in self.entries if not e.model_call)
-        parts.append(f"{self.wall_seconds - other:.2f}s model time")
+        parts.append(f"{self.wall_seconds:.2f}s model time")
         if self.other_runs:
             runs = self.other_runs
-            parts.append(f"{other:.2f}s other work ({runs} sandbox run{'s' if runs != 1 else ''})")
+            parts.append(f"{self.other_seconds:.2f}s other work ({runs} sandbox run{'s' if runs != 1 else ''})")
         return ", ".join(parts)
 
     def totals(self) -> dict[str, Any]:
@@ -223,6 +230,7 @@ class Ledger:
             "uncounted_calls": self.uncounted_calls,
             "retries": self.retries,
             "wall_seconds": round(self.wall_seconds, 4),
+            "other_seconds": round(self.other_seconds, 4),
             "flops": self.flops(),
         }
 

@@ -227,7 +227,9 @@ class Result:
     problem_id: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        """A JSON-ready dict; a non-finite number (a score of -inf for an empty sample) is None, so
+        strict JSON parsers read it."""
+        return finite({
             "problem_id": self.problem_id,
             "strategy": self.strategy,
             "answer": self.answer,
@@ -238,4 +240,15 @@ class Result:
             "candidates": [c.to_dict() for c in self.candidates],
             "trace": self.trace,
             "ledger": self.ledger.to_dict() if self.ledger is not None else None,
-        }
+        })
+
+
+def finite(obj: Any) -> Any:
+    """``obj`` with every NaN or infinite float in it (in dicts, lists and tuples) replaced by None."""
+    if isinstance(obj, float):
+        return obj if math.isfinite(obj) else None
+    if isinstance(obj, dict):
+        return {k: finite(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [finite(v) for v in obj]
+    return obj

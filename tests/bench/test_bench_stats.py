@@ -1,26 +1,86 @@
-"""Aggregation: bootstrap CI95 on constructed cases, seeds averaged within problems, matched budgets."""
+"""Aggregation: Wilson CI95 on constructed cases and its coverage, seeds averaged within problems, matched budgets."""
 
 from __future__ import annotations
 
 import math
 
+import numpy as np
 import pytest
 
-from ponder.bench.stats import aggregate, bootstrap_ci, matched_budgets
+from ponder.bench.stats import aggregate, matched_budgets, wilson_ci
 
 
-def test_ci95_of_a_constant_is_a_point():
-    assert bootstrap_ci([1.0] * 30) == (1.0, 1.0)
-    assert bootstrap_ci([0.0] * 5) == (0.0, 0.0)
+def wilson_reference(k, n, z=1.959964):
+    """The textbook Wilson score interval for k right out of n, written out independently."""
+    p = k / n
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z / (1 + z * z / n) * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n))
+    return max(0.0, centre - half), min(1.0, centre + half)
+
+
+@pytest.mark.parametrize("k, n, expected", [
+    (0, 5, (0.0, 0.434482)),       # 0/5: not [0, 0]
+    (5, 5, (0.565518, 1.0)),       # 5/5: not [1, 1]
+    (1, 1, (0.206549, 1.0)),       # one problem: not a point
+    (0, 1, (0.0, 0.793451)),
+    (7, 10, (0.396778, 0.892209)),
+    (30, 30, (0.886487, 1.0)),   # 30/30 = n / (n + z²): not [1, 1]
+])
+def test_ci95_is_the_wilson_score_interval_for_right_or_wrong(k, n, expected):
+    lo, hi = wilson_ci([1.0] * k + [0.0] * (n - k))
+    assert (lo, hi) == pytest.approx(expected, abs=1e-6)
+    assert (lo, hi) == pytest.approx(wilson_reference(k, n), abs=1e-12)
+    assert hi - lo > 0.1  # never zero-width for a finite number of problems
+
+
+def test_ci95_is_never_zero_width_and_always_holds_the_accuracy():
+    rng = np.random.default_rng(7)
+    cases = [[1.0] * 30, [0.0] * 5, [1.0], [0.0], [0.5], [0.25] * 4]
+    cases += [list(rng.choice([0.0, 0.5, 1.0], size=int(rng.integers(1, 40)))) for _ in range(50)]
+    for x in cases:
+        lo, hi = wilson_ci(x)
+        acc = sum(x) / len(x)
+        assert 0.0 <= lo <= acc <= hi <= 1.0 and hi - lo > 0.0, x
+    assert all(math.isnan(v) for v in wilson_ci([]))
+
+
+def test_ci95_covers_the_true_accuracy_at_small_n():
+    """p = 0.9 over 10 problems: a percentile bootstrap held the true value in about 64 % of runs
+    (every 10/10 run gave [1, 1]); the Wilson interval in about 93 % (exactly P(k >= 8) = 0.930)."""
+    rng = np.random.default_rng(2028)
+    ks = rng.binomial(10, 0.9, size=4000)
+    ci = {k: wilson_ci([1.0] * k + [0.0] * (10 - k)) for k in set(ks.tolist())}
+    coverage = np.mean([ci[k][0] <= 0.9 <= ci[k][1] for k in ks.tolist()])
+    assert coverage >= 0.9
+
+
+def test_ci95_covers_the_true_accuracy_with_seeds_averaged_within_problems():
+    """Fractional per-problem scores (2 seeds a problem, each right with p = 0.9, 10 problems): the
+    Wilson interval at the mean with n = problems is conservative, never a point."""
+    rng = np.random.default_rng(2029)
+    draws = rng.binomial(1, 0.9, size=(3000, 10, 2)).mean(axis=2)  # per-problem means: 0, 0.5 or 1
+    keys = [tuple(sorted(row)) for row in draws.tolist()]
+    ci = {key: wilson_ci(list(key)) for key in set(keys)}
+    coverage = np.mean([ci[key][0] <= 0.9 <= ci[key][1] for key in keys])
+    assert coverage >= 0.9
+
+
+def test_ci95_of_fractional_scores_is_wilson_at_the_mean_over_problems():
+    # mean 0.5 over 3 problems: the Wilson interval of 1.5/3 (n = 3 problems, not 6 seeds)
+    expected = (0.125334, 0.874666)
+    assert wilson_ci([1.0, 0.5, 0.0]) == pytest.approx(expected, abs=1e-6)
+    assert wilson_ci([0.5, 0.5, 0.5]) == pytest.approx(expected, abs=1e-6)  # constant, not a point
+    with pytest.raises(ValueError):
+        wilson_ci([2.0, 1.0])  # scores are fractions right
 
 
 def test_ci95_matches_the_normal_approximation_for_half_right():
     x = [1.0, 0.0] * 200  # 400 problems, accuracy 0.5: CI95 ≈ 0.5 ± 1.96·sqrt(0.25/400) = 0.5 ± 0.049
-    lo, hi = bootstrap_ci(x)
+    lo, hi = wilson_ci(x)
     half = 1.96 * math.sqrt(0.25 / 400)
     assert lo == pytest.approx(0.5 - half, abs=0.01)
     assert hi == pytest.approx(0.5 + half, abs=0.01)
-    assert bootstrap_ci(x) == (lo, hi)  # seeded: the same every time
+    assert wilson_ci(x) == (lo, hi)  # deterministic: the same every time
 
 
 def rows(family, spec, point, table, tokens):
@@ -30,15 +90,17 @@ def rows(family, spec, point, table, tokens):
             for p, cs in table.items() for s, c in enumerate(cs)]
 
 
-def test_aggregate_bootstraps_over_problems_across_seeds():
+def test_aggregate_takes_the_ci_over_problems_across_seeds():
     # p0 right in both seeds, p1 in one of two, p2 never: per-problem means 1, 0.5, 0 -> accuracy 0.5
     table = {"p0": [1.0, 1.0], "p1": [1.0, 0.0], "p2": [0.0, 0.0]}
     [pt] = aggregate(rows("cot", "cot", None, table, 100.0))
     assert pt["accuracy"] == pytest.approx(0.5)
     assert (pt["problems"], pt["seeds"]) == (3, 2)
     assert 0.0 <= pt["ci_low"] < 0.5 < pt["ci_high"] <= 1.0
-    # the CI is over 3 problems, not 6 independent samples: the bootstrap of [1, .5, 0] exactly
-    assert (pt["ci_low"], pt["ci_high"]) == bootstrap_ci([1.0, 0.5, 0.0])
+    # the CI is over 3 problems, not 6 independent samples: Wilson at 0.5 with n = 3, exactly
+    assert (pt["ci_low"], pt["ci_high"]) == wilson_ci([1.0, 0.5, 0.0])
+    assert (pt["ci_low"], pt["ci_high"]) == pytest.approx((0.125334, 0.874666), abs=1e-6)
+    assert (pt["ci_low"], pt["ci_high"]) != pytest.approx(wilson_reference(3, 6), abs=1e-3)
     assert pt["wrong"] == pytest.approx(0.5) and pt["parse_failures"] == 0.0
 
 

@@ -43,7 +43,7 @@ def render(report: dict[str, Any], plots: dict[str, Path]) -> str:
              f"<style>{CSS}</style></head><body><h1>{html.escape(title)}</h1>",
              f"<p class='note'>{report['summary']['problems']} problems × {m.get('seeds')} seed(s); "
              f"{report['summary']['units_done']}/{report['summary']['units']} units done; "
-             f"{report['summary']['calls']} model calls. CI95: bootstrap over problems (seeds averaged within "
+             f"{report['summary']['calls']} model calls. CI95: Wilson score interval over problems (seeds averaged within "
              f"a problem). Pool strategies: smaller k from the largest pool by unbiased subsampling; compute at k "
              f"counts the shared prompt once and k/N of the completions.</p>"]
     parts.append("<h2>Accuracy against compute</h2><div class='plots'>")

@@ -67,7 +67,7 @@ def print_tables(report: dict[str, Any], console: Any = None) -> None:
         console = Console(width=200, file=console.file)
     m, s = report["manifest"], report["summary"]
     t = Table(title=Text(f"{m.get('model')} on {m.get('task')} · {s['problems']} problems × {m.get('seeds')} seed(s)"),
-              caption="accuracy: mean over problems (seeds averaged); CI95 bootstrap over problems; "
+              caption="accuracy: mean over problems (seeds averaged); CI95 Wilson score over problems; "
                       "tokens are means per problem", caption_justify="left")
     for i, (_, title) in enumerate(POINT_COLUMNS):
         t.add_column(title, justify="left" if i == 0 else "right", overflow="fold", min_width=24 if i == 0 else None)

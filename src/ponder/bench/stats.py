@@ -1,9 +1,11 @@
-"""Aggregation of stored results: accuracy with a bootstrap CI95, compute means, matched budgets.
+"""Aggregation of stored results: accuracy with a Wilson score CI95, compute means, matched budgets.
 
-The CI95 is a percentile bootstrap over problems: each problem's score is its mean over run seeds (and,
-for pool strategies, already the expectation over subsets), problems are resampled with replacement
-``B`` times with a fixed RNG, and the 2.5th and 97.5th percentiles of the mean are reported. Seeds are
-therefore averaged within a problem, not treated as independent problems.
+The CI95 is over problems: each problem's score is its mean over run seeds (and, for pool strategies,
+already the expectation over subsets), so seeds are averaged within a problem, not treated as
+independent problems. The interval is the Wilson score interval of the mean of those scores with
+``n`` = the number of problems (see :func:`wilson_ci`). It replaced a percentile bootstrap, which gave a
+zero-width interval at 0/n, n/n and n = 1 and covered the true accuracy far less than 95 % of the time
+at small ``n`` (p = 0.9, n = 10: about 64 %).
 """
 
 from __future__ import annotations
@@ -12,23 +14,36 @@ import math
 from collections import defaultdict
 from typing import Any
 
-import numpy as np
-
-BOOTSTRAP = 2000
+Z95 = 1.959964  # the 97.5th percentile of the standard normal: a two-sided 95 % interval
 
 
-def bootstrap_ci(per_problem: list[float], *, b: int = BOOTSTRAP, seed: int = 0) -> tuple[float, float]:
-    """Percentile bootstrap CI95 of the mean of ``per_problem`` (resampling problems)."""
-    x = np.asarray(per_problem, dtype=float)
-    if x.size == 0:
+def wilson_ci(per_problem: list[float], *, z: float = Z95) -> tuple[float, float]:
+    """Wilson score CI95 of the mean of ``per_problem`` (scores in [0, 1], one per problem).
+
+    With 0/1 scores this is the exact Wilson interval for k right out of n. With fractional scores
+    (seeds, or subsets of a pool, averaged within a problem) it is the Wilson interval at the observed
+    mean with ``n`` = the number of problems: a score in [0, 1] with mean p has variance at most
+    p(1 - p), the variance of a 0/1 score, so the interval is if anything conservative (wider than it
+    must be), never too narrow. The interval has positive width for any finite ``n`` (also at 0/n, n/n
+    and n = 1), stays within [0, 1] and contains the mean. ``(nan, nan)`` for no problems.
+    """
+    x = [float(v) for v in per_problem]
+    n = len(x)
+    if n == 0:
         return (math.nan, math.nan)
-    if x.size == 1 or np.all(x == x[0]):
-        return (float(x[0]), float(x[0])) if x.size else (math.nan, math.nan)
-    rng = np.random.default_rng(seed)
-    idx = rng.integers(0, x.size, size=(b, x.size))
-    means = x[idx].mean(axis=1)
-    lo, hi = np.percentile(means, [2.5, 97.5])
-    return float(lo), float(hi)
+    p = sum(x) / n  # computed as aggregate() computes the accuracy, so that lo <= accuracy <= hi exactly
+    if math.isnan(p):
+        return (math.nan, math.nan)
+    if not -1e-9 <= p <= 1.0 + 1e-9:
+        raise ValueError(f"wilson_ci: scores must lie in [0, 1], their mean is {p!r}")
+    q = min(1.0, max(0.0, p))  # (an expectation summed in floating point may be 1 + 1 ulp)
+    z2 = z * z
+    denom = 1.0 + z2 / n
+    centre = (q + z2 / (2 * n)) / denom
+    half = z * math.sqrt(q * (1.0 - q) / n + z2 / (4 * n * n)) / denom
+    lo = 0.0 if q == 0.0 else max(0.0, centre - half)
+    hi = 1.0 if q == 1.0 else min(1.0, centre + half)
+    return min(lo, p), max(hi, p)
 
 
 def _mean(values: list[Any]) -> float | None:
@@ -53,7 +68,7 @@ def aggregate(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
                 by_problem[r["problem_id"]].append(float(r["correct"]))
         per_problem = [sum(v) / len(v) for v in by_problem.values()]
         acc = sum(per_problem) / len(per_problem) if per_problem else None
-        lo, hi = bootstrap_ci(per_problem) if per_problem else (None, None)
+        lo, hi = wilson_ci(per_problem) if per_problem else (None, None)
         parsed = _mean([r.get("parsed") for r in answered])
         parse_fail = None if parsed is None else 1.0 - parsed
         flops = [r.get("flops") for r in answered]
