@@ -148,7 +148,7 @@ def create_app(config: ServerConfig, backend: Any = None) -> FastAPI:
             raise APIError(404, f"model {name[:200]!r} is not served here; this server serves "
                                 f"{config.model_id!r}", param="model", code="model_not_found")
 
-    @app.get("/v1/models/{model}", response_model=ModelCard, responses=ERRORS, tags=["openai"])
+    @app.get("/v1/models/{model:path}", response_model=ModelCard, responses=ERRORS, tags=["openai"])
     async def model(model: str) -> dict[str, Any]:
         served(model)
         return card

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 from typing import Any
+from urllib.parse import urlsplit
 
 from starlette.responses import JSONResponse
 
@@ -46,7 +47,13 @@ class Redactor:
 
     def __init__(self, secrets: list[str] | None = None, urls: list[str] | None = None) -> None:
         self.secrets = sorted({s for s in (secrets or []) if s and len(s) >= 4}, key=len, reverse=True)
-        self.urls = sorted({u for u in (urls or []) if u}, key=len, reverse=True)
+        # the URLs, and their host:port and host alone, as client libraries name them in errors
+        # ("Cannot connect to host vllm-internal:8000")
+        parts = {u for u in (urls or []) if u}
+        for u in list(parts):
+            split = urlsplit(u if "//" in u else f"//{u}")
+            parts |= {x for x in (split.netloc.rpartition("@")[2], split.hostname) if x and len(x) >= 4}
+        self.urls = sorted(parts, key=len, reverse=True)
 
     def __call__(self, text: str) -> str:
         for s in self.secrets:

@@ -6,6 +6,7 @@ the text routed into ``reasoning_content`` / ``content`` as it is generated, eve
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import sys
 import threading
 from dataclasses import dataclass, field
@@ -170,7 +171,7 @@ def plan(req: ChatCompletionRequest, config: ServerConfig) -> Plan:
     offered: dict[str, Any] = {"temperature": req.temperature, "top_p": req.top_p, "max_tokens": max_tokens,
                                "min_tokens": req.min_tokens or None,
                                "stop": [clean(s) for s in stop] or None,
-                               "seed": None if req.seed is None else req.seed % 2**31,
+                               "seed": None if req.seed is None else seed31(req.seed),
                                "logprobs": req.logprobs or None}
     choices_param = getattr(cls, "choices_param", None)
     if choices_param and req.n is not None:
@@ -405,9 +406,21 @@ class Job:
         return next((r.stop_reason for r in self.results if r.stop_reason), None)
 
 
+def seed31(seed: int) -> int:
+    """A request's seed (int64 in the API) as a strategy seed below 2**31: itself when it fits, else a
+    hash of it (``seed % 2**31`` made 4 and 4 + 2**40 the same seed)."""
+    if 0 <= seed < 2**31:
+        return seed
+    return int.from_bytes(hashlib.sha256(str(seed).encode()).digest()[:4], "big") & 0x7FFFFFFF
+
+
 def _finish_reason(sample_reason: str | None, text: str, result: Result) -> str:
+    """``length`` for a sample a token limit cut; for an answer that is no one sample (a vote, or no
+    answer at all), ``length`` when the budget ran out or, with no answer, a sample was cut."""
     if sample_reason in CUT or (sample_reason is None and result.budget_exhausted):
         return "length"
+    if sample_reason is None and result.answer is None and any(c.finish_reason in CUT for c in result.candidates):
+        return "length"  # asc, wbon: no sample answered, their samples cut short (it said stop)
     return "stop"
 
 

@@ -121,6 +121,7 @@ class BeamSearch(Strategy):
         # a path the model did not finish (the steps or the budget ran out) has not answered yet; a
         # finished node that is not the tree's own is a rollout (mcts) from the tree node of its id
         cands = [Candidate(text=nd.text, answer=answer_of(problem, nd.text, cut=not nd.terminal).value,
+                           finish_reason="stop" if nd.terminal else "length",
                            score=nd.score, meta={"node": nd.id, "terminal": nd.terminal,
                                                  **({"rollout": True} if nd is not tree.nodes[nd.id] else {})})
                  for nd in finished]

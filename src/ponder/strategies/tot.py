@@ -32,9 +32,9 @@ VALUE_WORDS = {"sure": 1.0, "likely": 0.5, "impossible": 0.0}
 
 
 class TotParams(Params):
-    breadth: int = Field(5, gt=0)
-    proposals: int = Field(4, gt=0)
-    depth: int = Field(4, gt=0)
+    breadth: int = Field(5, gt=0, le=1024)  # as beam's n: one step draws breadth x proposals samples
+    proposals: int = Field(4, gt=0, le=1024)
+    depth: int = Field(4, gt=0, le=1024)
     value: Literal["scorer", "llm"] = "scorer"
     scorer: Any = "prm"
     select: Literal["best", "vote"] = "best"
@@ -56,6 +56,12 @@ class TreeOfThoughts(BeamSearch):
     summary = "tree of thoughts (BFS): propose k steps per state, value them, keep the best b"
     paper = "arXiv 2305.10601"
     Params = TotParams  # type: ignore[assignment]
+
+    def runs(self) -> int:
+        """The samples a step draws, breadth x proposals (``ponder serve`` bounds them with its
+        ``max_runs``: before, tot(breadth=100000, proposals=100000) was one run and passed)."""
+        p: TotParams = self.params  # type: ignore[assignment]
+        return p.breadth * p.proposals
 
     def __init__(self, params: Params | None = None, spec: str | None = None) -> None:
         Strategy.__init__(self, params, spec)  # not beam's: with value=llm no scorer is built (nor loaded)
