@@ -57,3 +57,15 @@ def test_no_answer_from_samples_a_limit_cut_is_length():
     assert _finish_reason(None, "", Result(answer=None, text="", strategy="asc", candidates=cut)) == "length"
     done = [Candidate(text="Answer: 2", answer="2", finish_reason="stop")]
     assert _finish_reason(None, "2", Result(answer="2", text="2", strategy="sc", candidates=done)) == "stop"
+
+
+def test_max_completion_tokens_counts_the_thinking(http):
+    """Before, thinking of 64 tokens under max_completion_tokens=12 answered with 57 tokens (the
+    OpenAI API counts reasoning in the limit; Anthropic's asks budget_tokens below max_tokens)."""
+    body = {"model": "org/lab-model", "messages": [{"role": "user", "content": "Compute left to right: 5+7*2"}],
+            "thinking": {"type": "enabled", "budget_tokens": 10}, "max_completion_tokens": 8}
+    r = http.post("/v1/chat/completions", json=body)
+    assert r.status_code == 400 and r.json()["error"]["param"] == "max_completion_tokens", r.text
+    r = http.post("/v1/chat/completions", json={**body, "thinking": {"type": "enabled", "budget_tokens": 4},
+                                                "max_completion_tokens": 11})
+    assert r.status_code == 200 and r.json()["usage"]["completion_tokens"] <= 11, r.text

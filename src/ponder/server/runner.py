@@ -192,6 +192,13 @@ def plan(req: ChatCompletionRequest, config: ServerConfig) -> Plan:
                 ignored.append(f"{asked_as.get(key, key)} (set by the strategy spec)")
         else:
             args[key] = value
+    thinking = parsed.args.get("tokens") if cls.name == "think" and parsed.args.get("mode") == "budget" else None
+    if isinstance(thinking, int) and "max_tokens" in args:  # the request's limit counts the thinking too
+        if thinking >= args["max_tokens"]:
+            raise APIError(400, f"the thinking budget of {thinking} tokens must be below {asked_as['max_tokens']}="
+                                f"{args['max_tokens']}: thinking counts toward it, as the OpenAI and Anthropic APIs "
+                                "count reasoning tokens", param=asked_as["max_tokens"], code="invalid_value")
+        args["max_tokens"] -= thinking  # what is left for the answer
     strategy = _build(parsed.with_args(**args) if args else parsed)
     ignored += [f"{k} (not supported)" for k, v in extra.items() if v not in (None, False, "", [], {})]
     if choices_param:
