@@ -115,8 +115,9 @@ class Budget:
     async def claim(self, completion: int | None = None, prompt: int = 0,
                     calls: int = 1) -> AsyncIterator[int | None]:
         """Hold one call (``calls``, where the backend serves the request with several), its
-        ``prompt`` tokens (an estimate) and up to ``completion`` tokens, for a call about to start; yields the completion tokens granted (``None``: no token limit, or a
-        call whose size is not known in advance). Raises BudgetExhausted when a limit is reached,
+        ``prompt`` tokens (an estimate) and up to ``completion`` tokens, for a call about to start;
+        yields the completion tokens granted (``None``: no token limit, or a call whose size is not
+        known in advance). Raises BudgetExhausted when a limit is reached,
         counting the calls in flight. The caller charges the call (``charge``) before leaving.
 
         While the tokens left are fewer than it needs, a claim waits for the calls in flight to

@@ -54,7 +54,8 @@ from concurrent.futures import TimeoutError as FutureTimeout
 from decimal import Decimal, InvalidOperation
 from fractions import Fraction
 
-from .extract import _match_brace, ascii_minus
+from .extract import _match_brace
+from .spans import ascii_minus
 
 __all__ = ["answers_equal", "normalize", "group_answers", "REL_TOL"]
 

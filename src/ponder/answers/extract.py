@@ -49,10 +49,12 @@ kind are read.
 
 from __future__ import annotations
 
-import ast
 import re
 from dataclasses import dataclass
 from typing import Callable
+
+from .code_blocks import code_block, extract_code
+from .spans import ascii_minus, split_think
 
 __all__ = [
     "Extraction",
@@ -90,44 +92,6 @@ class Extraction:
     def ok(self) -> bool:
         """True when an answer was extracted."""
         return self.value is not None
-
-
-# --------------------------------------------------------------------------
-# Thinking spans and minus signs
-# --------------------------------------------------------------------------
-
-_THINK_TAG = re.compile(r"<(/?)think>", re.IGNORECASE)
-_MINUS = re.compile(r"\u2212|(?<![\w.)\]}])[\u2012\u2013\ufe63\uff0d](?=\d)")
-
-
-def split_think(text: str) -> tuple[str, str]:
-    """Split ``text`` into ``(outside, inside)`` of ``<think>`` spans.
-
-    A ``</think>`` without a preceding ``<think>`` means the span started
-    before the text (the opening tag was in the prompt); an unclosed
-    ``<think>`` runs to the end of the text.  Segments are joined with
-    newlines.
-    """
-    tags = list(_THINK_TAG.finditer(text))
-    if not tags:
-        return text, ""
-    inside = tags[0].group(1) == "/"  # first tag is a closing one
-    outside_parts: list[str] = []
-    inside_parts: list[str] = []
-    pos = 0
-    for tag in tags:
-        (inside_parts if inside else outside_parts).append(text[pos : tag.start()])
-        inside = tag.group(1) != "/"
-        pos = tag.end()
-    (inside_parts if inside else outside_parts).append(text[pos:])
-    return "\n".join(outside_parts), "\n".join(inside_parts)
-
-
-def ascii_minus(text: str) -> str:
-    """``text`` with Unicode minus signs as ``-``: U+2212 always; a figure or en dash
-    (U+2012, U+2013) or a small/full-width hyphen-minus only right before a digit and
-    not after a word, number or bracket (``2–3`` stays a range)."""
-    return _MINUS.sub("-", text)
 
 
 # --------------------------------------------------------------------------
@@ -416,85 +380,6 @@ def gsm8k_answer(text: str) -> str | None:
 
 
 # --------------------------------------------------------------------------
-# Code blocks
-# --------------------------------------------------------------------------
-
-_FENCE = re.compile(r"```[ \t]*([\w+#.-]*)[^\n]*\n(.*?)```", re.DOTALL)
-_PY_LANGS = {"python", "py", "python3"}
-_DEFINES = re.compile(r"^[ \t]*(?:async[ \t]+)?(?:def|class)[ \t]+(\w+)", re.MULTILINE)
-_CODE_HINT = re.compile(r"^\s*(?:def|class|import|from|return|for|while|if|print)\b|[=(]", re.MULTILINE)
-
-
-def _is_output(body: str) -> bool:
-    """An untagged block that is program output, not code: only literal values or
-    names (``5``, ``[1, 2]``, ``True``), or text that is not Python and has nothing
-    of code in it (``Hello world``)."""
-    try:
-        tree = ast.parse(body)
-    except (SyntaxError, ValueError):
-        return _CODE_HINT.search(body) is None
-    for stmt in tree.body:
-        if not isinstance(stmt, ast.Expr):
-            return False
-        if isinstance(stmt.value, ast.Name):
-            continue
-        try:
-            ast.literal_eval(stmt.value)
-        except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
-            return False
-    return True
-
-
-def _fence_body(text: str, m: re.Match[str]) -> str:
-    """A fenced block's body, less the indentation of its opening fence (a block inside a markdown
-    list item is indented as a whole: ``   ```python``)."""
-    line_start = text.rfind("\n", 0, m.start()) + 1
-    indent = text[line_start:m.start()]
-    body = m.group(2)
-    if not indent or indent.strip():
-        return body
-    lines = body.splitlines(keepends=True)
-    if not all(line.startswith(indent) or not line.strip() for line in lines):
-        return body  # not a block indented as a whole: keep it as written
-    return "".join(line[len(indent):] if line.startswith(indent) else line.lstrip(" \t") for line in lines)
-
-
-def _code_block(text: str, entry_point: str | None = None) -> str | None:
-    """The code block of ``text`` (see :func:`extract_code`), or ``None``."""
-    blocks = [(m.group(1).lower(), _fence_body(text, m)) for m in _FENCE.finditer(text)]
-    blocks = [(lang, body) for lang, body in blocks if body.strip() and not (lang == "" and _is_output(body))]
-    if not blocks:
-        return None
-    python = [body for lang, body in blocks if lang in _PY_LANGS or lang == ""]
-    if not python:
-        return blocks[-1][1].rstrip("\n")
-    defining = [body for body in python if _DEFINES.search(body)]
-    if entry_point:
-        named = [body for body in defining if entry_point in {m.group(1) for m in _DEFINES.finditer(body)}]
-        defining = named or defining
-    return (defining or python)[-1].rstrip("\n")
-
-
-def extract_code(text: str, entry_point: str | None = None) -> str | None:
-    """Body of the code block that answers ``text``.
-
-    Among the complete fenced blocks (```` ```python ```` or bare ```` ``` ````;
-    an unclosed, truncated block is ignored), Python and untagged blocks are
-    preferred over blocks in other languages, and untagged blocks of program
-    output (``5``, ``Hello``) are no code at all.  Among the Python blocks the
-    last one that defines ``entry_point`` wins, else the last one with a ``def``
-    or ``class`` (a later ``print(add(2, 3))`` is an example), else the last one;
-    without Python blocks, the last block.  Blocks outside ``<think>`` spans are
-    preferred over those inside.  Returns ``None`` if none found.
-    """
-    outside, inside = split_think(text)
-    code = _code_block(outside, entry_point)
-    if code is None and inside:
-        code = _code_block(inside, entry_point)
-    return code
-
-
-# --------------------------------------------------------------------------
 # Dispatcher
 # --------------------------------------------------------------------------
 
@@ -517,7 +402,7 @@ _METHODS: dict[str, Callable[[str], str | None]] = {
     "answer_line": answer_line,
     "gsm8k": gsm8k_answer,
     "last_number": last_number,
-    "code": _code_block,
+    "code": code_block,
 }
 
 _ORDERS: dict[str, list[tuple[str, Callable[[str], str | None]]]] = {
@@ -527,7 +412,7 @@ _ORDERS: dict[str, list[tuple[str, Callable[[str], str | None]]]] = {
     # exact-string answers (expressions, names): an explicit answer only, never a stray number
     "string": [(n, _METHODS[n]) for n in ("boxed", "answer_line")],
     "number": [("last_number", last_number)],
-    "code": [("code", _code_block)],
+    "code": [("code", code_block)],
     "gsm8k": [
         ("gsm8k", _numeric_only(gsm8k_answer)),
         ("boxed", _numeric_only(last_boxed)),
@@ -539,7 +424,7 @@ _ORDERS: dict[str, list[tuple[str, Callable[[str], str | None]]]] = {
 
 def _run_methods(text: str, kind: str, entry_point: str | None = None) -> Extraction | None:
     for name, fn in _ORDERS[kind]:
-        value = _code_block(text, entry_point) if name == "code" else fn(text)
+        value = code_block(text, entry_point) if name == "code" else fn(text)
         if value is not None:
             return Extraction(value, name)
     return None
@@ -560,7 +445,7 @@ def _extract_cut(text: str, kind: str, entry_point: str | None = None) -> Extrac
         if name not in _EXPLICIT:
             continue
         if name == "code":
-            value = _code_block(outside, entry_point)
+            value = code_block(outside, entry_point)
         else:
             value = fn(outside if name == "boxed" else finished_words)
         if value is not None:

@@ -51,13 +51,13 @@ class HFBackend:
         try:
             self.tokenizer = AutoTokenizer.from_pretrained(self.path, local_files_only=True)
         except Exception as exc:  # noqa: BLE001
-            raise ModelSpecError(f"cannot load the tokenizer of {str(self.path)!r}: {_reason(exc)}") from exc
+            raise ModelSpecError(f"cannot load the tokenizer of {str(self.path)!r}: {load_failure(exc)}") from exc
         try:
             self.model = AutoModelForCausalLM.from_pretrained(
                 self.path, local_files_only=True, dtype=getattr(torch, dtype)
             ).to(device)
         except Exception as exc:  # noqa: BLE001
-            raise ModelSpecError(f"cannot load a causal LM from {str(self.path)!r}: {_reason(exc)}") from exc
+            raise ModelSpecError(f"cannot load a causal LM from {str(self.path)!r}: {load_failure(exc)}") from exc
         self.model.eval()
         self.device = device
         self.threads = _threads_for(int(self.model.num_parameters()))
@@ -283,7 +283,7 @@ class HFBackend:
         return await loop.run_in_executor(self._executor, self.forward_logits_sync, ids)
 
 
-def _reason(exc: Exception) -> str:
+def load_failure(exc: Exception) -> str:
     """What failed while loading, in one line: the error's type and message, and for weights whose
     sizes differ from config.json (transformers points at a report it logged) what that means."""
     text = " ".join(str(exc).split()) or type(exc).__name__

@@ -28,16 +28,13 @@ WEIGHTS_FILES = ("model.safetensors", "model.safetensors.index.json", "pytorch_m
                  "pytorch_model.bin.index.json")
 
 
-def _reason(exc: BaseException) -> str:
-    return " ".join(str(exc).split())[:300] or type(exc).__name__
-
-
 def check_model_files(path, option: str = "--model"):
     """Refuse, cheaply and before any work, a directory that is not a model: it must exist with a
     config.json and weights, and its config and tokenizer must load (``ModelSpecError`` naming
     ``option`` otherwise). Returns the tokenizer."""
     from transformers import AutoConfig, AutoTokenizer
 
+    from ..backends.hf import load_failure
     from ..errors import ModelSpecError
 
     d = Path(path).expanduser()
@@ -51,11 +48,11 @@ def check_model_files(path, option: str = "--model"):
     try:
         AutoConfig.from_pretrained(str(d), local_files_only=True)
     except Exception as exc:  # noqa: BLE001 - whatever fails here is the directory's fault
-        raise ModelSpecError(f"{option}: cannot load the config of {str(d)!r}: {_reason(exc)}") from exc
+        raise ModelSpecError(f"{option}: cannot load the config of {str(d)!r}: {load_failure(exc)}") from exc
     try:
         return AutoTokenizer.from_pretrained(str(d), local_files_only=True)
     except Exception as exc:  # noqa: BLE001
-        raise ModelSpecError(f"{option}: cannot load the tokenizer of {str(d)!r}: {_reason(exc)}") from exc
+        raise ModelSpecError(f"{option}: cannot load the tokenizer of {str(d)!r}: {load_failure(exc)}") from exc
 
 
 def load_model(path):
@@ -64,6 +61,7 @@ def load_model(path):
     import torch
     from transformers import AutoModelForCausalLM
 
+    from ..backends.hf import load_failure
     from ..errors import ModelSpecError
     from .train import DEFAULT_THREADS
 
@@ -73,7 +71,7 @@ def load_model(path):
         model = AutoModelForCausalLM.from_pretrained(str(path), dtype=torch.float32,
                                                      local_files_only=True).eval()
     except Exception as exc:  # noqa: BLE001 - weights that do not fit config.json, a truncated file
-        raise ModelSpecError(f"cannot load a causal LM from {str(path)!r}: {_reason(exc)}") from exc
+        raise ModelSpecError(f"cannot load a causal LM from {str(path)!r}: {load_failure(exc)}") from exc
     return model, tok
 
 

@@ -33,7 +33,7 @@ _RATING = re.compile(r"(?<![\d.])(10|[1-9])(?!\d|\.\d)")  # not a piece of 12 or
 
 def read_rating(reply: str) -> int | None:
     """The 1-10 rating of a judge's reply (see the module docstring), or None."""
-    from ..answers.extract import split_think
+    from ..answers.spans import split_think
 
     outside, _ = split_think(reply)
     text = outside if outside.strip() else reply

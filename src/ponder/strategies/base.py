@@ -135,9 +135,7 @@ class Strategy:
         or the strategy has no temperature (then itself)."""
         if temperature is None or "temperature" not in type(self.params).model_fields or self.sets_temperature():
             return self
-        clone = copy.copy(self)
-        clone.params = self.params.model_copy(update={"temperature": temperature})
-        return clone
+        return self._copy_with(temperature=temperature)
 
     async def sample(self, problem: Problem, engine: Engine, n: int, *, seed: int | None = None,
                      temperature: float | None = None) -> list[Candidate]:
@@ -157,8 +155,12 @@ class Strategy:
         """A copy of this strategy whose ``seed`` parameter is ``seed`` (itself if it has none)."""
         if "seed" not in type(self.params).model_fields:
             return self
+        return self._copy_with(seed=seed)
+
+    def _copy_with(self, **params: Any) -> "Strategy":
+        """A copy of this strategy with ``params`` changed."""
         clone = copy.copy(self)
-        clone.params = self.params.model_copy(update={"seed": seed})
+        clone.params = self.params.model_copy(update=params)
         return clone
 
 

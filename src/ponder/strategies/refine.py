@@ -32,7 +32,7 @@ REVISE_PROMPT = ("Feedback on your solution:\n{feedback}\n\nWrite a corrected so
 def is_clean(critique: str, phrase: str) -> bool:
     """Whether a critique says it found nothing: the phrase is the reply (after any thinking), or its
     first or last line. Not a phrase inside a sentence that goes on to name a mistake."""
-    from ..answers.extract import split_think
+    from ..answers.spans import split_think
 
     def norm(line: str) -> str:
         return " ".join(line.strip().strip("*_`\"'.!:;,-").split()).lower()
