@@ -157,7 +157,7 @@ def chain_token_labels(tokenizer, ids: list[int], problem, start: int):
     alone did not teach the PRM to compare a step with the question (it passed
     ``424+428=852`` where the question said ``+42``); these labels put the comparison at
     the token where it is made, as ``result_digit_labels`` does for the arithmetic.  Tried
-    in a fifth PRM stage and not shipped (the lab README: "operand labels")."""
+    in a fifth PRM stage and not shipped (the lab EXPERIMENTS.md: "operand labels")."""
     pieces = tokenizer.convert_ids_to_tokens(ids)
     owner = [i for i, piece in enumerate(pieces) for _ in piece]
     text = "".join(pieces)

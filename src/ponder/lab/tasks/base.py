@@ -44,7 +44,7 @@ operand (``424+428`` for ``+42``) or operator, computed right from it and carrie
 policy's commonest error.
 ``recheck`` (arith; countdown renders it as ``verify``): after ``Wait,`` every step is checked
 by its inverse operation, 1-3 rounds.  Not in the shipped recipe: a 1 500-step stage on it left
-the policy writing wrong checks (see the lab README)."""
+the policy writing wrong checks (see the lab EXPERIMENTS.md)."""
 
 VOTE_SLIP, VOTE_STOP_FIRST, VOTE_MAX = 0.4, 0.4, 4
 """``vote``: each attempt slips (masked) with probability ``VOTE_SLIP``; thinking ends after
