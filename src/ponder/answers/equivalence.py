@@ -36,9 +36,16 @@ on ``signal.alarm``, which only works in the main thread.  So:
   spawning a process (and re-importing sympy) per comparison costs far more
   than typical comparisons, and forking a multi-threaded process is unsafe.
 
-A timeout counts as "not equal" and is logged (``logging`` warning).
-Results are cached with :func:`functools.lru_cache` on the argument tuple;
-timed-out comparisons are not cached.
+A timeout counts as "not equal".  On the main thread math-verify catches its
+own timeout and returns False, which is cached like any result (math-verify's
+logger says so); off it, Ponder logs a warning and does not cache the result.
+
+A thread can only be left while the runaway comparison lets go of the GIL, and
+sympy does not while it computes one huge integer (``2^{2^{40}}``, ``10^{9^9}``,
+``1000000!``): the whole process would stop.  So answers whose exponents or
+factorials are that large (see :func:`too_costly`) are never sent to math-verify;
+they equal only what they equal as written (their normalized keys), and a warning
+says so.
 """
 
 from __future__ import annotations
@@ -54,7 +61,7 @@ from concurrent.futures import TimeoutError as FutureTimeout
 from decimal import Decimal, InvalidOperation
 from fractions import Fraction
 
-from .extract import _match_brace
+from .extract import _match_brace, latex_digit_groups
 from .spans import ascii_minus
 
 __all__ = ["answers_equal", "normalize", "group_answers", "REL_TOL"]
@@ -84,6 +91,13 @@ _NUMERIC = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)")
 _THOUSANDS = re.compile(r"[+-]?\d{1,3}(?:,\d{3})+(?:\.\d+)?")
 _MIXED = re.compile(r"([+-]?)(\d+)(?:\s+(\d+)/(\d+)|\s*\\frac\{(\d+)\}\{(\d+)\})")
 _LISTED = re.compile(r"\d,\s+\d")
+# a degree sign written as a character or as \degree: 90° / 90\degree -> 90^\circ
+_DEGREE = re.compile(r"(?:\^\s*)?(?:°|\\degree(?![A-Za-z])|\{\s*\\degree\s*\})")
+
+
+def unify_degrees(s: str) -> str:
+    """``90°`` and ``90\\degree`` -> ``90^\\circ``, as math-verify and MATH write degrees."""
+    return _DEGREE.sub(r"^\\circ", s) if ("°" in s or "\\degree" in s) else s
 
 
 def _unwrap_commands(s: str, pattern: re.Pattern) -> str:
@@ -147,7 +161,7 @@ def normalize(answer: str) -> str:
     ``1000``, ``2.50`` -> ``2.5``, ``-0`` -> ``0``; not ``1, 000``, a list) and
     mixed numbers (``2 3/4`` -> ``11/4``).
     """
-    s = ascii_minus(answer).strip()
+    s = latex_digit_groups(unify_degrees(ascii_minus(answer))).strip()
     for left, right in (("\\(", "\\)"), ("\\[", "\\]")):
         if s.startswith(left) and s.endswith(right):
             s = s[len(left) : -len(right)]
@@ -210,7 +224,10 @@ _UNIT_WORD = re.compile(
     r"\s*(?P<exp>\^\s*\{?\s*\d+\s*\}?)?\s*\.?"
 )
 _UNIT_ALIASES = {"feet": "foot", "ft": "foot", "hrs": "hour", "hr": "hour", "mins": "minute", "min": "minute",
-                 "secs": "second", "sec": "second", "inches": "inch", "in": "inch"}
+                 "secs": "second", "sec": "second", "inches": "inch", "in": "inch",
+                 "centimeters": "cm", "centimeter": "cm", "millimeters": "mm", "millimeter": "mm",
+                 "meters": "m", "meter": "m", "kilometers": "km", "kilometer": "km",
+                 "grams": "g", "gram": "g", "kilograms": "kg", "kilogram": "kg"}
 _BASE = re.compile(r"\(?(?P<digits>[0-9A-Z]+)\)?_\{?(?P<base>\d+)\}?")
 
 
@@ -225,19 +242,24 @@ def _plain(answer: str) -> str:
 
 def _unit(answer: str) -> str | None:
     """The unit of ``number unit`` (``10\\text{ cm}``, ``12 cm^2``, ``5 hours``), in one
-    spelling (lower case, singular, exponent appended: ``inches^2`` -> ``inch2``)."""
+    spelling (lower case, singular, exponent appended: ``inches^2`` and ``square inches``
+    -> ``inch2``)."""
     s = _plain(answer)
     m = _UNIT_TEXT.search(s) or _UNIT_WORD.fullmatch(s)
     if m is None:
         return None
-    unit = re.sub(r"[\s.]", "", m.group("unit").lower())
+    unit, exp = m.group("unit").lower(), re.sub(r"\D", "", m.group("exp") or "")
+    power = re.match(r"(square|sq|cubic|cu)\b\.?\s*(?=[a-z])", unit)  # "square inches" is inch2
+    if power and not exp:
+        unit, exp = unit[power.end() :], "3" if power.group(1).startswith("cu") else "2"
+    unit = re.sub(r"[\s.]", "", unit)
     if unit in _UNIT_ALIASES:
         unit = _UNIT_ALIASES[unit]
     elif unit.endswith(("ches", "shes", "xes", "sses")):
         unit = unit[:-2]
     elif len(unit) > 2 and unit.endswith("s") and not unit.endswith("ss"):
         unit = unit[:-1]
-    return unit + re.sub(r"\D", "", m.group("exp") or "")
+    return unit + exp
 
 
 def _base(answer: str) -> tuple[str, str] | None:
@@ -272,25 +294,81 @@ def _forms_differ(a: str, b: str, na: str, nb: str) -> bool:
 # math-verify with a timeout
 # --------------------------------------------------------------------------
 
+# a power: base, then its exponent (braced, one token, or a number)
+_POWER = re.compile(r"(\d+(?:\.\d+)?)\s*(?:\^|\*\*)\s*(\{|\(|\d+(?:\s*(?:\^|\*\*)\s*\d+)*)")
+_FACTORIAL = re.compile(r"(\d+)\s*!")
+#: the most digits a power or a factorial in an answer may have for math-verify (sympy
+#: computes it whole, holding the GIL)
+MAX_DIGITS = 10**6
+
+
+def _log10_of(expr: str) -> float | None:
+    """log10 of an exponent written as a number or a power tower of numbers
+    (``40``, ``2^{40}``, ``{9^{9}}``), else ``None`` (not a plain number)."""
+    s = expr.strip()
+    while s[:1] in "{(" and s[-1:] in "})":
+        s = s[1:-1].strip()
+    m = re.fullmatch(r"(\d+(?:\.\d+)?)\s*(?:(?:\^|\*\*)\s*(.+))?", s)
+    if m is None:
+        return None
+    base = float(m.group(1))
+    if m.group(2) is None:
+        return math.log10(base) if base > 0 else 0.0
+    exp = _log10_of(m.group(2))
+    if exp is None or base <= 1:
+        return None if exp is None else 0.0
+    return 10**min(exp, 300.0) * math.log10(base)
+
+
+def too_costly(answer: str) -> bool:
+    """Whether ``answer`` holds a power or a factorial of more than :data:`MAX_DIGITS`
+    digits (``2^{2^{40}}``, ``10^{10000000}``, ``1000000!``)."""
+    if "^" not in answer and "**" not in answer and "!" not in answer:
+        return False
+    for m in _FACTORIAL.finditer(answer):
+        if int(m.group(1)) > 200_000:  # 200000! has about a million digits
+            return True
+    for m in _POWER.finditer(answer):
+        start = m.start(2)
+        if m.group(2) in "{(":
+            end = _match_brace(answer, start) if m.group(2) == "{" else answer.find(")", start)
+            if end is None or end < 0:
+                continue
+            exponent = answer[start : end + 1]
+        else:
+            exponent = m.group(2)
+        log_exp = _log10_of(exponent)
+        if log_exp is None:
+            continue
+        base = float(m.group(1))
+        if base > 1 and log_exp > 0 and 10 ** min(log_exp, 300.0) * math.log10(base) > MAX_DIGITS:
+            return True
+    return False
+
+
 def _math_verify_equal(gold: str, pred: str, timeout: int | None) -> bool:
     """Compare with math-verify; ``timeout`` None disables its signal timeouts."""
     import math_verify  # lazy: pulls in sympy
-    from math_verify import ExprExtractionConfig, LatexExtractionConfig, parse, verify
+    from math_verify import verify
 
     if timeout is None:
         # We enforce the timeout ourselves; silence math-verify's one-off
         # "timeout is disabled" warning.
         math_verify.parser.TIMEOUT_WARNING_SHOWN = True
         math_verify.grader.TIMEOUT_WARNING_SHOWN = True
-    config = [LatexExtractionConfig(boxed_match_priority=0), ExprExtractionConfig()]
-
-    def _parse(ans: str):
-        return parse(f"\\boxed{{{ans}}}", extraction_config=config, parsing_timeout=timeout)
-
-    g, p = _parse(gold), _parse(pred)
+    g, p = _parsed(gold, timeout), _parsed(pred, timeout)
     if not g or not p:
         return False
     return bool(verify(g, p, timeout_seconds=timeout))
+
+
+@functools.lru_cache(maxsize=8192)
+def _parsed(answer: str, timeout: int | None) -> list:
+    """math-verify's parse of ``answer``, kept: a vote compares each answer with many others."""
+    from math_verify import ExprExtractionConfig, LatexExtractionConfig, parse
+
+    config = [LatexExtractionConfig(boxed_match_priority=0), ExprExtractionConfig()]
+    return parse(f"\\boxed{{{answer}}}", extraction_config=config, parsing_timeout=timeout)
 
 
 def _run_in_daemon_thread(fn, args: tuple, timeout: float):
@@ -363,9 +441,15 @@ def _cheap_equal(a: str, b: str, kind: str) -> bool | None:
 
 @functools.lru_cache(maxsize=65536)
 def _answers_equal_cached(a: str, b: str, kind: str, timeout: float) -> bool:
+    if kind not in _STRING_KINDS:
+        a, b = unify_degrees(a), unify_degrees(b)
     cheap = _cheap_equal(a, b, kind)
     if cheap is not None:
         return cheap
+    if too_costly(a) or too_costly(b):
+        logger.warning("not compared by math-verify (a number of over %d digits): %.80r vs %.80r",
+                       MAX_DIGITS, a, b)
+        return False
     return _verify_with_timeout(a, b, timeout)  # AnswerTimeout is not cached
 
 
@@ -416,7 +500,9 @@ def group_answers(
     equivalence need not be transitive: ``50%`` equals both ``50`` and
     ``0.5``): a bucket joins the first group whose representative is
     :func:`answers_equal` to its own (a representative is the shortest, then
-    smallest, answer of the first bucket of a group).  Groups are ordered by
+    smallest, answer of the first bucket of a group) and whose buckets' answers are
+    none of a form its answer cannot equal (other units, another base: ``52`` equals
+    ``52_8`` and ``52_9``, which do not join one group through it).  Groups are ordered by
     first appearance and hold sorted indices; sort by ``len`` for majority
     voting.
     """
@@ -429,14 +515,17 @@ def group_answers(
             continue
         buckets.setdefault(key, []).append(i)
 
-    groups: list[tuple[str, list[int]]] = []
+    groups: list[tuple[list[tuple[str, str]], list[int]]] = []  # (its buckets' (rep, key)), members
     for key in sorted(buckets):
         members = buckets[key]
         rep = min((values[i] for i in members), key=lambda v: (len(v), v))
-        for group_rep, group in groups:
-            if answers_equal(group_rep, rep, kind=kind, timeout=timeout):
+        for forms, group in groups:
+            if answers_equal(forms[0][0], rep, kind=kind, timeout=timeout) and (
+                kind in _STRING_KINDS or not any(_forms_differ(r, rep, k, key) for r, k in forms)
+            ):
                 group.extend(members)
+                forms.append((rep, key))
                 break
         else:
-            groups.append((rep, list(members)))
+            groups.append(([(rep, key)], list(members)))
     return sorted((sorted(g) for _, g in groups), key=lambda g: g[0])

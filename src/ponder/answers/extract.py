@@ -20,10 +20,12 @@ Extraction methods (``method`` names), tried in this order for ``kind="auto"``:
     is`` followed by a word instead of a value (``is correct``, ``is not``,
     ``isn't``).  See :func:`answer_line`.
 ``"gsm8k"``
-    The last GSM8K-style ``#### N`` marker.
+    The last GSM8K-style ``#### N`` marker (a value must follow it: a markdown
+    heading ``#### Step 1`` is not one).
 ``"last_number"``
-    The last number in the text (``1,234`` -> ``1234``, negatives, decimals,
-    fractions such as ``3/4`` and ``\\frac{3}{4}`` -> ``3/4``).
+    The last number in the text (``1,234`` and LaTeX's ``1{,}234`` / ``1,\\!234`` /
+    ``1\\,234`` -> ``1234``, negatives, decimals, fractions such as ``3/4`` and
+    ``\\frac{3}{4}`` -> ``3/4``).
 ``"code"``
     (only for ``kind="code"``) a fenced code block, see :func:`extract_code`.
 
@@ -356,7 +358,7 @@ def last_number(text: str) -> str | None:
     kept as written.
     """
     last = None
-    for last in _NUMBER.finditer(text):
+    for last in _NUMBER.finditer(latex_digit_groups(text)):
         pass
     if last is None:
         return None
@@ -365,11 +367,26 @@ def last_number(text: str) -> str | None:
     return _clean_number(last.group("num"))
 
 
+# what a "####" answer marker's value starts with (a markdown heading "#### Step 1" is not one,
+# ("#### 1. Total cost", a numbered heading, is not one either)
+_GSM8K_VALUE = re.compile(
+    r"(?:\*\*)?\s*(?:\\?\$\s*)?[-+]?(?:\\?\$\s*)?(?:\d|\.\d|\\[dt]?frac|\\boxed)(?!\d*[.)]\s+[^\d\s])"
+)
+# a LaTeX thousands separator between digit groups: 70{,}000, 70,\!000, 70\,000, 70\ 000
+_LATEX_GROUP = re.compile(r"(?<=\d)(?:\{,\}|,\\!\s*|\\[,!]|\\ )(?=\d{3}(?!\d))")
+
+
+def latex_digit_groups(text: str) -> str:
+    """``70{,}000`` / ``70,\\!000`` / ``70\\,000`` -> ``70,000`` (LaTeX thousands separators)."""
+    return _LATEX_GROUP.sub(",", text)
+
+
 def gsm8k_answer(text: str) -> str | None:
-    """Value after the last ``#### `` marker (thousands commas, ``$`` removed)."""
+    """Value after the last ``#### `` marker that gives a value (thousands commas, ``$``
+    removed); a markdown heading (``#### Step 1: ...``) is not a marker."""
     last = None
     for m in _GSM8K.finditer(text):
-        if m.group(1).strip():
+        if _GSM8K_VALUE.match(m.group(1)):
             last = m
     if last is None:
         return None
@@ -383,16 +400,41 @@ def gsm8k_answer(text: str) -> str | None:
 # Dispatcher
 # --------------------------------------------------------------------------
 
+def number_of(value: str) -> str | None:
+    """The number an answer states, for numeric answers (GSM8K).
+
+    Currency signs and thousands separators go (``\\$70{,}000`` and ``70 000`` ->
+    ``70000``, ``-\\$3`` -> ``-3``); of an equation, its last side that is a number alone
+    (``2+3=5`` -> ``5``, ``18 = 9 \\times 2`` -> ``18``); else the number the value
+    starts with (``5 hours (300 minutes)`` -> ``5``); else its last number.
+    """
+    value = latex_digit_groups(value).replace("\\$", "").replace("$", "").strip()
+    value = re.sub(r"^([-+])\s+(?=\d)", r"\1", value)
+    if re.fullmatch(r"-?\d{1,3}(?:[ \u00a0\u202f]\d{3})+(?:\.\d+)?", value):  # 70 000
+        value = re.sub(r"\s", "", value)
+    whole = _NUMBER.fullmatch(value)
+    if whole is None and "=" in value:
+        for side in reversed(value.split("=")):
+            whole = _NUMBER.fullmatch(_strip_wrappers(side.strip()))
+            if whole is not None:
+                break
+    if whole is None:
+        whole = _NUMBER.match(value)
+    if whole is None:
+        return last_number(value)
+    if whole.group("fn") is not None:
+        return f"{whole.group('fn')}/{whole.group('fd')}"
+    return _clean_number(whole.group("num"))
+
+
 def _numeric_only(fn: Callable[[str], str | None]) -> Callable[[str], str | None]:
-    """Wrap ``fn`` so that its value is reduced to the last number in it."""
+    """Wrap ``fn`` so that its value is reduced to the number it states (:func:`number_of`)."""
 
     def wrapped(text: str) -> str | None:
         value = fn(text)
         if value is None:
             return None
-        if re.fullmatch(r"-?\d+(?:\.\d+)?(?:/\d+)?", value):
-            return value
-        return last_number(value)
+        return number_of(value)
 
     return wrapped
 
