@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import hashlib
 import itertools
 import platform
@@ -19,6 +20,7 @@ import random
 import subprocess
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
@@ -31,6 +33,9 @@ from ..strategies.base import grade
 from ..types import Problem
 from .store import RunStoreError, Store, open_for_write
 from .subsample import compute_at, estimate
+
+# votes run here, one at a time, off the event loop (see run_unit)
+_VOTES = ThreadPoolExecutor(1, thread_name_prefix="ponder-vote")
 
 MANIFEST_KEYS = ("model", "task", "strategies", "seeds", "limit")
 
@@ -153,8 +158,11 @@ async def run_unit(unit: Unit, base: Engine, store: Store, *, max_subsets: int =
         rng = random.Random(unit.gen_seed)
         rows = []
         for k in unit.family.points:
-            est = estimate(unit.problem, pool, k, strategy.decide, grade, exhausted=exhausted,
-                           max_subsets=max_subsets, rng=rng)
+            # off the event loop: a vote over math answers (sympy) can take seconds, and the
+            # other units' calls go on meanwhile
+            est = await asyncio.get_running_loop().run_in_executor(_VOTES, functools.partial(
+                estimate, unit.problem, pool, k, strategy.decide, grade, exhausted=exhausted,
+                max_subsets=max_subsets, rng=rng))
             spec = str(unit.family.parsed.with_args(**{unit.family.point_key: k}))  # type: ignore[dict-item]
             rows.append({**common, **compute_at(engine.ledger.entries, k, n), "spec": spec, "point": k,
                          "correct": est.correct, "parsed": est.parsed, "pass_at_k": est.pass_at_k,
