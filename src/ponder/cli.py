@@ -198,7 +198,9 @@ def _mount_shells() -> None:
 
 
 @app.command()
-def demo(out_dir: str = typer.Option("runs/demo", "--out", help="Run directory.")) -> None:
+def demo(out_dir: str = typer.Option(
+    "runs/demo", "--out", help="Run directory: an earlier demo run there is replaced, other files are kept.",
+)) -> None:
     """The main job: the default benchmark on the embedded lab model (lab arith)."""
     from .bench.demo import run_default_demo
 

@@ -7,7 +7,6 @@ demo runs with whatever exists. Sized to finish within 10 minutes on 2 CPU cores
 from __future__ import annotations
 
 import asyncio
-import shutil
 from pathlib import Path
 
 from rich.console import Console
@@ -51,15 +50,41 @@ def demo_strategies(console: Console | None = None) -> list[str]:
     return kept
 
 
+def clear_demo_run(out: Path) -> None:
+    """Remove the files an earlier demo wrote in ``out`` (its run store, report and plots), nothing
+    else; a run of another benchmark there is refused, not removed."""
+    from .store import DB_NAME, LOCK_NAME, RunStoreError, Store
+
+    db = out / DB_NAME
+    if not db.exists():
+        return
+    try:
+        store = Store.for_run(out, readonly=True)
+        try:
+            manifest = store.manifest()
+        finally:
+            store.close()
+    except Exception as exc:  # noqa: BLE001 - not a run store we can read: not ours to delete
+        raise RunStoreError(f"{db} is there and is not a run store the demo can read ({exc}); "
+                            "give the demo a directory of its own with --out") from None
+    if (manifest.get("model"), manifest.get("task")) != (DEMO_MODEL, DEMO_TASK):
+        raise RunStoreError(f"{out} holds a benchmark run of model {manifest.get('model')!r} on task "
+                            f"{manifest.get('task')!r}, not the demo's; the demo replaces only its own runs: "
+                            "give it another directory with --out")
+    for path in [db, out / f"{DB_NAME}-wal", out / f"{DB_NAME}-shm", out / LOCK_NAME, out / "report.html",
+                 *out.glob("accuracy_vs_*.png")]:
+        path.unlink(missing_ok=True)
+
+
 def run_default_demo(out_dir: str | Path = "runs/demo", *, limit: int = DEMO_LIMIT, fresh: bool = True) -> Path:
-    """Run the default benchmark into ``out_dir`` (replaced when ``fresh``), print the tables, return the
-    path of the HTML report."""
+    """Run the default benchmark into ``out_dir`` (an earlier demo run there replaced when ``fresh``,
+    see :func:`clear_demo_run`), print the tables, return the path of the HTML report."""
     from .cli import finish
     from .runner import BenchConfig, run_bench
 
     out = Path(out_dir)
-    if fresh and (out / "bench.sqlite").exists():
-        shutil.rmtree(out)
+    if fresh:
+        clear_demo_run(out)
     specs = demo_strategies()
     cfg = BenchConfig(model=DEMO_MODEL, task=DEMO_TASK, strategies="; ".join(specs), limit=limit,
                       seeds=DEMO_SEEDS, concurrency=DEMO_CONCURRENCY, out=str(out), resume=not fresh)
