@@ -1,7 +1,7 @@
 """Ponder: make any LLM reason better by spending more compute at inference time.
 
     >>> import ponder
-    >>> result = ponder.solve("Q: 12+7*3", model="embedded", strategy="sc(n=8)")
+    >>> result = ponder.solve("Compute left to right: 567-227-134*4+24", model="embedded", strategy="sc(n=8)")
     >>> result.answer, result.ledger.summary()
 
 ``import ponder`` stays light: torch and transformers load only when a local model does.

@@ -3,8 +3,9 @@
 A *step* is the model's text up to and including the step delimiter (default ``;``, the lab's; a
 blank line ``\\n\\n`` suits most chat models). Steps continue the partial assistant message, so the
 backend's prefix cache applies: on ``hf`` the KV cache of the common prefix is reused; on
-OpenAI-compatible servers the continuation goes through the completions endpoint and the server's
-prefix cache. A path is terminal when the model ended its turn (or wrote its answer).
+OpenAI-compatible servers the continuation goes through the completions endpoint (``?tokenizer=``)
+or the chat endpoint's continuation of the last assistant message (``?continue=vllm``), and the
+server's prefix cache. A path is terminal when the model ended its turn (or wrote its answer).
 """
 
 from __future__ import annotations

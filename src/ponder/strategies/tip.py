@@ -7,7 +7,8 @@ that is several tokens, its first token) while fewer than ``beta`` tokens have p
 current thought began (the start of generation or the last switch). Defaults from the paper:
 alpha = 3, beta = 600, the switch word "Alternatively". A modifier: ``tip(of=sc(n=8))`` applies the
 penalty to every policy call of the inner strategy (default ``cot`` at temperature 0.7). Needs
-logits access (hf, embedded, vllm).
+logits access: ``hf`` and ``embedded``, and ``vllm`` only with its V0 engine (the V1 engine takes
+no per-request logits processors).
 """
 
 from __future__ import annotations
