@@ -122,6 +122,21 @@ def test_best_of_n_by_likelihood_reads_the_sampling_calls_logprobs(lab_engine):
     assert result.trace["chosen"] == max(range(6), key=lambda i: (again[i], -i))
 
 
+def test_best_of_n_by_vote_is_majority_voting_over_the_same_samples(lab_engine):
+    """scorer=vote scores each sample by the share of samples that agree with it: bon picks what sc
+    votes for, from the same samples, and calls no model to score."""
+    probs = problems("arith", 12)
+    by_vote = run_all(lab_engine, "bon(n=8, scorer=vote)", probs)
+    voted = run_all(lab_engine, "sc(n=8)", probs)
+    assert [r.answer for r in by_vote] == [r.answer for r in voted]
+    for r in by_vote:
+        assert set(r.ledger.by_role()) == {"policy"}
+        answers = [c.answer for c in r.candidates]
+        assert r.trace["scores"][r.trace["chosen"]] == max(r.trace["scores"])
+        assert max(r.trace["scores"]) == answers.count(r.answer) / len(answers)
+    assert len({r.answer for r in by_vote}) > 1  # not one constant answer
+
+
 def test_composed_sampling_keeps_the_inner_rules_and_is_reproducible(lab_engine):
     probs = problems("arith?difficulty=6", 6)
     for r in run_all(lab_engine, "asc(max_n=8, of=budget(think=24, answer_prompt='Answer:'))", probs):

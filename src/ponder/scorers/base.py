@@ -84,7 +84,7 @@ def rank(score: float | None) -> float:
 
 def build_scorer(spec: Any) -> Scorer:
     """A Scorer from ``"prm"``, a parsed ``prm(agg=min)`` spec, or a Scorer."""
-    from . import exact, execution, judge, logprob, prm  # noqa: F401  (registration)
+    from . import exact, execution, judge, logprob, prm, vote  # noqa: F401  (registration)
     from ..strategies.spec import ParsedSpec, parse_spec
 
     if isinstance(spec, Scorer):

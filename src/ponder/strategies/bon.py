@@ -36,7 +36,7 @@ class BonParams(Params):
 
 class BestOfN(Strategy):
     name = "bon"
-    summary = "best-of-N: n samples scored by a verifier (prm, orm, logprob, judge, exact, execution), keep the best"
+    summary = "best-of-N: n samples scored by a verifier (prm, orm, logprob, judge, exact, execution, vote), keep the best"
     paper = "arXiv 2110.14168, 2305.20050"
     Params = BonParams
     strategy_params = ("of",)
