@@ -43,6 +43,11 @@ def run(*args: str, timeout: float = 120) -> subprocess.CompletedProcess:
     (["solve", "q", "--model", "openai:x@http://127.0.0.1:9/v1?timeout=nan&retries=0"],
      "timeout must be a positive number of seconds, got 'nan'"),
     (["solve", "q", "--model", "openai:x@http://127.0.0.1:9/v1?params=inf"], "params must be a positive number"),
+    # every point of a sweep is checked before any call (beam(n=1) failed in its units, "--resume retries them")
+    (["bench", "-m", "embedded", "-t", "arith", "-s", "beam(n=1..4)", "--limit", "1", "--out", "OUT"],
+     "width=4 is larger than n=1"),
+    (["bench", "-m", "embedded", "-t", "arith", "-s", "sc(n=1..4, of=budget(think=1..4))", "--out", "OUT"],
+     "not one inside of= or scorer="),
 ])
 def test_bad_input_is_one_line_and_exit_2(args, needle, tmp_path):
     p = run(*(str(tmp_path / "run") if a == "OUT" else a for a in args))  # a run made by mistake stays here

@@ -249,6 +249,9 @@ async def run_bench(cfg: BenchConfig, *, engine: Engine | None = None) -> Path:
         for fam in fams:  # invalid keys fail here, before any model call
             top = fam.parsed.with_args(**{fam.point_key: max(fam.points)}) if fam.point_key else fam.parsed
             tops.append(build_strategy(with_seed(top, 0)))
+            if fam.point_key and not fam.pool:  # each point is a strategy of its own: beam(n=1..4), width=4
+                for k in fam.points:
+                    build_strategy(with_seed(fam.parsed.with_args(**{fam.point_key: k}), 0))
         task = load_task(cfg.task)  # type: ignore[arg-type]
         problems = task.problems(cfg.limit, seed=0)
         units = plan(fams, problems, cfg.seeds)

@@ -179,8 +179,9 @@ def build_strategy(spec: "str | ParsedSpec | Strategy") -> Strategy:
     args = dict(parsed.args)
     for key, value in args.items():
         if isinstance(value, Range):
-            raise StrategySpecError(f"{parsed}: the range {key}={value} is for sweeps (ponder bench); "
-                                    f"give one value, e.g. {key}={value.hi}")
+            raise StrategySpecError(f"{parsed}: the range {key}={value} is for sweeps: ponder bench sweeps a range "
+                                    "of the outer strategy's own arguments (sc(n=1..16)), not one inside of= "
+                                    f"or scorer=; give one value, e.g. {key}={value.hi}")
         if key in cls.strategy_params and isinstance(value, (str, ParsedSpec)):
             args[key] = build_strategy(value)
         elif key in cls.strategy_params and not (value is None or isinstance(value, Strategy)):
