@@ -24,11 +24,14 @@ class BenchFailed(PonderError):
 
 
 def bench_command(
-    model: Optional[str] = typer.Option(None, "--model", "-m", help="embedded | hf:PATH | openai:MODEL@URL1,URL2 | vllm:PATH"),
-    task: Optional[str] = typer.Option(None, "--task", "-t", help="arith, countdown, gsm8k:PATH, math500:PATH, "
-                                       "game24:PATH, humaneval:PATH, jsonl:PATH?question=..&answer=.."),
+    model: Optional[str] = typer.Option(None, "--model", "-m", help="embedded | hf:PATH | openai:MODEL@URL1,URL2 | "
+                                        "vllm:PATH (default: embedded; a resumed run's own)"),
+    task: Optional[str] = typer.Option(None, "--task", "-t", help="Required (but to resume): arith, countdown, "
+                                       "gsm8k:PATH, math500:PATH, game24:PATH, humaneval:PATH, code:PATH, "
+                                       "jsonl:PATH?question=..&answer=..&kind=.."),
     strategies: Optional[str] = typer.Option(None, "--strategies", "-s",
-                                             help='";"-separated specs; ranges sweep powers of two, e.g. '
+                                             help='Required (but to resume): ";"-separated specs; ranges sweep '
+                                                  'powers of two, e.g. '
                                                   '"cot; sc(n=1..16); bon(n=1..16, scorer=prm)"'),
     limit: Optional[int] = typer.Option(None, "--limit", "-n", help="Number of problems (default: all of a file or "
                                         "dataset; a lab task makes ?n= of them, 300 by default)."),

@@ -230,6 +230,8 @@ def resolve_config(cfg: BenchConfig, store: Store) -> BenchConfig:
                 raise RunStoreError(f"--resume: {key} {given!r} differs from the run's {stored!r}; "
                                     "resume with the same settings (or leave them out)")
             setattr(cfg, key, stored)
+    if not manifest and not cfg.model:
+        cfg.model = "embedded"  # the default model, as for solve and serve
     for key in ("model", "task", "strategies"):
         if not getattr(cfg, key):
             raise RunStoreError(f"bench needs --{key}" + (" (nothing to resume here)" if cfg.resume else ""))
