@@ -16,6 +16,7 @@ import asyncio
 from ponder import Engine
 from ponder.strategies import build_strategy, run_strategy
 from ponder.tasks import load_task
+from _args import positive_int, run  # noqa: E402  (benchmarks/_args.py)
 
 
 async def run_spec(engine: Engine, spec: str, problems: list, seed: int) -> tuple[float, float, float, float]:
@@ -36,8 +37,8 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--model", default="embedded")
     ap.add_argument("--task", default="arith")
-    ap.add_argument("--limit", type=int, default=100)
-    ap.add_argument("--n", type=int, default=16)
+    ap.add_argument("--limit", type=positive_int, default=100)
+    ap.add_argument("--n", type=positive_int, default=16)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--temperature", type=float, default=0.7)
     args = ap.parse_args()
@@ -57,4 +58,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run(main)

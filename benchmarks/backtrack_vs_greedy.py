@@ -22,11 +22,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "lab_mode
 from lab_fixtures import accuracy, problems, run_all, tokens  # noqa: E402
 
 from ponder import Engine  # noqa: E402
-
-
-def seed_range(text: str) -> list[int]:
-    lo, _, hi = text.partition("-")
-    return list(range(int(lo), int(hi or lo) + 1))
+from _args import positive_int, run, seed_range  # noqa: E402  (benchmarks/_args.py)
 
 
 def mcnemar_one_sided(won: int, lost: int) -> float:
@@ -37,12 +33,12 @@ def mcnemar_one_sided(won: int, lost: int) -> float:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--seeds", default="14-43", help="problem seeds, e.g. 14-43 (100 problems each)")
+    ap.add_argument("--seeds", type=seed_range, default="14-43", help="problem seeds, e.g. 14-43 (100 problems each)")
     ap.add_argument("--spec", default="backtrack(n=32)")
-    ap.add_argument("--difficulty", type=int, default=7)
+    ap.add_argument("--difficulty", type=positive_int, default=7)
     args = ap.parse_args()
     engine = Engine.from_spec("embedded")
-    sets = [problems(f"arith?difficulty={args.difficulty}", 100, seed=s) for s in seed_range(args.seeds)]
+    sets = [problems(f"arith?difficulty={args.difficulty}", 100, seed=s) for s in args.seeds]
     runs = {}
     for spec in ("cot", args.spec):
         t0 = time.perf_counter()
@@ -58,4 +54,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run(main)

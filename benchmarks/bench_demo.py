@@ -6,14 +6,23 @@ Usage: python benchmarks/bench_demo.py [OUT_DIR] [LIMIT]
 
 from __future__ import annotations
 
-import sys
+import argparse
 import time
+
+from _args import positive_int, run
 
 from ponder.bench.demo import DEMO_LIMIT, run_default_demo
 
-if __name__ == "__main__":
-    out = sys.argv[1] if len(sys.argv) > 1 else "runs/demo"
-    limit = int(sys.argv[2]) if len(sys.argv) > 2 else DEMO_LIMIT
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("out", nargs="?", default="runs/demo", help="run directory (an earlier demo run there is replaced)")
+    ap.add_argument("limit", nargs="?", type=positive_int, default=DEMO_LIMIT, help="problems")
+    args = ap.parse_args()
     start = time.perf_counter()
-    path = run_default_demo(out, limit=limit)
+    path = run_default_demo(args.out, limit=args.limit)
     print(f"demo finished in {time.perf_counter() - start:.0f}s; open {path}")
+
+
+if __name__ == "__main__":
+    run(main)

@@ -17,6 +17,7 @@ import time
 
 from ponder import Engine, GenerationRequest
 from ponder.backends import load_backend
+from _args import positive_int, run  # noqa: E402  (benchmarks/_args.py)
 
 QUESTION = "Q: 567-227-134*4+24"
 
@@ -33,9 +34,9 @@ def best_of(fn, repeats: int) -> float:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--model", default="embedded")
-    ap.add_argument("--tokens", type=int, default=128)
-    ap.add_argument("--n", type=int, default=16)
-    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--tokens", type=positive_int, default=128)
+    ap.add_argument("--n", type=positive_int, default=16)
+    ap.add_argument("--repeats", type=positive_int, default=3)
     args = ap.parse_args()
 
     import torch
@@ -117,4 +118,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run(main)

@@ -9,12 +9,15 @@ distinct questions the set holds. ``arith`` is held out; ``countdown`` cannot be
 
 from __future__ import annotations
 
+import argparse
+
 from ponder.lab.data import training_problems
 from ponder.lab.recipe import POLICY_STAGES
 from ponder.tasks.base import load_task
 
 
 def main() -> None:
+    argparse.ArgumentParser(description=__doc__.splitlines()[0]).parse_args()  # no options; --help works
     seen: dict[str, set[str]] = {}
     for stage in POLICY_STAGES:
         for p in training_problems(stage["steps"] * stage["batch_size"], stage["data_seed"], stage["mix"]):

@@ -24,6 +24,7 @@ from lab_fixtures import accuracy, problems, run_all, tokens  # noqa: E402
 
 from ponder import Engine  # noqa: E402
 from ponder.lab.engine_eval import evaluate  # noqa: E402
+from _args import positive_int, run  # noqa: E402  (benchmarks/_args.py)
 
 
 def sc_at_least(engine: Engine, probs: list, budget: float, temperature: float = 1.0) -> tuple[int, list]:
@@ -53,7 +54,7 @@ def compare(target: str, a: float, b: float, n: int, detail: str) -> None:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--limit", type=int, default=100)
+    ap.add_argument("--limit", type=positive_int, default=100)
     args = ap.parse_args()
     n = args.limit
     engine = Engine.from_spec("embedded")
@@ -102,4 +103,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run(main)

@@ -18,11 +18,12 @@ import argparse
 import contextlib
 import random
 import time
+from _args import positive_int, run  # noqa: E402  (benchmarks/_args.py)
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--steps", type=int, default=20, help="timed steps per setting (after 3 warm-up steps)")
+    ap.add_argument("--steps", type=positive_int, default=20, help="timed steps per setting (after 3 warm-up steps)")
     ap.add_argument("--threads", default="1,2", help="comma-separated thread counts")
     args = ap.parse_args()
 
@@ -81,4 +82,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run(main)

@@ -30,6 +30,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from proxy_overhead import BODY, free_port, lifespan, read_body, wait  # noqa: E402
+from _args import positive_int, run  # noqa: E402  (benchmarks/_args.py)
 
 
 async def cpu_seconds(call, concurrency: int, calls: int) -> float:
@@ -139,10 +140,10 @@ def main() -> None:
         sse_upstream(int(sys.argv[2]), int(sys.argv[3]))
         return
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--calls", type=int, default=None, help="calls per measurement (1000; 200 with --stream)")
+    ap.add_argument("--calls", type=positive_int, default=None, help="calls per measurement (1000; 200 with --stream)")
     ap.add_argument("--delay-ms", type=float, default=5.0, help="upstream answer delay")
     ap.add_argument("--stream", action="store_true", help="streamed calls: CPU per chunk")
-    ap.add_argument("--chunks", type=int, default=200, help="chunks per streamed answer")
+    ap.add_argument("--chunks", type=positive_int, default=200, help="chunks per streamed answer")
     args = ap.parse_args()
     if args.stream:
         args.calls = args.calls or 200
@@ -168,4 +169,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run(main)

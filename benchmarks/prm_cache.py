@@ -15,6 +15,7 @@ import asyncio
 from ponder import Engine
 from ponder.strategies import build_strategy, run_strategy
 from ponder.tasks import load_task
+from _args import positive_int, run  # noqa: E402  (benchmarks/_args.py)
 
 
 async def run(engine: Engine, spec: str, problems: list) -> tuple[int, int, list]:
@@ -33,8 +34,8 @@ async def run(engine: Engine, spec: str, problems: list) -> tuple[int, int, list
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--model", default="embedded")
-    ap.add_argument("--limit", type=int, default=20)
-    ap.add_argument("--difficulty", type=int, default=6)
+    ap.add_argument("--limit", type=positive_int, default=20)
+    ap.add_argument("--difficulty", type=positive_int, default=6)
     args = ap.parse_args()
     engine = Engine.from_spec(args.model)
     problems = load_task(f"arith?difficulty={args.difficulty}").problems(args.limit, 0)
@@ -48,4 +49,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run(main)

@@ -31,6 +31,7 @@ import statistics
 import subprocess
 import sys
 import time
+from _args import positive_int, run  # noqa: E402  (benchmarks/_args.py)
 
 BODY = {"model": "fake", "messages": [{"role": "system", "content": "Be brief."},
                                       {"role": "user", "content": "What is 6*7?"}], "max_tokens": 16}
@@ -164,11 +165,11 @@ def main() -> None:
         uvicorn.run(app, host="127.0.0.1", port=int(sys.argv[2]), log_level="warning", access_log=False)
         return
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--requests", type=int, default=400, help="requests per measurement")
-    ap.add_argument("--rounds", type=int, default=3, help="alternating direct/proxied rounds (median taken)")
+    ap.add_argument("--requests", type=positive_int, default=400, help="requests per measurement")
+    ap.add_argument("--rounds", type=positive_int, default=3, help="alternating direct/proxied rounds (median taken)")
     ap.add_argument("--delay-ms", type=float, default=0.0, help="upstream answer delay (0: instant)")
-    ap.add_argument("--concurrency", type=int, nargs="+", default=[1, 32])
-    ap.add_argument("--workers", type=int, default=1, help="proxy worker processes (ponder serve --workers)")
+    ap.add_argument("--concurrency", type=positive_int, nargs="+", default=[1, 32])
+    ap.add_argument("--workers", type=positive_int, default=1, help="proxy worker processes (ponder serve --workers)")
     ap.add_argument("--upstream-model", default=None, metavar="SPEC",
                     help="serve this model (ponder serve --model SPEC) as the upstream instead of the fake one")
     args = ap.parse_args()
@@ -223,4 +224,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run(main)

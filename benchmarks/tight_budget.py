@@ -17,12 +17,13 @@ several calls each under a call budget (``answered`` counts problems with an ans
 from __future__ import annotations
 
 import argparse
+from _args import positive_int, positive_ints, run  # noqa: E402  (benchmarks/_args.py)
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--limit", type=int, default=20, help="arith problems")
-    ap.add_argument("--budgets", default="300,400,600,800", help="comma-separated max_tokens")
+    ap.add_argument("--limit", type=positive_int, default=20, help="arith problems")
+    ap.add_argument("--budgets", type=positive_ints, default="300,400,600,800", help="comma-separated max_tokens")
     ap.add_argument("--spec", default="sc(n=8, of=budget(think=64, answer_prompt='Answer:', temperature=0.7, seed=3))")
     ap.add_argument("--calls", action="store_true", help="the budgets are max_calls, not max_tokens")
     args = ap.parse_args()
@@ -36,7 +37,7 @@ def main() -> None:
     probs = load_task("arith").problems(args.limit, 0)
     print(f"{args.spec} on {len(probs)} arith problems")
     print(f"{kind:>10} {'answered':>9} {'solved':>7} {'mean ' + kind[4:]:>12} {'over budget':>12}")
-    for budget in (int(b) for b in args.budgets.split(",")):
+    for budget in args.budgets:
         results = [ponder.solve(p, model=engine, strategy=args.spec, budget=Budget(**{kind: budget}))
                    for p in probs]
         spent = [(r.ledger.calls if args.calls else r.ledger.total_tokens) or 0 for r in results]
@@ -46,4 +47,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run(main)
