@@ -72,6 +72,9 @@ def test_bad_input_is_one_line_and_exit_2(args, needle, tmp_path):
     (["serve", "--log-level", "loud"], "Invalid value for '--log-level'"),
     (["bench", "-m", "embedded", "-t", "arith", "-s", "cot", "--seeds", "0"], "Invalid value for '--seeds'"),
     (["bench", "-m", "embedded", "-t", "arith", "-s", "cot", "-c", "0"], "Invalid value for '--concurrency'"),
+    (["bench", "-t", "arith", "-s", "cot", "--limit", "0"], "Invalid value for '--limit'"),
+    (["serve", "--max-n", "0"], "Invalid value for '--max-n'"),
+    (["serve", "--max-concurrency", "0"], "Invalid value for '--max-concurrency'"),
     (["report", "runs/none", "--pick", "cot"], "Invalid value for --pick: --pick chooses the strategy the cost"),  # was ignored
 ])
 def test_usage_errors_show_the_usage_and_exit_2(args, needle):

@@ -33,7 +33,7 @@ def bench_command(
                                              help='Required (but to resume): ";"-separated specs; ranges sweep '
                                                   'powers of two, e.g. '
                                                   '"cot; sc(n=1..16); bon(n=1..16, scorer=prm)"'),
-    limit: Optional[int] = typer.Option(None, "--limit", "-n", help="Number of problems (default: all of a file or "
+    limit: Optional[int] = typer.Option(None, "--limit", "-n", min=1, help="Number of problems (default: all of a file or "
                                         "dataset; a lab task makes ?n= of them, 300 by default)."),
     seeds: Optional[int] = typer.Option(None, "--seeds", min=1, help="Run seeds (default 1)."),
     concurrency: int = typer.Option(4, "--concurrency", "-c", min=1, help="Problems run at once."),
