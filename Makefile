@@ -10,7 +10,9 @@ $(BIN)/python:
 	$(PY) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 
-# torch is pinned first (the CPU wheel); everything that depends on it comes after.
+# torch is pinned first (the exact version this project is tested with; pip takes the build its
+# package index offers: where that is the CUDA build, `make install TORCH="torch==2.13.0 --index-url
+# https://download.pytorch.org/whl/cpu"` gets the CPU one); everything that depends on it comes after.
 $(VENV)/.installed: $(BIN)/python pyproject.toml
 	$(BIN)/pip install -q $(TORCH)
 	$(BIN)/pip install -q -e ".[hf,serve,bench,test]"
