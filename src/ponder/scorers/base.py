@@ -98,7 +98,7 @@ def build_scorer(spec: Any) -> Scorer:
     try:
         return cls(cls.Params(**parsed.args))
     except ValidationError as exc:
-        keys = ", ".join(f"{k}={f.default}" for k, f in cls.Params.model_fields.items())
+        keys = ", ".join(f"{k}={f.default}" for k, f in cls.Params.model_fields.items()) or "none (no options)"
         msgs = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" if e["loc"]
                          else str(e["msg"]).removeprefix("Value error, ") for e in exc.errors())
         raise StrategySpecError(f"scorer {parsed.name}: {msgs}. Keys of {parsed.name}: {keys}") from None
