@@ -74,10 +74,13 @@ async def test_a_call_budget_counts_each_call_of_a_fan_out(served):
     first = Engine(backend, budget=Budget(max_calls=5))
     await first.generate(request)  # one call, then two more once the server is seen to ignore n
     assert first.budget.calls_used == 3 == first.ledger.calls
-    # now the backend knows: a request of 3 samples is 3 calls, refused before any when 2 are left
-    with pytest.raises(BudgetExhausted, match="2 call[(]s[)] left, fewer than the 3 the next request takes"):
+    # now the backend knows: a request of 3 samples is 3 calls; with 2 left it draws 2 (it drew
+    # none: the request was refused whole), the third not drawn; with none left it is refused
+    samples = await first.generate(request)
+    assert [s.finish_reason == "budget" for s in samples] == [False, False, True] and first.ledger.calls == 5
+    with pytest.raises(BudgetExhausted, match="call budget of 5 spent"):
         await first.generate(request)
-    assert first.ledger.calls == 3
+    assert first.ledger.calls == 5
     again = Engine(backend, budget=Budget(max_calls=3))
     assert len(await again.generate(request)) == 3 and again.budget.calls_used == 3 == again.ledger.calls
 

@@ -170,7 +170,11 @@ class Engine:
 
         A many-sample request that the token budget left cannot cover whole (its prompt and ``n``
         times ``max_tokens``) is drawn in waves (``_in_waves``): an even split would cut every
-        sample at 1/n of what is left, so that none might finish."""
+        sample at 1/n of what is left, so that none might finish. On a server that answers a call a
+        sample (it ignores ``n``) each sample is a call of its own, claimed on its own
+        (``_a_call_a_sample``)."""
+        if self._one_a_call(request):
+            return await self._a_call_a_sample(request, role)
         room = self.budget.unclaimed_tokens()
         if room is None:  # no token limit: a prompt claims nothing
             return await self._claimed(request, role, prompt=0)
@@ -222,7 +226,12 @@ class Engine:
                        prompt: int | None = None) -> list[Sample]:
         """One backend call for ``request``, within what the budget grants (``first``: the index of
         its first sample where the call draws part of a larger request; ``prompt``: its prompt's
-        estimate, where the caller made it just now)."""
+        estimate, where the caller made it just now). A call that brings back fewer samples than
+        it asked for (the server was found to ignore ``n``) is followed by a call for each of the
+        others, each claimed on its own."""
+        if self._one_a_call(request):  # learned while this request waited for its claim
+            return await self._a_call_a_sample(request, role, first)
+        asked = request
         if self.processor_factories and role == "policy":
             extra = [f() for f in self.processor_factories]
             request = request.replace(logits_processors=[*request.logits_processors, *extra])
@@ -230,17 +239,47 @@ class Engine:
         if prompt is None:
             room = self.budget.unclaimed_tokens()
             prompt = 0 if room is None else self._prompt_estimate(request, room)
-        # a backend that makes a call a sample (a server that ignores n) needs that many calls, and
-        # pays for the prompt in each
-        calls = getattr(self.backend, "calls_for", lambda _r: 1)(request)
-        async with self.budget.claim(request.max_tokens * n, prompt * calls, calls=calls) as granted:
+        async with self.budget.claim(request.max_tokens * n, prompt) as granted:
             per_sample = request.max_tokens if granted is None else max(1, granted // n)
             clamped = per_sample < request.max_tokens
             if clamped:
                 request = request.replace(max_tokens=per_sample)
             if self.budget.max_seconds is not None:  # the backend stops the call when time is up
                 request = request.replace(deadline=self.budget.started + self.budget.max_seconds)
-            return await self._generate(request, role, clamped, prompt * calls, first)
+            samples = await self._generate(request, role, clamped, prompt, first)
+        if 1 < asked.n and len(samples) < asked.n:  # the server answered fewer than asked: the rest a call each
+            got = len(samples)
+            rest = asked.replace(n=asked.n - got, seed=None if asked.seed is None else asked.seed + got)
+            samples = samples + await self._a_call_a_sample(rest, role, (first or 0) + got, drawn=got)
+        return samples
+
+    def _one_a_call(self, request: GenerationRequest) -> bool:
+        """Whether the backend makes a call a sample for ``request`` (a server that ignores ``n``)."""
+        return request.n > 1 and getattr(self.backend, "calls_for", lambda _r: 1)(request) > 1
+
+    async def _a_call_a_sample(self, request: GenerationRequest, role: str, first: int | None = None,
+                               drawn: int = 0) -> list[Sample]:
+        """The samples of ``request`` from one-sample calls made side by side, each claimed of the
+        budget before it starts (its prompt, its tokens, one call), seeded ``seed + i`` as sample
+        ``i`` and streamed under its sample's index (counted from ``first``). Samples the budget did
+        not pay for are empty, finish reason ``budget``; BudgetExhausted when it paid for none and
+        none were ``drawn`` before."""
+        offset = first or 0
+        results = await asyncio.gather(*(self._claimed(
+            request.replace(n=1, seed=None if request.seed is None else request.seed + i), role, first=offset + i)
+            for i in range(request.n)), return_exceptions=True)
+        samples: list[Sample] = []
+        stopped = [r for r in results if isinstance(r, BudgetExhausted)]
+        for r in results:
+            if isinstance(r, BudgetExhausted):
+                samples.append(Sample(text="", finish_reason="budget", completion_tokens=0))
+            elif isinstance(r, BaseException):
+                raise r
+            else:
+                samples.extend(r)
+        if stopped and len(stopped) == len(results) and not drawn:
+            raise stopped[0]
+        return samples
 
     def _prompt_estimate(self, request: GenerationRequest, room: int) -> int:
         """How many tokens the request's prompt holds: what a call claims of a token budget besides
@@ -304,7 +343,7 @@ class Engine:
         calls = [(part, self.ledger.record(
             role=role,
             model=self.model,
-            n=len(part.samples) if generation.parts else request.n,
+            n=len(part.samples) if generation.parts or len(part.samples) < request.n else request.n,
             usage=part.usage,
             wall_seconds=wall if part.wall_seconds is None else part.wall_seconds,
             finish_reasons=[s.finish_reason for s in part.samples],

@@ -40,10 +40,13 @@ def sample_of(full: str, choice: dict[str, Any], stop: list[str], **fields: Any)
     A server that ignores stop strings has its text cut at the first one here. vLLM (``stop_reason``)
     and SGLang (``matched_stop``) say which stop string ended a choice; a server that drops stop
     strings without saying (the OpenAI API) leaves it unknown, and the sample says
-    so (``stop_unknown``) rather than passing for one that ended at the end of its turn."""
+    so (``stop_unknown``) rather than passing for one that ended at the end of its turn. A choice
+    without a finish reason (``null``, or none: its stream ended early) was cut: ``length``."""
     text, cut = truncate_at_stop(full, stop)
     reason = choice.get("finish_reason")
-    finish = reason if reason in ("length", "budget") else "stop"  # budget: cut at the deadline
+    # budget: cut at the deadline; no finish reason at all (a stream or an answer that ended before
+    # the choice did): cut, so that only what it finished writing answers
+    finish = reason if reason in ("length", "budget") else "length" if reason is None else "stop"
     said = choice.get("stop_reason") or choice.get("matched_stop")
     matched = said if isinstance(said, str) else None
     if matched is None and cut:

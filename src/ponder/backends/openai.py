@@ -1,11 +1,14 @@
 """OpenAI-compatible backend (``openai:MODEL@URL``): vLLM, SGLang, ``transformers serve``,
 llama.cpp, hosted APIs — through the official ``openai`` SDK (``AsyncOpenAI``).
 
-* ``n`` is sent when the server supports it; a server that refuses ``n`` (an error, or fewer
-  choices than asked) is remembered and then served by concurrent single calls.
+* ``n`` is sent when the server supports it. A server that answers fewer choices than asked, or
+  refuses ``n`` with a 400 about it, is remembered (``calls_for`` then says one call a sample), and
+  the call returns what it got: the engine draws the rest, each call claimed against the budget.
 * Bounded concurrency per endpoint; several endpoints (``URL1,URL2``) are used least-loaded.
-* Retries with exponential backoff and jitter on 429, 5xx, timeouts and connection errors; each
-  retry is counted in the ledger. An unreachable server fails with an error naming the URL.
+* Retries (``openai_retry.py``): backoff with jitter, or the server's ``Retry-After``, on 429, 5xx,
+  refused connections and malformed bodies, never past a call's deadline; each retry is counted in
+  the ledger and the waits are not the model's time. A generation with no answer within
+  ``timeout`` is not started over: the error names the timeout and how to raise it.
 * ``usage`` is read as reported, including cached and reasoning tokens when present.
 * Continuing a partial assistant message: through ``/completions`` with the chat template applied
   client-side (``?tokenizer=PATH``), or the server's own flag (``?continue=vllm`` sends vLLM's
@@ -17,33 +20,41 @@ llama.cpp, hosted APIs — through the official ``openai`` SDK (``AsyncOpenAI``)
   passed on as it arrives with its choice's index (reasoning deltas inside ``<think>…</think>``),
   usage from the final chunk (``stream_options.include_usage``). A stream that fails before its first token is
   retried like any call; one that fails after it is an error (its tokens were already delivered).
-  A call with a ``deadline`` (a time budget) is streamed too, and left when the time is up: its
-  samples keep the text so far and end with finish reason ``budget``.
+  A call with a ``deadline`` (a time budget) is streamed too, and left when the time is up, while
+  it waits for its first token or for a retry as while it streams: its samples keep the text so
+  far and end with finish reason ``budget``.
+* What servers do their own way: OpenAI's reasoning models take ``max_completion_tokens`` (learned
+  from their 400, or ``?token_limit=max_completion_tokens``); a server that does not take
+  ``add_special_tokens`` (sent with ``tokenizer=`` when the rendered prompt starts with the BOS) is
+  called without it from then on.
 """
 
 from __future__ import annotations
 
 import asyncio
-import functools
+import logging
 import os
-import random
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
-from ..errors import BackendError, CapabilityError, ContextLengthError, ModelSpecError
+from ..errors import BackendError, CapabilityError, ModelSpecError
 from ..types import Capabilities, Generation, GenerationRequest, Sample, Usage
-from .base import logprob_fields, render_chat, sample_of, says_too_long
+from .base import logprob_fields, render_chat, sample_of
+from .openai_direct import RETRIED_STATUSES, UpstreamStatus, UpstreamUnreachable, html_page
+from .openai_retry import (StatusError, TimeUp, message_of, refuses_field, refuses_n, wants_completion_tokens,
+                           with_retries)
 from .openai_spec import HTTP_CLIENTS, SPEC_OPTIONS, OpenAIConfig, parse_spec  # noqa: F401  (re-exported)
-from .openai_stream import cut_short, reasoning_of, token_logprobs
+from .openai_stream import (StreamRead, content_of, cut_short, reasoning_of, sdk_chunk, token_logprobs,
+                            with_thinking)
 
+log = logging.getLogger("ponder.backends.openai")
 
-
-def _backoff(attempt: int) -> float:
-    """Seconds to wait before retry ``attempt + 1``: exponential (0.25 s doubling, at most 8 s)
-    with jitter, the same for every kind of failure."""
-    return min(8.0, 0.25 * 2**attempt) * (0.5 + random.random())
+# the request fields the SDK's create() takes by name; the others go in its extra_body
+_SDK_FIELDS = {"model", "max_tokens", "temperature", "top_p", "n", "stop", "seed", "logprobs"}
+_SDK_CHAT = _SDK_FIELDS | {"messages", "max_completion_tokens"}
+_SDK_COMPLETIONS = _SDK_FIELDS | {"prompt"}
 
 
 @dataclass
@@ -66,6 +77,7 @@ class OpenAIBackend:
         self._closer: asyncio.Task | None = None  # closes the clients of self._loop when its run ends
         self._native_n: dict[str, bool] = {}  # url -> whether it answers n > 1 itself (learned)
         self._stops_in_text: set[str] = set()  # urls seen to keep a stop string in the text (learned)
+        self._plain_special: set[str] = set()  # urls that refused add_special_tokens (learned)
         self._tokenizer: Any = None
         if config.tokenizer:
             path = Path(config.tokenizer).expanduser()
@@ -153,41 +165,15 @@ class OpenAIBackend:
                                      f"save_pretrained): {reason}") from exc
         return self._tokenizer
 
-    async def _with_retries(self, ep: _Endpoint, make_call: Any, path: str = "") -> tuple[Any, int]:
-        import openai
-
-        from .openai_direct import UpstreamStatus, UpstreamUnreachable
-
-        retryable = (openai.RateLimitError, openai.InternalServerError, openai.APITimeoutError,
-                     openai.APIConnectionError, UpstreamUnreachable, UpstreamStatus)
-        attempt = 0
-        while True:
-            try:
-                ep.in_flight += 1
-                async with ep.sem:
-                    return await make_call(ep.client), attempt
-            except retryable as exc:
-                if isinstance(exc, UpstreamStatus) and not exc.retryable:
-                    raise _status_error(ep.url, exc.status, exc.message, path) from exc
-                if attempt >= self.config.retries:
-                    raise BackendError(f"{ep.url} failed after {attempt + 1} attempt(s): {_failure(exc)}") from exc
-                await asyncio.sleep(_backoff(attempt))
-                attempt += 1
-            except openai.APIStatusError as exc:
-                raise _status_error(ep.url, exc.status_code, _message(exc), path) from exc
-            except (ValueError, TypeError) as exc:  # malformed JSON or a body the SDK cannot read
-                if attempt >= self.config.retries:
-                    raise BackendError(f"{ep.url} sent a malformed response: {exc}") from exc
-                await asyncio.sleep(_backoff(attempt))
-                attempt += 1
-            finally:
-                ep.in_flight -= 1
-
     # -- generation -------------------------------------------------------------------------
     supports_streaming = True
 
     async def generate(self, request: GenerationRequest,
                        on_token: Callable[[int, str], None] | None = None) -> Generation:
+        """The samples of ``request``: all ``n`` from one call, or fewer where the server was found
+        now to ignore or refuse ``n`` (it is remembered; ``calls_for`` says one call a sample from
+        then on, and the engine draws the rest a call at a time, each claimed of the budget). A
+        request for a server known to ignore ``n`` is served by one call a sample here."""
         if request.logits_processors:
             raise CapabilityError(f"logits processors need logits access, which {self.name!r} over the "
                                   "OpenAI API does not give; use hf:PATH, embedded or vllm:PATH")
@@ -199,45 +185,30 @@ class OpenAIBackend:
                 "applied client-side) or ?continue=vllm (vLLM's continue_final_message)")
         ep = self._pick_endpoint()
         if request.n > 1 and not self._native_n.get(ep.url, True):
-            return await self._fan_out(request, on_token)
-        start = time.perf_counter()
+            return await self._fan_out(request, continuing, on_token)
         gen = await self._one_call(ep, request, continuing, on_token)
-        if len(gen.samples) < request.n:  # the server ignored or refused n: remember, fill the rest
+        if len(gen.samples) < request.n:  # the server ignored or refused n: from now on a call a sample
             self._native_n[ep.url] = False
-            # seeds as a fan-out from the start would give them: request.seed + i for sample i
-            got = len(gen.samples)
-            rest = await self._fan_out(request.replace(n=request.n - got,
-                                                       seed=None if request.seed is None else request.seed + got),
-                                       on_token, first=got)
-            gen.wall_seconds = time.perf_counter() - start
-            gen = Generation(samples=gen.samples + rest.samples, usage=gen.usage + rest.usage,
-                             parts=[gen, *rest.parts])
         return gen
 
     def calls_for(self, request: GenerationRequest) -> int:
         """The calls ``request`` takes: one, or one a sample where a server of the pool was seen to
-        ignore ``n`` (what a call budget must hold for it)."""
+        ignore ``n`` (the engine then draws such a request a call at a time)."""
         if request.n > 1 and not all(self._native_n.get(url, True) for url in self.config.urls):
             return request.n
         return 1
 
-    async def _fan_out(self, request: GenerationRequest, on_token: Callable[[int, str], None] | None = None,
-                       first: int = 0) -> Generation:
+    async def _fan_out(self, request: GenerationRequest, continuing: bool,
+                       on_token: Callable[[int, str], None] | None = None) -> Generation:
         """``n`` one-sample calls in parallel, for a server without ``n``; each streams, when asked,
-        under the index its sample takes (``first`` + its place)."""
-        continuing = bool(request.prefix) or request.messages[-1].get("role") == "assistant"
+        under the index of its sample, and is an entry of its own (``parts``) with its own time."""
 
         def under(k: int) -> Callable[[int, str], None] | None:
             return None if on_token is None else (lambda _i, delta: on_token(k, delta))
 
-        async def timed(i: int) -> Generation:
-            start = time.perf_counter()
-            gen = await self._one_call(self._pick_endpoint(), request.replace(
-                n=1, seed=None if request.seed is None else request.seed + i), continuing, under(first + i))
-            gen.wall_seconds = time.perf_counter() - start
-            return gen
-
-        gens = await asyncio.gather(*(timed(i) for i in range(request.n)))
+        gens = await asyncio.gather(*(self._one_call(self._pick_endpoint(), request.replace(
+            n=1, seed=None if request.seed is None else request.seed + i), continuing, under(i))
+            for i in range(request.n)))
         usage = Usage(prompt_tokens=None)
         samples: list[Sample] = []
         for g in gens:
@@ -258,58 +229,95 @@ class OpenAIBackend:
         return gen
 
     async def _call(self, ep: _Endpoint, request: GenerationRequest, continuing: bool,
-                    on_token: Callable[[int, str], None] | None) -> Generation:
+                    on_token: Callable[[int, str], None] | None, adapted: int = 0) -> Generation:
+        """One call (its attempts): its generation, timed without the waits between attempts."""
         import openai
 
-        common: dict[str, Any] = dict(model=self.config.model, max_tokens=request.max_tokens,
-                                      temperature=request.temperature, top_p=request.top_p)
-        if request.n > 1:
-            common["n"] = request.n
-        if request.stop:
-            common["stop"] = request.stop[:4]
-        if request.seed is not None:
-            common["seed"] = request.seed
-        extra: dict[str, Any] = {}
-        if request.min_tokens:
-            extra["min_tokens"] = request.min_tokens
-        if request.template_kwargs:
-            extra["chat_template_kwargs"] = request.template_kwargs
-        use_completions = continuing and self.config.continuation == "completions"
+        start = time.perf_counter()
+        path, body, completions, continued = self._body(ep, request, continuing)
         if on_token is None and request.deadline is not None:
             on_token = _unheard  # streamed, so that reading can stop at the deadline
         try:
-            if use_completions:
-                prompt = self._render(request)
-                if request.logprobs:
-                    common["logprobs"] = 1
-                if on_token is not None:
-                    return await self._stream_call(ep, request, on_token, lambda c, **kw: c.completions.create(
-                        prompt=prompt, extra_body=extra or None, **common, **kw), completions=True,
-                        path="/completions", body={**common, "prompt": prompt, **extra})
-                resp, retries = await self._post(ep, "/completions", {**common, "prompt": prompt, **extra})
+            if on_token is not None:
+                gen, slept = await self._stream_call(ep, request, on_token, body, path, completions, continued)
             else:
-                messages = list(request.messages)
-                if continuing:
-                    if request.prefix:
-                        messages.append({"role": "assistant", "content": request.prefix})
-                    extra.update(continue_final_message=True, add_generation_prompt=False)
-                if request.logprobs:
-                    common["logprobs"] = True
-                if on_token is not None:
-                    return await self._stream_call(ep, request, on_token, lambda c, **kw: c.chat.completions.create(
-                        messages=messages, extra_body=extra or None, **common, **kw), completions=False,
-                        path="/chat/completions", body={**common, "messages": messages, **extra})
-                resp, retries = await self._post(ep, "/chat/completions", {**common, "messages": messages, **extra})
-        except BackendError as exc:
-            if request.n > 1 and "n" in str(exc).lower() and ("400" in str(exc) or "422" in str(exc)):
+                resp, retries, slept = await self._post(ep, path, body, request.deadline)
+                gen = self._parse(resp, request, retries, completions, continued, ep.url + path)
+        except StatusError as exc:
+            if request.n > 1 and refuses_n(exc):  # answered the next calls one sample each (counted as a call)
                 self._native_n[ep.url] = False
-                return Generation(samples=[], usage=Usage())
+                return Generation(samples=[], usage=Usage(prompt_tokens=0, completion_tokens=0),
+                                  wall_seconds=time.perf_counter() - start)
+            if adapted < 2 and self._adapt(ep, exc, body):  # sent again in the form the server asked for
+                gen = await self._call(ep, request, continuing, on_token, adapted + 1)
+                gen.usage.retries += 1
+                return gen
             raise
+        except TimeUp as up:  # the deadline came before an answer (a queue, rate limits)
+            gen = Generation(samples=[Sample(text="", finish_reason="budget") for _ in range(request.n)],
+                             usage=Usage(retries=up.retries))
+            slept = up.slept
         except openai.OpenAIError as exc:
             raise BackendError(f"{ep.url}: {exc}") from exc
-        return self._parse(resp, request, retries, use_completions)
+        gen.wall_seconds = time.perf_counter() - start - slept
+        return gen
 
-    async def _post(self, ep: _Endpoint, path: str, body: dict[str, Any]) -> tuple[Any, int]:
+    def _adapt(self, ep: _Endpoint, exc: StatusError, sent: dict[str, Any]) -> bool:
+        """Whether the refusal ``exc`` of the body ``sent`` names a way of sending it that this
+        backend changes (from now on): the token limit's field, a field the server does not take."""
+        if "max_tokens" in sent and wants_completion_tokens(exc):
+            if self.config.token_limit != "max_completion_tokens":
+                self.config.token_limit = "max_completion_tokens"
+                log.warning("%s refuses max_tokens for %s: sending max_completion_tokens from now on (the spec "
+                            "option token_limit=max_completion_tokens says so from the start)", ep.url, self.name)
+            return True
+        if "add_special_tokens" in sent and refuses_field(exc, "add_special_tokens"):
+            if ep.url not in self._plain_special:
+                self._plain_special.add(ep.url)
+                log.warning("%s does not take add_special_tokens: prompts are sent without it (its tokenizer "
+                            "may add a second BOS)", ep.url)
+            return True
+        return False
+
+    def _body(self, ep: _Endpoint, request: GenerationRequest,
+              continuing: bool) -> tuple[str, dict[str, Any], bool, bool]:
+        """The path and JSON body of the call for ``request``; whether it goes through
+        ``/completions``; whether it continues a prefix (the text is what follows it)."""
+        body: dict[str, Any] = {"model": self.config.model, self.config.token_limit: request.max_tokens,
+                                "temperature": request.temperature, "top_p": request.top_p}
+        if request.n > 1:
+            body["n"] = request.n
+        if request.stop:
+            body["stop"] = request.stop[:4]
+        if request.seed is not None:
+            body["seed"] = request.seed
+        if request.min_tokens:
+            body["min_tokens"] = request.min_tokens
+        if request.template_kwargs:
+            body["chat_template_kwargs"] = request.template_kwargs
+        messages = list(request.messages)
+        if continuing and self.config.continuation == "completions":
+            prompt = self._render(request)
+            body["prompt"] = prompt
+            if request.logprobs:
+                body["logprobs"] = 1
+            bos = getattr(self._get_tokenizer(), "bos_token", None)
+            if bos and prompt.startswith(bos) and ep.url not in self._plain_special:
+                body["add_special_tokens"] = False  # the BOS is in the text: vLLM would add another
+            return "/completions", body, True, True
+        if continuing:
+            if request.prefix and messages and messages[-1].get("role") == "assistant":  # one partial turn
+                messages[-1] = {**messages[-1], "content": str(messages[-1].get("content") or "") + request.prefix}
+            elif request.prefix:
+                messages.append({"role": "assistant", "content": request.prefix})
+            body.update(continue_final_message=True, add_generation_prompt=False)
+        if request.logprobs:
+            body["logprobs"] = True
+        body["messages"] = messages
+        return "/chat/completions", body, False, bool(continuing)
+
+    async def _post(self, ep: _Endpoint, path: str, body: dict[str, Any],
+                    deadline: float | None = None) -> tuple[Any, int, float]:
         """A non-streamed call through the SDK's generic ``post`` (its documented way to send a
         body as is): the same auth, errors and response types as ``create``, without the SDK's
         per-call transformation of the parameters, a large share of a call's CPU time
@@ -317,97 +325,92 @@ class OpenAIBackend:
         decoded JSON (``cast_to=object``): building the SDK's response models cost about a
         fifth of a call's CPU time (the ``post`` and ``json`` rows of the same benchmark)."""
         body = {k: v for k, v in body.items() if v is not None}
-        if ep.poster is not None:  # http=direct: the same body straight over aiohttp
-            return await self._with_retries(ep, lambda _: ep.poster.post(path, body), path)
-        return await self._with_retries(ep, lambda c: c.post(path, body=body, cast_to=object), path)
+
+        async def call(client: Any) -> Any:
+            if ep.poster is not None:  # http=direct: the same body straight over aiohttp
+                return _answer(await ep.poster.post(path, body))
+            return _answer(await client.post(path, body=body, cast_to=object))
+
+        return await with_retries(ep, call, retries=self.config.retries, timeout=self.config.timeout,
+                                  path=path, deadline=deadline)
 
     async def _stream_call(self, ep: _Endpoint, request: GenerationRequest, on_token: Callable[[int, str], None],
-                           create: Any, completions: bool, path: str, body: dict[str, Any]) -> Generation:
+                           body: dict[str, Any], path: str, completions: bool,
+                           continued: bool) -> tuple[Generation, float]:
         """One streamed call: deltas to ``on_token`` as they arrive (with their choice's index when
-        the call asks for ``n`` choices), the samples and usage at the end. With ``http=direct`` the
-        events are read straight off the connection, else through the SDK."""
-        import openai
-
-        from .openai_direct import UpstreamStatus, UpstreamUnreachable
-        from .openai_stream import Assembler, sdk_chunk
-
-        transport_errors = _transport_errors()
-        delivered = False
+        the call asks for ``n`` choices), the samples and usage at the end, and the seconds slept
+        between its attempts. With ``http=direct`` the events are read straight off the connection,
+        else through the SDK."""
         streamed = {**{k: v for k, v in body.items() if v is not None}, "stream": True,
                     "stream_options": {"include_usage": True}}
+        read = StreamRead(completions, continued)
 
-        async def consume(client: Any) -> tuple[dict[int, list[str]], dict[int, Assembler], Any]:
-            nonlocal delivered
+        async def consume(client: Any) -> StreamRead:
+            nonlocal read
+            read = StreamRead(completions, continued)  # what this attempt reads (one before it delivered nothing)
             if ep.poster is not None:
-                stream, read = ep.poster.stream(path, streamed), None
+                stream, decode = ep.poster.stream(path, streamed), None
             else:
-                stream, read = await create(client, stream=True, stream_options={"include_usage": True}), sdk_chunk
-            parts: dict[int, list[str]] = {}
-            outs: dict[int, Assembler] = {}
-            usage = None
+                stream, decode = await _sdk_create(client, body, completions), sdk_chunk
             try:
                 async for raw in stream:
-                    chunk = read(raw) if read else raw
-                    usage = chunk.get("usage") or usage
-                    for ch in chunk.get("choices") or []:  # each choice on its own, by its index
-                        i = ch.get("index") or 0
-                        piece = outs.setdefault(i, Assembler(completions)).feed(ch)
-                        if piece:
-                            parts.setdefault(i, []).append(piece)
-                            delivered = True
-                            on_token(i, piece)
-                    if request.deadline is not None and time.monotonic() >= request.deadline:
-                        going = [i for i in range(max(1, request.n)) if i not in outs or not outs[i].finish]
-                        if going:  # time is up: stop reading (the server stops the work when we leave)
-                            for i in going:
-                                outs.setdefault(i, Assembler(completions)).finish = {"finish_reason": "budget"}
-                            break
-                for i, out in outs.items():
-                    tail = out.close()
-                    if tail:
-                        parts.setdefault(i, []).append(tail)
-                        on_token(i, tail)
-            except (openai.APIError, UpstreamStatus, UpstreamUnreachable, *transport_errors) as exc:
-                if not delivered:
+                    read.feed(decode(raw) if decode else raw, on_token)
+                    if request.deadline is not None and time.monotonic() >= request.deadline \
+                            and read.going(request.n):  # time is up: stop reading (the server stops when we leave)
+                        read.leave(request.n)
+                        break
+            except Exception as exc:  # noqa: BLE001 - before the first token: tried again or raised as it is
+                if not read.delivered:
                     raise
                 raise BackendError(f"{ep.url} failed in the middle of a stream: {type(exc).__name__}: "
-                                   f"{_message(exc)}") from exc
+                                   f"{message_of(exc)}") from exc
             finally:
-                if read is None:
+                if decode is None:
                     await stream.aclose()
                 else:
                     await stream.close()
-            return parts, outs, usage
+            if not read.outs:  # no choice at all: an answer that broke off before its first
+                raise UpstreamUnreachable("the stream ended before its first choice")
+            return read
 
         try:
-            (parts, outs, said), retries = await self._with_retries(ep, consume, path)
-        except transport_errors as exc:
-            raise BackendError(f"{ep.url}: {type(exc).__name__}: {exc}") from exc
-        samples = [sample_of("".join(parts.get(i, [])), outs[i].finish, request.stop,
-                             **outs[i].sample_fields(request.logprobs)) for i in sorted(outs)]
-        usage = _usage(said, retries)
+            _, retries, slept = await with_retries(ep, consume, retries=self.config.retries,
+                                                   timeout=self.config.timeout, path=path, deadline=request.deadline)
+        except TimeUp as up:  # the time is up: what arrived so far
+            retries, slept = up.retries, up.slept
+            read.leave(request.n)
+        read.end(on_token)
+        samples = read.samples(request.stop, request.logprobs)
+        usage = _usage(read.usage, retries)
         if len(samples) == 1:
             samples[0].completion_tokens = usage.completion_tokens
-        return Generation(samples=samples, usage=usage)
+        return Generation(samples=samples, usage=usage), slept
 
     def _render(self, request: GenerationRequest) -> str:
         return render_chat(self._get_tokenizer(), request)
 
-    def _parse(self, resp: Any, request: GenerationRequest, retries: int, completions: bool) -> Generation:
-        """Samples and usage from a response body (the decoded JSON of the server's answer)."""
+    def _parse(self, resp: Any, request: GenerationRequest, retries: int, completions: bool,
+               continued: bool = False, where: str = "") -> Generation:
+        """Samples and usage from a response body (the decoded JSON of the server's answer), its
+        choices in the order of their index."""
         choices = resp.get("choices") if isinstance(resp, dict) else None
         if not isinstance(choices, list) or not all(isinstance(ch, dict) for ch in choices):
-            raise BackendError(f"malformed response from the server for {self.name!r}: no choices")
+            raise BackendError(f"malformed response from {where or 'the server'} for {self.name!r}: no choices "
+                               f"(the body starts {str(resp)[:120]!r})")
+        if not choices:  # Azure's content filter answers so; not a server that ignores n
+            held = " (its prompt_filter_results say a content filter held the prompt back)" \
+                if resp.get("prompt_filter_results") else ""
+            raise BackendError(f"{where or 'the server'} answered with no choices for {self.name!r}{held}")
         samples = []
-        for ch in choices:
+        for ch in sorted(choices, key=lambda c: c.get("index") if isinstance(c.get("index"), int) else 0):
             if completions:
                 text = ch.get("text") or ""
             else:
                 msg = ch.get("message") or {}
-                text = msg.get("content") or ""
-                reasoning = reasoning_of(msg)
-                if reasoning:  # as the model wrote it; a thought cut short is not closed
-                    text = f"<think>{reasoning}" + ("" if cut_short(ch) and not text else f"</think>{text}")
+                text, thought = content_of(msg.get("content"))
+                reasoning = (reasoning_of(msg) or "") + thought
+                # as the model wrote it; a thought cut short is not closed
+                text = with_thinking(reasoning, text, cut_short(ch), continued)
             scored = token_logprobs(ch.get("logprobs") or {}, completions) if request.logprobs else []
             samples.append(sample_of(text, ch, request.stop, **logprob_fields(scored)))
         usage = _usage(resp.get("usage"), retries)
@@ -446,37 +449,6 @@ def _close_at_loop_end(endpoints: list[_Endpoint]) -> asyncio.Task:
 async def _close_clients(endpoints: list[_Endpoint]) -> None:
     for ep in endpoints:
         await (ep.poster or ep.client).close()
-
-
-def _failure(exc: BaseException) -> str:
-    """What a call that failed for good failed with, as its error says it. The SDK's aiohttp
-    transport maps every aiohttp connection error to a connect timeout (``APITimeoutError``), a
-    refused connection included; named by the aiohttp error under it, that is a connection error,
-    as the httpx transport and ``http=direct`` report it."""
-    if type(exc).__name__ == "APITimeoutError":
-        try:
-            from aiohttp import ClientConnectorError
-        except ImportError:
-            ClientConnectorError = ()  # type: ignore[assignment,misc]  # then no aiohttp transport either
-        cause = exc.__cause__
-        while cause is not None:
-            if isinstance(cause, ClientConnectorError) and not isinstance(cause, TimeoutError):
-                return f"APIConnectionError: {type(cause).__name__}: {cause}"
-            cause = cause.__cause__
-    return f"{type(exc).__name__}: {exc}"
-
-
-@functools.lru_cache(maxsize=None)
-def _transport_errors() -> tuple[type[BaseException], ...]:
-    """Errors a stream can raise below the SDK once it is under way: those of ``httpx``, of the
-    ``httpx2`` that newer SDKs use, and of ``aiohttp`` under the SDK's aiohttp transport."""
-    found: list[type[BaseException]] = []
-    for module, name in (("httpx", "HTTPError"), ("httpx2", "HTTPError"), ("aiohttp", "ClientError")):
-        try:
-            found.append(getattr(__import__(module), name))
-        except (ImportError, AttributeError):
-            pass
-    return tuple(found)
 
 
 def _http_client(kind: str | None) -> dict[str, Any]:
@@ -520,36 +492,47 @@ def _unheard(_index: int, _delta: str) -> None:
 
 
 def _usage(u: dict[str, Any] | None, retries: int) -> Usage:
-    """Usage as the server reported it in its JSON (None where it did not)."""
+    """Usage as the server reported it in its JSON (None where it did not); cached prompt tokens
+    as ``prompt_tokens_details.cached_tokens``, or DeepSeek's ``prompt_cache_hit_tokens``."""
     usage = Usage(retries=retries)
     if isinstance(u, dict):
         usage.prompt_tokens = u.get("prompt_tokens")
         usage.completion_tokens = u.get("completion_tokens")
         usage.cached_prompt_tokens = (u.get("prompt_tokens_details") or {}).get("cached_tokens")
+        if usage.cached_prompt_tokens is None:
+            usage.cached_prompt_tokens = u.get("prompt_cache_hit_tokens")
         usage.reasoning_tokens = (u.get("completion_tokens_details") or {}).get("reasoning_tokens")
     return usage
 
 
-def _status_error(url: str, status: int, message: str, path: str = "") -> Exception:
-    """An error status of the server: a prompt too long for the model is a ContextLengthError (a
-    strategy that has work keeps it, as when a budget runs out), anything else a BackendError."""
-    if status == 400 and says_too_long(message):
-        return ContextLengthError(f"{url}: {message}")
-    hint = ""
-    if status == 404 and path == "/completions":
-        hint = (" (this server has no /completions endpoint, through which tokenizer= continues partial "
-                "answers; drop tokenizer= for strategies that do not continue them, or use a server "
-                "that has it: vLLM, SGLang, llama.cpp, ponder serve)")
-    return BackendError(f"{url}{path} answered {status}: {message}{hint}")
+def _answer(resp: Any) -> Any:
+    """A non-streamed answer's decoded body, where it is one: a 200 that carries an error object
+    (OpenRouter answers so) raises it with the server's message, retried where its code is one that
+    is; an HTML page (a web UI, a proxy's page) is an error that says so, not retried; other text is
+    a malformed body (retried)."""
+    if isinstance(resp, dict) and resp.get("error") and not resp.get("choices"):
+        err = resp["error"]
+        message = str(err.get("message") or err) if isinstance(err, dict) else str(err)
+        code = err.get("code") if isinstance(err, dict) else None
+        retryable = isinstance(code, int) and (code in RETRIED_STATUSES or code >= 500)
+        said = f" (code {code})" if code is not None else ""
+        raise UpstreamStatus(200, f"an error{said}: {message}", retryable=retryable,
+                             param=err.get("param") if isinstance(err, dict) else None)
+    if isinstance(resp, str):  # the SDK's answer for a body that is not JSON
+        if resp.lstrip().startswith("<"):
+            raise UpstreamStatus(200, html_page(resp), retryable=False)
+        raise ValueError(f"not JSON: {resp[:120]!r}")
+    return resp
 
 
-def _message(exc: Any) -> str:
-    body = getattr(exc, "body", None)
-    if isinstance(body, dict):
-        err = body.get("error", body)
-        if isinstance(err, dict) and "message" in err:
-            return str(err["message"])
-    return str(exc)
+def _sdk_create(client: Any, body: dict[str, Any], completions: bool) -> Any:
+    """The SDK's streamed ``create`` for ``body``: the fields it takes by name, the rest in
+    ``extra_body``."""
+    known = _SDK_COMPLETIONS if completions else _SDK_CHAT
+    rest = {k: v for k, v in body.items() if k not in known and v is not None}
+    api = client.completions if completions else client.chat.completions
+    return api.create(**{k: v for k, v in body.items() if k in known}, extra_body=rest or None,
+                      stream=True, stream_options={"include_usage": True})
 
 
 def _think_span(text: str) -> str | None:

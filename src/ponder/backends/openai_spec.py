@@ -10,8 +10,10 @@ from urllib.parse import parse_qsl
 
 from ..errors import ModelSpecError
 
-SPEC_OPTIONS = ("tokenizer", "continue", "params", "concurrency", "timeout", "retries", "api_key_env", "http")
+SPEC_OPTIONS = ("tokenizer", "continue", "params", "concurrency", "timeout", "retries", "api_key_env", "http",
+                "token_limit")
 HTTP_CLIENTS = ("httpx", "aiohttp", "direct")
+TOKEN_LIMITS = ("max_tokens", "max_completion_tokens")  # the field that carries a call's token limit
 
 
 @dataclass
@@ -26,6 +28,9 @@ class OpenAIConfig:
     retries: int = 4
     api_key_env: str = "OPENAI_API_KEY"
     http: str | None = None  # "httpx" | "aiohttp" | "direct" | None: httpx, unless a long-lived server chooses
+    # max_completion_tokens for OpenAI's reasoning models, which refuse max_tokens (learned from their
+    # error where the spec does not say)
+    token_limit: str = "max_tokens"
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -72,6 +77,11 @@ def parse_spec(spec: str) -> OpenAIConfig:
             if options["http"] not in HTTP_CLIENTS:
                 raise ModelSpecError(f"http= accepts {' or '.join(HTTP_CLIENTS)}, got {options['http']!r}")
             cfg.http = options["http"]
+        if "token_limit" in options:
+            if options["token_limit"] not in TOKEN_LIMITS:
+                raise ModelSpecError(f"token_limit= accepts {' or '.join(TOKEN_LIMITS)} (the field that carries "
+                                     f"a call's token limit), got {options['token_limit']!r}")
+            cfg.token_limit = options["token_limit"]
     except ValueError as exc:
         raise ModelSpecError(f"bad option value in {spec!r}: {exc}") from exc
     if cfg.continuation == "completions" and not cfg.tokenizer:

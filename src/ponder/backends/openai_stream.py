@@ -4,21 +4,64 @@ short (``cut_short``); ``base.sample_of`` reads how it ended.
 
 Chunks arrive as the server's decoded JSON (``http=direct``) or as the openai SDK's objects
 (``sdk_chunk`` reads the same fields from them). Reasoning deltas (``reasoning_content``, or
-``reasoning`` as some servers name it) are wrapped in ``<think>…</think>`` so the sample's text
-reads as the model's own thinking followed by its answer (a thought cut short stays open).
+``reasoning`` as some servers name it, or a content part of type ``thinking``) are wrapped in
+``<think>…</think>`` so the sample's text reads as the model's own thinking followed by its answer (a
+thought cut short stays open). A call that continues a prefix gets the text as the model wrote it
+after the prefix: a reasoning parser (vLLM's deepseek_r1) gives all of a continuation that has no
+``</think>`` as reasoning, that of an open thought (budget forcing after "Wait") as of an answer after
+a closed one, so no ``<think>`` is added, and the ``</think>`` it took out is put back before the
+answer that follows. A choice the stream ended before it
+finished (no finish reason: a proxy that closed the response early) was cut, finish reason
+``length``, so that only what it finished writing answers.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Callable
 
-from .base import logprob_fields
+from ..types import Sample
+from .base import logprob_fields, sample_of
 
 
 def reasoning_of(message: dict[str, Any]) -> str | None:
     """The thinking text of a message or delta: ``reasoning_content``, or ``reasoning`` as newer
     vLLM names it."""
     return message.get("reasoning_content") or message.get("reasoning")
+
+
+def content_of(content: Any) -> tuple[str, str]:
+    """(text, thinking) of a message's or delta's ``content``: a string, or a list of typed parts
+    (Mistral's Magistral: ``text`` parts, and ``thinking`` parts that hold parts of their own)."""
+    if content is None:
+        return "", ""
+    if isinstance(content, str):
+        return content, ""
+    if not isinstance(content, list):
+        return str(content), ""
+    text: list[str] = []
+    thinking: list[str] = []
+    for part in content:
+        if isinstance(part, str):
+            text.append(part)
+        elif isinstance(part, dict):
+            if part.get("type") == "thinking":
+                inner = part.get("thinking")
+                thinking.append("".join(content_of(inner)) if isinstance(inner, list) else str(inner or ""))
+            elif isinstance(part.get("text"), str):
+                text.append(part["text"])
+    return "".join(text), "".join(thinking)
+
+
+def with_thinking(reasoning: str | None, text: str, cut: bool, continued: bool) -> str:
+    """A message's text with the thinking the server split out before it, in ``<think>…</think>``
+    (no ``</think>`` for a thought cut short that the model did not close); for a call that
+    continued a prefix, as the model wrote it: the reasoning, then the ``</think>`` the parser
+    took out and the answer, if any."""
+    if not reasoning:
+        return text
+    if continued:
+        return reasoning + (f"</think>{text}" if text else "")
+    return "<think>" + reasoning + ("" if cut and not text else f"</think>{text}")
 
 
 def token_logprobs(lp: dict[str, Any], completions: bool) -> list[tuple[str | None, float]]:
@@ -71,9 +114,10 @@ class Assembler:
     and keeps its finish fields (the finish reason, and which stop string ended the text where the
     server says) and token log-probabilities."""
 
-    def __init__(self, completions: bool) -> None:
+    def __init__(self, completions: bool, continued: bool = False) -> None:
         self.completions = completions
-        self.thinking = False
+        self.thinking = False  # in reasoning deltas (a </think> is due before the answer)
+        self.continued = continued  # the call continues a prefix: no <think> added, none closed at the end
         self.finish: dict[str, Any] = {}
         self.logprobs: list[float] = []
         self.tokens: list[str | None] = []
@@ -84,13 +128,17 @@ class Assembler:
             piece = ch.get("text") or ""
         else:
             delta = ch.get("delta") or {}
+            content = delta.get("content")
             reasoning = reasoning_of(delta)
+            if content is not None and not isinstance(content, str):  # typed parts
+                content, thought = content_of(content)
+                reasoning = (reasoning or "") + thought
             piece = ""
             if reasoning:
-                piece = ("" if self.thinking else "<think>") + reasoning
+                piece = ("" if self.thinking or self.continued else "<think>") + reasoning
                 self.thinking = True
-            if delta.get("content"):
-                piece += ("</think>" if self.thinking else "") + delta["content"]
+            if content:
+                piece += ("</think>" if self.thinking else "") + content
                 self.thinking = False
         self._logprobs(ch.get("logprobs") or {})
         if ch.get("finish_reason"):
@@ -109,7 +157,60 @@ class Assembler:
     def close(self) -> str:
         """What the text still needs at the end: the close of thinking left open by a server that
         split the thinking out (not when the choice was cut short inside it)."""
-        if self.thinking and not cut_short(self.finish):
+        if self.thinking and not self.continued and not cut_short(self.finish):
             self.thinking = False
             return "</think>"
         return ""
+
+
+class StreamRead:
+    """What one attempt at a streamed call has read: each choice's assembler and text pieces (by
+    the choice's index), the usage, and whether a piece was passed on yet."""
+
+    def __init__(self, completions: bool, continued: bool = False) -> None:
+        self.completions = completions
+        self.continued = continued
+        self.outs: dict[int, Assembler] = {}
+        self.parts: dict[int, list[str]] = {}
+        self.usage: Any = None
+        self.delivered = False
+
+    def _out(self, i: int) -> Assembler:
+        out = self.outs.get(i)
+        if out is None:
+            out = self.outs[i] = Assembler(self.completions, self.continued)
+        return out
+
+    def feed(self, chunk: dict[str, Any], on_token: Callable[[int, str], None]) -> None:
+        self.usage = chunk.get("usage") or self.usage
+        for ch in chunk.get("choices") or []:  # each choice on its own, by its index
+            i = ch.get("index") or 0
+            piece = self._out(i).feed(ch)
+            if piece:
+                self.parts.setdefault(i, []).append(piece)
+                self.delivered = True
+                on_token(i, piece)
+
+    def going(self, n: int) -> list[int]:
+        """The choices of ``n`` not finished yet."""
+        return [i for i in range(max(1, n)) if i not in self.outs or not self.outs[i].finish]
+
+    def leave(self, n: int) -> None:
+        """The time is up: the choices still going end here, finish reason ``budget``."""
+        for i in self.going(n):
+            self._out(i).finish = {"finish_reason": "budget"}
+
+    def end(self, on_token: Callable[[int, str], None]) -> None:
+        """The stream is over: a choice it did not finish was cut (``length``); a thought a
+        finished choice left open is closed."""
+        for i, out in self.outs.items():
+            if not out.finish:
+                out.finish = {"finish_reason": "length"}
+            tail = out.close()
+            if tail:
+                self.parts.setdefault(i, []).append(tail)
+                on_token(i, tail)
+
+    def samples(self, stop: list[str], logprobs: bool) -> list[Sample]:
+        return [sample_of("".join(self.parts.get(i, [])), self.outs[i].finish, stop,
+                          **self.outs[i].sample_fields(logprobs)) for i in sorted(self.outs)]
