@@ -1,7 +1,7 @@
-"""An OpenAI-compatible upstream that fails a share of chat calls at random (run as a subprocess).
+"""An OpenAI-compatible upstream that fails a share of chat calls (at random) (run as a subprocess).
 
 Usage: python flaky20.py PORT RATE SEED — each chat request fails with probability RATE, in one of three
-ways chosen at random: a 503, a hang far beyond any client timeout, or a 200 whose body is malformed JSON.
+ways taken in turn: a 503, a hang far beyond any client timeout, or a 200 whose body is malformed JSON.
 Other requests answer "Answer: 42" with n choices and reported usage. GET /calls gives the counts.
 """
 
@@ -30,7 +30,7 @@ async def chat(request: Request) -> Response:
     body = await request.json()
     state["calls"] += 1
     if rng.random() < rate:
-        kind = rng.choice(["503", "hang", "malformed"])
+        kind = ("503", "hang", "malformed")[sum(state[k] for k in ("503", "hang", "malformed")) % 3]
         state[kind] += 1
         if kind == "503":
             return JSONResponse({"error": {"message": "overloaded", "type": "server_error"}}, status_code=503)
