@@ -1,0 +1,29 @@
+"""Weighted voting and diverse verifier tree search doing their job on the lab policy, with the
+task's exact checker as the verifier (so that what is tested is the strategy, not the lab PRM):
+on `countdown`, where different right expressions split a plain vote."""
+
+from __future__ import annotations
+
+from lab_fixtures import accuracy, lab_engine, problems, run_all, tokens  # noqa: F401  (fixture)
+
+
+def test_weighted_voting_takes_a_right_answer_whenever_a_sample_has_one(lab_engine):
+    probs = problems("countdown", 20)
+    weighted = run_all(lab_engine, "wbon(n=8, scorer=exact)", probs)
+    voted = run_all(lab_engine, "sc(n=8)", probs)  # the same 8 samples per problem (same seeds)
+    for r, p in zip(weighted, probs):
+        right = [c for c in r.candidates if c.answer is not None and p.checker(c.answer)]
+        assert bool(r.correct) == bool(right), (p.question, r.answer, [c.answer for c in r.candidates])
+    # a vote counts each expression apart; the weights count every right one
+    assert accuracy(weighted) >= accuracy(voted) + 0.15, (accuracy(weighted), accuracy(voted))
+    assert tokens(weighted) == tokens(voted)  # the checker calls no model
+
+
+def test_dvts_with_an_exact_value_solves_more_than_voting_at_no_more_tokens(lab_engine):
+    probs = problems("countdown", 20)
+    dvts = run_all(lab_engine, "dvts(n=8, width=2, scorer=exact)", probs)
+    voted = run_all(lab_engine, "sc(n=16)", probs)
+    assert tokens(dvts) <= tokens(voted), (tokens(dvts), tokens(voted))
+    assert accuracy(dvts) >= accuracy(voted) + 0.15, (accuracy(dvts), accuracy(voted))
+    for r in dvts:  # n/width = 4 independent subtrees from the root, each finishing one path
+        assert sum(node["depth"] == 1 for node in r.trace["nodes"]) == 4 and r.trace["finished"] <= 4
