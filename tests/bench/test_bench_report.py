@@ -41,6 +41,18 @@ def test_html_report_holds_the_plots_and_the_tables(finished_run):
     assert {p["spec"] for p in report["points"]} == {"cot", "sc(n=1)", "sc(n=2)", "sc(n=4)", "sc(n=8)"}
 
 
+def wilson(k: int, n: int) -> tuple[float, float]:
+    """The Wilson score interval (95 %) of k successes out of n, from its formula:
+    (p + z²/2n ± z·sqrt(p(1-p)/n + z²/4n²)) / (1 + z²/n)."""
+    from statistics import NormalDist
+
+    z = NormalDist().inv_cdf(0.975)
+    p = k / n
+    centre = p + z * z / (2 * n)
+    half = z * (p * (1 - p) / n + z * z / (4 * n * n)) ** 0.5
+    return (centre - half) / (1 + z * z / n), (centre + half) / (1 + z * z / n)
+
+
 def test_report_json_and_terminal_tables(finished_run):
     runner = CliRunner()
     res = runner.invoke(make_app(), ["report", str(finished_run), "--json"])
@@ -48,7 +60,12 @@ def test_report_json_and_terminal_tables(finished_run):
     data = json.loads(res.output)
     assert {"manifest", "summary", "points", "matched", "failures"} <= set(data)
     sc8 = next(p for p in data["points"] if p["spec"] == "sc(n=8)")
-    assert sc8["ci_low"] <= sc8["accuracy"] <= sc8["ci_high"]
+    # any 8 samples in a row of the cycle 42, 42, 7 vote 42: sc(n=8) answers 42 on every problem and
+    # seed, which is right on the 4 of the 12 problems whose answer is 42
+    assert (sc8["problems"], sc8["seeds"]) == (12, 2) and sc8["accuracy"] == pytest.approx(4 / 12)
+    lo, hi = wilson(4, 12)
+    assert (sc8["ci_low"], sc8["ci_high"]) == (pytest.approx(lo, abs=1e-6), pytest.approx(hi, abs=1e-6))
+    assert (round(lo, 4), round(hi, 4)) == (0.1381, 0.6094)  # the Wilson interval of 4 out of 12
     res = runner.invoke(make_app(), ["report", str(finished_run), "--no-html"])
     assert res.exit_code == 0 and "matched budgets" in res.output and "CI95" in res.output
 

@@ -95,6 +95,7 @@ def test_arith_vote_recomputes_until_two_attempts_agree():
     attempt repeats an earlier result, and the answer is that result (untrained when wrong)."""
     rng = random.Random(2)
     seen_waits = set()
+    right = wrong = 0
     for q in arith.generate(200, seed=4):
         parts = arith.trace_parts(q, rng, "vote")
         text = "".join(t for t, _ in parts)
@@ -108,9 +109,17 @@ def test_arith_vote_recomputes_until_two_attempts_agree():
             assert finals[-1] in finals[:-1], text
         answer = extract_answer(text)
         assert answer == finals[-1]
-        assert parts[-1] == (answer, False) if answer != q.answer else arith.check(q, answer)
+        # the answer is the last part: trained when the attempts settled on the right result, masked
+        # (untrained) when they settled on a wrong one
+        if answer == q.answer:
+            right += 1
+            assert arith.check(q, answer) and parts[-1] == (answer, True), text
+        else:
+            wrong += 1
+            assert not arith.check(q, answer) and parts[-1] == (answer, False), text
         assert arith.step_labels(q, text)[-1] == (answer == q.answer)
     assert {0, 1, 2} <= seen_waits
+    assert right > 100 and wrong > 20, (right, wrong)  # 149 and 51 when written: both cases are checked
 
 
 def test_arith_granular_recomputes_by_place_value_and_labels_the_pieces():

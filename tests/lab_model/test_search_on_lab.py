@@ -11,14 +11,55 @@ from __future__ import annotations
 from lab_fixtures import accuracy, lab_engine, problems, run_all, tokens  # noqa: F401  (fixture)
 
 
-def test_every_token_of_a_beam_search_is_in_the_ledger(lab_engine):
-    [r] = run_all(lab_engine, "beam(n=4, width=2, max_steps=8)", problems("arith?difficulty=5", 1))
+class CountingBackend:
+    """The real lab backend, observed: every ``generate`` is delegated to it, and the calls it
+    answers, the prompt tokens it reports and the token ids it returns are counted here."""
+
+    def __init__(self, backend) -> None:
+        self._backend = backend
+        self.calls = self.prompt_tokens = self.completion_tokens = 0
+
+    def __getattr__(self, name):  # everything else (name, render, capabilities, ...) as the backend's
+        return getattr(self._backend, name)
+
+    async def generate(self, request, on_token=None):
+        generation = await (self._backend.generate(request) if on_token is None
+                            else self._backend.generate(request, on_token=on_token))
+        self.calls += len(generation.parts) or 1
+        self.prompt_tokens += generation.usage.prompt_tokens
+        self.completion_tokens += sum(len(s.token_ids) for s in generation.samples)  # the ids it sampled
+        return generation
+
+
+def test_every_token_of_a_beam_search_is_in_the_ledger(lab_engine, monkeypatch):
+    """The ledger's calls and tokens are those the models were seen to spend: the policy's calls,
+    prompt tokens and sampled token ids counted at its backend, the PRM's forward passes and the
+    tokens they read counted at the PRM's."""
+    from ponder import Engine
+    from ponder.backends import load_backend
+
+    policy = CountingBackend(lab_engine.backend)
+    prm_backend = load_backend("embedded-prm")  # the instance the prm scorer loads (cached per process)
+    read: list[int] = []
+    real_tail = prm_backend.forward_tail
+
+    async def counted_tail(ids):
+        read.append(len(ids))
+        return await real_tail(ids)
+
+    monkeypatch.setattr(prm_backend, "forward_tail", counted_tail)
+    engine = Engine(policy, max_concurrency=lab_engine.max_concurrency)
+    [r] = run_all(engine, "beam(n=4, width=2, max_steps=8)", problems("arith?difficulty=5", 1))
     led = r.ledger
-    assert led.calls == len(led.entries) and led.calls > 2
-    assert led.total_tokens == sum((e.prompt_tokens or 0) + (e.completion_tokens or 0) for e in led.entries)
-    prm = led.by_role()["prm"]
-    assert prm.prompt_tokens and prm.prompt_tokens > 0
-    assert all(e.completion_tokens is not None for e in led.by_role()["policy"].entries)
+    roles = led.by_role()
+    pol, prm = roles["policy"], roles["prm"]
+    assert set(roles) == {"policy", "prm"}
+    assert policy.calls > 2 and len(read) > 2
+    assert (pol.calls, pol.prompt_tokens, pol.completion_tokens) == (
+        policy.calls, policy.prompt_tokens, policy.completion_tokens)
+    assert (prm.calls, prm.prompt_tokens, prm.completion_tokens) == (len(read), sum(read), 0)
+    assert (led.calls, led.prompt_tokens, led.completion_tokens) == (
+        policy.calls + len(read), policy.prompt_tokens + sum(read), policy.completion_tokens)
 
 
 def test_search_trees_are_recorded_and_printable(lab_engine):

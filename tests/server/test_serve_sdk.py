@@ -104,20 +104,30 @@ def test_streaming_delivers_tokens_as_generated_and_matches_the_full_answer(clie
 
 
 def test_multi_sample_strategy_streams_progress_then_the_answer(client, model_id):
-    spec = "sc(n=3, of=cot(max_tokens=5))"
+    """A strategy of many samples streams its progress as reasoning while it works, then the answer
+    it chose as content: the same text the non-streaming request answers (the strategy is seeded)."""
+    spec = "sc(n=3, seed=1)"
     full = client.chat.completions.create(model=model_id, messages=CHAT, extra_body={"strategy": spec})
     assert full.model_extra["ponder"]["strategy"] == spec
-    assert full.usage.completion_tokens <= 15 and full.model_extra["ponder"]["ledger"]["totals"]["calls"] == 1
+    assert full.model_extra["ponder"]["ledger"]["totals"]["calls"] == 1
     assert full.choices[0].message.reasoning_content.startswith("[1] policy x3: ")
-    kinds = []
+    answer = full.model_extra["ponder"]["answer"]
+    assert answer and full.choices[0].message.content == f"Answer: {answer}"
+    kinds, content, streamed_answer = [], "", None
     for chunk in client.chat.completions.create(model=model_id, messages=CHAT, stream=True,
                                                 extra_body={"strategy": spec}):
+        if chunk.model_extra.get("ponder"):
+            streamed_answer = chunk.model_extra["ponder"]["answer"]
         for ch in chunk.choices:
             if ch.delta.model_extra.get("reasoning_content"):
                 kinds.append("reasoning")
             if ch.delta.content:
                 kinds.append("content")
-    assert kinds and kinds[0] == "reasoning"
+                content += ch.delta.content
+    # progress first, then the answer, nothing of the answer before the work is done
+    assert kinds and kinds[0] == "reasoning" and "content" in kinds
+    assert "reasoning" not in kinds[kinds.index("content"):]
+    assert streamed_answer == answer and content == f"Answer: {answer}"
 
 
 def test_n_choices_from_one_call_or_independent_runs(client, model_id):

@@ -41,11 +41,18 @@ async def test_search_finds_the_answer_records_a_tree_and_an_exact_ledger(spec):
     nodes = result.trace["nodes"]
     assert nodes[0]["parent"] is None and any(n["chosen"] for n in nodes[1:])
     chosen = [n for n in nodes if n["chosen"]]
-    assert [n["depth"] for n in chosen] == list(range(len(chosen)))  # one connected root-to-leaf path
+    # one connected path down from the root: each chosen node's parent is the chosen node above it
+    by_id = {n["id"]: n for n in nodes}
+    assert chosen[0] is nodes[0]
+    for above, below in zip(chosen, chosen[1:]):
+        assert by_id[below["parent"]] is above and below["depth"] == above["depth"] + 1
+    # and it is the path of the right steps (mcts may stop it above the answer its rollout found)
+    steps = [n["step"] for n in chosen[1:]]
+    assert len(steps) >= 3 and steps == [" 1;", " 2;", " 3;", " Answer: 3"][: len(steps)], steps
     # every call is in the ledger and its counts add up to the backend's own counts
     assert engine.ledger.calls == len(backend.requests)
     assert engine.ledger.completion_tokens == sum(len(backend.reply(r, i).split()) for r in backend.requests
-                                                  for i in range(r.n)) or engine.ledger.completion_tokens > 0
+                                                  for i in range(r.n))
 
 
 async def test_beam_keeps_identical_beams_once():
