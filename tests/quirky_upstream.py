@@ -140,11 +140,16 @@ def closing(body: dict, i: int) -> dict:
     return {"index": i, "finish_reason": "stop" if said else finish(body), "stop_reason": said}
 
 
+async def received(base: str, endpoint: str, request: Request):
+    """The request's body, logged, and the refusal the configuration gives it (or None)."""
+    body = await request.json()
+    LOG.append({"t": time.time(), "path": f"/{base}/{endpoint}", "body": body})
+    return body, refused(body)
+
+
 @app.post("/{base:path}/chat/completions")
 async def chat(base: str, request: Request):
-    body = await request.json()
-    LOG.append({"t": time.time(), "path": f"/{base}/chat/completions", "body": body})
-    no = refused(body)
+    body, no = await received(base, "chat/completions", request)
     if no is not None:
         return no
     if CFG["delay"]:
@@ -193,9 +198,7 @@ async def chat_events(body: dict):
 
 @app.post("/{base:path}/completions")
 async def completions(base: str, request: Request):
-    body = await request.json()
-    LOG.append({"t": time.time(), "path": f"/{base}/completions", "body": body})
-    no = refused(body)
+    body, no = await received(base, "completions", request)
     if no is not None:
         return no
     choices = [{**closing(body, i), "text": CFG["answer"], "logprobs": None} for i in indices(body)]
