@@ -43,9 +43,9 @@ def test_every_token_of_a_beam_search_is_in_the_ledger(lab_engine, monkeypatch):
     read: list[int] = []
     real_tail = prm_backend.forward_tail
 
-    async def counted_tail(ids):
+    async def counted_tail(ids, limit=None):
         read.append(len(ids))
-        return await real_tail(ids)
+        return await real_tail(ids, limit=limit)
 
     monkeypatch.setattr(prm_backend, "forward_tail", counted_tail)
     engine = Engine(policy, max_concurrency=lab_engine.max_concurrency)
@@ -102,3 +102,29 @@ def test_tot_and_mcts_with_an_exact_value_beat_sc_with_fewer_tokens_on_countdown
         res = run_all(lab_engine, spec, probs)
         assert tokens(res) < tokens(sc), spec
         assert accuracy(res) >= accuracy(sc) + 0.25, (spec, accuracy(res), accuracy(sc))
+
+
+def test_a_second_scorer_reuses_the_prm_cache_only_as_far_as_it_has_scores(lab_engine, monkeypatch):
+    """The PRM's prefix cache outlives a scorer (a bench unit, a served request each build their
+    own): a new scorer must not reuse a prefix past tags it has no score for, which cost a forward
+    the ledger never saw, and then the whole input again."""
+    from ponder.backends import load_backend
+
+    prm_backend = load_backend("embedded-prm")
+    forwards: list[int] = []
+    for name in ("forward_tail", "forward_logits"):
+        real = getattr(prm_backend, name)
+
+        async def counted(ids, *args, _real=real, **kw):
+            forwards.append(len(ids))
+            return await _real(ids, *args, **kw)
+
+        monkeypatch.setattr(prm_backend, name, counted)
+    probs = problems("arith", 3)
+    first = run_all(lab_engine, "bon(n=4, seed=5)", probs)
+    forwards.clear()
+    again = run_all(lab_engine, "bon(n=4, seed=5)", probs)  # new scorers, the same texts
+    assert [r.answer for r in again] == [r.answer for r in first]
+    prm_calls = sum(r.ledger.by_role()["prm"].calls for r in again)
+    assert prm_calls > 0 and len(forwards) == prm_calls  # every forward is a call in the ledger
+    assert sum(r.ledger.by_role()["prm"].prompt_tokens for r in again) == sum(forwards)

@@ -142,14 +142,12 @@ class HFBackend:
         common prefix with an earlier request is not encoded again (it is reported as cached
         prompt tokens in the ledger).
         """
-        import copy
-
         import torch
 
         exact = self._prefix_cache.get(tuple(ids))
         if exact is not None:
             self._prefix_cache.move_to_end(tuple(ids))
-            return copy.deepcopy(exact[0]), exact[1].clone(), len(ids)
+            return copy_cache(exact[0]), exact[1].clone(), len(ids)
         cache, start = self._reusable(ids)
         out = self.model(input_ids=torch.tensor([ids[start:]], device=self.device), past_key_values=cache,
                          use_cache=True)
@@ -157,19 +155,20 @@ class HFBackend:
         self._remember(ids, out.past_key_values, logits)
         return out.past_key_values, logits, start
 
-    def _reusable(self, ids: list[int]) -> tuple[Any, int]:
-        """A copy of the cache of the longest common prefix (>= 16 tokens) and its length."""
-        import copy
-
+    def _reusable(self, ids: list[int], limit: int | None = None) -> tuple[Any, int]:
+        """A copy of the cache of the longest common prefix (>= 16 tokens, at most ``limit``) and
+        its length."""
         best_key, best_len = None, 0
         for key in self._prefix_cache:
             m = _common_prefix(key, ids)
             if m > best_len:
                 best_key, best_len = key, m
+        if limit is not None:
+            best_len = min(best_len, limit)
         if best_key is None or best_len < 16:
             return None, 0
         start = min(best_len, len(ids) - 1)  # at least one token runs to give the next logits
-        cache = copy.deepcopy(self._prefix_cache[best_key][0])
+        cache = copy_cache(self._prefix_cache[best_key][0])
         extra = cache.get_seq_length() - start
         try:
             if extra > 0:
@@ -179,9 +178,7 @@ class HFBackend:
         return cache, start
 
     def _remember(self, ids: list[int], cache: Any, last_logits: Any) -> None:
-        import copy
-
-        self._prefix_cache[tuple(ids)] = (copy.deepcopy(cache), last_logits.clone())
+        self._prefix_cache[tuple(ids)] = (copy_cache(cache), last_logits.clone())
         while len(self._prefix_cache) > self.prefix_cache_size or (
                 len(self._prefix_cache) > 1 and sum(map(len, self._prefix_cache)) > self.prefix_cache_tokens):
             self._prefix_cache.popitem(last=False)
@@ -257,8 +254,9 @@ class HFBackend:
             torch.set_num_threads(self.threads)
             return self.model(input_ids=torch.tensor([ids], device=self.device)).logits[0].float()
 
-    def forward_tail_sync(self, ids: list[int]) -> tuple[Any, int]:
-        """Logits at positions ``start..len(ids)-1`` (``start`` = the reused cached prefix length).
+    def forward_tail_sync(self, ids: list[int], limit: int | None = None) -> tuple[Any, int]:
+        """Logits at positions ``start..len(ids)-1`` (``start`` = the reused cached prefix length,
+        at most ``limit``: the first position whose logits the caller needs).
 
         A PRM scoring a beam that grew by one step runs only the new step's tokens.
         """
@@ -267,16 +265,16 @@ class HFBackend:
         self.check_fits(len(ids), generate=False)
         with self._lock, torch.inference_mode():
             torch.set_num_threads(self.threads)
-            cache, start = self._reusable(ids)
+            cache, start = self._reusable(ids, limit)
             out = self.model(input_ids=torch.tensor([ids[start:]], device=self.device), past_key_values=cache,
                              use_cache=True)
             logits = out.logits[0].float()
             self._remember(ids, out.past_key_values, logits[-1:])
             return logits, start
 
-    async def forward_tail(self, ids: list[int]) -> tuple[Any, int]:
+    async def forward_tail(self, ids: list[int], limit: int | None = None) -> tuple[Any, int]:
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._executor, self.forward_tail_sync, ids)
+        return await loop.run_in_executor(self._executor, self.forward_tail_sync, ids, limit)
 
     async def forward_logits(self, ids: list[int]) -> Any:
         loop = asyncio.get_running_loop()
@@ -290,6 +288,23 @@ def load_failure(exc: Exception) -> str:
     if "mismatched_sizes" in text:
         return "the sizes of its weights do not match its config.json"
     return text if isinstance(exc, (OSError, ValueError, KeyError)) else f"{type(exc).__name__}: {text}"
+
+
+def copy_cache(cache: Any) -> Any:
+    """A copy of a KV cache that its user may extend or crop without touching the original. A
+    cache of plain ``DynamicLayer``s only ever rebinds its tensors (``update`` concatenates,
+    ``crop`` slices; nothing writes into them), so new layer objects sharing the tensors are
+    enough: a deep copy cost 20 times as much, a share of search strategies' time. Other caches
+    are copied whole."""
+    import copy
+
+    from .hf_batch import _plain
+
+    if not _plain(cache):
+        return copy.deepcopy(cache)
+    new = copy.copy(cache)
+    new.layers = [copy.copy(layer) for layer in cache.layers]
+    return new
 
 
 def _common_prefix(a: tuple[int, ...], b: list[int]) -> int:

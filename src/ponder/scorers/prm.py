@@ -123,16 +123,18 @@ class PRMScorer(Scorer):
             return [self._scores[k] for k in keys]
 
         async def forward() -> tuple[list[float], Usage]:
-            import torch
-
             if p.cache:
-                logits, start = await backend.forward_tail(ids)
-                if any(i < start and k not in self._scores for i, k in zip(pos, keys)):
-                    logits, start = await backend.forward_logits(ids), 0
+                # reuse the PRM's cached prefix up to the first tag this scorer has no score for
+                # (the prefix may come from another scorer's run: its scores are not here)
+                missing = [i for i, k in zip(pos, keys) if k not in self._scores]
+                logits, start = await backend.forward_tail(ids, limit=missing[0] if missing else None)
             else:
                 logits, start = await backend.forward_logits(ids), 0
             fresh = [i for i in pos if i >= start]
-            probs = torch.softmax(logits[[i - start for i in fresh]][:, [good, bad]], dim=-1)[:, 0].tolist()
+            # P(good) from the two logits in plain Python: a torch op here, on the event loop's
+            # thread, would wake torch's whole thread pool for two numbers
+            pairs = logits[[i - start for i in fresh]][:, [good, bad]].tolist()
+            probs = [_p_good(g, b) for g, b in pairs]
             computed = dict(zip(fresh, probs))
             scores = [computed[i] if i in computed else self._scores[k] for i, k in zip(pos, keys)]
             if p.cache:
@@ -187,3 +189,9 @@ class ORMScorer(PRMScorer):
 
     def __init__(self, params: ORMParams | None = None) -> None:
         super().__init__(PRMParams(model=(params or ORMParams()).model, agg="last"))
+
+
+def _p_good(good: float, bad: float) -> float:
+    """softmax([good, bad])[0], without overflow for any pair of logits."""
+    d = bad - good
+    return 1.0 / (1.0 + math.exp(d)) if d < 700 else 0.0

@@ -12,6 +12,8 @@ lab's ``;`` (use ``'\\n\\n'`` for chat models).
 
 from __future__ import annotations
 
+import asyncio
+
 from typing import Any, Literal
 
 from pydantic import Field, model_validator
@@ -106,9 +108,14 @@ class BeamSearch(Strategy):
                 if not active or len(finished) >= p.n or depth == p.max_steps - 1:
                     finished += active if not finished else []
                     break
-                frontier = []
-                for nd in active:
-                    frontier += [(nd.id, s) for s in await stepper.expand(nd.text, p.width)]
+                # the kept beams expand side by side (one batch on a local model), each with the
+                # seed it would have had one after another; all end before a budget error is raised
+                expanded = await asyncio.gather(*(stepper.expand(nd.text, p.width) for nd in active),
+                                                return_exceptions=True)
+                for out in expanded:
+                    if isinstance(out, BaseException):
+                        raise out
+                frontier = [(nd.id, s) for nd, steps in zip(active, expanded) for s in steps]
         except BudgetExhausted:
             exhausted = True
             if not finished:
