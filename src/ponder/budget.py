@@ -112,12 +112,10 @@ class Budget:
         self.calls_used += calls
 
     @contextlib.asynccontextmanager
-    async def claim(self, completion: int | None = None, prompt: int = 0,
-                    calls: int = 1) -> AsyncIterator[int | None]:
-        """Hold one call (``calls``, where the backend serves the request with several), its
-        ``prompt`` tokens (an estimate) and up to ``completion`` tokens, for a call about to start;
-        yields the completion tokens granted (``None``: no token limit, or a call whose size is not
-        known in advance). Raises BudgetExhausted when a limit is reached,
+    async def claim(self, completion: int | None = None, prompt: int = 0) -> AsyncIterator[int | None]:
+        """Hold one call, its ``prompt`` tokens (an estimate) and up to ``completion`` tokens, for
+        a call about to start; yields the completion tokens granted (``None``: no token limit, or a
+        call whose size is not known in advance). Raises BudgetExhausted when a limit is reached,
         counting the calls in flight. The caller charges the call (``charge``) before leaving.
 
         While the tokens left are fewer than it needs, a claim waits for the calls in flight to
@@ -139,7 +137,7 @@ class Budget:
             self._waiting[me] = need
             try:
                 while True:
-                    grant = self._try_claim(me, completion, prompt, *_opens_run_behind(), calls=calls)
+                    grant = self._try_claim(me, completion, prompt, *_opens_run_behind())
                     if grant is not _WAIT:
                         break
                     await settled.wait()  # the calls in flight give back what they do not use
@@ -148,18 +146,18 @@ class Budget:
                 settled.notify_all()  # the claims behind this one may go now, or find the budget spent
             held = 0 if grant is None else prompt + grant
             _mark_called()
-            self.calls_in_flight += calls
+            self.calls_in_flight += 1
             self.tokens_claimed += held
         try:
             yield grant
         finally:
             async with settled:
-                self.calls_in_flight -= calls
+                self.calls_in_flight -= 1
                 self.tokens_claimed -= held
                 settled.notify_all()
 
     def _try_claim(self, me: tuple[tuple[int, ...], int], completion: int | None, prompt: int,
-                   behind: int = 0, calls_needed: int = 1, calls: int = 1) -> Any:
+                   behind: int = 0, calls_needed: int = 1) -> Any:
         """The completion tokens granted to claim ``me``, None when no token limit applies, or
         ``_WAIT``; raises BudgetExhausted. ``behind``: the claim is the first call of a run
         started after this many runs that have not ended; it may take half of the tokens left,
@@ -170,9 +168,6 @@ class Budget:
         if calls_left is not None:
             if calls_left < 1:
                 raise BudgetExhausted(f"call budget of {self.max_calls} spent")
-            if calls_left < calls:
-                raise BudgetExhausted(f"call budget of {self.max_calls}: {calls_left} call(s) left, fewer than the "
-                                      f"{calls} the next request takes (its server answers one sample a call)")
             if behind and calls_left < calls_needed and self.calls_in_flight:
                 return _WAIT
         if self.max_tokens is None or completion is None:
