@@ -6,7 +6,9 @@ Model specs users type:
   ``openai:MODEL@URL``    any OpenAI-compatible server; ``URL1,URL2`` for a pool; options after
                           ``?``: ``tokenizer=PATH`` (continuation through /completions),
                           ``continue=vllm`` (server-side continuation), ``params=7e9``,
-                          ``concurrency=16``, ``timeout=60``, ``retries=4``
+                          ``concurrency=16``, ``timeout=60``, ``retries=4``, ``api_key_env=NAME``,
+                          ``http=httpx|aiohttp|direct``, ``token_limit=max_completion_tokens``
+                          (the README's model-spec table says what each does)
   ``vllm:PATH``           in-process vLLM on a GPU
 """
 
