@@ -328,3 +328,16 @@ def test_a_rendered_prompt_with_its_bos_asks_the_server_to_add_none(quirky):
     model = engine(f"openai:m@{quirky.url}?tokenizer={tokenizer}")
     assert ponder.solve("Compute 2+3", model=model, strategy="budget(think=32)").ledger.calls >= 1
     assert ["add_special_tokens" in e["body"] for e in quirky.log()][:2] == [True, False]
+
+
+def test_a_key_the_server_echoes_is_not_in_the_error(quirky, monkeypatch):
+    """OpenAI answers a wrong key with "Incorrect API key provided: sk-..."; that text reaches logs
+    and terminals, so the key in it is replaced."""
+    secret = "sk-test-0123456789abcdef"
+    monkeypatch.setenv("PONDER_TEST_KEY", secret)
+    quirky.cfg(errors=[error(401, f"Incorrect API key provided: {secret}. You can find your key at ...")])
+    model = engine(f"openai:m@{quirky.url}?api_key_env=PONDER_TEST_KEY&retries=0")
+    with pytest.raises(BackendError) as caught:
+        ponder.solve("Compute 2+3", model=model, strategy="cot")
+    assert "401" in str(caught.value) and "Incorrect API key provided: [the API key]" in str(caught.value)
+    assert secret not in str(caught.value) and secret not in repr(caught.value.args)

@@ -39,7 +39,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
-from ..errors import BackendError, CapabilityError, ModelSpecError
+from ..errors import BackendError, CapabilityError, ModelSpecError, PonderError
 from ..types import Capabilities, Generation, GenerationRequest, Sample, Usage
 from .base import logprob_fields, render_chat, sample_of
 from .openai_direct import RETRIED_STATUSES, UpstreamStatus, UpstreamUnreachable, html_page
@@ -218,7 +218,15 @@ class OpenAIBackend:
 
     async def _one_call(self, ep: _Endpoint, request: GenerationRequest, continuing: bool,
                         on_token: Callable[[int, str], None] | None = None) -> Generation:
-        gen = await self._call(ep, request, continuing, on_token)
+        try:
+            gen = await self._call(ep, request, continuing, on_token)
+        except PonderError as exc:  # a server that echoes the key it was sent ("Incorrect API key: sk-...")
+            key = os.environ.get(self.config.api_key_env) or ""
+            if len(key) >= 8 and key in str(exc):
+                exc.args = tuple(a.replace(key, "[the API key]") if isinstance(a, str) else a for a in exc.args)
+                if isinstance(getattr(exc, "message", None), str):
+                    exc.message = exc.message.replace(key, "[the API key]")  # type: ignore[attr-defined]
+            raise
         # A server that keeps the stop string in the text (transformers serve) shows it once a
         # sample was cut here; from then on a sample of it that was not cut ended at its end of turn.
         if any(s.matched_stop is not None for s in gen.samples):
