@@ -339,5 +339,5 @@ def test_a_key_the_server_echoes_is_not_in_the_error(quirky, monkeypatch):
     model = engine(f"openai:m@{quirky.url}?api_key_env=PONDER_TEST_KEY&retries=0")
     with pytest.raises(BackendError) as caught:
         ponder.solve("Compute 2+3", model=model, strategy="cot")
-    assert "401" in str(caught.value) and "Incorrect API key provided: [the API key]" in str(caught.value)
+    assert "401" in str(caught.value) and "Incorrect API key provided: [redacted]" in str(caught.value)
     assert secret not in str(caught.value) and secret not in repr(caught.value.args)

@@ -223,9 +223,9 @@ class OpenAIBackend:
         except PonderError as exc:  # a server that echoes the key it was sent ("Incorrect API key: sk-...")
             key = os.environ.get(self.config.api_key_env) or ""
             if len(key) >= 8 and key in str(exc):
-                exc.args = tuple(a.replace(key, "[the API key]") if isinstance(a, str) else a for a in exc.args)
+                exc.args = tuple(a.replace(key, "[redacted]") if isinstance(a, str) else a for a in exc.args)
                 if isinstance(getattr(exc, "message", None), str):
-                    exc.message = exc.message.replace(key, "[the API key]")  # type: ignore[attr-defined]
+                    exc.message = exc.message.replace(key, "[redacted]")  # type: ignore[attr-defined]
             raise
         # A server that keeps the stop string in the text (transformers serve) shows it once a
         # sample was cut here; from then on a sample of it that was not cut ended at its end of turn.
