@@ -76,6 +76,8 @@ def test_normalize_is_idempotent():
         (r"5\text{ hours}", "5 hour"),  # the same unit
         (r"864 \mbox{ inches}^2", r"864\text{ inches}^2"),
         ("52_8", "52_{8}"),  # the same base
+        ("0.0000672", r"6.72\times10^{-5}"),
+        (r"\frac{\sqrt{3}}{2}", "0.866025"),  # math-verify's numbers, within REL_TOL
     ],
 )
 def test_answers_equal_true(a, b):
@@ -96,6 +98,10 @@ def test_answers_equal_true(a, b):
         ("x+1", "x-1"),
         ("", ""),
         ("", "0"),
+        # math-verify rounds to 6 decimal places: small numbers must also agree within REL_TOL
+        ("0.0000672", r"6.7\times10^{-5}"),
+        (r"\pi/1000000", "0.000003"),
+        ("e^{-5}", "0.006738"),  # as 1/70 against 0.014286 in the cheap path
     ],
 )
 def test_answers_equal_false(a, b):

@@ -18,6 +18,8 @@ unequal: both with units and the units differ (``10\\text{ cm}`` vs
 ``10\\text{ m}``, ``5 hours`` vs ``5 minutes``; a unit on one side only is
 left to math-verify, which ignores it), numbers in different bases
 (``52_8`` vs ``52_9``), a set ``\\{...\\}`` against a tuple or interval.
+After it, two numbers it calls equal must also agree within :data:`REL_TOL` (it
+rounds to 6 decimal places, which makes any two numbers below a millionth equal).
 
 Timeouts
 --------
@@ -60,6 +62,7 @@ from concurrent.futures import Future
 from concurrent.futures import TimeoutError as FutureTimeout
 from decimal import Decimal, InvalidOperation
 from fractions import Fraction
+from typing import Any
 
 from .extract import _match_brace, latex_digit_groups
 from .spans import ascii_minus
@@ -359,7 +362,26 @@ def _math_verify_equal(gold: str, pred: str, timeout: int | None) -> bool:
     g, p = _parsed(gold, timeout), _parsed(pred, timeout)
     if not g or not p:
         return False
-    return bool(verify(g, p, timeout_seconds=timeout))
+    return bool(verify(g, p, timeout_seconds=timeout)) and _close_as_numbers(g[0], p[0])
+
+
+def _close_as_numbers(a: Any, b: Any) -> bool:
+    """Whether two expressions math-verify calls equal also agree within :data:`REL_TOL`, where
+    both are numbers. math-verify rounds numbers to 6 decimal places before it compares them, so
+    below a millionth it calls any two equal (``3 \\times 10^{-7}`` and ``4 \\times 10^{-7}``,
+    ``\\pi/10^6`` and ``0.000003``) and takes ``6.7 \\times 10^{-5}`` for ``0.0000672``; the
+    cheap path's numbers (``1/70`` against ``0.014286``) are held to REL_TOL as well."""
+    import sympy
+
+    if not (isinstance(a, sympy.Expr) and isinstance(b, sympy.Expr) and a.is_number and b.is_number):
+        return True
+    try:
+        x, y = complex(sympy.N(a, 30)), complex(sympy.N(b, 30))
+    except (TypeError, ValueError, OverflowError):
+        return True  # not a finite value (infinity): math-verify's word stands
+    if not all(math.isfinite(v) for v in (x.real, x.imag, y.real, y.imag)):
+        return True
+    return abs(x - y) <= REL_TOL * max(abs(x), abs(y))
 
 
 @functools.lru_cache(maxsize=8192)
