@@ -223,6 +223,21 @@ def test_retry_after_is_honoured_and_its_waits_are_not_model_time(quirky, http):
 
 
 @pytest.mark.parametrize("http", ["httpx", "direct"])
+def test_a_429_that_names_no_wait_backs_off_for_a_rate_limit(quirky, http):
+    """A rate limit's window is seconds to a minute: the first wait is at least half a second (it
+    was at most 0.375 s), and the 4 default retries wait 7.5 to 22.5 s in all (they waited 1.9 to 5.6 s)."""
+    from ponder.backends.openai_retry import backoff
+
+    quirky.cfg(errors=[error(429, "rate limited")])
+    r = ponder.solve("Compute 2+3", model=engine(f"openai:m@{quirky.url}?http={http}"), strategy="cot")
+    times = [e["t"] for e in quirky.log()]
+    assert r.answer == "5" and r.ledger.retries == 1 and times[1] - times[0] >= 0.5, times
+    assert sum(min(backoff(a, rate_limited=True) for _ in range(200)) for a in range(4)) >= 7.5
+    assert max(backoff(a, rate_limited=True) for a in range(12) for _ in range(50)) <= 45
+    assert max(backoff(a) for a in range(4) for _ in range(50)) < 3  # other failures: as before
+
+
+@pytest.mark.parametrize("http", ["httpx", "direct"])
 def test_a_generation_longer_than_the_timeout_is_not_started_over(quirky, http):
     quirky.cfg(delay=0.8)
     with pytest.raises(BackendError, match=r"no answer within the timeout of 0.3s.*\?timeout="):

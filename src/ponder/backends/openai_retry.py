@@ -1,12 +1,12 @@
 """Retries and errors of the OpenAI-compatible backend (``openai.py``).
 
 A call that fails for a reason that may pass (429, 408, 409, 5xx, a refused or broken connection,
-a malformed body) is tried again after an exponential backoff with jitter, or after the wait the
-server asks for (``Retry-After`` in seconds or as an HTTP date, or ``retry-after-ms``), at most
-``RETRY_AFTER_CAP`` seconds; never past the call's deadline (a time budget), where the call is left
-(``TimeUp``). A generation that sends nothing within ``timeout`` is not started again (it would
-take as long again): the error names the timeout and the spec option that raises it. An error
-status says what it is about (``StatusError``): a prompt too long is a ContextLengthError; a 400
+a malformed body) is tried again after an exponential backoff with jitter (longer after a 429), or
+after the wait the server asks for (``Retry-After`` in seconds or as an HTTP date, or
+``retry-after-ms``), at most ``RETRY_AFTER_CAP`` seconds; never past the call's deadline (a time
+budget), where the call is left (``TimeUp``). A generation that sends nothing within ``timeout``
+is not started again (it would take as long again): the error names the timeout and the spec
+option that raises it. An error status says what it is about (``StatusError``): a prompt too long is a ContextLengthError; a 400
 about ``n`` means the server takes no ``n``; one that asks for ``max_completion_tokens`` (OpenAI's
 reasoning models) or refuses a field Ponder may leave out is answered by the backend.
 """
@@ -50,10 +50,12 @@ class StatusError(BackendError):
         self.param = param
 
 
-def backoff(attempt: int) -> float:
-    """Seconds to wait before retry ``attempt + 1``: exponential (0.25 s doubling, at most 8 s)
-    with jitter."""
-    return min(8.0, 0.25 * 2**attempt) * (0.5 + random.random())
+def backoff(attempt: int, rate_limited: bool = False) -> float:
+    """Seconds to wait before retry ``attempt + 1``: exponential with jitter, from 0.25 s doubling
+    to at most 8 s; from 1 s to at most 30 s after a 429 that names no wait (a rate limit's window
+    is seconds to a minute: the 4 default retries wait about 15 s in all, not 4)."""
+    first, cap = (1.0, 30.0) if rate_limited else (0.25, 8.0)
+    return min(cap, first * 2**attempt) * (0.5 + random.random())
 
 
 def retry_after(headers: Any) -> float | None:
@@ -131,7 +133,7 @@ async def with_retries(ep: Any, make_call: Callable[[Any], Awaitable[Any]], *, r
             if asked is not None and asked > RETRY_AFTER_CAP:
                 raise BackendError(f"{ep.url} asks to be called again in {asked:.0f}s, more than the "
                                    f"{RETRY_AFTER_CAP:.0f}s Ponder waits: {failure(exc)}") from exc
-            wait = backoff(attempt) if asked is None else asked
+            wait = backoff(attempt, _status(exc) == 429) if asked is None else asked
             if deadline is not None and time.monotonic() + wait >= deadline:
                 left = max(0.0, deadline - time.monotonic())
                 await asyncio.sleep(left)  # nothing can be done before the time is up
@@ -172,6 +174,15 @@ def _verdict(exc: Exception, url: str, path: str, timeout: float) -> tuple[Excep
     if isinstance(exc, transport_errors()):  # raised below the SDK in a stream
         return BackendError(f"{url}: {type(exc).__name__}: {exc}"), None
     return exc, None
+
+
+def _status(exc: BaseException) -> int | None:
+    """The HTTP status of a failed attempt, where it got one."""
+    from .openai_direct import UpstreamStatus
+
+    if isinstance(exc, UpstreamStatus):
+        return exc.status
+    return getattr(exc, "status_code", None)
 
 
 def _read_timeout(exc: BaseException) -> bool:
