@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -10,7 +11,8 @@ from pathlib import Path
 import pytest
 
 PONDER = [str(Path(sys.executable).with_name("ponder"))]
-ENV = {"HF_HUB_OFFLINE": "1", "PATH": "/usr/bin:/bin", "COLUMNS": "200"}
+ENV = {"HF_HUB_OFFLINE": "1", "PATH": "/usr/bin:/bin", "COLUMNS": "200",
+       **{k: os.environ[k] for k in ("PYTHONPATH",) if k in os.environ}}
 
 
 def run(*args: str, timeout: float = 120) -> subprocess.CompletedProcess:
@@ -48,12 +50,15 @@ def run(*args: str, timeout: float = 120) -> subprocess.CompletedProcess:
     (["bench", "-t", "arith", "-s", "beam(n=1..4)", "--limit", "1", "--out", "OUT"], "width=4 is larger than n=1"),
     (["bench", "-m", "embedded", "-t", "arith", "-s", "sc(n=1..4, of=budget(think=1..4))", "--out", "OUT"],
      "not one inside of= or scorer="),
+    # (lab eval's progress bar wrote a blank line before these)
+    (["lab", "eval", "--model", "nonexist"], "unknown model spec 'nonexist'"),
+    (["lab", "eval", "--task", "nope"], "unknown task 'nope'"),
 ])
 def test_bad_input_is_one_line_and_exit_2(args, needle, tmp_path):
     p = run(*(str(tmp_path / "run") if a == "OUT" else a for a in args))  # a run made by mistake stays here
     assert p.returncode == 2, p.stderr
     assert needle in p.stderr
-    assert "Traceback" not in p.stderr and len(p.stderr.strip().splitlines()) == 1
+    assert "Traceback" not in p.stderr and len(p.stderr.splitlines()) == 1 and p.stderr.startswith("error: ")
 
 
 @pytest.mark.parametrize("args, needle", [

@@ -152,7 +152,7 @@ def lab_eval(
 
     from .lab.engine_eval import evaluate
 
-    with Progress(console=err, transient=True, disable=as_json) as bar:
+    with Progress(console=err, transient=True, disable=as_json or not err.is_terminal) as bar:
         job = bar.add_task("problems", total=limit)
         report = asyncio.run(evaluate(model, task, limit=limit, seed=seed, max_n=max_n,
                                       scorer=None if scorer == "none" else scorer, max_tokens=max_tokens,
