@@ -8,27 +8,7 @@ greedy decoding by little (benchmarks/backtrack_vs_greedy.py); its paired check 
 
 from __future__ import annotations
 
-from lab_fixtures import accuracy, lab_engine, problems, run_all, tokens  # noqa: F401  (fixture)
-
-
-class CountingBackend:
-    """The real lab backend, observed: every ``generate`` is delegated to it, and the calls it
-    answers, the prompt tokens it reports and the token ids it returns are counted here."""
-
-    def __init__(self, backend) -> None:
-        self._backend = backend
-        self.calls = self.prompt_tokens = self.completion_tokens = 0
-
-    def __getattr__(self, name):  # everything else (name, render, capabilities, ...) as the backend's
-        return getattr(self._backend, name)
-
-    async def generate(self, request, on_token=None):
-        generation = await (self._backend.generate(request) if on_token is None
-                            else self._backend.generate(request, on_token=on_token))
-        self.calls += len(generation.parts) or 1
-        self.prompt_tokens += generation.usage.prompt_tokens
-        self.completion_tokens += sum(len(s.token_ids) for s in generation.samples)  # the ids it sampled
-        return generation
+from lab_fixtures import CountingBackend, accuracy, lab_engine, problems, run_all, tokens  # noqa: F401  (fixture)
 
 
 def test_every_token_of_a_beam_search_is_in_the_ledger(lab_engine, monkeypatch):
