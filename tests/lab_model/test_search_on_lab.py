@@ -108,3 +108,31 @@ def test_a_second_scorer_reuses_the_prm_cache_only_as_far_as_it_has_scores(lab_e
     prm_calls = sum(r.ledger.by_role()["prm"].calls for r in again)
     assert prm_calls > 0 and len(forwards) == prm_calls  # every forward is a call in the ledger
     assert sum(r.ledger.by_role()["prm"].prompt_tokens for r in again) == sum(forwards)
+
+
+def test_mcts_answers_a_greedy_rollout_from_an_earlier_one_with_the_models_own_text(lab_engine):
+    """A greedy rollout through a node is the model's greedy continuation of the node too: mcts
+    takes its rest instead of a call (about half of the rollouts on lab arith), and that rest is
+    what the model writes when asked."""
+    import asyncio
+
+    from ponder.types import GenerationRequest
+
+    probs = problems("arith", 6)
+    results = run_all(lab_engine, "mcts(iterations=8, children=3)", probs)
+    reused = []
+    for p, r in zip(probs, results):
+        text: dict[int, str] = {}
+        for n in r.trace["nodes"]:  # parents come before their children
+            text[n["id"]] = ("" if n["parent"] is None else text[n["parent"]]) + n["step"]
+            if n.get("rollout_reused"):
+                reused.append((p, text[n["id"]], n["rollout"]))
+    assert len(reused) >= 3 and sum(r.trace["rollouts_reused"] for r in results) == len(reused)
+
+    async def greedy(p, prefix):
+        [s] = await lab_engine.generate(GenerationRequest(messages=p.messages, prefix=prefix, max_tokens=256,
+                                                          temperature=0.0))
+        return s.text
+
+    for p, prefix, rollout in reused:
+        assert asyncio.run(greedy(p, prefix)) == rollout, (prefix, rollout)

@@ -5,11 +5,12 @@ Pan et al., "CoAT: Chain-of-Associated-Thoughts Framework for Enhancing Large La
 Reasoning", arXiv 2502.02390. Each iteration selects a path by UCT (or PUCT with the scorer's step
 score as prior), expands the leaf into K children, evaluates them with the scorer, simulates one
 child to a terminal answer (greedy rollout) and backpropagates the final score. A rollout is
-recorded on the node it started from (``rollout``, ``rollout_score`` in the trace) and kept as a
-candidate once, but it is not a child: the node is expanded when it is selected again. A finished
-node, or one at ``max_depth``, is visited once; a subtree with nothing left to visit is skipped, and
-the search stops early when the whole tree is. If no path finished (``rollout=false``), the best
-partial path is returned, as beam search does. With
+recorded on the node it started from (``rollout``, ``rollout_score`` in the trace;
+``rollout_reused`` where it is the rest of an earlier greedy rollout through the node, made with no
+call) and kept as a candidate once, but it is not a child: the node is expanded when it is selected
+again. A finished node, or one at ``max_depth``, is visited once; a subtree with nothing left to
+visit is skipped, and the search stops early when the whole tree is. If no path finished
+(``rollout=false``), the best partial path is returned, as beam search does. With
 ``memory=model`` (or a function given in Python as ``memory_fn(problem, path_text) -> str``) each
 new node also gets an associative memory — a related fact or sub-result — carried along the path
 into later expansions, and the node value adds beta x the scorer's score of that memory. Defaults:
@@ -137,9 +138,12 @@ class MonteCarloTreeSearch(BeamSearch):
                 if node.terminal:
                     finished.append(node)
                 elif p.rollout:  # simulate; the rollout is kept on the node, not as a child that would block it
+                    reused = stepper.reused_rollouts
                     tail = await stepper.rollout(node.text, max_tokens=p.rollout_tokens)
                     value = await self.score_path(problem, node.text + tail, engine)
                     node.meta["rollout"], node.meta["rollout_score"] = tail, round(value, 4)
+                    if stepper.reused_rollouts > reused:  # the rest of an earlier greedy rollout: no call
+                        node.meta["rollout_reused"] = True
                     finished.append(Node(node.id, node.text + tail, tail, node.parent, node.depth, score=value,
                                          terminal=True))
                 for i in tree.path(node.id):
@@ -155,6 +159,7 @@ class MonteCarloTreeSearch(BeamSearch):
             finished = [nd for nd in tree.nodes[1:] if nd.score is not None]
         result = self.finish(problem, tree, finished, exhausted, stepper)
         result.trace["iterations"] = done
+        result.trace["rollouts_reused"] = stepper.reused_rollouts
         notes = [result.trace.get("note")]
         if root.id in closed and done < p.iterations:
             notes.append(f"the tree was exhausted after {done} of {p.iterations} iterations: every path finished "

@@ -89,6 +89,8 @@ class Stepper:
         self.seed = seed
         self.logprobs = logprobs
         self.calls = 0
+        self.reused_rollouts = 0  # greedy rollouts answered from an earlier one (see rollout)
+        self._greedy: list[tuple[str, str, str, int]] = []  # (messages, start, whole text, max_tokens)
         self.delimiter_seen = False
         self.stop_unknown = False  # the server did not say whether a step ended at the delimiter
 
@@ -113,11 +115,26 @@ class Stepper:
         return steps
 
     async def rollout(self, prefix: str, *, temperature: float = 0.0, max_tokens: int = 512) -> str:
-        """Continue ``prefix`` to the end of the turn (lookahead and simulation); returns the new text."""
+        """Continue ``prefix`` to the end of the turn (lookahead and simulation); returns the new text.
+
+        A greedy rollout is not run again where an earlier one passed through ``prefix``: one that
+        started at a prefix of it (the same messages, a budget as large) and ended its turn past it
+        is the model's greedy continuation of ``prefix`` too, so its rest is returned, with no call
+        (in mcts on lab ``arith`` about half of the rollouts are the rest of one before them). The
+        seed stream goes on as if the call were made, so the samples after it do not change."""
         seed = None if self.seed is None else self.seed + self.calls
         self.calls += 1
+        said = repr(self.problem.messages)
+        if temperature == 0.0:
+            for messages, start, whole, budget in self._greedy:
+                if (messages == said and budget >= max_tokens and prefix.startswith(start)
+                        and whole.startswith(prefix) and len(whole) > len(prefix)):
+                    self.reused_rollouts += 1
+                    return whole[len(prefix):]
         [s] = await self.engine.generate(GenerationRequest(
             messages=self.problem.messages, prefix=prefix, max_tokens=max_tokens, temperature=temperature, seed=seed))
+        if temperature == 0.0 and s.finish_reason == "stop":
+            self._greedy.append((said, prefix, prefix + s.text, max_tokens))
         return s.text
 
 
