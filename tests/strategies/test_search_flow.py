@@ -267,3 +267,32 @@ async def test_exact_search_keeps_a_game24_path_through_fractions(tmp_path, spec
     result, _ = await run(spec, ScriptedBackend(fractions_24), prob)
     assert result.answer == "5*(5-1/5)" and result.correct
     assert prob.progress_checker("<think> 1/5=1/5; 5-1/5=24/5;") and not prob.progress_checker("<think> 5-5=0;")
+
+
+async def test_a_greedy_rollout_through_a_prefix_is_reused_only_where_it_is_the_models_own():
+    """Stepper.rollout answers a greedy rollout from an earlier one that passed through its prefix,
+    with no call; not for other messages, a sampled rollout, a smaller budget, a rollout cut at
+    its budget, or a prefix the earlier one did not start from."""
+    from ponder.strategies.stepping import Stepper
+
+    def chain(req, i):  # the greedy continuation of any prefix: the steps still to come
+        done = req.prefix.count(";")
+        return "".join(f" {k};" for k in range(done + 1, 4)) + " Answer: 3"
+
+    backend = ScriptedBackend(chain)
+    engine = Engine(backend)
+    stepper = Stepper(counting_problem(), engine, delimiter=";", step_tokens=8, temperature=0.8, seed=1)
+    assert await stepper.rollout(" 1;", max_tokens=10) == " 2; 3; Answer: 3"
+    assert await stepper.rollout(" 1; 2;", max_tokens=10) == " 3; Answer: 3"  # the rest of the first
+    assert await stepper.rollout(" 1; 2;", max_tokens=20) == " 3; Answer: 3"  # a larger budget: the same
+    assert (len(backend.requests), stepper.reused_rollouts, stepper.calls) == (1, 2, 3)
+    await stepper.rollout(" 1; 2;", max_tokens=2)  # cut at a smaller budget: a call
+    await stepper.rollout("", max_tokens=10)  # from before the first one started: a call
+    await stepper.rollout(" 1; 2;", max_tokens=10, temperature=0.5)  # sampled: a call
+    stepper.problem = Problem.from_question("Count to four", answer="4", answer_kind="string")
+    await stepper.rollout(" 1; 2;", max_tokens=10)  # other messages: a call
+    assert (len(backend.requests), stepper.reused_rollouts) == (5, 2)
+    short = Stepper(counting_problem(), engine, delimiter=";", step_tokens=8, temperature=0.8)
+    await short.rollout(" 1;", max_tokens=2)  # cut at its budget: its text is not a whole rollout
+    await short.rollout(" 1; 2;", max_tokens=2)
+    assert short.reused_rollouts == 0

@@ -118,7 +118,7 @@ class Stepper:
         """Continue ``prefix`` to the end of the turn (lookahead and simulation); returns the new text.
 
         A greedy rollout is not run again where an earlier one passed through ``prefix``: one that
-        started at a prefix of it (the same messages, a budget as large) and ended its turn past it
+        started at a prefix of it (the same messages, a budget no larger) and ended its turn past it
         is the model's greedy continuation of ``prefix`` too, so its rest is returned, with no call
         (in mcts on lab ``arith`` about half of the rollouts are the rest of one before them). The
         seed stream goes on as if the call were made, so the samples after it do not change."""
@@ -127,7 +127,7 @@ class Stepper:
         said = repr(self.problem.messages)
         if temperature == 0.0:
             for messages, start, whole, budget in self._greedy:
-                if (messages == said and budget >= max_tokens and prefix.startswith(start)
+                if (messages == said and budget <= max_tokens and prefix.startswith(start)
                         and whole.startswith(prefix) and len(whole) > len(prefix)):
                     self.reused_rollouts += 1
                     return whole[len(prefix):]
