@@ -27,3 +27,22 @@ def test_dvts_with_an_exact_value_solves_more_than_voting_at_no_more_tokens(lab_
     assert accuracy(dvts) >= accuracy(voted) + 0.15, (accuracy(dvts), accuracy(voted))
     for r in dvts:  # n/width = 4 independent subtrees from the root, each finishing one path
         assert sum(node["depth"] == 1 for node in r.trace["nodes"]) == 4 and r.trace["finished"] <= 4
+
+
+def test_the_prm_scores_an_unfinished_path_once_a_step_as_the_finished_one(lab_engine):
+    """A step search scores paths that end with the step delimiter: each step gets one score, the
+    one it gets in the finished path (a second tag at the end was a score of an empty step, read
+    where no training text has one, and the default `agg=last` took it)."""
+    import asyncio
+
+    from ponder.scorers import build_scorer
+
+    [problem] = problems("arith?difficulty=5", 1)
+    [greedy] = run_all(lab_engine, "cot", [problem])
+    text = greedy.candidates[0].text
+    cut = text.index(";", text.index(";") + 1) + 1  # the path after its first two steps
+    scorer = build_scorer("prm(cache=false)")
+    partial = asyncio.run(scorer.step_scores(problem, text[:cut], lab_engine.for_problem()))
+    whole = asyncio.run(scorer.step_scores(problem, text, lab_engine.for_problem()))
+    assert len(partial) == 2 and len(whole) == text.count(";") + 1
+    assert partial == whole[:2]

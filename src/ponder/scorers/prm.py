@@ -63,9 +63,12 @@ def aggregate(steps: list[float], how: str) -> float:
 
 
 def tag_steps(text: str, delimiter: str, tag: str) -> str:
-    """Insert ``tag`` after every ``delimiter`` and at the end (the PRM input format)."""
+    """Insert ``tag`` after every ``delimiter`` and at the end (the PRM input format). A text that
+    ends with its delimiter (an unfinished path of a step search) ends with that step's tag: a
+    second tag there would be a score of an empty step, read where no training text has one."""
     body = text.rstrip()
-    return body.replace(delimiter, delimiter + tag) + tag
+    tagged = body.replace(delimiter, delimiter + tag)
+    return tagged if body.endswith(delimiter) else tagged + tag
 
 
 class PRMScorer(Scorer):
