@@ -282,9 +282,9 @@ async def test_a_greedy_rollout_through_a_prefix_is_reused_only_where_it_is_the_
     backend = ScriptedBackend(chain)
     engine = Engine(backend)
     stepper = Stepper(counting_problem(), engine, delimiter=";", step_tokens=8, temperature=0.8, seed=1)
-    assert await stepper.rollout(" 1;", max_tokens=10) == " 2; 3; Answer: 3"
-    assert await stepper.rollout(" 1; 2;", max_tokens=10) == " 3; Answer: 3"  # the rest of the first
-    assert await stepper.rollout(" 1; 2;", max_tokens=20) == " 3; Answer: 3"  # a larger budget: the same
+    assert (await stepper.rollout(" 1;", max_tokens=10)).text == " 2; 3; Answer: 3"
+    assert (await stepper.rollout(" 1; 2;", max_tokens=10)).text == " 3; Answer: 3"  # the rest of the first
+    assert (await stepper.rollout(" 1; 2;", max_tokens=20)).text == " 3; Answer: 3"  # a larger budget: the same
     assert (len(backend.requests), stepper.reused_rollouts, stepper.calls) == (1, 2, 3)
     await stepper.rollout(" 1; 2;", max_tokens=2)  # cut at a smaller budget: a call
     await stepper.rollout("", max_tokens=10)  # from before the first one started: a call
@@ -296,3 +296,54 @@ async def test_a_greedy_rollout_through_a_prefix_is_reused_only_where_it_is_the_
     await short.rollout(" 1;", max_tokens=2)  # cut at its budget: its text is not a whole rollout
     await short.rollout(" 1; 2;", max_tokens=2)
     assert short.reused_rollouts == 0
+
+
+@pytest.mark.parametrize("spec", ["mcts(iterations=1, children=1, rollout_tokens=4, scorer=exact)",
+                                  "tot(breadth=1, proposals=1, depth=1, step_tokens=1, scorer=exact)"])
+async def test_a_rollout_cut_short_has_not_answered(spec):
+    """A rollout that its tokens cut is an unfinished path: its last number is no answer (it was
+    taken as one: the path was marked finished whatever ended the rollout)."""
+    def reply(req, i):
+        return " 1;" if req.stop else " 2; 3; then 40 and 50 more, Answer: 3"  # a step; a long rollout
+
+    backend = ScriptedBackend(reply)
+    result, _ = await run(spec, backend)
+    rolled = [c for c in result.candidates if c.text.endswith("3;") or "40" in c.text]
+    assert rolled and all(c.finish_reason == "length" and not c.meta["terminal"] for c in rolled), result.candidates
+    assert result.answer is None and not result.correct
+
+
+async def test_a_rollout_the_budget_cut_stops_the_search_and_says_so():
+    from ponder import Budget
+
+    def reply(req, i):
+        return " 1;" if req.stop else " 2; 3; Answer: 3"
+
+    backend = ScriptedBackend(reply)
+    engine = Engine(backend, budget=Budget(max_tokens=10))  # the step takes 8 (prompt 7, 1 token): 2 are left
+    result = await run_strategy(build_strategy("mcts(iterations=8, children=1, scorer=exact)"), counting_problem(),
+                                engine)
+    assert [q.max_tokens for q in backend.requests] == [7, 2]  # the rollout was cut to what the budget left
+    assert result.budget_exhausted and result.trace["iterations"] == 1
+    assert [c.finish_reason for c in result.candidates] == ["length"] and result.answer is None
+
+
+async def test_a_rollout_sees_the_memories_of_its_own_path():
+    """CoAT: a node's rollout is drawn with the memories along its path, its own included (it was
+    drawn with what the last expansion left: its parent's path, without the node's own)."""
+    seen: list[tuple[str, str]] = []
+
+    def reply(req, i):
+        system = req.messages[0]["content"] if req.messages[0]["role"] == "system" else ""
+        if not req.stop:  # a rollout
+            seen.append((req.prefix, system))
+        return counter(req, i)
+
+    strategy = build_strategy("mcts(iterations=3, children=1, scorer=exact)")
+    strategy.params.memory_fn = lambda problem, text: f"memory of {text.strip()!r}"
+    await run_strategy(strategy, counting_problem(), Engine(ScriptedBackend(reply)))
+    assert seen
+    for prefix, system in seen:  # every memory of the path down to the rolled-out node, and no other
+        steps = prefix.split(";")[:-1]
+        wanted = [f"memory of {';'.join(steps[:k + 1]).strip() + ';'!r}" for k in range(len(steps))]
+        assert [line[2:] for line in system.splitlines()[1:]] == wanted, (prefix, system)

@@ -139,18 +139,24 @@ class MonteCarloTreeSearch(BeamSearch):
                     finished.append(node)
                 elif p.rollout:  # simulate; the rollout is kept on the node, not as a child that would block it
                     reused = stepper.reused_rollouts
-                    tail = await stepper.rollout(node.text, max_tokens=p.rollout_tokens)
-                    value = await self.score_path(problem, node.text + tail, engine)
-                    node.meta["rollout"], node.meta["rollout_score"] = tail, round(value, 4)
+                    stepper.problem = self.with_memory(problem, self.memories(tree, node))  # this path's own
+                    roll = await stepper.rollout(node.text, max_tokens=p.rollout_tokens)
+                    value = await self.score_path(problem, node.text + roll.text, engine, partial=not roll.terminal)
+                    node.meta["rollout"], node.meta["rollout_score"] = roll.text, round(value, 4)
                     if stepper.reused_rollouts > reused:  # the rest of an earlier greedy rollout: no call
                         node.meta["rollout_reused"] = True
-                    finished.append(Node(node.id, node.text + tail, tail, node.parent, node.depth, score=value,
-                                         terminal=True))
+                    if not roll.terminal:  # cut by rollout_tokens or the budget: it has not answered yet
+                        node.meta["rollout_finish"] = roll.finish_reason
+                    finished.append(Node(node.id, node.text + roll.text, roll.text, node.parent, node.depth,
+                                         score=value, terminal=roll.terminal))
+                    exhausted = roll.finish_reason == "budget"
                 for i in tree.path(node.id):
                     tree.nodes[i].visits += 1
                     tree.nodes[i].value += value
                 if node.terminal or node.depth >= p.max_depth:
                     self.close(tree, node, closed)
+                if exhausted:  # the budget cut the rollout: nothing more can be drawn
+                    break
         except BudgetExhausted:
             exhausted = True
         stepper.problem = problem

@@ -114,8 +114,9 @@ class Stepper:
                               tokens=s.completion_tokens, logprob=sum(s.logprobs) if s.logprobs else None))
         return steps
 
-    async def rollout(self, prefix: str, *, temperature: float = 0.0, max_tokens: int = 512) -> str:
-        """Continue ``prefix`` to the end of the turn (lookahead and simulation); returns the new text.
+    async def rollout(self, prefix: str, *, temperature: float = 0.0, max_tokens: int = 512) -> Step:
+        """Continue ``prefix`` to the end of the turn (lookahead and simulation): the new text as a
+        Step, terminal only where the model ended its turn (not where its tokens or the budget ran out).
 
         A greedy rollout is not run again where an earlier one passed through ``prefix``: one that
         started at a prefix of it (the same messages, a budget no larger) and ended its turn past it
@@ -130,12 +131,13 @@ class Stepper:
                 if (messages == said and budget <= max_tokens and prefix.startswith(start)
                         and whole.startswith(prefix) and len(whole) > len(prefix)):
                     self.reused_rollouts += 1
-                    return whole[len(prefix):]
+                    return Step(text=whole[len(prefix):], terminal=True, finish_reason="stop", tokens=None)
         [s] = await self.engine.generate(GenerationRequest(
             messages=self.problem.messages, prefix=prefix, max_tokens=max_tokens, temperature=temperature, seed=seed))
         if temperature == 0.0 and s.finish_reason == "stop":
             self._greedy.append((said, prefix, prefix + s.text, max_tokens))
-        return s.text
+        return Step(text=s.text, terminal=s.finish_reason == "stop", finish_reason=s.finish_reason,
+                    tokens=s.completion_tokens)
 
 
 def dedupe(items: list[Any], key: Any) -> list[Any]:

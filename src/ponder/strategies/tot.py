@@ -109,10 +109,11 @@ class TreeOfThoughts(BeamSearch):
             tails, stopped = await gather_within_budget(*(stepper.rollout(st.text, max_tokens=p.step_tokens * 4)
                                                           for st in frontier))
             exhausted = stopped
-            for st, tail in zip(frontier, tails):
-                if tail is None:
+            for st, roll in zip(frontier, tails):
+                if roll is None:
                     continue
-                leaf = tree.add(st.id, tail, terminal=True)
+                leaf = tree.add(st.id, roll.text, terminal=roll.terminal)  # cut: it has not answered yet
+                exhausted = exhausted or roll.finish_reason == "budget"
                 leaf.score = await self.value_of(problem, leaf, engine)
                 finished.append(leaf)
         except BudgetExhausted:
