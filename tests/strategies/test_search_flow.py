@@ -347,3 +347,11 @@ async def test_a_rollout_sees_the_memories_of_its_own_path():
         steps = prefix.split(";")[:-1]
         wanted = [f"memory of {';'.join(steps[:k + 1]).strip() + ';'!r}" for k in range(len(steps))]
         assert [line[2:] for line in system.splitlines()[1:]] == wanted, (prefix, system)
+
+
+async def test_each_dvts_subtree_chooses_its_first_step_too():
+    """search-and-learn's DVTS starts every subtree at the root and keeps the best of its width
+    first steps; the first step was one unchosen sample a subtree (sample 1's 'x;' went astray)."""
+    result, _ = await run("dvts(n=4, width=2, scorer=exact)", ScriptedBackend(counter))
+    assert [c.answer for c in result.candidates] == ["3", "3"]
+    assert sum(n["depth"] == 1 for n in result.trace["nodes"]) == 4
