@@ -71,7 +71,11 @@ async def test_missing_delimiter_degrades_to_whole_samples_and_says_so():
     backend = ScriptedBackend(lambda req, i: "Answer: 3")
     result, _ = await run("beam(n=2, width=1, scorer=exact, delimiter='@@')", backend)
     assert result.answer == "3"
-    assert "never occurred" in result.trace["note"]
+    assert "never occurred: the search degraded to whole samples" in result.trace["note"]
+    # samples longer than step_tokens are cut into pieces: the note says that, not "whole samples"
+    backend = ScriptedBackend(lambda req, i: "one two three four five six seven Answer: 3")
+    result, _ = await run("beam(n=2, width=1, scorer=exact, delimiter='@@', step_tokens=4)", backend)
+    assert "never occurred: the samples were cut into steps of step_tokens=4 tokens" in result.trace["note"]
 
 
 async def test_search_needs_prefix_continuation():

@@ -132,8 +132,14 @@ class BeamSearch(Strategy):
                            score=nd.score, meta={"node": nd.id, "terminal": nd.terminal,
                                                  **({"rollout": True} if nd is not tree.nodes[nd.id] else {})})
                  for nd in finished]
-        note = None if stepper.delimiter_seen or not cands else (
-            f"the step delimiter {p.delimiter!r} never occurred: the search degraded to whole samples")
+        note = None
+        if not stepper.delimiter_seen and cands:
+            if any(nd.depth > 1 for nd in tree.nodes):  # samples longer than a step went on in pieces
+                note = (f"the step delimiter {p.delimiter!r} never occurred: the samples were cut into steps of "
+                        f"step_tokens={p.step_tokens} tokens instead, scored mid-sentence (give the delimiter "
+                        "this model writes between steps)")
+            else:
+                note = f"the step delimiter {p.delimiter!r} never occurred: the search degraded to whole samples"
         if stepper.stop_unknown:
             note = (f"the server drops stop strings without saying which one ended a sample (no stop_reason), "
                     f"so a step that ended at {p.delimiter!r} could not be told from a finished answer: such "
