@@ -5,7 +5,10 @@ step; its next-token distribution at each tag, restricted to a good and a bad to
 probability that the solution is correct so far. The model directory says how in
 ``ponder_prm.json``: ``{"format": "step-tag", "step_tag": "...", "good_token": "+",
 "bad_token": "-", "step_delimiter": ";"}`` — the lab PRM ships one; for another PRM of this format
-(e.g. Math-Shepherd: tag "ки", delimiter a newline) write that file next to its weights.
+write that file next to its weights. The tag goes after each delimiter, or with ``"tag_position":
+"before"`` before it, after ``"tag_separator"`` (default none): Math-Shepherd's
+``Step 1: ... ки\nStep 2: ... ки`` is ``{"step_tag": "ки", "step_delimiter": "\n",
+"tag_position": "before", "tag_separator": " ", "good_token": "+", "bad_token": "-"}``.
 Step scores are aggregated by ``last`` / ``min`` / ``prod`` / ``mean``. ``orm`` is the outcome
 score: the PRM's score at the final tag.
 """
@@ -47,6 +50,12 @@ def read_prm_config(spec: str) -> dict[str, Any]:
     if cfg.get("format") != "step-tag" or missing:
         raise ModelSpecError(f"{cfg_path}: format must be 'step-tag' with step_tag, good_token, bad_token and "
                              f"step_delimiter (missing {sorted(missing)})")
+    if cfg.setdefault("tag_position", "after") not in ("after", "before"):
+        raise ModelSpecError(f"{cfg_path}: tag_position must be 'after' or 'before' (the step delimiter), "
+                             f"got {cfg['tag_position']!r}")
+    if not isinstance(cfg.setdefault("tag_separator", ""), str):
+        raise ModelSpecError(f"{cfg_path}: tag_separator must be a string (put before the tag), "
+                             f"got {cfg['tag_separator']!r}")
     return cfg
 
 
@@ -62,13 +71,18 @@ def aggregate(steps: list[float], how: str) -> float:
     return sum(steps) / len(steps)
 
 
-def tag_steps(text: str, delimiter: str, tag: str) -> str:
-    """Insert ``tag`` after every ``delimiter`` and at the end (the PRM input format). A text that
-    ends with its delimiter (an unfinished path of a step search) ends with that step's tag: a
-    second tag there would be a score of an empty step, read where no training text has one."""
+def tag_steps(text: str, delimiter: str, tag: str, *, before: bool = False, separator: str = "") -> str:
+    """Insert ``separator + tag`` after every ``delimiter`` (``before``: before it) and at the end
+    (the PRM input format). A text that ends with its delimiter (an unfinished path of a step
+    search) ends with that step's tag: a second tag there would be a score of an empty step, read
+    where no training text has one."""
     body = text.rstrip()
-    tagged = body.replace(delimiter, delimiter + tag)
-    return tagged if body.endswith(delimiter) else tagged + tag
+    mark = separator + tag
+    if before:
+        tagged = body.replace(delimiter, mark + delimiter)
+        return tagged if body.endswith(delimiter) else tagged + mark
+    tagged = body.replace(delimiter, delimiter + mark)
+    return tagged if body.endswith(delimiter) else tagged + mark
 
 
 class PRMScorer(Scorer):
@@ -105,7 +119,9 @@ class PRMScorer(Scorer):
     def input_ids(self, problem: Problem, text: str) -> list[int]:
         backend, cfg, _ = self._load()
         prompt = backend.render(GenerationRequest(messages=problem.messages))
-        return backend.encode(prompt + tag_steps(text, cfg["step_delimiter"], cfg["step_tag"]))
+        return backend.encode(prompt + tag_steps(text, cfg["step_delimiter"], cfg["step_tag"],
+                                                 before=cfg["tag_position"] == "before",
+                                                 separator=cfg["tag_separator"]))
 
     async def step_scores(self, problem: Problem, text: str, engine: Engine,
                           ids: list[int] | None = None) -> list[float]:
