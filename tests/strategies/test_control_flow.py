@@ -70,6 +70,41 @@ def test_asc_window_larger_than_max_n_is_an_error():
     assert build_strategy("asc(rule=beta, window=20, max_n=8)").params.rule == "beta"  # window unused
 
 
+async def test_asc_window_rule_checks_sequential_windows_that_do_not_overlap():
+    """ESC (arXiv 2401.10480) splits the samples into windows one after another and stops after a
+    window whose answers all agree. Before, after the first window the rule drew ``batch`` (2) at a
+    time and checked the latest 4 samples each time: 1 2 1 1 | 1 1 stopped after 6 on the
+    overlapping window 1 1 1 1, where ESC's windows 1211 / 1122 / 2233 never agree."""
+    order = iter("121111222233")
+    split = ScriptedBackend(lambda req, i: f"Answer: {next(order)}")
+    r = await run("asc(rule=window, window=4, batch=2, max_n=12)", split)
+    assert [q.n for q in split.requests] == [4, 4, 4] and r.trace["samples"] == 12 and r.trace["rounds"] == 3
+    assert r.answer == "1" and r.trace["votes"] == {"1": 5, "2": 5, "3": 2}  # the vote over all 12: a tie, first seen
+    # a later window that agrees stops sampling
+    order2 = iter("1211" "3333")
+    later = ScriptedBackend(lambda req, i: f"Answer: {next(order2)}")
+    r2 = await run("asc(rule=window, window=4, max_n=16)", later)
+    assert [q.n for q in later.requests] == [4, 4] and r2.trace["samples"] == 8
+    assert r2.answer == "3" and r2.trace["confidence"] == 1.0
+
+
+def test_wbon_with_every_weight_zero_is_the_plain_majority():
+    """A judge that gave no rating scores 0 (or None): with every weight 0, the tie of the weighted
+    tally went to the first answer (7), not the majority (9). Ties now go to the larger group,
+    then to the first seen."""
+    from ponder.types import Candidate
+
+    for scores in ([0.0, 0.0, 0.0], [None, None, None]):
+        pool = [Candidate(text=a, answer=a, score=s) for a, s in zip(["7", "9", "9"], scores)]
+        r = build_strategy("wbon(n=3, scorer=judge)").decide(problem(), pool)
+        assert r.answer == "9" and r.text == "9", scores
+    # equal tallies and equal counts: the first seen still wins; a larger tally wins over more members
+    pool = [Candidate(text=a, answer=a, score=s) for a, s in [("7", 0.5), ("9", 0.5), ("9", 0.0), ("7", 0.0)]]
+    assert build_strategy("wbon(n=4, scorer=judge)").decide(problem(), pool).answer == "7"
+    pool = [Candidate(text=a, answer=a, score=s) for a, s in [("7", 0.9), ("9", 0.2), ("9", 0.2)]]
+    assert build_strategy("wbon(n=3, scorer=judge)").decide(problem(), pool).answer == "7"
+
+
 async def test_bon_exact_picks_the_checked_answer_and_wbon_weighs_groups():
     answers = ["Answer: 5", "Answer: 5", "Answer: 7", "Answer: 5"]
     prob = problem(checker=None)

@@ -49,6 +49,12 @@ async def test_asc_rounds_never_reuse_a_seed():
     assert r.trace["samples"] == 8 and [q.n for q in backend.requests] == [4, 2, 2]
     # before, round r had seed 100 + r: a server without n repeated samples 1-3 of the first round
     assert sorted(sample_seeds(backend)) == list(range(100, 108))
+    # the window rule draws a whole window a round (ESC's windows do not overlap), the last one cut
+    # to max_n; the seeds still follow the samples drawn before each round
+    window = ScriptedBackend(lambda req, i: f"Answer: {next(drawn) % 2}")
+    w = await run("asc(rule=window, window=3, max_n=8, seed=100)", window)
+    assert [(q.n, q.seed) for q in window.requests] == [(3, 100), (3, 103), (2, 106)] and w.trace["samples"] == 8
+    assert sorted(sample_seeds(window)) == list(range(100, 108))
 
 
 async def test_asc_draws_from_another_strategy():

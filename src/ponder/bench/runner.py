@@ -2,7 +2,9 @@
 
 * Sweeps: ``n=1..16`` gives the powers of two. A pool strategy (``pool_param``, e.g. sc) swept on its pool
   parameter is one unit per problem and seed: it draws the largest pool once and every smaller k is computed
-  from it by unbiased subsampling (``subsample.py``). Any other sweep runs each value as its own unit.
+  from it by unbiased subsampling (``subsample.py``). Any other sweep runs each value as its own unit. A
+  pool-relative scorer's scores (``vote``: the share of the candidates that agree) are those of the whole
+  pool, so each subset is scored again before the strategy decides it (``subset_decide``).
 * Seeds: the problem set is fixed (``task.problems(limit, seed=0)``) across run seeds; run seed s gives each
   (problem, strategy, s) a generation seed from a hash, passed to strategies whose parameters have ``seed``,
   so a resumed run equals an uninterrupted one on deterministic backends (hf, embedded).
@@ -29,8 +31,8 @@ from ..budget import Budget
 from ..engine import Engine
 from ..errors import BudgetError, BudgetExhausted, StrategySpecError
 from ..strategies import REGISTRY, ParsedSpec, build_strategy, parse_spec, run_strategy, split_specs
-from ..strategies.base import grade
-from ..types import Problem
+from ..strategies.base import Strategy, grade
+from ..types import Candidate, Problem, Result
 from .store import RunStoreError, Store, open_for_write
 from .subsample import compute_at, estimate
 
@@ -136,6 +138,25 @@ def with_seed(spec: ParsedSpec, seed: int) -> ParsedSpec:
 
 
 # -- running one unit ----------------------------------------------------------------------------
+def subset_decide(strategy: Strategy) -> Callable[[Problem, list[Candidate], bool], Result]:
+    """What decides a k-subset of a drawn pool: the strategy's ``decide``, and for a strategy whose
+    scorer is pool-relative (``bon(scorer=vote)``) the subset's candidates with an answer scored
+    again among themselves first, as drawing those k would score them (a candidate with no answer
+    is not scored). With the pool's scores, ``bon(n=4, scorer=vote)`` picked the majority of all
+    N samples instead of its 4's. The subset holds copies, so the pool keeps its scores."""
+    scorer = getattr(strategy, "scorer", None)
+    if scorer is None or not getattr(scorer, "pool_relative", False):
+        return strategy.decide
+
+    def decide(problem: Problem, candidates: list[Candidate], exhausted: bool = False) -> Result:
+        answered = [c for c in candidates if c.answer is not None]
+        for c, s in zip(answered, scorer.rescore(problem, answered)):
+            c.score = s
+        return strategy.decide(problem, candidates, exhausted)
+
+    return decide
+
+
 async def run_unit(unit: Unit, base: Engine, store: Store, *, max_subsets: int = 64,
                    on_call: Callable[[Any], None] | None = None) -> list[dict[str, Any]]:
     attempt = store.start_unit(unit.key)
@@ -161,7 +182,7 @@ async def run_unit(unit: Unit, base: Engine, store: Store, *, max_subsets: int =
             # off the event loop: a vote over math answers (sympy) can take seconds, and the
             # other units' calls go on meanwhile
             est = await asyncio.get_running_loop().run_in_executor(_VOTES, functools.partial(
-                estimate, unit.problem, pool, k, strategy.decide, grade, exhausted=exhausted,
+                estimate, unit.problem, pool, k, subset_decide(strategy), grade, exhausted=exhausted,
                 max_subsets=max_subsets, rng=rng))
             spec = str(unit.family.parsed.with_args(**{unit.family.point_key: k}))  # type: ignore[dict-item]
             rows.append({**common, **compute_at(engine.ledger.entries, k, n), "spec": spec, "point": k,

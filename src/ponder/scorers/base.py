@@ -42,6 +42,11 @@ class Scorer:
     # True: scores are log-probabilities (<= 0), so a sum over a group is not a weight; wbon weighs
     # a candidate by exp(score) instead.
     log_scale: ClassVar[bool] = False
+    # True: a candidate's score depends on the other candidates scored with it (``vote``: the share
+    # that agree with it), so a pool's scores do not hold for a subset of it. Such a scorer scores
+    # without a model call and gives ``rescore``; the bench, which evaluates smaller n on subsets
+    # of one drawn pool, scores each subset again with it before the strategy decides.
+    pool_relative: ClassVar[bool] = False
     Params: ClassVar[type[ScorerParams]] = ScorerParams
 
     def __init__(self, params: ScorerParams | None = None) -> None:
@@ -61,6 +66,12 @@ class Scorer:
 
     async def score(self, problem: Problem, candidates: list[Candidate], engine: Engine) -> list[float | None]:
         raise NotImplementedError
+
+    def rescore(self, problem: Problem, candidates: list[Candidate]) -> list[float | None]:
+        """The scores ``score`` gives ``candidates`` scored together, computed at once with no
+        model call: only for a ``pool_relative`` scorer (the others' scores do not depend on the
+        rest, so a subset keeps its pool's)."""
+        raise NotImplementedError(f"scorer {self.name} is not pool-relative: its scores need no rescoring")
 
 
 def scores_so_far(done: list[float | None], total: int, stopped: BudgetExhausted) -> list[float | None]:

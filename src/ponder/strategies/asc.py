@@ -4,10 +4,14 @@ Papers: Aggarwal et al., "Let's Sample Step by Step: Adaptive-Consistency for Ef
 and Coding with LLMs" (arXiv 2305.11860) — the Beta criterion (two leading answers) and the
 Dirichlet criterion (all answers), stopping when the leader stays the majority with probability
 >= 0.95 (the paper's threshold); Li et al., "Escape Sky-high Cost: Early-stopping
-Self-Consistency for Multi-step Reasoning" (arXiv 2401.10480) — ``window``: stop when every
-answer of the latest window agrees. Defaults: max_n = 16 (as ``sc``), batch 2, window 4.
-The first call draws as many samples as the rule needs to stop at all (4 unanimous answers at
-the 0.95 threshold, a whole window for ESC): a call for fewer could never stop, and each call
+Self-Consistency for Multi-step Reasoning" (arXiv 2401.10480) — ``window``: the samples are
+drawn in sequential, non-overlapping windows of ``window`` (one call a window; ``batch`` is not
+used) and sampling stops after a window whose answers all agree; the answer is the vote over
+all the samples drawn. Only the window just drawn is checked, as ESC does: checking overlapping
+windows (the latest ``window`` samples after each small batch) would stop more often than ESC
+and lose its bound. Defaults: max_n = 16 (as ``sc``), batch 2, window 4.
+The first call of the Beta and Dirichlet rules draws as many samples as the rule needs to stop at
+all (4 unanimous answers at the 0.95 threshold): a call for fewer could never stop, and each call
 re-sends the prompt. Under every rule sampling also stops once the leading answer is ahead of the
 second by more than the samples left to ``max_n``: no further sample could change the vote.
 ``of=`` draws the samples from another strategy instead of a chain-of-thought call (e.g.
@@ -63,7 +67,7 @@ class AscParams(Params):
     def _window_fits(self) -> "AscParams":
         if self.rule == "window" and self.window > self.max_n:
             raise ValueError(f"window={self.window} is larger than max_n={self.max_n}: the window rule stops when "
-                             "the latest window answers agree, so it could never stop early; give a window from 2 "
+                             "a whole window's answers agree, so it could never stop early; give a window from 2 "
                              f"to {self.max_n}, or max_n={self.window} or more")
         return self
 
@@ -86,7 +90,21 @@ class AdaptiveConsistency(Strategy):
             k += 1
         return k
 
-    def settled(self, problem: Problem, cands: list[Candidate]) -> tuple[bool, float]:
+    def round_size(self, drawn: int) -> int:
+        """How many samples the next round draws after ``drawn``: a whole window for the window
+        rule (ESC's windows do not overlap); else ``batch``, the first round at least as many as
+        the rule needs to stop at all. Never past ``max_n``."""
+        p: AscParams = self.params  # type: ignore[assignment]
+        if p.rule == "window":
+            k = p.window
+        else:
+            k = p.batch if drawn else max(p.batch, self.fewest_to_stop())
+        return min(k, p.max_n - drawn)
+
+    def settled(self, problem: Problem, cands: list[Candidate], fresh: int | None = None) -> tuple[bool, float]:
+        """Whether to stop after ``cands``, and the confidence. ``fresh``: how many of the last
+        candidates the round just drew (the window rule checks only them: a whole window);
+        None: the last ``window``."""
         p: AscParams = self.params  # type: ignore[assignment]
         v = vote(cands, kind=problem.answer_kind)
         counts = sorted((len(g) for g in v.groups), reverse=True)
@@ -94,7 +112,7 @@ class AdaptiveConsistency(Strategy):
         if top - second > p.max_n - len(cands):  # the rest could not overturn the vote
             return True, 1.0
         if p.rule == "window":
-            recent = cands[-p.window:]
+            recent = cands[max(0, len(cands) - (p.window if fresh is None else fresh)):]
             if len(recent) < p.window or any(c.answer is None for c in recent):
                 return False, 0.0
             agree = len(vote(recent, kind=problem.answer_kind).groups) == 1
@@ -113,15 +131,16 @@ class AdaptiveConsistency(Strategy):
         cands: list[Candidate] = []
         exhausted, confidence, rounds = False, 0.0, 0
         while len(cands) < p.max_n:
-            k = min(p.batch if cands else max(p.batch, self.fewest_to_stop()), p.max_n - len(cands))
+            k = self.round_size(len(cands))
             seed = None if p.seed is None else p.seed + len(cands)
             try:
-                cands += await inner.sample(problem, engine, k, seed=seed, temperature=self.pool_temperature())
+                drawn = await inner.sample(problem, engine, k, seed=seed, temperature=self.pool_temperature())
             except BudgetExhausted:
                 exhausted = True
                 break
+            cands += drawn
             rounds += 1
-            done, confidence = self.settled(problem, cands)
+            done, confidence = self.settled(problem, cands, fresh=len(drawn))
             if done:
                 break
         v = vote(cands, kind=problem.answer_kind)

@@ -22,7 +22,9 @@ def vote(candidates: list[Candidate], kind: str = "auto", weights: list[float] |
 
     Candidates whose answer could not be extracted do not vote; a NaN weight counts 0. Groups
     do not depend on the candidates' order (see :func:`~ponder.answers.group_answers`). Tie
-    rule: among groups with the same tally, the one whose first member came first wins (so the
+    rule: among groups with the same tally, the one with more members wins (the unweighted
+    majority: with every weight 0, e.g. a judge that gave no rating, the vote is a plain
+    majority vote, not the first answer), then the one whose first member came first (so the
     rule is deterministic).
     """
     groups = group_answers([c.answer for c in candidates], kind=kind)
@@ -30,7 +32,7 @@ def vote(candidates: list[Candidate], kind: str = "auto", weights: list[float] |
         return Vote(None, None, [], [])
     w = [0.0 if math.isnan(x) else x for x in weights] if weights is not None else [1.0] * len(candidates)
     tally = [sum(w[i] for i in g) for g in groups]
-    best = max(range(len(groups)), key=lambda g: (tally[g], -min(groups[g])))
+    best = max(range(len(groups)), key=lambda g: (tally[g], len(groups[g]), -min(groups[g])))
     rep = min(groups[best])
     return Vote(candidates[rep].answer, rep, groups, tally)
 

@@ -3,7 +3,10 @@
 Papers: Li et al., "Making Large Language Models Better Reasoners with Step-Aware Verifier"
 (arXiv 2206.02336) and the weighted majority of Uesato et al. (arXiv 2211.14275); also the
 "weighted best-of-N" of Snell et al. (arXiv 2408.03314). Defaults as ``bon``. A scorer of
-log-probabilities (``logprob``) weighs each candidate by ``exp(score)``.
+log-probabilities (``logprob``) weighs each candidate by ``exp(score)``; a candidate with no score
+weighs 0. Ties of the weighted tally go to the group with more candidates (so all-zero weights,
+e.g. a judge that gave no rating, leave the plain majority, not the first answer), then to the
+group whose first candidate came first.
 """
 
 from __future__ import annotations
