@@ -1,6 +1,8 @@
 """The ``vllm`` backend against a stand-in for vLLM's offline API (``tests/fake_vllm``: vLLM's
 interface and output objects, the lab model's real generation): what the backend reads from vLLM
-is what step search, self-backtracking and the logprob scorer need, on vLLM's V1 engine."""
+is what step search, self-backtracking and the logprob scorer need, on vLLM's V1 engine; on its V0
+engine, Ponder's logits processors (tip's penalty, budget's min-thinking mask) called as V0 calls
+them, per sequence per step on one logits row, shape sampling as on the local model."""
 
 from __future__ import annotations
 
@@ -68,6 +70,96 @@ def test_v1_has_no_per_request_logits_processors(vllm_spec):
     assert llm.calls == before
     r = ponder.solve(Q, strategy="budget(min_think=120, think=200)", model=vllm_spec)
     assert r.trace["thinking_tokens"] >= 120 and "Wait" in r.text
+    # a request that brings logits processors anyway is refused by the backend, before vLLM sees it
+    import asyncio
+
+    request = GenerationRequest(messages=[{"role": "user", "content": Q}], logits_processors=[lambda i, s: s])
+    before = llm.calls
+    with pytest.raises(CapabilityError, match="takes no per-request logits processors"):
+        asyncio.run(engine.backend.generate(request))
+    assert llm.calls == before
+
+
+def v0_engine(monkeypatch, version: str = "0.10.2") -> Engine:
+    """An engine on a vLLM that runs its V0 engine (before 0.8, or VLLM_USE_V1=0 before 0.11)."""
+    import vllm
+
+    from ponder.backends import load_backend
+
+    monkeypatch.setattr(vllm, "__version__", version)
+    monkeypatch.setenv("VLLM_USE_V1", "0")
+    engine = Engine(load_backend(f"vllm:{embedded_path('policy')}", cache=False))
+    assert engine.capabilities().logits and engine.backend.llm.v0
+    return engine
+
+
+def test_a_processor_is_called_as_vllm_v0_calls_it_one_sequence_and_one_logits_row_at_a_time():
+    """vLLM V0 calls a per-request processor with token ids (tuples on recent versions, no prompt
+    before 0.4.3) and one 1-D row of logits; Ponder's are written for Hugging Face's batches (before,
+    the switch penalty raised AttributeError on vLLM's ids)."""
+    import inspect
+
+    import torch
+
+    from ponder.backends.vllm import V0LogitsProcessor
+    from ponder.strategies.budget import _masked_for
+    from ponder.strategies.tip import SwitchPenalty
+
+    tip = V0LogitsProcessor(SwitchPenalty([7], alpha=3, beta=2))
+    assert len(inspect.signature(tip).parameters) == 3  # what makes vLLM pass the prompt
+    prompt = (1, 2, 3)
+    assert tip(prompt, (), torch.zeros(10)).tolist() == [0] * 7 + [-3, 0, 0]
+    # each sequence of a request is its own row: one two tokens into its thought, one that switched just now
+    assert tip(prompt, (4, 5), torch.zeros(10))[7] == 0 and tip(prompt, (4, 5, 7), torch.zeros(10))[7] == -3
+    assert tip(prompt, [4, 5, 7, 6, 6], torch.zeros(10))[7] == 0  # lists as well as tuples
+    mask = V0LogitsProcessor(_masked_for(9, 2))
+    assert [float(mask(prompt, out, torch.zeros(10))[9]) for out in ((), (4,), (4, 5))] == [float("-inf")] * 2 + [0]
+    # a vLLM before 0.4.3: (output_ids, logits), no prompt
+    old = V0LogitsProcessor(SwitchPenalty([7], alpha=3, beta=2))
+    assert old((), torch.zeros(10))[7] == -3 and old((4, 5), torch.zeros(10))[7] == 0
+    assert old((4, 7), torch.zeros(10))[7] == -3
+
+
+def test_on_v0_tips_penalty_shapes_vllms_sampling_as_the_local_models(vllm_spec, monkeypatch):
+    """The switch word the lab model writes unpenalised is not written with the penalty, on every
+    sequence of a request of n=4 as on one, and vLLM samples what the local model samples."""
+    from ponder.tasks import load_task
+
+    engine = v0_engine(monkeypatch)
+    llm = engine.backend.llm
+    problem = load_task("countdown").problems(1, 0)[0]
+    free = ponder.solve(problem, strategy="tip(alpha=0, seed=0, of=cot(temperature=1.0))", model=engine)
+    assert "Alternatively" in free.text
+    spec = "tip(alpha=3, seed=0, of=cot(temperature=1.0))"
+    penalised, local = ponder.solve(problem, strategy=spec, model=engine), ponder.solve(problem, strategy=spec)
+    assert "Alternatively" not in penalised.text and penalised.text == local.text
+    free = ponder.solve(problem, strategy="tip(alpha=0, of=sc(n=4, temperature=1.0, seed=0))", model=engine)
+    assert any("Alternatively" in c.text for c in free.candidates)
+    spec = "tip(alpha=3, of=sc(n=4, temperature=1.0, seed=0))"
+    before = llm.processor_calls
+    penalised, local = ponder.solve(problem, strategy=spec, model=engine), ponder.solve(problem, strategy=spec)
+    assert [c.text for c in penalised.candidates] == [c.text for c in local.candidates]
+    assert not any("Alternatively" in c.text for c in penalised.candidates)
+    # one vLLM call of n=4, its processor called once per sequence per step
+    assert [e.n for e in penalised.ledger.entries] == [4]
+    assert llm.processor_calls - before == penalised.ledger.completion_tokens
+
+
+@pytest.mark.parametrize("version", ["0.10.2", "0.4.2"])  # V0 with the prompt passed; before 0.4.3, without
+def test_on_v0_budgets_min_thinking_masks_the_end_of_thinking_in_the_same_call(vllm_spec, monkeypatch, version):
+    """The end-of-thinking token is forbidden until min_think tokens were written, in the thinking
+    call itself (before, the backend had no ``encode`` for budget to find that token, and its
+    processors failed on vLLM's arguments): one thinking call and the answer call, as on the local
+    model, where on V1 the model's end of thinking is replaced by "Wait" call after call."""
+    engine = v0_engine(monkeypatch, version)
+    llm = engine.backend.llm
+    spec = "budget(min_think=120, think=200)"
+    before = llm.processor_calls
+    r, local = ponder.solve(Q, strategy=spec, model=engine), ponder.solve(Q, strategy=spec)
+    assert r.trace == local.trace and r.trace["thinking_tokens"] >= 120 and r.text == local.text
+    thinking, answer = r.ledger.entries
+    assert llm.processor_calls - before == thinking.completion_tokens == r.trace["thinking_tokens"]
+    assert [e.completion_tokens for e in r.ledger.entries] == [e.completion_tokens for e in local.ledger.entries]
 
 
 

@@ -3,10 +3,13 @@
 The prompt is rendered as on ``hf`` (a final assistant message is a partial turn, continued).
 vLLM drops a stop string from the text and says which one ended a sample (``stop_reason``), which
 step search and self-backtracking read. Per-request logits processors (``tip``, ``budget``'s
-``min_think`` masking) exist only on vLLM's V0 engine; on V1 (the default since 0.8, the only
-engine since 0.11) this backend says it has no logits, so ``tip`` is refused before any call and
-``budget`` forces thinking with "Wait" as on a server. A prompt longer than the model's context is
-a ``ContextLengthError``.
+``min_think`` masking) exist only on vLLM's V0 engine, which calls each one per sequence per step
+on that sequence's logits row (vLLM's ``(prompt_ids, output_ids, logits)``), not on a batch as
+Hugging Face does: Ponder's processors are handed to it through ``V0LogitsProcessor``. On V1 (the
+default since 0.8, the only engine since 0.11) this backend says it has no logits, so ``tip`` is
+refused before any call, ``budget`` forces thinking with "Wait" as on a server, and a request that
+brings logits processors anyway is a ``CapabilityError``. A prompt longer than the model's context
+is a ``ContextLengthError``.
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ from __future__ import annotations
 import asyncio
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable, Sequence
 
 from ..errors import CapabilityError, ContextLengthError, ModelSpecError
 from ..types import Capabilities, Generation, GenerationRequest, Sample, Usage
@@ -32,6 +35,36 @@ def per_request_logits_processors(vllm: Any) -> bool:
     if (major, minor) < (0, 8):
         return True  # V0 was the default
     return os.environ.get("VLLM_USE_V1", "1") == "0"
+
+
+class V0LogitsProcessor:
+    """One of Ponder's logits processors, written for Hugging Face's ``(input_ids [batch, seq],
+    scores [batch, vocab]) -> scores``, in the shape vLLM's V0 engine calls a per-request one:
+    ``(prompt_ids, output_ids, logits [vocab]) -> logits``, once per sequence per step (vLLM reads
+    the parameter count to choose that over ``(output_ids, logits)``). The sequence's prompt and
+    output become a batch of one row (on the logits' device) and its logits row that batch's scores.
+
+    One adapter serves all the sequences of a request (``n`` > 1), as one processor serves all the
+    rows of a request on ``hf``: Ponder's processors keep no state of a sequence. ``SwitchPenalty``
+    finds where the current thought began in each call's tokens, the min-thinking mask counts the
+    tokens after the prompt; what they keep is the prompt's length, learned on their first call,
+    which sees the prompt alone (vLLM's first call for a sequence has no output yet), and which is
+    the same for every sequence of the request, since they share the prompt. vLLM may also call
+    the adapter for different sequences at once (``VLLM_LOGITS_PROCESSOR_THREADS``) or copy it per
+    sequence; neither changes what it computes. A vLLM before 0.4.3 passes no prompt, ``(output_ids,
+    logits)``: the output alone is then the processor's whole input, its first call an empty one.
+    """
+
+    def __init__(self, processor: Callable[[Any, Any], Any]) -> None:
+        self.processor = processor
+
+    def __call__(self, prompt_ids: Sequence[int], output_ids: Any, logits: Any = None) -> Any:
+        import torch
+
+        if logits is None:  # (output_ids, logits): a vLLM older than 0.4.3
+            prompt_ids, output_ids, logits = (), prompt_ids, output_ids
+        ids = torch.tensor([[*prompt_ids, *output_ids]], dtype=torch.long, device=logits.device)
+        return self.processor(ids, logits[None])[0]
 
 
 class VLLMBackend:
@@ -58,10 +91,15 @@ class VLLMBackend:
     def render(self, request: GenerationRequest) -> str:
         return render_chat(self.tokenizer, request)
 
+    def encode(self, text: str) -> list[int]:
+        """Token ids of ``text`` as vLLM will see it (no special tokens added): where ``budget``
+        finds the end-of-thinking token that its ``min_think`` mask forbids (V0 engine)."""
+        return list(self.tokenizer.encode(text, add_special_tokens=False))
+
     def count_tokens(self, text: str) -> int:
         """Tokens of ``text`` as vLLM will see it: what a call claims of a budget near its end, and
         what ``budget`` forcing counts for the text it inserts."""
-        return len(self.tokenizer.encode(text, add_special_tokens=False))
+        return len(self.encode(text))
 
     async def generate(self, request: GenerationRequest) -> Generation:
         if request.logits_processors and not self.logits:
@@ -76,7 +114,7 @@ class VLLMBackend:
                                       temperature=request.temperature, top_p=request.top_p, stop=request.stop or None,
                                       seed=request.seed, logprobs=0 if request.logprobs else None)
         if request.logits_processors:
-            params["logits_processors"] = request.logits_processors
+            params["logits_processors"] = [V0LogitsProcessor(p) for p in request.logits_processors]
         try:
             out = self.llm.generate([self.render(request)], SamplingParams(**params), use_tqdm=False)[0]
         except ValueError as exc:
