@@ -60,7 +60,8 @@ class GenerationRequest:
 
     ``prefix`` is a partial assistant message that the model continues (budget forcing and step
     search need it; see ``Capabilities.prefix_continuation``). ``logits_processors`` follow the
-    Hugging Face convention ``(input_ids, scores) -> scores`` and work on local backends only.
+    Hugging Face convention ``(input_ids, scores) -> scores`` and work on backends with logits access
+    (``hf``; ``vllm`` on its V0 engine, through an adapter of its per-sequence call).
     ``deadline`` is a ``time.monotonic()`` instant (the engine sets it from a ``max_seconds``
     budget): the hf backend stops decoding there and the openai backend stops reading the call's
     stream, the samples ending with finish reason ``budget``; vllm runs the call to its end.
