@@ -248,6 +248,12 @@ async def test_refine_runs_all_rounds_without_a_clean_critique():
     backend = ScriptedBackend(lambda req, i: "Bad." if req.messages[-1]["content"].startswith("Review") else "Answer: 8")
     r = await run("refine(rounds=3)", backend)
     assert len(r.trace["rounds"]) == 3 and len(r.candidates) == 4
+    # Self-Refine keeps the history: each critique and revision sees the earlier versions and critiques
+    assert [len(q.messages) for q in backend.requests[1:]] == [3, 5, 7, 9, 11, 13]
+    assert [m["content"] for m in backend.requests[-1].messages[1::2]] == ["Answer: 8", "Bad."] * 3
+    backend.requests.clear()
+    await run("refine(rounds=3, history=false)", backend)
+    assert [len(q.messages) for q in backend.requests[1:]] == [3, 5] * 3
 
 
 def test_refine_blank_stop_phrase_is_an_error():

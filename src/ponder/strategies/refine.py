@@ -4,7 +4,11 @@ Paper: Madaan et al., "Self-Refine: Iterative Refinement with Self-Feedback", ar
 The same model writes a draft, critiques it, and revises it with the critique in the
 conversation. It stops when the critique finds nothing (``stop_phrase`` is its whole reply, or
 the first or last line of it, give or take case, emphasis and punctuation: "Step 1 has no issues,
-but step 2 is wrong" is not clean) or after ``rounds`` revisions; with ``scorer=`` it returns the best-scoring version, otherwise the last.
+but step 2 is wrong" is not clean) or after ``rounds`` revisions; with ``scorer=`` it returns the
+best-scoring version, otherwise the last.
+Each critique and revision sees the earlier versions and critiques of the run, as in the paper
+("we retain the history of previous feedback and outputs"), so the model does not repeat a fixed
+mistake; ``history=false`` shows only the latest version and its critique (shorter prompts).
 Defaults from the paper: at most 4 feedback-revise iterations, greedy decoding. ``of=`` writes the
 first draft with another strategy (e.g. ``refine(of=sc(n=8))`` critiques the voted sample); its
 calls are in the ledger under their own roles.
@@ -50,6 +54,7 @@ class RefineParams(Params):
     temperature: float = Field(0.0, ge=0.0, le=5.0)
     max_tokens: int = Field(1024, gt=0)
     feedback_tokens: int = Field(256, gt=0)
+    history: bool = True
     of: Any = None
     seed: int | None = None
 
@@ -96,8 +101,9 @@ class SelfRefine(Strategy):
                 draft_cot = Cot(CotParams(max_tokens=p.max_tokens))
                 [draft] = await draft_cot.sample(problem, engine, 1, temperature=p.temperature, seed=seed)
             versions.append(draft)
+            past: list[dict[str, str]] = []  # the earlier versions, critiques and requests (history=true)
             for r in range(p.rounds):
-                convo = [*problem.messages, {"role": "assistant", "content": versions[-1].text},
+                convo = [*problem.messages, *past, {"role": "assistant", "content": versions[-1].text},
                          {"role": "user", "content": CRITIQUE_PROMPT.format(stop=p.stop_phrase)}]
                 [fb] = await engine.generate(GenerationRequest(messages=convo, max_tokens=p.feedback_tokens,
                                                                temperature=p.temperature, seed=seed), role="critic")
@@ -111,6 +117,8 @@ class SelfRefine(Strategy):
                 [rev] = await engine.generate(GenerationRequest(messages=convo, max_tokens=p.max_tokens,
                                                                 temperature=p.temperature, seed=seed), role="policy")
                 versions.append(to_candidate(problem, rev, round=r + 1))
+                if p.history:
+                    past = convo[len(problem.messages):]  # ends with the request this revision answered
         except BudgetExhausted:
             exhausted = True
         if not versions:
