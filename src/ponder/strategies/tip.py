@@ -3,12 +3,13 @@
 Paper: Wang et al., "Thoughts Are All Over the Place: On the Underthinking of o1-Like LLMs",
 arXiv 2501.18585. A logits processor subtracts ``alpha`` from the logits of the switch words'
 tokens (every tokenisation: with and without a leading space, capitalised or not; for a word
-that is several tokens, its first token) while fewer than ``beta`` tokens have passed since the
-current thought began (the start of generation or the last switch). Defaults from the paper:
-alpha = 3, beta = 600, the switch word "Alternatively". A modifier: ``tip(of=sc(n=8))`` applies the
-penalty to every policy call of the inner strategy (default ``cot`` at temperature 0.7). Needs
-logits access: ``hf`` and ``embedded``, and ``vllm`` only with its V0 engine (the V1 engine takes
-no per-request logits processors).
+that is several tokens, its first token, unless that piece is under four characters and would
+penalise every word it starts, see ``switch_token_ids``) while fewer than ``beta`` tokens have
+passed since the current thought began (the start of generation or the last switch). Defaults
+from the paper: alpha = 3, beta = 600, the switch word "Alternatively". A modifier:
+``tip(of=sc(n=8))`` applies the penalty to every policy call of the inner strategy (default
+``cot`` at temperature 0.7). Needs logits access: ``hf`` and ``embedded``, and ``vllm`` only with
+its V0 engine (the V1 engine takes no per-request logits processors).
 """
 
 from __future__ import annotations
