@@ -159,7 +159,7 @@ def test_an_engine_with_logits_processors_is_the_same_engine_with_them():
     class Tagged(Engine):
         pass
 
-    def factory():
+    def factory(request):
         return None
 
     parent = Tagged(Scripted(), budget=Budget(max_tokens=100))
@@ -448,7 +448,7 @@ def test_a_time_budget_stops_a_local_call_while_it_decodes(tiny_model_dir):
     from ponder.strategies import build_strategy, run_strategy
     from ponder.types import Problem
 
-    slowed = Engine(backend).for_problem(Budget(max_seconds=0.5)).with_logits_processors(lambda: slow)
+    slowed = Engine(backend).for_problem(Budget(max_seconds=0.5)).with_logits_processors(lambda request: slow)
     problem = Problem(id="p", messages=[{"role": "user", "content": "2+2?"}])
     r = asyncio.run(run_strategy(build_strategy("cot(max_tokens=400)"), problem, slowed))
     assert r.budget_exhausted and r.answer is None and r.stop_reason == "time budget of 0.5s spent"

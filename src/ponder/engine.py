@@ -109,9 +109,10 @@ class Engine:
             "shipped embedded and embedded-prm, and the models the server was started with (ponder serve "
             "--allow-model SPEC)")
 
-    def with_logits_processors(self, factory: Callable[[], Any]) -> "Engine":
-        """This engine (its class, hooks, ledger, budget and concurrency limit), adding fresh logits
-        processors from ``factory()`` to every policy request."""
+    def with_logits_processors(self, factory: Callable[[GenerationRequest], Any]) -> "Engine":
+        """This engine (its class, hooks, ledger, budget and concurrency limit), adding a fresh logits
+        processor from ``factory(request)`` to every policy request (the request tells it, e.g., the
+        partial assistant message a continuation goes on from)."""
         self._sem()  # made before the copy, so that both share it
         child = copy.copy(self)
         child.processor_factories = [*self.processor_factories, factory]
@@ -233,7 +234,7 @@ class Engine:
             return await self._a_call_a_sample(request, role, first)
         asked = request
         if self.processor_factories and role == "policy":
-            extra = [f() for f in self.processor_factories]
+            extra = [f(request) for f in self.processor_factories]
             request = request.replace(logits_processors=[*request.logits_processors, *extra])
         n = max(1, request.n)
         if prompt is None:

@@ -77,6 +77,34 @@ def test_thought_switching_penalty_lowers_switches(lab_engine):
     build_strategy("tip(words=[Alternatively])").check(lab_engine)
 
 
+def test_the_thought_a_continuation_goes_on_counts_toward_beta(lab_engine):
+    """A call that continues a partial message (budget forcing's "Wait", a search step) is inside
+    a thought that began in the message: the penalty ends beta tokens after that start, not after
+    the call's (every continuation began a new window of beta tokens of penalty)."""
+    import torch
+
+    from ponder.strategies.tip import SwitchPenalty
+    from ponder.types import GenerationRequest
+
+    penalised = build_strategy("tip(beta=20)").penalised(lab_engine)
+    [factory] = penalised.processor_factories
+    backend = lab_engine.backend
+    ask = [{"role": "user", "content": "Compute left to right: 12+30*2"}]
+    thought = "<think> 12+30=42; 42*2=84; 84-4=80;"
+    assert factory(GenerationRequest(messages=ask)).carried == 0
+    assert factory(GenerationRequest(messages=ask, prefix=thought)).carried == len(backend.encode(thought))
+    after = " Alternatively, 30*2=60;"
+    assert factory(GenerationRequest(messages=ask, prefix=thought + after)).carried == len(
+        backend.encode(thought + after)) - len(backend.encode(thought + " Alternatively"))
+    # the window: penalised while fewer than beta tokens of the thought have passed
+    switch = factory(GenerationRequest(messages=ask)).token_ids
+    for carried, penalised_now in ((0, True), (17, True), (18, False)):
+        proc = SwitchPenalty(switch, alpha=3, beta=20, carried=carried)
+        proc(torch.zeros(1, 5, dtype=torch.long), torch.zeros(1, 516))  # the prompt: 5 tokens
+        scores = proc(torch.zeros(1, 7, dtype=torch.long), torch.zeros(1, 516))  # 2 new tokens
+        assert bool((scores[0, switch] < 0).all()) == penalised_now, carried
+
+
 def test_chain_of_draft_uses_fewer_tokens_than_chain_of_thought(lab_engine):
     probs = problems("arith", 24)
     cot = run_all(lab_engine, "cot", probs)

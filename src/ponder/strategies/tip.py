@@ -5,7 +5,8 @@ arXiv 2501.18585. A logits processor subtracts ``alpha`` from the logits of the 
 tokens (every tokenisation: with and without a leading space, capitalised or not; for a word
 that is several tokens, its first token, unless that piece is under four characters and would
 penalise every word it starts, see ``switch_token_ids``) while fewer than ``beta`` tokens have
-passed since the current thought began (the start of generation or the last switch). Defaults
+passed since the current thought began (the start of the assistant's message or the last switch,
+also where a call continues a partial message: budget forcing's "Wait", a search step). Defaults
 from the paper: alpha = 3, beta = 600, the switch word "Alternatively". A modifier:
 ``tip(of=sc(n=8))`` applies the penalty to every policy call of the inner strategy (default
 ``cot`` at temperature 0.7). Needs logits access: ``hf`` and ``embedded``, and ``vllm`` only with
@@ -46,12 +47,17 @@ def switch_token_ids(tokenizer: Any, words: list[str]) -> list[int]:
 
 
 class SwitchPenalty:
-    """Logits processor ``(input_ids, scores) -> scores`` (Hugging Face convention), one per request."""
+    """Logits processor ``(input_ids, scores) -> scores`` (Hugging Face convention), one per request.
 
-    def __init__(self, token_ids: list[int], alpha: float, beta: int) -> None:
+    ``carried``: tokens of the current thought that the prompt already holds, where the request
+    continues a partial assistant message (budget forcing's continuations, the steps of a search):
+    until a switch in the new text, the thought began that many tokens before it."""
+
+    def __init__(self, token_ids: list[int], alpha: float, beta: int, carried: int = 0) -> None:
         self.token_ids = token_ids
         self.alpha = alpha
         self.beta = beta
+        self.carried = carried
         self.prompt_len: int | None = None
 
     def __call__(self, input_ids: Any, scores: Any) -> Any:
@@ -65,10 +71,20 @@ class SwitchPenalty:
         gen = input_ids[:, self.prompt_len:]
         for row in range(gen.shape[0]):
             hits = torch.isin(gen[row], ids).nonzero()
-            start = int(hits[-1]) + 1 if len(hits) else 0
-            if gen.shape[1] - start < self.beta:
+            passed = gen.shape[1] - (int(hits[-1]) + 1) if len(hits) else gen.shape[1] + self.carried
+            if passed < self.beta:
                 scores[row, ids] -= self.alpha
         return scores
+
+
+def thought_so_far(backend: Any, prefix: str, token_ids: list[int]) -> int:
+    """Tokens of ``prefix`` (a partial assistant message) since its last switch word, or all of
+    them: how far into the current thought a continuation of it starts."""
+    if not prefix:
+        return 0
+    ids = backend.encode(prefix)
+    hits = [i for i, t in enumerate(ids) if t in set(token_ids)]
+    return len(ids) - (hits[-1] + 1) if hits else len(ids)
 
 
 class TipParams(Params):
@@ -111,7 +127,8 @@ class ThoughtSwitchPenalty(Strategy):
     def penalised(self, engine: Engine) -> Engine:
         p: TipParams = self.params  # type: ignore[assignment]
         ids = switch_token_ids(engine.backend.tokenizer, p.words)  # type: ignore[attr-defined]
-        return engine.with_logits_processors(lambda: SwitchPenalty(ids, p.alpha, p.beta))
+        return engine.with_logits_processors(lambda request: SwitchPenalty(
+            ids, p.alpha, p.beta, carried=thought_so_far(engine.backend, request.prefix, ids)))
 
     async def run(self, problem: Problem, engine: Engine) -> Result:
         result = await self.inner().run(problem, self.penalised(engine))
