@@ -8,6 +8,12 @@ length-normalised log-likelihood of each completed solution, equal answers merge
 likelihoods summed); from a model server that returns no log-probabilities, a plain majority
 vote, which the trace's note says. Defaults: n = 8 and temperature 0.7 (ours; the paper sweeps
 N), backtrack depth b = 2 per path, two re-expansions of each rolled-back prefix.
+
+A rolled-back prefix keeps all of its last delimiter (``\n\n``, not ``\n``) and carries the
+log-probs of the tokens that wrote it, so that a solution's likelihood is that of its whole
+text, not of the part after its last rollback only (which would rank an unlikely prefix with a
+likely ending above a solution likely throughout). Samples the budget did not reach are
+candidates with no text and no answer: they neither vote nor make the selection a majority vote.
 """
 
 from __future__ import annotations
@@ -19,8 +25,12 @@ from pydantic import Field
 
 from ..engine import Engine
 from ..errors import BudgetExhausted
-from ..types import Candidate, GenerationRequest, Problem, Result
+from ..types import Candidate, GenerationRequest, Problem, Result, Sample
 from .base import CUT, Params, Strategy, answer_of, cut_by_budget
+
+Scored = list[tuple[int, float]] | None
+"""The log-probs of the tokens that wrote a path's text, each with where in that text its token
+starts; None where the model server gave none."""
 
 
 class BacktrackParams(Params):
@@ -45,13 +55,13 @@ class SelfBacktracking(Strategy):
 
     async def run(self, problem: Problem, engine: Engine) -> Result:
         p: BacktrackParams = self.params  # type: ignore[assignment]
-        queue: list[tuple[str, int]] = [("", 0)]
+        queue: list[tuple[str, int, Scored]] = [("", 0, [])]
         visited = {""}
         done: list[Candidate] = []
         rollbacks, calls, exhausted = 0, 0, False
         try:
             while queue:
-                prefix, used = queue.pop(0)
+                prefix, used, scored = queue.pop(0)
                 k = p.n if not prefix else p.expansions
                 seed = None if p.seed is None else p.seed + calls
                 calls += 1
@@ -59,20 +69,20 @@ class SelfBacktracking(Strategy):
                     messages=problem.messages, prefix=prefix, n=k, stop=[p.token], max_tokens=p.max_tokens,
                     temperature=p.temperature, seed=seed, logprobs=True))
                 for s in samples:
+                    if _undrawn(s):
+                        done.append(Candidate.not_drawn(backtracks=used))
+                        continue
                     text = prefix + s.text
                     if s.matched_stop == p.token:
                         rollbacks += 1
-                        cut = text.rstrip().rfind(p.delimiter)
-                        back = text[: cut + 1] if cut >= 0 else ""
+                        back = _step_back(text, p.delimiter)
                         if used < p.depth and back not in visited:
                             visited.add(back)
-                            queue.append((back, used + 1))
+                            queue.append((back, used + 1, _kept(engine, prefix, scored, s, p.delimiter, len(back))))
                         continue
-                    lps = s.logprobs or []
-                    norm = sum(lps) / len(lps) if lps else None
                     ans = answer_of(problem, text, cut=s.finish_reason in CUT).value
-                    done.append(Candidate(text=text, answer=ans, finish_reason=s.finish_reason, score=norm,
-                                          meta={"backtracks": used}))
+                    done.append(Candidate(text=text, answer=ans, finish_reason=s.finish_reason,
+                                          score=_mean(scored, s.logprobs), meta={"backtracks": used}))
         except BudgetExhausted:
             exhausted = True
         return self.select(problem, done, exhausted, rollbacks)
@@ -85,7 +95,9 @@ class SelfBacktracking(Strategy):
         if not groups:
             return Result(answer=None, text=done[0].text if done else "", strategy=self.spec, candidates=done,
                           budget_exhausted=exhausted, trace={"rollbacks": rollbacks})
-        unweighed = any(c.score is None for c in done)
+        # only the candidates that vote (those with an answer) say whether the server gave
+        # log-probabilities: a sample the budget did not reach has none, and no answer
+        unweighed = any(done[i].score is None for g in groups for i in g)
         if unweighed:  # the server returned no log-probabilities: each solution counts once
             mass = [float(len(g)) for g in groups]
         else:
@@ -101,3 +113,69 @@ class SelfBacktracking(Strategy):
                              "weighed by their likelihood: a plain majority vote chose the answer")
         return Result(answer=done[rep].answer, text=done[rep].text, strategy=self.spec, candidates=done,
                       budget_exhausted=exhausted, trace=trace)
+
+
+def _step_back(text: str, delimiter: str) -> str:
+    """``text`` without its last step: up to the end of its last ``delimiter`` (all of it, however
+    many characters), trailing whitespace set aside (so with a whitespace delimiter such as
+    ``\n\n`` a step that the delimiter ended is the one dropped); "" where there is none."""
+    cut = text.rstrip().rfind(delimiter)
+    return text[: cut + len(delimiter)] if cut >= 0 else ""
+
+
+def _undrawn(sample: Sample) -> bool:
+    """A sample the budget did not reach (the Engine's filler): no text, no tokens, ``budget``."""
+    return sample.finish_reason == "budget" and not sample.text and not sample.completion_tokens \
+        and not sample.logprobs
+
+
+def _mean(scored: Scored, logprobs: list[float] | None) -> float | None:
+    """The length-normalised log-likelihood of a solution: its prefix's tokens and its own."""
+    if scored is None or logprobs is None or not (scored or logprobs):
+        return None
+    return (sum(lp for _, lp in scored) + sum(logprobs)) / (len(scored) + len(logprobs))
+
+
+def _kept(engine: Engine, prefix: str, scored: Scored, sample: Sample, delimiter: str, cut: int) -> Scored:
+    """The log-probs of the tokens that wrote ``(prefix + sample.text)[:cut]``: those of ``prefix``
+    (``scored``) and of ``sample`` that start before ``cut`` (a token across it wrote some of the
+    kept text and counts with it)."""
+    if scored is None or (cut > len(prefix) and sample.logprobs is None):
+        return None
+    kept = [t for t in scored if t[0] < cut]
+    if cut > len(prefix):
+        kept += [(at, lp) for at, lp in zip(_starts(engine, prefix, sample, delimiter), sample.logprobs or [])
+                 if at < cut]
+    return kept
+
+
+def _starts(engine: Engine, prefix: str, sample: Sample, delimiter: str) -> list[int]:
+    """Where in ``prefix + sample.text`` each token that ``sample.logprobs`` scores starts.
+
+    Exact where the sample has its tokens' texts and they spell its text (the tokens past it
+    wrote the stop string). Else (token ids only, or token texts that do not spell the text, as
+    where a character is split across tokens) approximate, step by step: the tokens up to the end
+    of each ``delimiter`` are the backend's count of the text up to there (about 4 characters a
+    token where it cannot count), each placed at the start of its step. A cut falls at the end of a
+    delimiter, so it splits the tokens where that count does; the count may differ from the
+    model's own split by a token or so at the edges."""
+    logprobs = sample.logprobs or []
+    tokens = sample.tokens
+    if tokens is not None and len(tokens) == len(logprobs) and "".join(tokens).startswith(sample.text):
+        starts, at = [], len(prefix)
+        for t in tokens:
+            starts.append(at)
+            at += len(t)
+        return starts
+    text = prefix + sample.text
+    ends, i = [], text.find(delimiter)
+    while delimiter and i >= 0:
+        if i + len(delimiter) > len(prefix):
+            ends.append(i + len(delimiter))
+        i = text.find(delimiter, i + 1)
+    starts, at, k = [], len(prefix), 0
+    for end in ends:
+        upto = max(k, min(len(logprobs), engine.estimate_tokens(text[len(prefix): end])))
+        starts += [at] * (upto - k)
+        at, k = end, upto
+    return starts + [at] * (len(logprobs) - k)
