@@ -187,3 +187,12 @@ def test_which_vllm_takes_per_request_logits_processors(version, env, expected, 
     else:
         monkeypatch.setenv("VLLM_USE_V1", env)
     assert per_request_logits_processors(SimpleNamespace(__version__=version)) is expected
+
+
+def test_thinking_tokens_are_counted_as_on_the_local_model(vllm_spec):
+    """The ledger's reasoning tokens on vLLM (they were None there, counted on hf), for a whole
+    answer and for budget forcing's continuations."""
+    for spec in ("cot(temperature=0)", "budget(think=24, wait=1)"):
+        local, on_vllm = ponder.solve(Q, strategy=spec), ponder.solve(Q, strategy=spec, model=vllm_spec)
+        assert on_vllm.text == local.text
+        assert on_vllm.ledger.reasoning_tokens == local.ledger.reasoning_tokens > 0, spec

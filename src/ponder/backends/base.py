@@ -70,6 +70,34 @@ def count_thinking(prefix: str, text: str, tags: tuple[str, str]) -> bool:
     return prefix.rfind(start) > prefix.rfind(end)
 
 
+def think_ids(tokenizer: Any) -> tuple[int, int] | None:
+    """The ids of ``<think>`` and ``</think>`` where the tokenizer has them as tokens."""
+    vocab = tokenizer.get_vocab()
+    if "<think>" in vocab and "</think>" in vocab:
+        return vocab["<think>"], vocab["</think>"]
+    return None
+
+
+def reasoning_token_count(prompt_text: str, ids: list[int], tags: tuple[int, int]) -> int:
+    """The generated tokens ``ids`` inside a thinking span (its tags counted): thinking may open in
+    the prompt (a continuation) or in the sample; a close before any open, in a turn whose thinking
+    was never closed, ends thinking the model began without a tag (as the proxy shows it; after a
+    forced end of thinking, a second close is the answer's)."""
+    start, end = tags
+    inside = prompt_text.rfind("<think>") > prompt_text.rfind("</think>")
+    if "</think>" not in prompt_text and end in ids and (start not in ids or ids.index(start) > ids.index(end)):
+        inside = True
+    count = 0
+    for tok in ids:
+        if tok == start:
+            inside = True
+        if inside:
+            count += 1
+        if tok == end:
+            inside = False
+    return count
+
+
 def render_chat(tokenizer: Any, request: GenerationRequest) -> str:
     """The exact text a model sees: the chat template with its generation prompt, then the prefix.
     A final assistant message is a partial turn, continued (its text joins the prefix); with no

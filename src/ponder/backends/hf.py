@@ -19,7 +19,7 @@ from typing import Any
 
 from ..errors import ContextLengthError, ModelSpecError
 from ..types import Capabilities, Generation, GenerationRequest, Sample
-from .base import render_chat, truncate_at_stop
+from .base import reasoning_token_count, render_chat, think_ids, truncate_at_stop
 from .hf_batch import BatchDecoder, TokenCallback
 
 
@@ -68,7 +68,7 @@ class HFBackend:
         self.prefix_cache_tokens = 32_768  # ... and the tokens they may hold together
         self._prefix_cache: OrderedDict[tuple[int, ...], tuple[Any, Any]] = OrderedDict()
         self.eos_ids = self._eos_ids()
-        self.think_ids = self._think_ids()
+        self.think_ids = think_ids(self.tokenizer)
         self.context_length = _context_length(self.model.config)
         self._caps = Capabilities(
             logits=True,
@@ -88,12 +88,6 @@ class HFBackend:
             elif isinstance(source, (list, tuple)):
                 ids.update(int(i) for i in source)
         return ids
-
-    def _think_ids(self) -> tuple[int, int] | None:
-        vocab = self.tokenizer.get_vocab()
-        if "<think>" in vocab and "</think>" in vocab:
-            return vocab["<think>"], vocab["</think>"]
-        return None
 
     def check_fits(self, n_tokens: int, *, generate: bool) -> None:
         """Refuse a sequence longer than the model's positions: past them a model with rotary
@@ -224,22 +218,7 @@ class HFBackend:
         full = self.decode(text_ids)
         text, cut = truncate_at_stop(full, stop, self.stop_after(text_ids, min_tokens))
         matched = next((s for s in stop if s and full[len(text):].startswith(s)), None) if cut else None
-        reasoning = None
-        if self.think_ids is not None:
-            start, end = self.think_ids
-            inside = prompt_text.rfind("<think>") > prompt_text.rfind("</think>")
-            # a close before any open, in a turn whose thinking was never closed: the text before it is
-            # thinking, as the proxy shows it (after a forced end of thinking, a second close is the answer's)
-            if "</think>" not in prompt_text and end in ids and (start not in ids or ids.index(start) > ids.index(end)):
-                inside = True
-            reasoning = 0
-            for tok in ids:
-                if tok == start:
-                    inside = True
-                if inside:
-                    reasoning += 1
-                if tok == end:
-                    inside = False
+        reasoning = None if self.think_ids is None else reasoning_token_count(prompt_text, list(ids), self.think_ids)
         tokens = [self.decode([t]) for t in ids] if logps is not None else None
         return Sample(text=text, finish_reason=finish, token_ids=list(ids), logprobs=logps,  # type: ignore[arg-type]
                       tokens=tokens, completion_tokens=len(ids), reasoning_tokens=reasoning, matched_stop=matched)

@@ -21,7 +21,7 @@ from typing import Any, Callable, Sequence
 
 from ..errors import CapabilityError, ContextLengthError, ModelSpecError
 from ..types import Capabilities, Generation, GenerationRequest, Sample, Usage
-from .base import logprob_fields, render_chat, sample_of, says_too_long
+from .base import logprob_fields, reasoning_token_count, render_chat, sample_of, says_too_long, think_ids
 
 
 def per_request_logits_processors(vllm: Any) -> bool:
@@ -82,6 +82,7 @@ class VLLMBackend:
         self.llm = vllm.LLM(model=str(Path(path).expanduser()), enable_prefix_caching=True)
         self.tokenizer = self.llm.get_tokenizer()
         self.logits = per_request_logits_processors(vllm)
+        self.think_ids = think_ids(self.tokenizer)
         self._params: int | None = None  # vLLM does not expose the parameter count cheaply
 
     def capabilities(self) -> Capabilities:
@@ -115,15 +116,21 @@ class VLLMBackend:
                                       seed=request.seed, logprobs=0 if request.logprobs else None)
         if request.logits_processors:
             params["logits_processors"] = [V0LogitsProcessor(p) for p in request.logits_processors]
+        prompt = self.render(request)
         try:
-            out = self.llm.generate([self.render(request)], SamplingParams(**params), use_tqdm=False)[0]
+            out = self.llm.generate([prompt], SamplingParams(**params), use_tqdm=False)[0]
         except ValueError as exc:
             if says_too_long(str(exc)):
                 raise ContextLengthError(f"{self.name}: {exc}") from exc
             raise
         samples = [self._sample(c, request) for c in out.outputs]
+        reasoning = None
+        if self.think_ids is not None:  # counted as on hf: the tokens inside <think>...</think>
+            for s, c in zip(samples, out.outputs):
+                s.reasoning_tokens = reasoning_token_count(prompt, list(c.token_ids), self.think_ids)
+            reasoning = sum(s.reasoning_tokens or 0 for s in samples)
         usage = Usage(prompt_tokens=len(out.prompt_token_ids or ()), cached_prompt_tokens=out.num_cached_tokens,
-                      completion_tokens=sum(len(c.token_ids) for c in out.outputs))
+                      completion_tokens=sum(len(c.token_ids) for c in out.outputs), reasoning_tokens=reasoning)
         return Generation(samples=samples, usage=usage)
 
     @staticmethod
