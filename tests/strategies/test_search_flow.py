@@ -218,7 +218,10 @@ async def test_tot_value_llm_values_every_state_with_the_value_prompt_and_loads_
     result = await run_strategy(strategy, counting_problem(), Engine(backend))
     assert {e.role for e in result.ledger.entries} == {"policy", "value"}  # no 'prm'
     assert result.answer == "3" and result.candidates and strategy.scorer is None
-    assert {c.score for c in result.candidates} <= {1.0, 0.5, 0.0} and max(c.score for c in result.candidates) == 1.0
+    # the paper's 3 samples a state, sure 20, likely 1, impossible 0.001 (it was one greedy reply, 1/0.5/0)
+    assert {round(c.score, 6) for c in result.candidates} <= {60.0, 0.003} and max(c.score for c in result.candidates) == 60
+    valued = [r for r in backend.requests if "Reply with one word" in r.messages[-1]["content"]]
+    assert valued and all(r.n == 3 and r.temperature == 0.7 for r in valued)
     assert any("final answer correct" in r.messages[-1]["content"] for r in backend.requests)
 
 

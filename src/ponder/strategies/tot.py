@@ -4,7 +4,9 @@ Paper: Yao et al., "Tree of Thoughts: Deliberate Problem Solving with Large Lang
 arXiv 2305.10601. Values come from a scorer (``prm`` by default, ``exact`` where the task can check
 a partial answer), or with ``value=llm`` from the paper's sure/likely/impossible value prompt, which
 then values every state, the final completions too (with the paper's last-step variant, "is this
-answer correct"), and no scorer is loaded. After the last level, each kept state is completed
+answer correct"), and no scorer is loaded: as in the paper, the prompt is sampled ``value_samples``
+times (3, at temperature 0.7) and a state's value is the sum of sure = 20, likely = 1,
+impossible = 0.001 (a reply with none of the words adds 0). After the last level, each kept state is completed
 greedily and the best-valued answer wins (``select=vote`` sums values per answer). Defaults from
 the paper's Game of 24 set-up: breadth b = 5, depth 4 (three operations and the answer).
 """
@@ -28,7 +30,7 @@ VALUE_PROMPT = ("Problem:\n{question}\n\nPartial solution:\n{path}\n\nCan this p
                 "correct answer? Reply with one word: sure, likely or impossible.")
 FINAL_VALUE_PROMPT = ("Problem:\n{question}\n\nSolution:\n{path}\n\nIs this solution's final answer correct? "
                       "Reply with one word: sure, likely or impossible.")
-VALUE_WORDS = {"sure": 1.0, "likely": 0.5, "impossible": 0.0}
+VALUE_WORDS = {"sure": 20.0, "likely": 1.0, "impossible": 0.001}  # the paper's Game of 24 values
 
 
 class TotParams(Params):
@@ -36,6 +38,8 @@ class TotParams(Params):
     proposals: int = Field(4, gt=0, le=1024)
     depth: int = Field(4, gt=0, le=1024)
     value: Literal["scorer", "llm"] = "scorer"
+    value_samples: int = Field(3, gt=0, le=64)  # value=llm: samples of the value prompt a state
+    value_temperature: float = Field(0.7, ge=0.0, le=5.0)
     scorer: Any = "prm"
     select: Literal["best", "vote"] = "best"
     delimiter: str = ";"
@@ -80,10 +84,12 @@ class TreeOfThoughts(BeamSearch):
             return await self.score_path(problem, node.text, engine, partial=not node.terminal)
         prompt = (FINAL_VALUE_PROMPT if node.terminal else VALUE_PROMPT).format(question=problem.question,
                                                                                  path=node.text)
-        [s] = await engine.generate(GenerationRequest(messages=[{"role": "user", "content": prompt}], max_tokens=8,
-                                                      temperature=0.0), role="value")
-        m = re.search(r"sure|likely|impossible", s.text.lower())
-        return VALUE_WORDS[m.group(0)] if m else 0.0
+        seed = None if p.seed is None else p.seed + node.id  # the same state gets the same samples
+        samples = await engine.generate(GenerationRequest(
+            messages=[{"role": "user", "content": prompt}], max_tokens=8, n=p.value_samples,
+            temperature=p.value_temperature, seed=seed), role="value")
+        words = [re.search(r"sure|likely|impossible", s.text.lower()) for s in samples]
+        return sum(VALUE_WORDS[m.group(0)] for m in words if m)
 
     async def run(self, problem: Problem, engine: Engine) -> Result:
         p: TotParams = self.params  # type: ignore[assignment]
