@@ -44,6 +44,20 @@ def test_a_record_that_is_not_an_object(tmp_path):
         load_task(f"game24:{bad}").problems()
 
 
+
+def test_an_empty_field_is_refused_with_its_record(tmp_path):
+    """A JSON null answer was the gold answer "None" (a model answering None was right); a CSV row
+    that ends before its Puzzles was a TypeError that named no file or record."""
+    path = tmp_path / "null.jsonl"
+    path.write_text('{"question": "1+1?", "answer": "2"}\n{"question": "a", "answer": null}\n', encoding="utf-8")
+    with pytest.raises(TaskSpecError, match=r"null.jsonl: record 2: field 'answer' is empty \(null"):
+        load_task(f"jsonl:{path}").problems()
+    short = tmp_path / "short.csv"
+    short.write_text("Rank,Puzzles,AMT (s)\n1,1 1 4 6,4.4\n2\n", encoding="utf-8")
+    with pytest.raises(TaskSpecError, match="short.csv: record 2: field 'Puzzles' is empty"):
+        load_task(f"game24:{short}").problems()
+
+
 def test_repeated_problem_ids_are_refused(tmp_path):
     """Results are stored by problem id: two records of one id would be merged into one row."""
     path = tmp_path / "dup.jsonl"

@@ -133,9 +133,14 @@ def read_jsonl(path: Path, fields: tuple[str, ...] = ()) -> list[dict]:
 
 def require_fields(task: str, path: Path, n: int, row: object, names: tuple[str, ...], hint: str = "") -> dict:
     """Record ``n`` (1-based) of ``task``'s file, refused with the fields it reads when it lacks one
-    (and ``hint``, what to do about it)."""
+    or one is empty (JSON ``null``, a CSV row short of it), and ``hint``, what to do about it. (A
+    ``null`` answer was the gold answer "None", and a short CSV row a TypeError.)"""
     have = sorted(map(str, row)) if isinstance(row, dict) else []  # a CSV row may hold the key None
     missing = [f for f in names if f not in have]
+    empty = [f for f in names if f not in missing and isinstance(row, dict) and row.get(f) is None]
+    if empty and not missing:
+        raise TaskSpecError(f"{path}: record {n}: field {', '.join(map(repr, empty))} is empty (null, or the row "
+                            f"ends before it); {task} reads {', '.join(map(repr, names))}{hint}")
     if missing:
         what = f"has no field {', '.join(map(repr, missing))}" if isinstance(row, dict) else \
             f"is {'an' if type(row).__name__[0] in 'aeiou' else 'a'} {type(row).__name__}, not an object"
