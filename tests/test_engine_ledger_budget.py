@@ -228,6 +228,13 @@ async def test_a_many_sample_call_short_of_budget_is_drawn_in_waves():
     one = Scripted(completion=50, prompt=10)
     out = await Engine(one, budget=Budget(max_tokens=400, max_calls=1)).generate(request)
     assert [(r.n, r.max_tokens) for r in one.requests] == [(8, 48)] and len(out) == 8
+    # fewer tokens left than samples: a token each for as many as they pay, the rest empty (each of
+    # the 8 got a token of 5, and the call spent 8: the budget was exceeded by 3)
+    tight = Scripted(completion=50, prompt=10)
+    engine = Engine(tight, budget=Budget(max_tokens=15, max_calls=1))
+    out = await engine.generate(request)
+    assert [(r.n, r.max_tokens) for r in tight.requests] == [(5, 1)] and len(out) == 8
+    assert [s.finish_reason for s in out[5:]] == ["budget"] * 3 and engine.budget.tokens_used <= 15
 
 
 class Interleaved(Scripted):

@@ -241,13 +241,18 @@ class Engine:
             room = self.budget.unclaimed_tokens()
             prompt = 0 if room is None else self._prompt_estimate(request, room)
         async with self.budget.claim(request.max_tokens * n, prompt) as granted:
-            per_sample = request.max_tokens if granted is None else max(1, granted // n)
+            if granted is not None and granted < n:  # fewer tokens than samples: a token each for as many
+                request = request.replace(n=granted)  # (the rest are empty, below)
+            per_sample = request.max_tokens if granted is None else max(1, granted // max(1, request.n))
             clamped = per_sample < request.max_tokens
             if clamped:
                 request = request.replace(max_tokens=per_sample)
             if self.budget.max_seconds is not None:  # the backend stops the call when time is up
                 request = request.replace(deadline=self.budget.started + self.budget.max_seconds)
             samples = await self._generate(request, role, clamped, prompt, first)
+            if max(1, request.n) < n:  # the samples the budget did not pay for: empty, finish reason budget
+                samples += [Sample(text="", finish_reason="budget", completion_tokens=0)
+                            for _ in range(n - max(1, request.n))]
         if 1 < asked.n and len(samples) < asked.n:  # the server answered fewer than asked: the rest a call each
             got = len(samples)
             rest = asked.replace(n=asked.n - got, seed=None if asked.seed is None else asked.seed + got)
