@@ -12,9 +12,11 @@ import re
 
 from .base import (
     EQ_RE,
+    RESET_RE,
     LabProblem,
     Parts,
     apply_op,
+    ascii_operators,
     chain_values,
     cumulative_labels,
     extract_answer,
@@ -110,8 +112,9 @@ def trace(problem: LabProblem, rng: random.Random, style: str = "full") -> str:
     return "".join(t for t, _ in trace_parts(problem, rng, style))
 
 
-_CHECK_RE = re.compile(r"(\d+)([-+*])(\d+)=(-?\d+) (ok|no)\b")
-_GRANULAR_RE = re.compile(r"(\d+)([-+*])(\d+):((?:\s*\d+[-+*]\d+=-?\d+,?)+)")
+# anchored like ``base.EQ_RE``: not the tail of a longer number or expression
+_CHECK_RE = re.compile(r"(?<![-+*/\d.])(\d+)([-+*])(\d+)=(-?\d+) (ok|no)\b")
+_GRANULAR_RE = re.compile(r"(?<![-+*/\d.])(\d+)([-+*])(\d+):((?:\s*\d+[-+*]\d+=-?\d+,?)+)")
 
 
 def _granular_ok(m: re.Match, valid: set) -> bool:
@@ -124,9 +127,6 @@ def _granular_ok(m: re.Match, valid: set) -> bool:
             return False
         last = z
     return last is not None and (int(m.group(1)), m.group(2), int(m.group(3)), last) in valid
-
-
-_RESET_RE = re.compile(r"Wait|Alternatively")
 
 
 def _check_ok(m: re.Match, valid: set) -> bool:
@@ -151,7 +151,8 @@ def step_labels(problem: LabProblem, assistant_text: str, finished: bool = True)
     exact and it vouches only for correct steps; a place-value recomputation
     (``340-134: 340-100=240, 240-30=210, 210-4=206``) iff its pieces are exact and it ends
     at the right result of a chain step.  Only what follows the last
-    ``Wait,``/``Alternatively,`` of a segment counts (that starts a new attempt).
+    ``Wait,``/``Alternatively,`` of a segment counts (that starts a new attempt, whose
+    draft numbers are compared with the chain values from the first again).
     The last segment is good iff the extracted answer is correct (``finished=False``: the
     text is unfinished and its last segment is labelled like the others).
     """
@@ -166,8 +167,10 @@ def step_labels(problem: LabProblem, assistant_text: str, finished: bool = True)
     oks, resets = [], []
     draft_k = 0
     for seg in split_steps(assistant_text):
-        parts = _RESET_RE.split(seg)
+        parts = RESET_RE.split(ascii_operators(seg))
         resets.append(len(parts) > 1)
+        if len(parts) > 1:
+            draft_k = 0
         seg = parts[-1]
         granular = list(_GRANULAR_RE.finditer(seg))
         if granular:
@@ -178,10 +181,11 @@ def step_labels(problem: LabProblem, assistant_text: str, finished: bool = True)
         ok_checks = all(_check_ok(m, valid) for m in checks)
         if checks:
             seg = _CHECK_RE.sub("", seg)
-        eqs = [e[1] for e in segment_equations(seg) if e[0] == "eq"]
+        eqs = [readings for kind, readings in segment_equations(seg) if kind == "eq"]
         if eqs:
-            oks.append(ok_checks and all(all(x.denominator == 1 for x in (a, b, c)) and
-                                         (int(a), op, int(b), int(c)) in valid for a, op, b, c in eqs))
+            oks.append(ok_checks and all(any(all(x.denominator == 1 for x in (a, b, c)) and
+                                             (int(a), op, int(b), int(c)) in valid for a, op, b, c in readings)
+                                         for readings in eqs))
             continue
         if checks:  # a segment of re-checks only
             oks.append(ok_checks)

@@ -462,27 +462,88 @@ def insert_step_tags(assistant_text: str, step_tag: str) -> str:
     return "".join(s + step_tag for s in split_steps(assistant_text))
 
 
-EQ_RE = re.compile(r"(\d+(?:/\d+)?)\s*([-+*/])\s*(\d+(?:/\d+)?)\s*=\s*(-?\d+(?:/\d+)?)")
+_OPERATOR_CHARS = str.maketrans({"×": "*", "·": "*", "÷": "/", "−": "-"})
+_LATEX_OPERATORS = re.compile(r"\\(times|cdot|div)(?![A-Za-z])")
+_TIMES_X = re.compile(r"(?<=[\d)])(\s*)[xX](?=\s*[\d(])")  # 8 x 3, (1+2)x8
+
+
+def ascii_operators(text: str) -> str:
+    """``text`` with the typographic and LaTeX operators models write as ``+ - * /``: ``×``,
+    ``·``, ``\\times``, ``\\cdot`` and an ``x`` between numbers as ``*``, ``÷`` and ``\\div``
+    as ``/``, the minus sign ``−`` as ``-``; the countdown answer checker reads them so
+    (``countdown.expression_of``), and a step written with them must be read as a step, not
+    skipped as prose (which would leave the numbers it used and made unrecorded)."""
+    text = _LATEX_OPERATORS.sub(lambda m: "/" if m.group(1) == "div" else "*", text.translate(_OPERATOR_CHARS))
+    return _TIMES_X.sub(r"\1*", text)
+
+
+_NUM = r"\d+(?:/\d+)?"
+EQ_RE = re.compile(
+    # anchored: the first operand starts the expression (no digit, ".", "/", ")" or operator
+    # right before it, and no operator before it across spaces), so the tail of a longer
+    # expression (``8*8+6-4=2``) is not read as a step ``6-4=2``
+    r"(?:(?<![-+*/\d.)\s])|(?<![-+*/\s])\s+)"
+    rf"({_NUM})\s*([-+*/])\s*({_NUM})\s*=\s*(-?{_NUM})"
+    r"(?![\d/]|\.\d)")  # and the result is whole: not the integer part of ``2.9``
+"""One step ``a op b = c`` (ASCII operators, see :func:`ascii_operators`); operands and the
+result are integers or fractions ``p/q``. Groups: ``a``, ``op``, ``b``, ``c``; the match may
+begin with the spaces before ``a``."""
+
+Equation = tuple[Fraction, str, Fraction, Fraction]
+
+
+def equation_readings(m: re.Match) -> tuple[Equation, ...]:
+    """The readings of an ``EQ_RE`` match, the plain one first: ``8/1/3=24`` (how a step
+    ``8 ÷ (1/3)`` renders, see ``step_text``) is ``(8/1)/3`` or ``8/(1/3)``, and the caller
+    takes the reading that fits (operands it holds, exact arithmetic). Only an unspaced
+    ``p/q/r`` has two; operands with a zero denominator have none."""
+    a, op, b, c = m.group(1, 2, 3, 4)
+    texts = [(a, op, b)]
+    if op == "/" and "/" in a and "/" not in b and m.end(1) == m.start(2) and m.end(2) == m.start(3):
+        p, q = a.split("/")
+        texts.append((p, "/", f"{q}/{b}"))
+    out = []
+    for x, o, y in texts:
+        try:
+            out.append((Fraction(x), o, Fraction(y), Fraction(c)))
+        except ZeroDivisionError:
+            continue
+    return tuple(out)
 
 
 def segment_equations(segment: str) -> list[tuple[str, tuple]]:
-    """Events in a segment: ``("reset", ())`` for a switch, ``("eq", (a, op, b, c))``.
+    """Events in a segment: ``("reset", ())`` for a restart (``Wait``, ``Alternatively``) and
+    ``("eq", readings)`` for a step (:func:`equation_readings`: usually one reading; none
+    where an operand divides by zero).
 
-    Text before the last ``<backtrack>`` of the segment is discarded (it was retracted).
+    Text before the last ``<backtrack>`` of the segment is discarded (it was retracted);
+    operators are read as :func:`ascii_operators` writes them.
     """
     if BACKTRACK in segment:
         segment = segment.rsplit(BACKTRACK, 1)[1]
     events: list[tuple[str, tuple]] = []
-    for m in _EVENT_RE.finditer(segment):
+    for m in _EVENT_RE.finditer(ascii_operators(segment)):
         if m.group(0) in ("Alternatively", "Wait"):
             events.append(("reset", ()))
         else:
-            a, op, b, c = (m.group(i) for i in range(1, 5))
-            events.append(("eq", (Fraction(a), op, Fraction(b), Fraction(c))))
+            events.append(("eq", equation_readings(m)))
     return events
 
 
 _EVENT_RE = re.compile(r"Alternatively|Wait|" + EQ_RE.pattern)
+RESET_RE = re.compile(r"Wait|Alternatively")
+
+
+def attempt_text(segment: str) -> tuple[bool, str]:
+    """``(restarts, text)``: whether ``segment`` begins a new attempt (a ``Wait``/
+    ``Alternatively`` in it) and the text in it that counts: what follows its last restart
+    (what came before belongs to the abandoned attempt, however wrong), less what a
+    ``<backtrack>`` after that retracted."""
+    pieces = RESET_RE.split(segment)
+    text = pieces[-1]
+    if BACKTRACK in text:
+        text = text.rsplit(BACKTRACK, 1)[1]
+    return len(pieces) > 1, text
 
 
 def cumulative_labels(oks: list[bool], resets: list[bool], final_ok: bool | None) -> list[bool]:

@@ -26,6 +26,7 @@ from typing import Any
 from .base import (
     LabProblem,
     apply_op,
+    attempt_text,
     Parts,
     cumulative_labels,
     extract_answer,
@@ -292,33 +293,55 @@ def trace(problem: LabProblem, rng: random.Random, style: str = "full") -> str:
 def step_labels(problem: LabProblem, assistant_text: str, finished: bool = True) -> list[bool]:
     """Gold PRM labels per ``;``-segment: a step is ok iff it uses available numbers,
     is arithmetically exact and leaves a state from which the target is still
-    reachable; ``Alternatively``/``Wait`` restart from the given numbers. The last segment
-    is good iff the answer is correct (``finished=False``: labelled like the others). Results
-    must be whole unless the problem allows fractions (``meta["fractions"]``)."""
+    reachable; ``Alternatively``/``Wait`` restart from the given numbers, and only what follows
+    the last restart of a segment counts (``verify`` writes ``...; 144/6=42 Wait, 13*11=143;``:
+    the slip belongs to the abandoned attempt). A segment that writes an equation but no step
+    it can read (``6/4=1.5``, ``8*8+6-4=2``) is not ok: its numbers are not tracked; one with no
+    ``=`` (prose such as ``We have 4, 6, 8, 8.``, a model's plan) is let be. The last segment is good iff the answer is correct (``finished=False``: labelled
+    like the others). Results must be whole unless the problem allows fractions
+    (``meta["fractions"]``)."""
     nums, target = problem.meta["numbers"], problem.meta["target"]
     fractions = bool(problem.meta.get("fractions"))
     state = Counter(nums)
     oks, resets = [], []
     for seg in split_steps(assistant_text):
-        events = segment_equations(seg)
-        resets.append(any(e[0] == "reset" for e in events))
+        restarts, text = attempt_text(seg)
+        resets.append(restarts)
+        if restarts:
+            state = Counter(nums)
+        steps = [readings for kind, readings in segment_equations(text) if kind == "eq"]
+        if not steps:
+            oks.append("=" not in text.split("</think>")[0])
+            continue
         ok = True
-        for kind, eq in events:
-            if kind == "reset":
-                state = Counter(nums)
-                continue
-            a, op, b, c = eq
-            need = Counter([a, b])
-            good = all(state[k] >= v for k, v in need.items())
-            try:
-                good = good and apply_op(a, op, b) == c and (fractions or c.denominator == 1) and c >= 0
-            except ZeroDivisionError:
-                good = False
-            if good:
-                state = state - need
-                state[c] += 1
-                rest = tuple(sorted(_num(k) for k in state.elements()))
-                good = solvable(rest, target, fractions)
+        for readings in steps:
+            state, good = _take_step(state, readings, target, fractions)
             ok = ok and good
         oks.append(ok)
     return cumulative_labels(oks, resets, check(problem, extract_answer(assistant_text)) if finished else None)
+
+
+def _take_step(state: Counter, readings: tuple, target: int, fractions: bool) -> tuple[Counter, bool]:
+    """``(state after the step, ok)`` for one written step with its ``readings``
+    (``base.equation_readings``): a reading fits if ``state`` holds its operands and its
+    arithmetic is exact (a whole, non-negative result unless ``fractions``); the step is ok if
+    one fits and leaves the target reachable (a fitting reading that does is preferred). A step
+    that fits no reading leaves ``state`` as it was."""
+    best: tuple[Counter, bool] | None = None
+    for a, op, b, c in readings:
+        need = Counter([a, b])
+        if not all(state[k] >= v for k, v in need.items()):
+            continue
+        try:
+            exact = apply_op(a, op, b) == c and (fractions or c.denominator == 1) and c >= 0
+        except ZeroDivisionError:
+            exact = False
+        if not exact:
+            continue
+        after = state - need
+        after[c] += 1
+        reachable = solvable(tuple(sorted(_num(k) for k in after.elements())), target, fractions)
+        if reachable:
+            return after, True
+        best = best or (after, False)
+    return best or (state, False)
