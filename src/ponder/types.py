@@ -209,7 +209,11 @@ class Candidate:
         return cls(text="", answer=None, finish_reason="budget", meta=meta)
 
     def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
+        """The candidate as plain data; ``meta`` keys that start with ``_`` are bookkeeping for
+        Ponder's own use (a scorer's cost record for the bench) and are left out."""
+        out = dataclasses.asdict(self)
+        out["meta"] = {k: v for k, v in out["meta"].items() if not k.startswith("_")}
+        return out
 
 
 @dataclass

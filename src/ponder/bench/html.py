@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from .format import POINT_COLUMNS, fmt_cell
+from .report import uncounted_note
 
 CSS = """
 body{font-family:system-ui,-apple-system,Segoe UI,sans-serif;margin:2rem auto;max-width:1100px;color:#222}
@@ -45,7 +46,8 @@ def render(report: dict[str, Any], plots: dict[str, Path]) -> str:
              f"{report['summary']['units_done']}/{report['summary']['units']} units done; "
              f"{report['summary']['calls']} model calls. CI95: Wilson score interval over problems (seeds averaged within "
              f"a problem). Pool strategies: smaller k from the largest pool by unbiased subsampling; compute at k "
-             f"counts the shared prompt once and k/N of the completions.</p>"]
+             f"counts the shared prompt once and k/N of the completions, and a scorer that scores a repeated "
+             f"text once (prm, orm) by the distinct texts a k-subset holds.</p>"]
     parts.append("<h2>Accuracy against compute</h2><div class='plots'>")
     for metric, path in plots.items():
         parts.append(f"<img alt='accuracy against {html.escape(metric)}' data-metric='{html.escape(metric)}' "
@@ -53,6 +55,9 @@ def render(report: dict[str, Any], plots: dict[str, Path]) -> str:
     parts.append("</div>")
     parts.append("<h2>Every strategy and budget</h2>")
     parts.append(table(report["points"], POINT_COLUMNS, table_id="points"))
+    note = uncounted_note(report)
+    if note:
+        parts.append(f"<p class='note' id='uncounted'>{html.escape(note)}</p>")
     parts.append("<h2>Matched budgets: the best strategy within each token budget</h2>")
     parts.append(table(report["matched"], [("budget", "tokens from"), ("up_to", "up to"), ("spec", "best"),
                                            ("accuracy", "accuracy"), ("ci", "CI95"), ("tokens", "mean tokens")],

@@ -6,6 +6,10 @@ time, converts tokens to hours; ``tps=1500`` overrides the throughput), plus opt
 (a one-off cost, e.g. training or fine-tuning the small model). Give one ``--price`` per run, in order,
 or one for all.
 
+A point with calls whose tokens the backend did not count (a server that sends no usage) is not
+priced: its token count is only a lower bound, and a price on it would make it look cheaper than it
+was (``unpriced`` says why, and the tables print it).
+
 Cost per correct answer = cost per problem / accuracy. With one-off costs T_a, T_b and costs per correct
 c_a < c_b, run a costs less in total beyond V = (T_a - T_b) / (c_b - c_a) correct answers.
 """
@@ -58,7 +62,23 @@ class PriceSpec:
         return spec
 
 
+def unpriced(point: dict[str, Any], price: PriceSpec, throughput: float | None) -> str | None:
+    """Why ``point`` gets no price (None when it gets one). Tokens its backend did not count are
+    not priced as 0: the point's true token count, and so its cost, is unknown (a lower bound would
+    make it look cheaper than it was)."""
+    if point.get("uncounted_calls"):
+        return (f"its backend did not count the tokens of {point['uncounted_calls']:.3g} of its "
+                f"{point.get('calls') or 0:.3g} calls per problem (no usage reported): its cost is unknown")
+    if price.gpu_hour is not None and not (price.tokens_per_second or throughput):
+        return ("no throughput to turn tokens into GPU-hours: the run's is unknown (no elapsed time, or "
+                "tokens the backend did not count); give tps= with the price")
+    return None
+
+
 def cost_per_problem(point: dict[str, Any], price: PriceSpec, throughput: float | None) -> float | None:
+    """Dollars per problem of ``point`` at ``price``; None where ``unpriced`` says why not."""
+    if point.get("uncounted_calls"):
+        return None
     if price.gpu_hour is not None:
         tps = price.tokens_per_second or throughput
         if not tps or point.get("tokens") is None:
@@ -70,7 +90,11 @@ def cost_per_problem(point: dict[str, Any], price: PriceSpec, throughput: float 
 
 
 def measured_throughput(report: dict[str, Any]) -> float | None:
+    """Tokens per second over the run; None when unknown, also where calls went uncounted (their
+    tokens are missing from the numerator: a throughput too low would price every point too high)."""
     s = report["summary"]
+    if s.get("uncounted_calls"):
+        return None
     return s["tokens"] / s["elapsed_seconds"] if s.get("elapsed_seconds") else None
 
 
@@ -93,7 +117,9 @@ def plan(reports: list[dict[str, Any]], prices: list[PriceSpec], picks: list[str
             acc = p.get("accuracy")
             cpc = None if cpp is None or not acc else cpp / acc
             points.append({"spec": p["spec"], "accuracy": acc, "tokens": p.get("tokens"),
-                           "cost_per_problem": cpp, "cost_per_correct": cpc, "failed": p.get("errors") or 0})
+                           "uncounted_calls": p.get("uncounted_calls") or 0.0,
+                           "cost_per_problem": cpp, "cost_per_correct": cpc, "failed": p.get("errors") or 0,
+                           "unpriced": unpriced(p, price, tps)})
         chosen = _choose(points, pick, report["run"])
         m = report["manifest"]
         runs.append({"run": report["run"], "model": m.get("model"), "task": m.get("task"), "throughput_tps": tps,
@@ -103,6 +129,10 @@ def plan(reports: list[dict[str, Any]], prices: list[PriceSpec], picks: list[str
     if len(runs) == 2 and all(r["chosen"] and r["chosen"]["cost_per_correct"] is not None for r in runs):
         out["comparison"] = compare(runs[0], runs[1])
         out["comparison"]["caveat"] = unlike(runs[0], runs[1])
+    elif len(runs) == 2:
+        why = [f"{r['run']} {r['chosen']['spec']}: {r['chosen']['unpriced']}" for r in runs
+               if r["chosen"] and r["chosen"]["unpriced"]]
+        out["not_compared"] = ("no comparison: " + "; ".join(why)) if why else None
     return out
 
 
@@ -175,6 +205,11 @@ def print_plan(plan_out: dict[str, Any], console: Any = None) -> None:
             t.add_row(Text(p["spec"] + mark), fmt_cell("accuracy", p), fmt_cell("tokens", p),
                       _money(p["cost_per_problem"]), _money(p["cost_per_correct"]))
         console.print(t)
+        for p in r["points"]:
+            if p.get("unpriced"):
+                console.print(Text(f"not priced: {p['spec']}: {p['unpriced']}", style="yellow"))
+    if plan_out.get("not_compared"):
+        console.print(Text(plan_out["not_compared"], style="yellow"))
     if plan_out["comparison"]:
         caveat = plan_out["comparison"].get("caveat")
         if caveat:

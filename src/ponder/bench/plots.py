@@ -1,11 +1,15 @@
 """PNG plots of accuracy against compute (tokens, FLOPs, wall time): one line per strategy with its CI95
-band, log-scaled compute axis. matplotlib (Agg) is imported here only, when a report is drawn."""
+band, log-scaled compute axis. matplotlib (Agg) is imported here only, when a report is drawn. A point
+whose tokens its backend did not all count is not drawn on the token and FLOPs axes (its cost is not
+known), and the plot says so under its axis."""
 
 from __future__ import annotations
 
 from collections import defaultdict
 from pathlib import Path
 from typing import Any
+
+from .stats import comparable, left_out
 
 AXES = {
     "tokens": "mean tokens per problem (policy + verifier)",
@@ -29,9 +33,10 @@ def _require_matplotlib() -> Any:
 
 def plot_curves(points: list[dict[str, Any]], metric: str, path: Path, *, title: str = "") -> Path | None:
     """Accuracy against ``metric``; returns None when no point has that metric (e.g. unknown FLOPs)."""
-    usable = [p for p in points if p.get(metric) and p.get("accuracy") is not None]
+    usable = [p for p in points if comparable(p, metric)]
     if not usable:
         return None
+    missing = left_out(points, metric)
     plt = _require_matplotlib()
     by_family: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for p in usable:
@@ -57,7 +62,12 @@ def plot_curves(points: list[dict[str, Any]], metric: str, path: Path, *, title:
     ax.grid(True, which="both", alpha=0.3)
     ax.set_title(_plain(title) or f"accuracy against {metric.replace('_', ' ')}", fontsize=10)
     ax.legend(fontsize=8, loc="best")
-    fig.tight_layout()
+    if missing:
+        names = ", ".join(p["spec"] for p in missing[:4])
+        names += f" and {len(missing) - 4} more" if len(missing) > 4 else ""
+        fig.text(0.01, 0.005, _plain(f"not drawn, tokens not counted by the backend: {names}"), fontsize=7,
+                 color="#a15c00", ha="left", va="bottom")
+    fig.tight_layout(rect=(0, 0.03 if missing else 0, 1, 1))
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, format="png")
     plt.close(fig)

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from .format import POINT_COLUMNS, fmt_cell
-from .stats import aggregate, failures_by_problem, matched_budgets
+from .stats import aggregate, failures_by_problem, left_out, matched_budgets
 from .store import RunStoreError, Store
 from .subsample import is_model_call
 
@@ -24,6 +24,7 @@ def load_report(run: str | Path) -> dict[str, Any]:
         store.close()
     if not manifest.get("model"):
         raise RunStoreError(f"{str(run)!r} holds no results: its bench stopped before it started")
+    counted_before(rows, units, calls)
     points = aggregate(rows)
     done = [u for u in units if u["status"] in ("done", "failed")]
     latest = {u["unit"]: u["attempt"] for u in units}
@@ -34,11 +35,65 @@ def load_report(run: str | Path) -> dict[str, Any]:
         "calls": sum(1 for c in calls if is_model_call(c)),
         "calls_of_abandoned_attempts": abandoned,
         "retries": sum(int(c["retries"] or 0) for c in calls),
+        # the counted calls' tokens: a lower bound while uncounted_calls > 0
         "tokens": sum((c["prompt_tokens"] or 0) + (c["completion_tokens"] or 0) for c in calls),
+        "uncounted_calls": sum(1 for c in calls if is_model_call(c) and _uncounted(c)),
         "elapsed_seconds": manifest.get("elapsed_seconds"),
     }
     return {"run": str(run), "manifest": manifest, "summary": summary, "points": points,
-            "matched": matched_budgets(points), "failures": failures_by_problem(units, calls)}
+            "matched": matched_budgets(points), "left_out": left_out(points),
+            "failures": failures_by_problem(units, calls)}
+
+
+def _uncounted(call: dict[str, Any]) -> bool:
+    return call["prompt_tokens"] is None or call["completion_tokens"] is None
+
+
+def counted_before(rows: list[dict[str, Any]], units: list[dict[str, Any]], calls: list[dict[str, Any]]) -> None:
+    """Mark, in place, the rows of a run stored before uncounted calls were kept apart
+    (``uncounted_calls`` NULL), which wrote an uncounted call's tokens as 0: from the calls of their
+    unit's last attempt, a row whose unit has uncounted calls gets their share of its calls as its
+    ``uncounted_calls`` (an estimate; ``uncounted_verifier_calls`` those not of the policy), and
+    each of its token totals that no call of its unit counted, stored as 0, becomes unknown."""
+    latest = {u["unit"]: u["attempt"] for u in units}
+    per_unit: dict[str, dict[str, list[int]]] = {}  # unit -> side -> [model calls, uncounted ones]
+    for c in calls:
+        if c["attempt"] == latest.get(c["unit"]) and is_model_call(c):
+            sides = per_unit.setdefault(c["unit"], {"policy_tokens": [0, 0], "verifier_tokens": [0, 0]})
+            tally = sides["policy_tokens" if c["role"] == "policy" else "verifier_tokens"]
+            tally[0] += 1
+            tally[1] += _uncounted(c)
+    for r in rows:
+        sides = per_unit.get(r.get("unit"))
+        if r.get("uncounted_calls") is not None or not sides:
+            continue
+        made = sum(t[0] for t in sides.values())
+        missed = sum(t[1] for t in sides.values())
+        if not missed:
+            continue
+        share = float(r.get("calls") or 0) / made
+        r["uncounted_calls"] = share * missed
+        r["uncounted_verifier_calls"] = share * sides["verifier_tokens"][1]
+        unknown = [side for side, (n, m) in sides.items() if n and m == n]
+        if missed == made:
+            unknown += ["prompt_tokens", "completion_tokens"]
+        r.update({key: None for key in unknown})
+
+
+def uncounted_note(report: dict[str, Any]) -> str | None:
+    """Why some token totals read "≥" or "unknown" and which points the matched budgets and the
+    token plots leave out (None when every call was counted)."""
+    s = report["summary"]
+    if not s.get("uncounted_calls") and not any(p.get("uncounted_calls") for p in report["points"]):
+        return None
+    out = report.get("left_out") or []
+    names = ", ".join(p["spec"] for p in out[:8]) + (f" and {len(out) - 8} more" if len(out) > 8 else "")
+    return (f"Token counts unknown: the backend reported no token usage for {s.get('uncounted_calls') or 'some'} "
+            f"of the run's {s.get('calls')} model calls (a server that sends no usage, or a stream cut "
+            "before it). A token total with such calls is the counted calls' sum, a lower bound, shown "
+            "as ≥, or unknown where no call was counted; their FLOPs are unknown, and no price is put "
+            "on them." + (f" Left out of the matched budgets and the token and FLOPs plots: {names}."
+                          if out else ""))
 
 
 def write_report(run: str | Path, out_dir: str | Path | None = None) -> tuple[Path, dict[str, Any]]:
@@ -74,6 +129,9 @@ def print_tables(report: dict[str, Any], console: Any = None) -> None:
     for p in report["points"]:
         t.add_row(*(Text(fmt_cell(k, p)) for k, _ in POINT_COLUMNS))
     console.print(t)
+    note = uncounted_note(report)
+    if note:
+        console.print(Text(note, style="yellow"))
     if report["matched"]:
         mt = Table(title="matched budgets: best strategy within each token budget")
         for title in ("tokens ≤", "best strategy", "accuracy", "CI95", "mean tokens"):

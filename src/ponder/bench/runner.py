@@ -34,7 +34,7 @@ from ..strategies import REGISTRY, ParsedSpec, build_strategy, parse_spec, run_s
 from ..strategies.base import Strategy, grade
 from ..types import Candidate, Problem, Result
 from .store import RunStoreError, Store, open_for_write
-from .subsample import compute_at, estimate
+from .subsample import compute_at, estimate, pool_scoring
 
 # votes run here, one at a time, off the event loop (see run_unit)
 _VOTES = ThreadPoolExecutor(1, thread_name_prefix="ponder-vote")
@@ -177,6 +177,7 @@ async def run_unit(unit: Unit, base: Engine, store: Store, *, max_subsets: int =
             pool, exhausted = [], True
         n = int(unit.point or len(pool))
         rng = random.Random(unit.gen_seed)
+        scoring = pool_scoring(strategy, pool)  # a memoising scorer's per-candidate costs (subsample.py)
         rows = []
         for k in unit.family.points:
             # off the event loop: a vote over math answers (sympy) can take seconds, and the
@@ -185,7 +186,7 @@ async def run_unit(unit: Unit, base: Engine, store: Store, *, max_subsets: int =
                 estimate, unit.problem, pool, k, subset_decide(strategy), grade, exhausted=exhausted,
                 max_subsets=max_subsets, rng=rng))
             spec = str(unit.family.parsed.with_args(**{unit.family.point_key: k}))  # type: ignore[dict-item]
-            rows.append({**common, **compute_at(engine.ledger.entries, k, n), "spec": spec, "point": k,
+            rows.append({**common, **compute_at(engine.ledger.entries, k, n, scoring), "spec": spec, "point": k,
                          "correct": est.correct, "parsed": est.parsed, "pass_at_k": est.pass_at_k,
                          "answer": est.answer, "budget_exhausted": est.exhausted, "pool_size": len(pool),
                          "subsets": est.subsets})

@@ -51,6 +51,26 @@ def _mean(values: list[Any]) -> float | None:
     return sum(known) / len(known) if known else None
 
 
+def _tokens_mean(values: list[Any]) -> float | None:
+    """The mean of a token total over rows, a row's unknown total (its backend counted none of its
+    calls' tokens: ``uncounted_calls``) taken as 0: a lower bound, which the point's
+    ``uncounted_calls`` marks as such; None when no row's total is known. Leaving the unknown rows
+    out instead would give the mean of the counted problems as if it were all of them."""
+    if not values or all(v is None for v in values):
+        return None
+    return sum(float(v or 0) for v in values) / len(values)
+
+
+# the point's values that are sums of token counts: lower bounds while ``uncounted_calls`` > 0
+TOKEN_METRICS = ("tokens", "policy_tokens", "verifier_tokens", "prompt_tokens", "completion_tokens")
+
+
+def uncounted(point: dict[str, Any]) -> bool:
+    """Some call of the point's had tokens its backend did not count: its token totals are lower
+    bounds (or unknown), its FLOPs unknown."""
+    return bool(point.get("uncounted_calls"))
+
+
 def aggregate(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """One point per (family, spec): accuracy, CI95 and compute means, in plotting order."""
     groups: dict[tuple[str, str], list[dict[str, Any]]] = defaultdict(list)
@@ -79,26 +99,52 @@ def aggregate(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
             "parse_failures": parse_fail,
             "wrong": None if acc is None or parse_fail is None else max(0.0, 1.0 - acc - parse_fail),
             "pass_at_k": _mean([r.get("pass_at_k") for r in answered]),
-            "policy_tokens": _mean([r.get("policy_tokens") for r in answered]),
-            "verifier_tokens": _mean([r.get("verifier_tokens") for r in answered]),
-            "prompt_tokens": _mean([r.get("prompt_tokens") for r in answered]),
-            "completion_tokens": _mean([r.get("completion_tokens") for r in answered]),
+            "policy_tokens": _tokens_mean([r.get("policy_tokens") for r in answered]),
+            "verifier_tokens": _tokens_mean([r.get("verifier_tokens") for r in answered]),
+            "prompt_tokens": _tokens_mean([r.get("prompt_tokens") for r in answered]),
+            "completion_tokens": _tokens_mean([r.get("completion_tokens") for r in answered]),
             "calls": _mean([r.get("calls") for r in answered]),
+            "uncounted_calls": _mean([r.get("uncounted_calls") or 0.0 for r in answered]),
+            # None where a row's uncounted calls are not kept apart (stored before): any role's
+            "uncounted_verifier_calls": None if any(r.get("uncounted_calls") and r.get("uncounted_verifier_calls")
+                                                    is None for r in answered)
+            else _mean([r.get("uncounted_verifier_calls") or 0.0 for r in answered]),
             "wall_seconds": _mean([r.get("wall_seconds") for r in answered]),
             "flops": None if any(f is None for f in flops) else _mean(flops),
             "retries": sum(int(r.get("retries") or 0) for r in rs),
             "errors": sum(1 for r in rs if r.get("error")),
             "budget_exhausted": _mean([r.get("budget_exhausted") for r in rs]),
         }
-        point["tokens"] = (point["policy_tokens"] or 0.0) + (point["verifier_tokens"] or 0.0)
+        sides = [point["policy_tokens"], point["verifier_tokens"]]
+        known = sum(v or 0.0 for v in sides)  # with a side unknown and nothing counted: unknown, not 0
+        point["tokens"] = None if None in sides and not known else known
         points.append(point)
     points.sort(key=lambda p: (p["family"], p["point"] if p["point"] is not None else -1))
     return points
 
 
+def comparable(point: dict[str, Any], metric: str) -> bool:
+    """The point has an accuracy and a known, nonzero ``metric`` to be placed by: not a token
+    total (or FLOPs) that leaves out calls its backend did not count, whose true cost may lie in
+    any budget above it."""
+    if metric in TOKEN_METRICS + ("flops",) and uncounted(point):
+        return False
+    return bool(point.get(metric)) and point.get("accuracy") is not None
+
+
+def left_out(points: list[dict[str, Any]], metric: str = "tokens") -> list[dict[str, Any]]:
+    """The graded points that ``matched_budgets`` and the ``metric`` plot leave out because their
+    ``metric`` is not known (uncounted tokens), with their uncounted calls per problem: the report
+    lists them, so that a strategy is never missing from a comparison without a word."""
+    return [{"spec": p["spec"], "family": p["family"], "uncounted_calls": p.get("uncounted_calls"),
+             "calls": p.get("calls"), metric: p.get(metric)}
+            for p in points if p.get("accuracy") is not None and not comparable(p, metric) and uncounted(p)]
+
+
 def matched_budgets(points: list[dict[str, Any]], metric: str = "tokens") -> list[dict[str, Any]]:
-    """For each budget level (powers of two of ``metric`` spanning the run), the best point within it."""
-    usable = [p for p in points if p.get(metric) and p.get("accuracy") is not None]
+    """For each budget level (powers of two of ``metric`` spanning the run), the best point within it;
+    points whose ``metric`` is unknown (``left_out``) are in no budget."""
+    usable = [p for p in points if comparable(p, metric)]
     if not usable:
         return []
     lo, hi = min(p[metric] for p in usable), max(p[metric] for p in usable)

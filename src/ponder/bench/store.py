@@ -6,6 +6,9 @@ Schema (``SCHEMA``):
       a problem x strategy (a pool strategy's whole sweep is one unit) x run seed.
   ``results(problem_id, family, spec, point, seed, correct, parsed, ...)``  one row per budget point;
       for pool strategies ``correct`` is the expected accuracy over subsets of the drawn pool.
+      ``uncounted_calls``: calls whose tokens the backend did not count (the token columns are then
+      lower bounds, NULL where nothing was counted), ``uncounted_verifier_calls`` those not of the
+      policy; both NULL in runs stored before they were kept.
   ``calls(id, unit, attempt, role, model, n, prompt_tokens, ...)``  every model call's ledger entry, written
       when the call completes; calls of an attempt that never finished (killed) stay, marked by
       ``units.attempt`` being higher than theirs.
@@ -40,7 +43,8 @@ CREATE TABLE IF NOT EXISTS results (
     point REAL, seed INTEGER NOT NULL, correct REAL, parsed REAL, pass_at_k REAL, answer TEXT,
     policy_tokens REAL, verifier_tokens REAL, prompt_tokens REAL, completion_tokens REAL, calls REAL,
     wall_seconds REAL, flops REAL, retries INTEGER, budget_exhausted INTEGER, error TEXT,
-    pool_size INTEGER, subsets INTEGER, PRIMARY KEY (problem_id, family, spec, seed));
+    pool_size INTEGER, subsets INTEGER, uncounted_calls REAL,
+    uncounted_verifier_calls REAL, PRIMARY KEY (problem_id, family, spec, seed));
 CREATE TABLE IF NOT EXISTS calls (
     id INTEGER PRIMARY KEY AUTOINCREMENT, unit TEXT NOT NULL, attempt INTEGER NOT NULL, role TEXT,
     model TEXT, n INTEGER, prompt_tokens INTEGER, cached_prompt_tokens INTEGER, completion_tokens INTEGER,
@@ -51,7 +55,11 @@ CREATE INDEX IF NOT EXISTS calls_unit ON calls(unit, attempt);
 
 RESULT_FIELDS = ("unit", "problem_id", "family", "spec", "point", "seed", "correct", "parsed", "pass_at_k",
                  "answer", "policy_tokens", "verifier_tokens", "prompt_tokens", "completion_tokens", "calls",
-                 "wall_seconds", "flops", "retries", "budget_exhausted", "error", "pool_size", "subsets")
+                 "wall_seconds", "flops", "retries", "budget_exhausted", "error", "pool_size", "subsets",
+                 "uncounted_calls", "uncounted_verifier_calls")
+# columns added to a table since the first stored runs: added to an older run's store when it is
+# opened for writing (--resume); read-only, its rows lack them (``None``: see ``report.load_report``)
+ADDED_COLUMNS = {"results": {"uncounted_calls": "REAL", "uncounted_verifier_calls": "REAL"}}
 
 
 class RunLockedError(PonderError):
@@ -116,6 +124,7 @@ class Store:
                 self.db.execute("PRAGMA journal_mode=WAL")
                 self.db.execute("PRAGMA synchronous=NORMAL")  # WAL + NORMAL: durable across process kills
                 self.db.executescript(SCHEMA)
+                self._add_columns()
             except sqlite3.DatabaseError as exc:
                 self.db.close()
                 raise _not_a_run(self.path, exc) from None
@@ -130,6 +139,15 @@ class Store:
 
     def close(self) -> None:
         self.db.close()
+
+    def _add_columns(self) -> None:
+        """Bring an older run's tables up to ``SCHEMA`` (``ADDED_COLUMNS``), so a resumed run can
+        write its new rows; the rows stored before keep NULL there."""
+        for table, columns in ADDED_COLUMNS.items():
+            have = {r[1] for r in self.db.execute(f"PRAGMA table_info({table})")}
+            for name, kind in columns.items():
+                if name not in have:
+                    self.db.execute(f"ALTER TABLE {table} ADD COLUMN {name} {kind}")
 
     # -- manifest ---------------------------------------------------------------------------
     def manifest(self) -> dict[str, Any]:

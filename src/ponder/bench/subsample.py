@@ -12,12 +12,21 @@ Compute at k (``compute_at``), the rule stated once:
     of ``n_c`` samples is needed by a k-subset with probability 1 - C(N - n_c, k) / C(N, k): its prompt
     tokens and the call count at that share (a call of all N: once; a call of one sample: k/N), its
     completion tokens at k/N (the exact expectation of the chosen candidates' completion tokens);
-  * every other call (nested strategies' calls, which serve one candidate each, verifier/PRM scoring)
-    is counted at k/N of its prompt and completion tokens and calls;
+  * the calls of a scorer that memoises scores by text (prm, orm: a repeated text costs no call),
+    where the pool strategy's scorer left its ``SCORING`` record on every candidate it scored: each
+    distinct text t, scored by one call of cost c(t), is paid by a k-subset that holds it, so it is
+    charged c(t) x (1 - C(N - m_t, k) / C(N, k)) for its m_t copies (``scoring_correction``, which
+    also treats a text whose tagged prefixes another text holds); at k = N, the pool's own cost;
+  * every other call (nested strategies' calls, which serve one candidate each, scoring that calls
+    once a candidate: judge, logprob) is counted at k/N of its prompt and completion tokens and calls;
+  * tokens a backend did not count (a server that sends no usage) are unknown, never 0: such calls
+    are counted in ``uncounted_calls`` (at their share), token totals are then lower bounds (None
+    where no call was counted), and FLOPs are unknown;
   * FLOPs are 2 x parameters x those tokens, every prompt token counted whether or not a prefix cache
     served it: what another unit left in the cache (or did not, in a resumed run) is not the
     strategy's, so a point's compute does not depend on what ran before it;
-  * wall time is k/N of the pool's (an estimate: the rate of the pool's calls).
+  * wall time is k/N of the pool's (an estimate: the rate of the pool's calls), with a memoising
+    scorer's mean call time for each of its calls charged above k/N.
 """
 
 from __future__ import annotations
@@ -106,41 +115,152 @@ def is_model_call(entry: Any) -> bool:
     return _get(entry, "model_call") is not False and _get(entry, "model") != "sandbox"
 
 
-def compute_at(entries: list[Any], k: int, n: int) -> dict[str, float | None]:
-    """Tokens, calls, FLOPs and wall time for a k-subset of a pool of n, from the pool's ledger entries."""
+TOKEN_KEYS = ("policy_tokens", "verifier_tokens", "prompt_tokens", "completion_tokens")
+
+
+def compute_at(entries: list[Any], k: int, n: int,
+               scoring: list[dict[str, Any] | None] | None = None) -> dict[str, float | None]:
+    """Tokens, calls, FLOPs and wall time for a k-subset of a pool of n, from the pool's ledger entries.
+
+    ``scoring``: the pool's candidates' ``SCORING`` records (None where a candidate has none), in
+    pool order, written by the pool strategy's own memoising scorer (``pool_scoring``): its calls
+    are charged by ``scoring_correction``. Token counts a backend did not report stay unknown:
+    ``uncounted_calls`` is the expected number of such calls at k (``uncounted_verifier_calls``
+    those of roles other than the policy), and while it is above 0 a token total is the sum of the
+    counted calls (a lower bound), None where no call counted it."""
     frac = min(1.0, k / n) if n else 1.0
     out: dict[str, Any] = {"policy_tokens": 0.0, "verifier_tokens": 0.0, "prompt_tokens": 0.0,
                            "completion_tokens": 0.0, "calls": 0.0, "wall_seconds": 0.0, "flops": 0.0,
-                           "retries": 0}
+                           "retries": 0, "uncounted_calls": 0.0, "uncounted_verifier_calls": 0.0}
+    asked = {key: False for key in TOKEN_KEYS}  # some model call went to this total
+    counted = dict(asked)  # some model call's count of it is known
+
+    def add(key: str, value: float | None) -> None:
+        asked[key] = True
+        if value is not None:
+            out[key] += value
+            counted[key] = True
+
     flops_known = True
     drawn = [e for e in entries if _get(e, "role") == "policy" and is_model_call(e)]
     own_draw = sum(int(_get(e, "n") or 1) for e in drawn) == n  # the pool's own calls (above)
     for e in entries:
-        prompt = float(_get(e, "prompt_tokens") or 0)
-        completion = float(_get(e, "completion_tokens") or 0)
         role = _get(e, "role")
-        p_share = needed(n, int(_get(e, "n") or 1), k) if own_draw and role == "policy" else frac
-        calls = p_share
-        prompt_k, completion_k = prompt * p_share, completion * frac
-        key = "policy_tokens" if role == "policy" else "verifier_tokens"
-        out[key] += prompt_k + completion_k
-        out["prompt_tokens"] += prompt_k
-        out["completion_tokens"] += completion_k
-        model_call = is_model_call(e)
-        if model_call:  # a sandbox run is not a model call
-            out["calls"] += calls
         out["wall_seconds"] += float(_get(e, "wall_seconds") or 0) * frac
         out["retries"] += int(_get(e, "retries") or 0)
-        if not model_call:  # sandbox runs: no model's FLOPs
+        if not is_model_call(e):  # a sandbox run: no call, no tokens, no model's FLOPs
             continue
+        prompt, completion = _get(e, "prompt_tokens"), _get(e, "completion_tokens")
+        p_share = needed(n, int(_get(e, "n") or 1), k) if own_draw and role == "policy" else frac
+        out["calls"] += p_share
+        if prompt is None or completion is None:  # the backend did not count it (usage not sent)
+            out["uncounted_calls"] += p_share
+            if role != "policy":
+                out["uncounted_verifier_calls"] += p_share
+        prompt_k = None if prompt is None else float(prompt) * p_share
+        completion_k = None if completion is None else float(completion) * frac
+        side = "policy_tokens" if role == "policy" else "verifier_tokens"
+        add(side, prompt_k)
+        add(side, completion_k)
+        add("prompt_tokens", prompt_k)
+        add("completion_tokens", completion_k)
         params = _get(e, "num_parameters")
-        if params is None or _get(e, "prompt_tokens") is None or _get(e, "completion_tokens") is None:
+        if params is None or prompt_k is None or completion_k is None:
             flops_known = False
         else:
             out["flops"] += 2.0 * params * (prompt_k + completion_k)
     if not flops_known:
         out["flops"] = None
+    if scoring:
+        for role, delta in scoring_correction(entries, scoring, k, n).items():
+            for key, v in delta.items():
+                if key == "flops":
+                    out["flops"] = None if out["flops"] is None or v is None else out["flops"] + v
+                elif key == "tokens":
+                    out["policy_tokens" if role == "policy" else "verifier_tokens"] += v
+                else:
+                    out[key] += v
+    for key in TOKEN_KEYS:
+        if asked[key] and not counted[key]:
+            out[key] = None
     return out
+
+
+def memo_hits_before(scoring: list[dict[str, Any] | None]) -> list[int]:
+    """For each record of a pool (in pool order), how many earlier records of its memo cover its
+    ``key``: while any of them is in a subset, its text is a memo hit there and costs no call."""
+    seen: dict[tuple[str, str], int] = {}
+    out = []
+    for rec in scoring:
+        key = None if rec is None or rec.get("key") is None else (rec.get("memo"), rec["key"])
+        out.append(seen.get(key, 0) if key is not None else 0)
+        if rec is not None:
+            for h in rec.get("covers") or ():
+                seen[(rec.get("memo"), h)] = seen.get((rec.get("memo"), h), 0) + 1
+    return out
+
+
+def scoring_correction(entries: list[Any], scoring: list[dict[str, Any] | None], k: int,
+                       n: int) -> dict[str, dict[str, float | None]]:
+    """Per scorer role, what to add to the k/N charge of its entries so that the calls of a
+    memoising scorer (``SCORING`` records) are charged as a k-subset run of them pays.
+
+    A record's call is paid by a k-subset that holds its candidate and none of the d earlier
+    candidates whose texts cover it: probability C(n-1-d, k-1) / C(n, k) (summed over the m
+    copies of one text: 1 - C(n-m, k) / C(n, k), the chance the subset holds the text at all).
+    The records paid at k = n (d = 0) are the pool's own calls, which its entries charge at k/N;
+    the correction is the records' expected charge at k less that. At k = n it is 0, so the
+    charge is the pool's recorded cost. Where the records are not accounted for by the role's
+    entries (more than they spent, or uncounted entries), the role keeps the k/N rule; calls of
+    the role the records do not cover (a nested strategy's) stay at k/N. Wall time: the role's
+    mean call time for each call added."""
+    kk = max(1, min(k, n))
+    frac = min(1.0, k / n) if n else 1.0
+    total = math.comb(n, kk)
+    hits = memo_hits_before(scoring)
+    out: dict[str, dict[str, float | None]] = {}
+    for role in sorted({r["role"] for r in scoring if r is not None}):
+        own = [(r, d) for r, d in zip(scoring, hits) if r is not None and r["role"] == role]
+        calls = [e for e in entries if _get(e, "role") == role and is_model_call(e)]
+        paid = [r for r, d in own if d == 0]
+        spent = [sum(float(_get(e, f) or 0) for e in calls) for f in ("prompt_tokens", "completion_tokens")]
+        if (len(paid) > len(calls) or any(_get(e, "prompt_tokens") is None or _get(e, "completion_tokens") is None
+                                          for e in calls)
+                or sum(r["prompt_tokens"] for r in paid) > spent[0]
+                or sum(r["completion_tokens"] for r in paid) > spent[1]):
+            continue
+        shares = [math.comb(n - 1 - d, kk - 1) / total for _, d in own]
+        delta: dict[str, float | None] = {
+            "calls": sum(shares) - frac * len(paid),
+            "prompt_tokens": sum(s * r["prompt_tokens"] for s, (r, _) in zip(shares, own))
+            - frac * sum(r["prompt_tokens"] for r in paid),
+            "completion_tokens": sum(s * r["completion_tokens"] for s, (r, _) in zip(shares, own))
+            - frac * sum(r["completion_tokens"] for r in paid)}
+        delta["tokens"] = delta["prompt_tokens"] + delta["completion_tokens"]  # type: ignore[operator]
+        if any(r.get("num_parameters") is None for r, _ in own):
+            delta["flops"] = None
+        else:
+            delta["flops"] = 2.0 * (sum(s * r["num_parameters"] * (r["prompt_tokens"] + r["completion_tokens"])
+                                        for s, (r, _) in zip(shares, own))
+                                    - frac * sum(r["num_parameters"] * (r["prompt_tokens"] + r["completion_tokens"])
+                                                 for r in paid))
+        wall = sum(float(_get(e, "wall_seconds") or 0) for e in calls)
+        delta["wall_seconds"] = wall / len(calls) * delta["calls"] if calls else 0.0  # type: ignore[operator]
+        out[role] = delta
+    return out
+
+
+def pool_scoring(strategy: Any, pool: list[Candidate]) -> list[dict[str, Any] | None] | None:
+    """The ``SCORING`` records the pool strategy's own scorer wrote on ``pool`` (None for a
+    candidate it did not score, or scored without one), or None when its scorer writes none: a
+    record another scorer left (a nested strategy's) says nothing of this pool's scoring."""
+    from ..scorers.base import SCORING
+
+    memo = getattr(getattr(strategy, "scorer", None), "memo_id", None)
+    if memo is None:
+        return None
+    records = [c.meta.get(SCORING) for c in pool]
+    return [r if isinstance(r, dict) and r.get("memo") == memo else None for r in records]
 
 
 def needed(n: int, n_call: int, k: int) -> float:

@@ -6,6 +6,12 @@ scorer whose calls the budget stops keeps the scores it finished and gives None 
 
 Scorer specs: a name (``prm``) or a call with options (``prm(model='hf:/path', agg=min)``).
 Every model call a scorer makes goes through the Engine under the scorer's own ledger role.
+
+A scorer whose calls are not one per candidate (``prm`` and ``orm`` memoise scores by text, so a
+repeated text costs no call) says so in each candidate it scored, in ``meta[SCORING]``: what the
+call for that candidate costs a run that has not scored its text, and which texts it leaves
+scored (see ``PRMScorer.scoring_record``). The bench, which charges a k-subset of a drawn pool,
+charges such a scorer's calls by what k fresh samples would cost it, not k/N of the pool's.
 """
 
 from __future__ import annotations
@@ -19,6 +25,7 @@ from ..errors import BudgetExhausted, StrategySpecError
 from ..types import Candidate, Problem
 
 SCORERS: dict[str, type["Scorer"]] = {}
+SCORING = "_scoring"  # the candidate ``meta`` key of a memoising scorer's cost record (above; "_": not shown)
 
 
 class ScorerParams(BaseModel):

@@ -15,8 +15,11 @@ score: the PRM's score at the final tag.
 
 from __future__ import annotations
 
+import hashlib
+import itertools
 import json
 import math
+from array import array
 from collections import OrderedDict
 from pathlib import Path
 from typing import Any, Literal
@@ -25,9 +28,10 @@ from ..backends import load_backend, resolve_local_path
 from ..engine import Engine
 from ..errors import BudgetExhausted, ModelSpecError
 from ..types import Candidate, GenerationRequest, Problem, Usage
-from .base import Scorer, ScorerParams, scores_so_far
+from .base import SCORING, Scorer, ScorerParams, scores_so_far
 
 PRM_CONFIG = "ponder_prm.json"
+_MEMOS = itertools.count(1)  # one id per scorer instance: the memo its records belong to
 
 
 class PRMParams(ScorerParams):
@@ -97,6 +101,7 @@ class PRMScorer(Scorer):
         self._cfg: dict[str, Any] | None = None
         self._ids: tuple[int, int, int] | None = None
         self._scores: OrderedDict[tuple[int, ...], float] = OrderedDict()  # tagged prefix -> P(good)
+        self.memo_id = f"{self.role}-{next(_MEMOS)}"  # names this memo in the candidates' ``SCORING`` records
 
     def check(self, engine: Engine, problem: Problem | None = None) -> None:
         engine.allow_model(self.params.model)  # type: ignore[attr-defined]
@@ -192,8 +197,35 @@ class PRMScorer(Scorer):
             except BudgetExhausted as stopped:  # keep the scores finished
                 return scores_so_far(out, len(candidates), stopped)
             c.meta["step_scores"] = [round(s, 4) for s in steps]
+            c.meta[SCORING] = self.scoring_record(ids)
             out.append(aggregate(steps, p.agg))
         return out
+
+    def scoring_record(self, ids: list[int]) -> dict[str, Any]:
+        """What scoring the input ``ids`` costs a run whose memo does not hold them yet, and which
+        inputs it leaves scored (``Scorer``'s ``SCORING`` record, read by the bench).
+
+        ``step_scores`` spends no call on a text whose every tagged prefix is memoised, so a
+        bon(n=k) run pays one forward per text it has not seen: the cost of the k samples is not
+        k/N of the pool's. The record says, per candidate: the call's ``prompt_tokens`` (all of
+        ``ids``, as the ledger records them, whatever part the PRM's prefix cache served: a fresh
+        run's cache is not this one's) and ``completion_tokens`` (0); ``key``, a hash of its last
+        tagged prefix; ``covers``, the hashes of all its tagged prefixes. A text is a memo hit
+        exactly when an earlier scored text covers its key (its tagged prefixes are then all
+        memoised: they are prefixes of that key); with ``cache=false`` no text is (``key`` None).
+        """
+        p: PRMParams = self.params  # type: ignore[assignment]
+        backend, _, (tag, _, _) = self._load()
+        covers: list[str] = []
+        if p.cache:
+            h, start = hashlib.blake2b(digest_size=8), 0
+            for i in (i for i, t in enumerate(ids) if t == tag):
+                h.update(array("q", ids[start: i + 1]).tobytes())
+                covers.append(h.copy().hexdigest())
+                start = i + 1
+        return {"memo": self.memo_id, "role": self.role, "prompt_tokens": len(ids), "completion_tokens": 0,
+                "num_parameters": backend.capabilities().num_parameters,
+                "key": covers[-1] if covers else None, "covers": covers}
 
 
 class ORMParams(ScorerParams):
