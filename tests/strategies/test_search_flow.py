@@ -62,6 +62,13 @@ async def test_beam_keeps_identical_beams_once():
     assert len(depth1) == 1  # four identical first steps collapse into one beam
 
 
+@pytest.mark.parametrize("name", ["beam", "dvts", "tot", "mcts", "backtrack"])
+def test_an_empty_step_delimiter_is_an_error(name):
+    """An empty delimiter was taken: every text 'ends a step' there, and a rollback cut nothing."""
+    with pytest.raises(StrategySpecError, match=f"^{name}: delimiter: String should have at least 1 character"):
+        build_strategy(f"{name}(delimiter='')")
+
+
 async def test_width_larger_than_n_is_an_error():
     with pytest.raises(StrategySpecError, match="^beam: width=8 is larger than n=4"):
         build_strategy("beam(n=4, width=8)")

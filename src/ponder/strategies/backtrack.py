@@ -38,7 +38,7 @@ class BacktrackParams(Params):
     expansions: int = Field(2, gt=0, le=64)
     depth: int = Field(2, ge=0, le=16)
     token: str = "<backtrack>"
-    delimiter: str = ";"
+    delimiter: str = Field(";", min_length=1)
     max_tokens: int = Field(256, gt=0)
     temperature: float = Field(0.7, ge=0.0, le=5.0)
     seed: int | None = None

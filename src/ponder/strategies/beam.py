@@ -35,7 +35,7 @@ class BeamParams(Params):
     lookahead: int = Field(0, ge=0)
     scorer: Any = "prm"
     select: Literal["best", "vote"] = "best"
-    delimiter: str = ";"
+    delimiter: str = Field(";", min_length=1)
     step_tokens: int = Field(48, gt=0)
     temperature: float = Field(0.8, ge=0.0, le=5.0)
     seed: int | None = None

@@ -45,7 +45,7 @@ class MctsParams(Params):
     rollout: bool = True
     select: Literal["best", "vote"] = "best"
     max_depth: int = Field(12, gt=0)
-    delimiter: str = ";"
+    delimiter: str = Field(";", min_length=1)
     step_tokens: int = Field(48, gt=0)
     rollout_tokens: int = Field(256, gt=0)
     temperature: float = Field(0.8, ge=0.0, le=5.0)
