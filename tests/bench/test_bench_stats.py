@@ -135,3 +135,25 @@ def test_matched_budgets_pick_the_best_within_each_budget():
     # sc(n=1) (0 %) is cheaper but worse; sc(n=4) wins only once 300 tokens are allowed
     assert [(m["spec"], m["budget"], m["up_to"]) for m in matched] == [("cot", 128.0, 256.0), ("sc(n=4)", 512.0, 512.0)]
     assert matched[0]["accuracy"] == 0.5 and matched[1]["accuracy"] == 1.0
+    assert [m["errors"] for m in matched] == [0, 0]
+
+
+def test_a_matched_budget_winner_shows_its_failed_units():
+    """Accuracy is over the units that finished: a strategy that fails on the hard problems can win
+    a budget, and the matched table says how many of its units failed (it did not)."""
+    import io
+
+    from rich.console import Console
+
+    from ponder.bench.report import print_tables
+
+    ok = rows("sc(n=1..4)", "sc(n=4)", 4, {"a": [1.0], "b": [1.0]}, 300.0)
+    failed = [{**ok[0], "problem_id": "c", "correct": 0.0, "parsed": 0.0, "error": "TimeoutError: "}]
+    pts = aggregate(rows("cot", "cot", None, {"a": [0.0], "b": [1.0], "c": [0.0]}, 100.0) + ok + failed)
+    matched = matched_budgets(pts)
+    assert [(m["spec"], m["errors"]) for m in matched] == [("cot", 0), ("sc(n=4)", 1)]
+    out = io.StringIO()
+    print_tables({"manifest": {"model": "m", "task": "arith", "seeds": 1},
+                  "summary": {"problems": 3, "units_failed": 1, "retries": 0}, "points": [], "matched": matched},
+                 Console(file=out, width=200))
+    assert "failed" in out.getvalue().split("matched budgets")[1].split("retried call")[0]

@@ -59,9 +59,10 @@ def render(report: dict[str, Any], plots: dict[str, Path]) -> str:
     if note:
         parts.append(f"<p class='note' id='uncounted'>{html.escape(note)}</p>")
     parts.append("<h2>Matched budgets: the best strategy within each token budget</h2>")
+    failed = [("errors", "failed")] if any(r.get("errors") for r in report["matched"]) else []
     parts.append(table(report["matched"], [("budget", "tokens from"), ("up_to", "up to"), ("spec", "best"),
-                                           ("accuracy", "accuracy"), ("ci", "CI95"), ("tokens", "mean tokens")],
-                       table_id="matched"))
+                                           ("accuracy", "accuracy"), ("ci", "CI95"), ("tokens", "mean tokens"),
+                                           *failed], table_id="matched"))
     if report.get("failures"):
         parts.append("<h2>Retries and failures per problem</h2>")
         parts.append(table(report["failures"], [("problem_id", "problem"), ("retries", "retries"),

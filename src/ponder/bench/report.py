@@ -134,11 +134,12 @@ def print_tables(report: dict[str, Any], console: Any = None) -> None:
         console.print(Text(note, style="yellow"))
     if report["matched"]:
         mt = Table(title="matched budgets: best strategy within each token budget")
-        for title in ("tokens ≤", "best strategy", "accuracy", "CI95", "mean tokens"):
+        failed = any(r.get("errors") for r in report["matched"])  # accuracy over the units that finished
+        for title in ("tokens ≤", "best strategy", "accuracy", "CI95", "mean tokens") + (("failed",) if failed else ()):
             mt.add_column(title, justify="right" if title != "best strategy" else "left")
         for r in report["matched"]:
             mt.add_row(fmt_cell("up_to", r), Text(r["spec"]), fmt_cell("accuracy", r), fmt_cell("ci", r),
-                       fmt_cell("tokens", r))
+                       fmt_cell("tokens", r), *((fmt_cell("errors", r),) if failed else ()))
         console.print(mt)
     if s["units_failed"] or s["retries"]:
         console.print(f"[yellow]{s['retries']} retried call(s), {s['units_failed']} failed unit(s); "

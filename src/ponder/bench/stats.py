@@ -143,7 +143,9 @@ def left_out(points: list[dict[str, Any]], metric: str = "tokens") -> list[dict[
 
 def matched_budgets(points: list[dict[str, Any]], metric: str = "tokens") -> list[dict[str, Any]]:
     """For each budget level (powers of two of ``metric`` spanning the run), the best point within it;
-    points whose ``metric`` is unknown (``left_out``) are in no budget."""
+    points whose ``metric`` is unknown (``left_out``) are in no budget. A winner's failed units
+    (``errors``) go with it: its accuracy is over the units that finished, so a strategy that fails
+    on hard problems would win unremarked."""
     usable = [p for p in points if comparable(p, metric)]
     if not usable:
         return []
@@ -163,7 +165,7 @@ def matched_budgets(points: list[dict[str, Any]], metric: str = "tokens") -> lis
             continue
         out.append({"budget": level, "up_to": level, "metric": metric, "family": best["family"],
                     "spec": best["spec"], "accuracy": best["accuracy"], "ci_low": best["ci_low"],
-                    "ci_high": best["ci_high"], metric: best[metric]})
+                    "ci_high": best["ci_high"], metric: best[metric], "errors": best.get("errors") or 0})
     return out
 
 
