@@ -67,6 +67,13 @@ def test_pass_at_k_and_subsets():
     assert len(subsets_of(16, 8, 64, random.Random(0))) == 64
 
 
+def test_a_problem_with_no_gold_answer_is_not_graded(problem_and_pool):
+    """As an unpooled unit's: accuracy unknown, not 0 (pass@k was unknown already)."""
+    _, pool = problem_and_pool
+    est = estimate(Problem.from_question("q"), pool, 3, build_strategy("sc(n=8)").decide, grade)
+    assert est.correct is None and est.pass_at_k is None and est.parsed == 1.0
+
+
 def test_pool_is_not_touched_by_decide(problem_and_pool):
     problem, pool = problem_and_pool
     estimate(problem, pool, 3, build_strategy("sc(n=8)").decide, grade)

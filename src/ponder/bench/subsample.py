@@ -45,7 +45,7 @@ class PointEstimate:
     """The expected outcome at k over subsets of a pool."""
 
     k: int
-    correct: float
+    correct: float | None  # None: the problem has no gold answer or checker
     parsed: float
     pass_at_k: float | None
     answer: str | None  # the modal answer over the subsets
@@ -94,8 +94,9 @@ def estimate(problem: Problem, pool: list[Candidate], k: int,
     c = sum(1 for cand in pool if _correct(problem, cand, grade, grade_cache))
     known = problem.answer is not None or problem.checker is not None
     modal = max(answers.items(), key=lambda kv: kv[1])[0] if answers else None
-    return PointEstimate(k, hits / m, parsed / m, pass_at_k(len(pool), c, min(k, len(pool))) if known else None,
-                         modal, m, ex / m)
+    # a problem with no gold answer and no checker is not graded: its accuracy is unknown, not 0
+    return PointEstimate(k, hits / m if known else None, parsed / m,
+                         pass_at_k(len(pool), c, min(k, len(pool))) if known else None, modal, m, ex / m)
 
 
 def _copy(c: Candidate) -> Candidate:
