@@ -59,7 +59,7 @@ class Engine:
         self.on_token = on_token
         self.on_choice_token = on_choice_token
         self.on_call = on_call
-        self.processor_factories: list[Callable[[], Any]] = []
+        self.processor_factories: list[Callable[[GenerationRequest], Any]] = []
         self.allowed_models = allowed_models
         self._semaphore = _semaphore
 
@@ -250,13 +250,13 @@ class Engine:
             if self.budget.max_seconds is not None:  # the backend stops the call when time is up
                 request = request.replace(deadline=self.budget.started + self.budget.max_seconds)
             samples = await self._generate(request, role, clamped, prompt, first)
-            if max(1, request.n) < n:  # the samples the budget did not pay for: empty, finish reason budget
-                samples += [Sample(text="", finish_reason="budget", completion_tokens=0)
-                            for _ in range(n - max(1, request.n))]
-        if 1 < asked.n and len(samples) < asked.n:  # the server answered fewer than asked: the rest a call each
+        paid = max(1, request.n)  # the samples the budget paid for (all n, or a token each for fewer)
+        if 1 < paid and len(samples) < paid:  # the server answered fewer than asked: the rest a call each
             got = len(samples)
-            rest = asked.replace(n=asked.n - got, seed=None if asked.seed is None else asked.seed + got)
+            rest = asked.replace(n=paid - got, seed=None if asked.seed is None else asked.seed + got)
             samples = samples + await self._a_call_a_sample(rest, role, (first or 0) + got, drawn=got)
+        if paid < n:  # the samples the budget did not pay for: empty, finish reason budget
+            samples += [Sample(text="", finish_reason="budget", completion_tokens=0) for _ in range(n - paid)]
         return samples
 
     def _one_a_call(self, request: GenerationRequest) -> bool:

@@ -72,6 +72,7 @@ def test_a_problem_with_no_gold_answer_is_not_graded(problem_and_pool):
     _, pool = problem_and_pool
     est = estimate(Problem.from_question("q"), pool, 3, build_strategy("sc(n=8)").decide, grade)
     assert est.correct is None and est.pass_at_k is None and est.parsed == 1.0
+    assert estimate(Problem.from_question("q"), [], 3, build_strategy("sc(n=8)").decide, grade).correct is None
 
 
 def test_pool_is_not_touched_by_decide(problem_and_pool):

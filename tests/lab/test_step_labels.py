@@ -122,3 +122,12 @@ def test_rendered_traces_are_labelled_right(name):
                 solved += 1
                 assert all(labels), (style, t, labels)
     assert solved > 600, solved  # about 820 of 2 600 for each task
+
+
+def test_a_restart_that_a_backtrack_retracted_does_not_restart():
+    """Text before the last <backtrack> of a segment is retracted, a Wait in it too: the attempt
+    goes on with the numbers it held (the state went back to the given numbers, and the right
+    steps after it were labelled wrong)."""
+    p = countdown.problem_from_numbers([8, 3, 2, 1], 24)
+    text = "<think> 2-1=1; Wait, 8*2=15 <backtrack> 8*3=24; 24*1=24; </think>"
+    assert countdown.step_labels(p, text, finished=False) == [True] * 4

@@ -93,6 +93,9 @@ def test_the_thought_a_continuation_goes_on_counts_toward_beta(lab_engine):
     thought = "<think> 12+30=42; 42*2=84; 84-4=80;"
     assert factory(GenerationRequest(messages=ask)).carried == 0
     assert factory(GenerationRequest(messages=ask, prefix=thought)).carried == len(backend.encode(thought))
+    # the same partial turn as a final assistant message (the proxy's continuations)
+    turn = [*ask, {"role": "assistant", "content": thought}]
+    assert factory(GenerationRequest(messages=turn)).carried == len(backend.encode(thought))
     after = " Alternatively, 30*2=60;"
     assert factory(GenerationRequest(messages=ask, prefix=thought + after)).carried == len(
         backend.encode(thought + after)) - len(backend.encode(thought + " Alternatively"))

@@ -75,8 +75,9 @@ def estimate(problem: Problem, pool: list[Candidate], k: int,
              max_subsets: int = 64, rng: random.Random | None = None) -> PointEstimate:
     """Expected correctness of ``decide`` on k-subsets of ``pool``."""
     rng = rng or random.Random(0)
-    if not pool:
-        return PointEstimate(k, 0.0, 0.0, None, None, 0, 1.0)
+    known = problem.answer is not None or problem.checker is not None
+    if not pool:  # nothing drawn: no answer, wrong where there is a gold answer
+        return PointEstimate(k, 0.0 if known else None, 0.0, None, None, 0, 1.0)
     chosen = subsets_of(len(pool), min(k, len(pool)), max_subsets, rng)
     hits = parsed = ex = 0.0
     answers: dict[str | None, int] = {}
@@ -92,7 +93,6 @@ def estimate(problem: Problem, pool: list[Candidate], k: int,
         answers[res.answer] = answers.get(res.answer, 0) + 1
     m = len(chosen)
     c = sum(1 for cand in pool if _correct(problem, cand, grade, grade_cache))
-    known = problem.answer is not None or problem.checker is not None
     modal = max(answers.items(), key=lambda kv: kv[1])[0] if answers else None
     # a problem with no gold answer and no checker is not graded: its accuracy is unknown, not 0
     return PointEstimate(k, hits / m if known else None, parsed / m,

@@ -537,13 +537,13 @@ RESET_RE = re.compile(r"Wait|Alternatively")
 def attempt_text(segment: str) -> tuple[bool, str]:
     """``(restarts, text)``: whether ``segment`` begins a new attempt (a ``Wait``/
     ``Alternatively`` in it) and the text in it that counts: what follows its last restart
-    (what came before belongs to the abandoned attempt, however wrong), less what a
-    ``<backtrack>`` after that retracted."""
+    (what came before belongs to the abandoned attempt, however wrong). What a ``<backtrack>``
+    retracted goes first, restarts in it too (``Wait, 8*2=15 <backtrack> 8*3=24``: the
+    attempt goes on, it does not restart)."""
+    if BACKTRACK in segment:
+        segment = segment.rsplit(BACKTRACK, 1)[1]
     pieces = RESET_RE.split(segment)
-    text = pieces[-1]
-    if BACKTRACK in text:
-        text = text.rsplit(BACKTRACK, 1)[1]
-    return len(pieces) > 1, text
+    return len(pieces) > 1, pieces[-1]
 
 
 def cumulative_labels(oks: list[bool], resets: list[bool], final_ok: bool | None) -> list[bool]:
