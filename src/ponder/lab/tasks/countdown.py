@@ -297,9 +297,9 @@ def step_labels(problem: LabProblem, assistant_text: str, finished: bool = True)
     the last restart of a segment counts (``verify`` writes ``...; 144/6=42 Wait, 13*11=143;``:
     the slip belongs to the abandoned attempt). A segment that writes an equation but no step
     it can read (``6/4=1.5``, ``8*8+6-4=2``) is not ok: its numbers are not tracked; one with no
-    ``=`` (prose such as ``We have 4, 6, 8, 8.``, a model's plan) is let be. The last segment is good iff the answer is correct (``finished=False``: labelled
-    like the others). Results must be whole unless the problem allows fractions
-    (``meta["fractions"]``)."""
+    ``=`` (prose such as ``We have 4, 6, 8, 8.``, a model's plan) is let be. The last segment
+    is good iff the answer is correct (``finished=False``: labelled like the others). Results
+    must be whole unless the problem allows fractions (``meta["fractions"]``)."""
     nums, target = problem.meta["numbers"], problem.meta["target"]
     fractions = bool(problem.meta.get("fractions"))
     state = Counter(nums)
