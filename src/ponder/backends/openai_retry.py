@@ -6,9 +6,10 @@ after the wait the server asks for (``Retry-After`` in seconds or as an HTTP dat
 ``retry-after-ms``), at most ``RETRY_AFTER_CAP`` seconds; never past the call's deadline (a time
 budget), where the call is left (``TimeUp``). A generation that sends nothing within ``timeout``
 is not started again (it would take as long again): the error names the timeout and the spec
-option that raises it. An error status says what it is about (``StatusError``): a prompt too long is a ContextLengthError; a 400
-about ``n`` means the server takes no ``n``; one that asks for ``max_completion_tokens`` (OpenAI's
-reasoning models) or refuses a field Ponder may leave out is answered by the backend.
+option that raises it. An error status says what it is about (``StatusError``): a prompt too
+long is a ContextLengthError; a 400 about ``n`` means the server takes no ``n``; one that asks for
+``max_completion_tokens`` (OpenAI's reasoning models) or refuses a field Ponder may leave out is
+answered by the backend.
 """
 
 from __future__ import annotations
