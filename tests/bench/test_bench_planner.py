@@ -77,3 +77,15 @@ def test_gpu_hour_pricing_uses_measured_throughput():
     assert out["runs"][0]["throughput_tps"] == pytest.approx(1000)
     assert out["runs"][0]["chosen"]["cost_per_problem"] == pytest.approx(1 / 3600 * 3.6)
     assert out["runs"][0]["chosen"]["cost_per_correct"] == pytest.approx(0.002)
+
+
+def test_an_unpriced_point_does_not_win_a_tie_of_accuracy():
+    """A point whose cost is unknown (its backend counted no tokens) was taken as costing 0 and
+    won a tie with a priced point, leaving the runs uncompared."""
+    from ponder.bench.planner import _choose
+
+    unpriced = {"spec": "sc(n=4)", "accuracy": 0.8, "cost_per_problem": None}
+    priced = {"spec": "sc(n=8)", "accuracy": 0.8, "cost_per_problem": 0.02}
+    assert _choose([unpriced, priced], None, "r")["spec"] == "sc(n=8)"
+    assert _choose([priced, unpriced], None, "r")["spec"] == "sc(n=8)"
+    assert _choose([{**unpriced, "accuracy": 0.9}, priced], None, "r")["spec"] == "sc(n=4)"  # more accurate

@@ -159,7 +159,10 @@ def _choose(points: list[dict[str, Any]], pick: str | None, run: str) -> dict[st
                 return p
         raise PriceError(f"{run}: no strategy {pick!r}; it has {', '.join(p['spec'] for p in points)}")
     graded = [p for p in points if p["accuracy"] is not None]
-    return max(graded, key=lambda p: (p["accuracy"], -(p["cost_per_problem"] or 0))) if graded else None
+    # the most accurate; of those, a priced one before an unpriced one (whose cost is unknown, not 0),
+    # then the cheapest
+    return max(graded, key=lambda p: (p["accuracy"], p["cost_per_problem"] is not None,
+                                      -(p["cost_per_problem"] or 0))) if graded else None
 
 
 def compare(a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:
