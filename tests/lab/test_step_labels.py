@@ -131,3 +131,12 @@ def test_a_restart_that_a_backtrack_retracted_does_not_restart():
     p = countdown.problem_from_numbers([8, 3, 2, 1], 24)
     text = "<think> 2-1=1; Wait, 8*2=15 <backtrack> 8*3=24; 24*1=24; </think>"
     assert countdown.step_labels(p, text, finished=False) == [True] * 4
+
+
+def test_a_word_that_starts_with_wait_is_no_restart():
+    """Only the words restart an attempt: "Waiting" did too."""
+    from ponder.lab.tasks.base import attempt_text
+
+    assert attempt_text(" Waiting for it, 8*3=24;") == (False, " Waiting for it, 8*3=24;")
+    assert attempt_text(" 8*2=15 Wait, 8*3=24;") == (True, ", 8*3=24;")
+    assert attempt_text(" Alternatively, 8*3=24;")[0] and not attempt_text(" Alternativelyx 8*3=24;")[0]

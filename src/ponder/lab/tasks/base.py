@@ -530,8 +530,8 @@ def segment_equations(segment: str) -> list[tuple[str, tuple]]:
     return events
 
 
-_EVENT_RE = re.compile(r"Alternatively|Wait|" + EQ_RE.pattern)
-RESET_RE = re.compile(r"Wait|Alternatively")
+_EVENT_RE = re.compile(r"\bAlternatively\b|\bWait\b|" + EQ_RE.pattern)
+RESET_RE = re.compile(r"\bWait\b|\bAlternatively\b")  # the words, not "Waiting" or "Waited"
 
 
 def attempt_text(segment: str) -> tuple[bool, str]:
