@@ -277,9 +277,9 @@ def copy_cache(cache: Any) -> Any:
     are copied whole."""
     import copy
 
-    from .hf_batch import _plain
+    from .hf_batch import plain_cache
 
-    if not _plain(cache):
+    if not plain_cache(cache):
         return copy.deepcopy(cache)
     new = copy.copy(cache)
     new.layers = [copy.copy(layer) for layer in cache.layers]

@@ -198,7 +198,7 @@ class BatchDecoder:
             logits = logits.expand(n, -1)
         length = len(job.prompt_ids)
         if not batch.rows:
-            self.stackable = _plain(cache)
+            self.stackable = plain_cache(cache)
             batch.cache, batch.logits, batch.mask = cache, logits, None
             batch.pos = torch.full((n,), length, dtype=torch.long, device=b.device)
         else:
@@ -210,7 +210,7 @@ class BatchDecoder:
         import torch
 
         layers_a, layers_b = batch.cache.layers, getattr(cache, "layers", None)
-        if not _plain(cache) or len(layers_a) != len(layers_b):
+        if not plain_cache(cache) or len(layers_a) != len(layers_b):
             self.stackable = False
             raise RuntimeError("this model's KV cache cannot be stacked into a running batch; "
                                "its requests now decode one at a time, retry this one")
@@ -371,7 +371,7 @@ def _drop_padding(batch: _Batch, mask: Any) -> Any:
     return None if bool(mask.all()) else mask
 
 
-def _plain(cache: Any) -> bool:
+def plain_cache(cache: Any) -> bool:
     """Whether ``cache`` is made of plain ``DynamicLayer``s (which can be padded and stacked)."""
     from transformers.cache_utils import DynamicLayer
 
