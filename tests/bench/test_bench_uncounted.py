@@ -158,3 +158,13 @@ def test_a_run_stored_before_loads_reports_its_uncounted_tokens_and_resumes(tmp_
     finally:
         reread.close()
     assert json.dumps(load_report(old)["summary"])
+
+
+def test_the_progress_bar_says_its_token_total_is_a_lower_bound_when_calls_went_uncounted():
+    from ponder.bench.progress import BenchProgress
+
+    prog = BenchProgress(total=2, enabled=False)
+    prog.add_tokens(120)
+    assert prog._describe() == "acc – · 120 tokens"
+    prog.add_tokens(0, counted=False)  # a server that sent no usage
+    assert prog._describe() == "acc – · ≥ 120 tokens"

@@ -14,6 +14,7 @@ class BenchProgress:
         self.correct_sum = 0.0
         self.graded = 0
         self.failed = 0
+        self.uncounted = False  # a call whose tokens its backend did not count
         self._progress: Any = None
         self._task: Any = None
 
@@ -38,10 +39,13 @@ class BenchProgress:
     def _describe(self) -> str:
         acc = f"{self.correct_sum / self.graded:.1%}" if self.graded else "–"
         fail = f" · [red]{self.failed} failed[/red]" if self.failed else ""
-        return f"acc {acc} · {self.tokens:,} tokens{fail}"
+        return f"acc {acc} · {'≥ ' if self.uncounted else ''}{self.tokens:,} tokens{fail}"
 
-    def add_tokens(self, n: int) -> None:
+    def add_tokens(self, n: int, counted: bool = True) -> None:
+        """Tokens of a finished call; ``counted=False``: its backend did not count them all (the
+        total then reads as a lower bound, "≥")."""
         self.tokens += n
+        self.uncounted = self.uncounted or not counted
         self._refresh()
 
     def unit_done(self, correct: float | None, failed: bool = False) -> None:

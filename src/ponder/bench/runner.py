@@ -316,7 +316,8 @@ async def _run_units(cfg: BenchConfig, store: Store, base: Engine, todo: list[Un
 
             def seen(entry: Any) -> None:
                 entries.append(entry)
-                prog.add_tokens((entry.prompt_tokens or 0) + (entry.completion_tokens or 0))
+                prog.add_tokens((entry.prompt_tokens or 0) + (entry.completion_tokens or 0),
+                                counted=entry.prompt_tokens is not None and entry.completion_tokens is not None)
 
             try:
                 coro = run_unit(unit, base, store, max_subsets=cfg.max_subsets, on_call=seen)
