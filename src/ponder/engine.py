@@ -220,8 +220,7 @@ class Engine:
                 break  # the budget cut this call: nothing is left for another
             longest = max(longest, 1, *(s.completion_tokens if s.completion_tokens is not None
                                         else self._seen_tokens(s) for s in samples))
-        return out + [Sample(text="", finish_reason="budget", completion_tokens=0)
-                      for _ in range(request.n - len(out))]
+        return out + [Sample.not_drawn() for _ in range(request.n - len(out))]
 
     async def _claimed(self, request: GenerationRequest, role: str, first: int | None = None,
                        prompt: int | None = None) -> list[Sample]:
@@ -256,7 +255,7 @@ class Engine:
             rest = asked.replace(n=paid - got, seed=None if asked.seed is None else asked.seed + got)
             samples = samples + await self._a_call_a_sample(rest, role, (first or 0) + got, drawn=got)
         if paid < n:  # the samples the budget did not pay for: empty, finish reason budget
-            samples += [Sample(text="", finish_reason="budget", completion_tokens=0) for _ in range(n - paid)]
+            samples += [Sample.not_drawn() for _ in range(n - paid)]
         return samples
 
     def _one_a_call(self, request: GenerationRequest) -> bool:
@@ -278,7 +277,7 @@ class Engine:
         stopped = [r for r in results if isinstance(r, BudgetExhausted)]
         for r in results:
             if isinstance(r, BudgetExhausted):
-                samples.append(Sample(text="", finish_reason="budget", completion_tokens=0))
+                samples.append(Sample.not_drawn())
             elif isinstance(r, BaseException):
                 raise r
             else:

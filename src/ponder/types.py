@@ -141,6 +141,11 @@ class Sample:
     # turn (it drops stop strings and has no vLLM-style stop_reason): matched_stop None is a guess
     stop_unknown: bool = False
 
+    @classmethod
+    def not_drawn(cls) -> "Sample":
+        """A sample the budget did not pay for: empty, no tokens, finish reason ``budget``."""
+        return cls(text="", finish_reason="budget", completion_tokens=0)
+
 
 @dataclass
 class Usage:

@@ -98,16 +98,23 @@ def reasoning_token_count(prompt_text: str, ids: list[int], tags: tuple[int, int
     return count
 
 
+def partial_turn(request: GenerationRequest) -> tuple[list[dict[str, str]], str]:
+    """``(messages, partial)``: the messages before the assistant turn being continued, and that
+    turn's text so far: a final assistant message (a partial turn) joined to the ``prefix``."""
+    messages = list(request.messages)
+    prefix = request.prefix
+    if messages and messages[-1].get("role") == "assistant":
+        prefix = (messages[-1].get("content") or "") + prefix
+        messages = messages[:-1]
+    return messages, prefix
+
+
 def render_chat(tokenizer: Any, request: GenerationRequest) -> str:
     """The exact text a model sees: the chat template with its generation prompt, then the prefix.
     A final assistant message is a partial turn, continued (its text joins the prefix); with no
     other message the text is raw, behind the BOS once; a tokenizer without a chat template gets
     the messages joined by blank lines."""
-    messages = list(request.messages)
-    prefix = request.prefix
-    if messages and messages[-1].get("role") == "assistant":
-        prefix = messages[-1].get("content", "") + prefix
-        messages = messages[:-1]
+    messages, prefix = partial_turn(request)
     bos = getattr(tokenizer, "bos_token", None) or ""
     if not messages:
         return ("" if prefix.startswith(bos) else bos) + prefix

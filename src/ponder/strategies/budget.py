@@ -142,7 +142,7 @@ class BudgetForcing(Strategy):
             [a] = await engine.generate(base.replace(prefix=text, max_tokens=p.answer_tokens,
                                                      seed=None if seed is None else seed + rounds))
         except BudgetExhausted:  # no answer call fits: the thinking is kept, as far as it went
-            a, cut = Sample(text="", finish_reason="budget", completion_tokens=0), True
+            a, cut = Sample.not_drawn(), True
         full = text + a.text
         cand = to_candidate(problem, a.__class__(text=full, finish_reason=a.finish_reason))
         if cut:  # the budget shaped this sample, though its answer may be whole

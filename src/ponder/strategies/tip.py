@@ -19,6 +19,7 @@ from typing import Any
 
 from pydantic import Field
 
+from ..backends.base import partial_turn
 from ..engine import Engine
 from ..errors import StrategySpecError
 from ..types import Candidate, Problem, Result
@@ -77,21 +78,13 @@ class SwitchPenalty:
         return scores
 
 
-def partial_message(request: Any) -> str:
-    """The assistant text a request continues: a final assistant message (a partial turn, as the
-    chat template renders it: the proxy's continuations come so) and the ``prefix``."""
-    last = request.messages[-1] if request.messages else None
-    head = (last.get("content") or "") if last is not None and last.get("role") == "assistant" else ""
-    return head + (request.prefix or "")
-
-
 def thought_so_far(backend: Any, prefix: str, token_ids: list[int]) -> int:
     """Tokens of ``prefix`` (a partial assistant message) since its last switch word, or all of
     them: how far into the current thought a continuation of it starts."""
     if not prefix:
         return 0
-    ids = backend.encode(prefix)
-    hits = [i for i, t in enumerate(ids) if t in set(token_ids)]
+    ids, switch = backend.encode(prefix), set(token_ids)
+    hits = [i for i, t in enumerate(ids) if t in switch]
     return len(ids) - (hits[-1] + 1) if hits else len(ids)
 
 
@@ -136,7 +129,7 @@ class ThoughtSwitchPenalty(Strategy):
         p: TipParams = self.params  # type: ignore[assignment]
         ids = switch_token_ids(engine.backend.tokenizer, p.words)  # type: ignore[attr-defined]
         return engine.with_logits_processors(lambda request: SwitchPenalty(
-            ids, p.alpha, p.beta, carried=thought_so_far(engine.backend, partial_message(request), ids)))
+            ids, p.alpha, p.beta, carried=thought_so_far(engine.backend, partial_turn(request)[1], ids)))
 
     async def run(self, problem: Problem, engine: Engine) -> Result:
         result = await self.inner().run(problem, self.penalised(engine))
