@@ -148,6 +148,10 @@ def test_operand_labels_compare_each_step_with_the_question():
     ("<think> 11-8=3; 6+3=9 <backtrack> 6-3=3 </think> Answer: 6-11-8", "+++" "++" "++" "++++"),
     # the answer uses 8 twice; the result 5 of the first step is available to the second
     ("<think> 11-6=5; 8+5=13 </think> Answer: 11-6+8+8", "+++" "++" "+++" "+-"),
+    # "Waiting" is not the restart word: 11 was used, so the attempt breaks at it
+    ("<think> 11-6=5; Waiting 11-8=3 </think>", "+++" "--"),
+    # the tail of a longer expression (6-5=1 in 11-6-5=1... read whole) is not a step of its own
+    ("<think> 11-6=5; 8+6-5=9 </think>", "+++"),
 ])
 def test_countdown_operand_labels_say_whether_each_number_is_still_available(text, marks):
     """``available_token_labels``: each operand digit of a countdown trace (and each number of

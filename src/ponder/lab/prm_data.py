@@ -228,7 +228,11 @@ def build_prm_dataset(tokenizer, policy_dir, seed: int = 0, n_onpolicy: int = 12
     return out + (drill_items(tokenizer, n_drill, seed) if n_drill else [])
 
 
-_CD_EVENT_RE = re.compile(r"Alternatively|Wait|<backtrack>|Answer:|(\d+)([-+*/])(\d+)=(\d+)")
+# the restart words and steps as the task reads them (``tasks.base``): whole words (read in token
+# pieces, where a space is "Ġ", a letter to ``\b``), and a step whose first operand starts the
+# expression and whose result is whole
+_CD_EVENT_RE = re.compile(r"(?<![A-Za-z])(?:Alternatively|Wait)(?![A-Za-z])|<backtrack>|Answer:|"
+                          r"(?<![-+*/\d.)])(\d+)([-+*/])(\d+)=(\d+)(?![\d/]|\.\d)")
 
 
 def available_token_labels(tokenizer, ids: list[int], problem, start: int):
