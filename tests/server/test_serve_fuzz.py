@@ -98,6 +98,8 @@ MALFORMED = [
     json.dumps(chat(seed=-5)).encode(), json.dumps(chat(seed=2**70)).encode(), json.dumps(chat(seed=1.5)).encode(),
     json.dumps(chat(strategy="")).encode(), json.dumps(chat(strategy="sc(n=")).encode(),
     json.dumps(chat(strategy="sc(" * 300 + ")" * 300)).encode(), json.dumps(chat(strategy="cot\x00")).encode(),
+    # parsed by Python's parser (under its 200 levels), too deep to build or print
+    json.dumps(chat(strategy="sc(of=" * 195 + "cot" + ")" * 195)).encode(),
     json.dumps(chat(strategy="__import__('os').system('true')")).encode(), json.dumps(chat(strategy="sc(n=-3)")).encode(),
     json.dumps(chat(strategy="sc(n=1..4)")).encode(), json.dumps(chat(strategy="cot(temperature=9)")).encode(),
     json.dumps(chat(strategy="sc(n=2, of=sc(n=2, of=cot(max_tokens=2)))")).encode(),
@@ -140,6 +142,10 @@ MALFORMED_TEXT = [
     json.dumps(text(n=10**30)).encode(), json.dumps(text(max_tokens=0)).encode(), json.dumps(text(stop=7)).encode(),
     json.dumps(text(suffix="x", best_of=3)).encode(), json.dumps(text(messages=[{"role": "user", "content": "x"}])).encode(), json.dumps(text(budget={"max_calls": 1, "max_tokens": 1})).encode(),
     b'{"model": "model", "prompt": "\\ud800 lone surrogate", "max_tokens": 2}',
+    # chat fields /v1/completions also takes, checked when the prompt becomes a chat request
+    json.dumps(text(reasoning_effort="extreme")).encode(), json.dumps(text(thinking={"type": "maybe"})).encode(),
+    json.dumps(text(top_logprobs=50)).encode(), json.dumps(text(max_completion_tokens="ten")).encode(),
+    json.dumps(text(continue_final_message="perhaps")).encode(),
 ]
 
 
@@ -157,3 +163,17 @@ def test_malformed_bodies_get_openai_errors_never_a_500(http, app, path, bodies,
             assert set(r.json()["error"]) == {"message", "type", "param", "code"}, raw[:120]
         elif stream:
             assert r.text.rstrip().endswith("data: [DONE]")
+
+
+def test_an_unexpected_error_is_still_an_error_object(http, app, monkeypatch):
+    """A defect that escapes every handler answers a 500 error object, not a text/plain page."""
+    import ponder.server.app as server_app
+
+    def broken(*_a, **_k):
+        raise RuntimeError("a defect")
+
+    monkeypatch.setattr(server_app, "plan", broken)
+    model = app.state.config.model if app.state.config.model == "embedded" else "model"
+    r = http.post("/v1/chat/completions", json={"model": model, "messages": [{"role": "user", "content": "1+1"}]})
+    assert r.status_code == 500 and r.headers["content-type"].startswith("application/json")
+    assert r.json()["error"]["code"] == "internal_error" and "RuntimeError" in r.json()["error"]["message"]

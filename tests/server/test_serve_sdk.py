@@ -111,6 +111,9 @@ def test_multi_sample_strategy_streams_progress_then_the_answer(client, model_id
     assert full.model_extra["ponder"]["strategy"] == spec
     assert full.model_extra["ponder"]["ledger"]["totals"]["calls"] == 1
     assert full.choices[0].message.reasoning_content.startswith("[1] policy x3: ")
+    # each of n choices is its own run: its progress counts its own calls from [1]
+    three = client.chat.completions.create(model=model_id, messages=CHAT, n=3, extra_body={"strategy": "sc(n=2)"})
+    assert [ch.message.reasoning_content.split(" ")[0] for ch in three.choices] == ["[1]"] * 3
     answer = full.model_extra["ponder"]["answer"]
     assert answer and full.choices[0].message.content == f"Answer: {answer}"
     kinds, content, streamed_answer = [], "", None
@@ -228,11 +231,11 @@ def test_max_tokens_caps_every_call_of_a_strategy_that_has_no_such_parameter(cli
 
 
 def test_a_spec_that_would_start_too_many_runs_is_refused_at_once(server, client, model_id):
-    """Nested strategies multiply their runs: 2**30 from a 360-character spec. Refused before any
-    work, so the server stays responsive."""
-    deep = "sc(n=2, of=" * 30 + "cot" + ")" * 30
+    """Nested strategies multiply their runs: 2**16 from a 190-character spec (16 levels, the most
+    a spec may nest). Refused before any work, so the server stays responsive."""
+    deep = "sc(n=2, of=" * 16 + "cot" + ")" * 16
     start = time.perf_counter()
-    with pytest.raises(openai.BadRequestError, match="1,073,741,824 runs") as err:
+    with pytest.raises(openai.BadRequestError, match="65,536 runs") as err:
         client.chat.completions.create(model=model_id, messages=CHAT, extra_body={"strategy": deep})
     assert err.value.body["code"] == "above_ceiling" and err.value.body["param"] == "strategy"
     assert time.perf_counter() - start < 5

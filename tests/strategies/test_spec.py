@@ -146,3 +146,15 @@ def test_a_minus_before_anything_but_a_number_is_refused(text):
 def test_a_minus_before_a_number_still_reads_as_a_negative_number():
     assert build_strategy("sc(n=2, seed=-3)").params.seed == -3
     assert parse_spec("cot(temperature=-0.5, seed=-1e1)").args == {"temperature": -0.5, "seed": -10.0}
+
+
+def test_nesting_past_the_limit_is_a_spec_error_not_a_recursion_error():
+    """Python parses ~200 levels; building or printing such a spec recursed past the interpreter's
+    limit. Sixteen levels is the most a spec may compose, and it still builds."""
+    from ponder.strategies.spec import MAX_NESTING
+
+    deepest = "sc(n=2, of=" * MAX_NESTING + "cot" + ")" * MAX_NESTING
+    assert build_strategy(parse_spec(deepest)).name == "sc"
+    for depth in (MAX_NESTING + 1, 195):
+        with pytest.raises(StrategySpecError, match=f"more than {MAX_NESTING} deep"):
+            parse_spec("sc(of=" * depth + "cot" + ")" * depth)

@@ -19,6 +19,7 @@ from typing import Any, AsyncIterator, Callable
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from pydantic import ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import JSONResponse, Response
 
@@ -125,6 +126,10 @@ def create_app(config: ServerConfig, backend: Any = None) -> FastAPI:
         return APIError(400, f"{param + ': ' if param else ''}{msg}{more}", param=param,
                         code="invalid_value").response()
 
+    @app.exception_handler(Exception)
+    async def _unexpected(_: Request, exc: Exception) -> Response:  # a defect: still an error object, not text
+        return to_error(exc).response()
+
     @app.exception_handler(StarletteHTTPException)
     async def _http_error(_: Request, exc: StarletteHTTPException) -> Response:
         detail = exc.detail if isinstance(exc.detail, str) else "request failed"
@@ -174,8 +179,11 @@ def create_app(config: ServerConfig, backend: Any = None) -> FastAPI:
                            param="strategy", code="unsupported_parameter")
         fields = body.model_dump(exclude={"prompt", "echo", "logprobs", "strategy", "messages"}, exclude_none=True)
         fields.setdefault("max_tokens", min(16, config.max_tokens))
-        chat = ChatCompletionRequest(**fields, messages=[{"role": "assistant", "content": body.prompt}],
-                                     strategy=body.strategy or "none", logprobs=body.logprobs is not None or None)
+        try:  # the chat fields it also takes (reasoning_effort, thinking, ...) are checked here
+            chat = ChatCompletionRequest(**fields, messages=[{"role": "assistant", "content": body.prompt}],
+                                         strategy=body.strategy or "none", logprobs=body.logprobs is not None or None)
+        except ValidationError as exc:
+            raise RequestValidationError(exc.errors()) from None
         the_plan = plan(chat, config)
         if (body.model_extra or {}).get("messages") is not None:
             the_plan.ignored.append("messages (not read by /v1/completions: it continues prompt)")

@@ -333,7 +333,6 @@ class Job:
         self.ledger = Ledger()
         self.results: list[Result] = []
         self.cancel = threading.Event()
-        self._calls = 0
 
     async def run(self, timeout: float | None = None) -> list[Result]:
         try:
@@ -369,15 +368,19 @@ class Job:
         return result
 
     def _progress(self, out: ChoiceOut) -> Callable[[LedgerEntry, list[Sample]], None]:
+        """The progress lines of one choice's run, its calls numbered from 1."""
+        calls = 0
+
         def note(entry: LedgerEntry, samples: list[Sample]) -> None:
+            nonlocal calls
             if not samples:  # a scoring call: no text to show
                 return
-            self._calls += 1
+            calls += 1
             answers = [extract_answer(s.text, cut=s.finish_reason in CUT).value for s in samples[:16]]
             shown = ", ".join("?" if a is None else a[:40] for a in answers)
             more = f" (+{len(samples) - 16})" if len(samples) > 16 else ""
             tokens = "?" if entry.completion_tokens is None else entry.completion_tokens
-            out.note(f"[{self._calls}] {entry.role} x{entry.n}: {shown or '-'}{more} ({tokens} tokens)\n")
+            out.note(f"[{calls}] {entry.role} x{entry.n}: {shown or '-'}{more} ({tokens} tokens)\n")
 
         return note
 

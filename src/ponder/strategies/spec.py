@@ -91,6 +91,9 @@ def parse_spec(text: str) -> ParsedSpec:
     return _node_to_spec(tree.body, text)
 
 
+MAX_NESTING = 16  # strategies and scorers inside one another (sc(of=budget(...)) is 2 deep)
+
+
 # Quoted text as Python reads it (triple quotes, backslash escapes); a prefix (r'...') stays outside.
 _QUOTED = re.compile(r"'''(?:[^\\]|\\.)*?'''|" r'"""(?:[^\\]|\\.)*?"""|' r"'(?:[^'\\\n]|\\.)*'|"
                      r'"(?:[^"\\\n]|\\.)*"', re.S)
@@ -110,7 +113,11 @@ def _mask_quoted(text: str) -> tuple[str, Callable[[str], str]]:
     return masked, lambda src: re.sub(f"'{mark}(\\d+){mark}'", lambda m: quoted[int(m.group(1))], src)
 
 
-def _node_to_spec(node: ast.AST, text: str) -> ParsedSpec:
+def _node_to_spec(node: ast.AST, text: str, depth: int = 1) -> ParsedSpec:
+    if depth > MAX_NESTING:
+        raise StrategySpecError(f"strategy spec {text[:120]!r}{'...' if len(text) > 120 else ''} nests strategies "
+                                f"or scorers more than {MAX_NESTING} deep; compose at most {MAX_NESTING}, "
+                                "e.g. sc(n=8, of=budget(think=128))")
     if isinstance(node, ast.Name):
         return ParsedSpec(node.id)
     if isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
@@ -122,7 +129,7 @@ def _node_to_spec(node: ast.AST, text: str) -> ParsedSpec:
                 raise StrategySpecError(f"in {text!r}: ** is not allowed")
             if kw.arg in args:
                 raise StrategySpecError(f"in {text!r}: {kw.arg}= is given twice; give each key once")
-            args[kw.arg] = _value(kw.value, text)
+            args[kw.arg] = _value(kw.value, text, depth)
         return ParsedSpec(node.func.id, args)
     raise StrategySpecError(f"cannot read {ast.unparse(node)!r} in {text!r} as a strategy; "
                             "expected name or name(key=value, ...)")
@@ -131,7 +138,7 @@ def _node_to_spec(node: ast.AST, text: str) -> ParsedSpec:
 _ESCAPES = {"\a": "\\a", "\b": "\\b", "\f": "\\f", "\v": "\\v", "\r": "\\r", "\0": "\\0"}
 
 
-def _value(node: ast.AST, text: str) -> Any:
+def _value(node: ast.AST, text: str, depth: int = 1) -> Any:
     if isinstance(node, ast.Constant):
         if isinstance(node.value, str):  # quoted text reads escapes as Python does: '\boxed' is a backspace
             odd = sorted({c for c in node.value if (ord(c) < 32 and c not in "\n\t") or c == "\x7f"})
@@ -152,14 +159,14 @@ def _value(node: ast.AST, text: str) -> Any:
         return {"true": True, "false": False, "True": True, "False": False, "none": None,
                 "None": None}.get(node.id, node.id)
     if isinstance(node, (ast.List, ast.Tuple)):
-        return [_value(e, text) for e in node.elts]
+        return [_value(e, text, depth) for e in node.elts]
     if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "__range__":
         lo, hi = (_value(a, text) for a in node.args)
         if lo > hi or lo < 1:
             raise StrategySpecError(f"in {text!r}: range {lo}..{hi} must have 1 ≤ low ≤ high")
         return Range(lo, hi)
     if isinstance(node, (ast.Call, ast.Name)):
-        return _node_to_spec(node, text)
+        return _node_to_spec(node, text, depth + 1)
     if isinstance(node, ast.Attribute):  # dotted words such as a model name
         return ast.unparse(node)
     raise StrategySpecError(f"cannot read value {ast.unparse(node)!r} in {text!r}")
