@@ -166,6 +166,10 @@ def test_strategies_lists_names_defaults_and_papers():
     for text in ("cot", "sc", "2203.11171", "n=16", "words=['Alternatively']", "stop=[]"):
         assert text in p.stdout
     assert "Undefined" not in p.stdout
+    # the same command as a module, for an environment whose scripts are not on PATH
+    m = subprocess.run([sys.executable, "-m", "ponder", "strategies"], capture_output=True, text=True, timeout=120,
+                       env=ENV)
+    assert m.returncode == 0 and m.stdout == p.stdout
 
 
 # -- model and user text is printed as it is, never read as markup -----------------------------------------
