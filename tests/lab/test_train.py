@@ -234,11 +234,25 @@ def no_training(monkeypatch):
 def test_train_refuses_an_out_it_cannot_write_before_training(tmp_path, capsys, no_training, where, needle):
     """--out was made only when exporting: a bad one cost the whole run and ended as an internal error."""
     (tmp_path / "file").write_text("not a directory")
-    for kind in ("policy", "prm"):
-        code, out, err = lab(capsys, "train", "--kind", kind, "--task", "arith", "--steps", "1",
+    for kind, task in (("policy", ["--task", "arith"]), ("prm", [])):
+        code, out, err = lab(capsys, "train", "--kind", kind, *task, "--steps", "1",
                              "--out", str(tmp_path / where))
         assert_one_line_error(code, err, needle)
         assert out == ""
+
+
+@pytest.mark.parametrize("args, needle", [
+    (["--kind", "prm", "--task", "arith"], "--task applies to --kind policy only"),
+    (["--kind", "prm", "--task", "mix"], "--task applies to --kind policy only"),
+    (["--kind", "policy", "--policy", str(POLICY_DIR)], "--policy applies to --kind prm only"),
+    (["--policy", str(POLICY_DIR)], "--policy applies to --kind prm only"),
+])
+def test_train_refuses_an_option_its_kind_does_not_use(tmp_path, capsys, no_training, args, needle):
+    """--task with --kind prm (its task mix is the recipe's) and --policy with --kind policy were
+    ignored without a word."""
+    code, out, err = lab(capsys, "train", *args, "--steps", "1", "--out", str(tmp_path / "out"))
+    assert_one_line_error(code, err, needle)
+    assert out == "" and not (tmp_path / "out").exists()  # refused before any work
 
 
 def test_train_policy_checks_its_out_dir_first(tmp_path, monkeypatch):

@@ -1,6 +1,6 @@
 """``ponder lab`` sub-commands (a typer sub-application mounted by the main CLI).
 
-    ponder lab train --task mix --out DIR [--steps N] [--seed S] [--kind policy|prm]
+    ponder lab train --out DIR [--kind policy|prm] [--steps N] [--seed S] [--task mix (policy)] [--policy DIR (prm)]
     ponder lab quick-eval [--model DIR] [--n 300] [--k 16] [--prm DIR]
 
 torch is imported only inside the commands.
@@ -36,21 +36,30 @@ class KindChoice(str, Enum):
 @lab_app.command("train")
 def train(
     out: str = typer.Option(..., "--out", help="output directory (Hugging Face format)"),
-    task: TaskChoice = typer.Option(TaskChoice.mix, "--task", help="training task(s)"),
+    task: Optional[TaskChoice] = typer.Option(None, "--task",
+                                              help="training task(s) of the policy (default mix); --kind policy only"),
     steps: Optional[int] = typer.Option(None, "--steps", min=1, help="optimizer steps"),
     seed: Optional[int] = typer.Option(None, "--seed", help="random seed (default: the recipe's)"),
     kind: KindChoice = typer.Option(KindChoice.policy, "--kind", help="policy or prm"),
     policy: Optional[str] = typer.Option(None, "--policy",
-                                         help="policy dir to initialise/sample the PRM from"),
+                                         help="policy dir to initialise/sample the PRM from; --kind prm only"),
 ) -> None:
     """Train a lab policy (the recipe's first stage) or a PRM (all its stages, from a policy) and export it.
 
     --steps sets the steps of the (last) stage. --seed sets the training seed and, for the policy,
     the examples (data seed = seed + 1, as the recipe's seed 0 and data seed 1); without it the
-    recipe's data is used.
+    recipe's data is used. --task is the policy's (the PRM trains on the recipe's task mix) and
+    --policy the PRM's: given to the other kind, either is refused rather than ignored.
     """
     # what was given is checked before any work (a model is exported only at the end)
-    from .train import check_out_dir, check_policy_dir
+    from .train import LabError, check_out_dir, check_policy_dir
+
+    if kind == KindChoice.prm and task is not None:
+        raise LabError(f"--task {task.value}: --task applies to --kind policy only (the PRM is trained on the "
+                       "recipe's fixed task mix); leave it out with --kind prm")
+    if kind == KindChoice.policy and policy is not None:
+        raise LabError("--policy: --policy applies to --kind prm only (the policy the PRM starts from and "
+                       "samples); leave it out with --kind policy")
 
     if kind == KindChoice.prm and policy is not None:
         check_policy_dir(policy)
@@ -59,7 +68,7 @@ def train(
         from .recipe import POLICY_RECIPE
         from .train import train_policy
 
-        cfg = {**POLICY_RECIPE, "task": task.value, "seed": seed or 0}
+        cfg = {**POLICY_RECIPE, "task": (task or TaskChoice.mix).value, "seed": seed or 0}
         if seed is not None:  # the examples follow the seed (the recipe's own pair is seed 0, data seed 1)
             cfg["data_seed"] = seed + 1
         if steps is not None:

@@ -6,7 +6,8 @@ reports, for each N: one sample (the pool's mean accuracy), majority of N, any-c
 (pass@N, the unbiased estimator of Chen et al. 2021) and best-of-N by the scorer. Majority and
 best-of-N at N < max_n are averaged over the pool's N-subsets: all of them where they are few
 (``bench/subsample.py``'s rule, so majority of 1 is one sample exactly), else random ones
-(unbiased subsampling). A problem whose prompt does not fit the model's context window is skipped,
+(unbiased subsampling); a pool-relative scorer (``vote``) scores each subset again, so best-of-N by
+vote is the majority of N. A problem whose prompt does not fit the model's context window is skipped,
 named in the report (``skipped``) and on stderr; the figures are over the problems that ran.
 """
 
@@ -47,14 +48,23 @@ class ProblemPool:
     correct: list[bool]
     scores: list[float] | None = None
     tokens: int = 0
+    scorer: Any = None  # what gave ``scores``: a pool-relative one scores each subset again (``best``)
 
     def majority(self, idx: list[int]) -> bool:
         v = vote([self.candidates[i] for i in idx], kind=self.problem.answer_kind)
         return v.index is not None and self.correct[idx[v.index]]
 
     def best(self, idx: list[int]) -> bool:
+        """Whether the best-scored candidate of the subset ``idx`` is correct. A pool-relative
+        scorer's (``vote``) pool scores are shares of the whole pool, so the subset's candidates
+        with an answer are scored again among themselves (``rescore``, as the bench's
+        ``subset_decide``): best-of-N by vote is then the majority of those N, not of the pool."""
         assert self.scores is not None
-        i = max(idx, key=lambda j: (rank(self.scores[j]), -j))  # type: ignore[index]  # unscored last
+        scores = {j: self.scores[j] for j in idx}
+        if getattr(self.scorer, "pool_relative", False):
+            answered = [j for j in idx if self.candidates[j].answer is not None]
+            scores.update(zip(answered, self.scorer.rescore(self.problem, [self.candidates[j] for j in answered])))
+        i = max(idx, key=lambda j: (rank(scores[j]), -j))  # unscored last
         return self.correct[i]
 
 
@@ -91,7 +101,7 @@ async def build_pool(problem: Problem, engine: Engine, max_n: int, seed: int, sc
     correct = [bool(grade(problem, c.answer)) for c in pool]
     scores = await scorer.score(problem, pool, eng) if scorer is not None else None
     return ProblemPool(problem, bool(grade(problem, greedy.answer)), pool, correct, scores,
-                       tokens=eng.ledger.total_tokens or 0)
+                       tokens=eng.ledger.total_tokens or 0, scorer=scorer)
 
 
 def summarise(pools: list[ProblemPool], max_n: int, seed: int) -> dict[int, dict[str, float]]:

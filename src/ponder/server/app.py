@@ -26,6 +26,8 @@ from starlette.responses import JSONResponse, Response
 from .. import __version__
 from ..engine import Engine
 from ..errors import PonderError, StrategySpecError
+from ..strategies import Strategy
+from ..thinking import EFFORTS
 from ..types import Problem
 from .config import ServerConfig
 from .convert import clean, ledger_summary, legacy_logprobs, to_messages, usage_of
@@ -54,7 +56,7 @@ def create_app(config: ServerConfig, backend: Any = None) -> FastAPI:
         from ..backends import load_backend
 
         backend = load_backend(config.model)
-    default = _build(_parse(config.default_strategy))  # a bad default fails at start, not per request
+    default = _build(_parse(config.default_strategy))  # a bad default fails at start (checked on the model below)
     if default.runs() > config.max_runs:
         raise StrategySpecError(f"the default strategy {default.spec} may start {default.runs():,} runs, above "
                                 f"--max-runs {config.max_runs:,}")
@@ -76,6 +78,7 @@ def create_app(config: ServerConfig, backend: Any = None) -> FastAPI:
 
     engine = Engine(backend, max_concurrency=max(64, 2 * config.max_concurrency),
                     allowed_models=config.allowed_models())
+    _check_own_strategies(config, default, engine)
     slots = Slots(config.max_concurrency)
     names = {config.model_id, config.model}
     started = int(time.time())
@@ -286,6 +289,20 @@ def create_app(config: ServerConfig, backend: Any = None) -> FastAPI:
 
     _document_ceilings(app, config)
     return app
+
+
+def _check_own_strategies(config: ServerConfig, default: Strategy, engine: Engine) -> None:
+    """Fail at start, as ``ponder solve`` does for the same spec, when a strategy of the server's
+    own (the default, those of the effort map) cannot run on its model: a capability the backend
+    lacks, a scorer whose model does not load. Else the server started and answered every request
+    that chose none 400 param=strategy, though the client had sent no strategy."""
+    own = [("the default strategy", default)]
+    own += [(f"the strategy of reasoning_effort {e}", _build(_parse(getattr(config.effort_map, e)))) for e in EFFORTS]
+    for what, strategy in own:
+        try:
+            strategy.check(engine)
+        except PonderError as exc:  # the same type, the message saying which of the server's strategies
+            raise type(exc)(f"{what} {strategy.spec} cannot run on {config.model_id}: {exc}") from exc
 
 
 def app_from_env() -> FastAPI:

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import logging
+import os
 from enum import Enum
 from typing import Optional
 
@@ -26,7 +27,8 @@ def serve_command(
     host: str = typer.Option("127.0.0.1", "--host", help="Address to listen on."),
     port: int = typer.Option(8000, "--port", min=1, max=65535, help="Port to listen on."),
     api_key: Optional[str] = typer.Option(None, "--api-key", envvar="PONDER_API_KEY", show_envvar=True,
-                                          help="Clients must send Authorization: Bearer KEY."),
+                                          help="Clients must send Authorization: Bearer KEY. Omit it (and "
+                                               "leave PONDER_API_KEY unset) to serve without a key."),
     default_strategy: str = typer.Option("none", "--default-strategy", "-s",
                                          help="Strategy when a request names none, e.g. none, cot, sc(n=8)."),
     max_concurrency: int = typer.Option(64, "--max-concurrency", min=1,
@@ -63,6 +65,8 @@ def serve_command(
     if workers > 1 and not model.strip().startswith("openai:"):
         raise ModelSpecError(f"--workers {workers} needs an upstream model (openai:MODEL@URL); {model!r} would be "
                              "loaded once in every worker process: serve a local model with one worker")
+    if api_key is None and os.environ.get("PONDER_API_KEY") is not None:
+        api_key = os.environ["PONDER_API_KEY"]  # set but empty, which the option's reading takes for unset
     config = ServerConfig(model=model, served_model_name=served_model_name, api_key=api_key,
                           default_strategy=default_strategy, effort_map=load_effort_map(effort_map),
                           max_concurrency=max_concurrency, timeout=timeout, max_n=max_n, max_runs=max_runs,

@@ -7,18 +7,24 @@ import os
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 
-from ..errors import BudgetError, StrategySpecError
+from ..errors import BudgetError, PonderError, StrategySpecError
 from ..thinking import EffortMap
 
 DEFAULT_STRATEGY = "none"
 CONFIG_ENV = "PONDER_SERVE_CONFIG"  # how ``--workers`` hands the configuration to its worker processes
 
 
+class ServerConfigError(PonderError, ValueError):
+    """A setting of ``ponder serve`` that the server cannot run with (a blank API key)."""
+
+
 @dataclass
 class ServerConfig:
     """Everything ``create_app`` needs. Limits are per request unless said otherwise.
 
-    ``api_key``: clients must send ``Authorization: Bearer KEY`` (all endpoints but /health).
+    ``api_key``: clients must send ``Authorization: Bearer KEY`` (all endpoints but /health); None:
+    no key. A blank key is refused: read as no key, ``--api-key "$KEY"`` with KEY unset served
+    everyone.
     ``max_concurrency``: requests in progress at once; one more is answered 429 with Retry-After.
     ``timeout``: seconds a request may run before it is cancelled and answered 504.
     ``max_n`` / ``max_tokens``: ceilings of the request's ``n`` and ``max_tokens``.
@@ -55,7 +61,9 @@ class ServerConfig:
         if not self.timeout > 0:  # NaN too
             raise BudgetError(f"timeout must be a positive number of seconds, got {self.timeout!r}")
         if self.api_key is not None and not self.api_key.strip():
-            self.api_key = None
+            raise ServerConfigError("the API key is blank (from --api-key or PONDER_API_KEY), which would leave the "
+                                    "server open to anyone; give a key, or omit --api-key and unset "
+                                    "PONDER_API_KEY to run without one")
         if not self.default_strategy or not self.default_strategy.strip():
             raise StrategySpecError("the default strategy is empty; give e.g. none, cot or sc(n=8)")
         self.allow_models = tuple(s.strip() for s in self.allow_models if s and s.strip())
