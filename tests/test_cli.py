@@ -37,6 +37,11 @@ def run(*args: str, timeout: float = 120) -> subprocess.CompletedProcess:
     (["bench", "-m", "embedded", "-t", "arith?difficulty=0", "-s", "cot", "--out", "OUT"],
      "difficulty must be from 1 to 50, got 0"),
     (["bench", "-m", "embedded", "-t", "arith", "-s", "cot", "--out", __file__], "is a file; give a directory"),
+    # a directory that cannot be made was an internal error (NotADirectoryError, FileNotFoundError)
+    (["bench", "-t", "arith", "-s", "cot", "--out", f"{__file__}/sub"], f"--out {__file__ + '/sub'!r}: cannot "
+     "create the run directory (Not a directory)"),
+    (["bench", "-t", "arith", "-s", "cot", "--out", "/proc/ponder-none"], "--out '/proc/ponder-none': cannot create "
+     "the run directory (No such file or directory)"),
     (["report", __file__], "is not a bench run"),
     # a malformed server URL or option value is the spec's fault, named with the accepted form
     (["solve", "q", "--model", "openai:x@http://[::1"], "bad server URL 'http://[::1'"),
@@ -336,3 +341,43 @@ def test_an_empty_task_file_and_an_unknown_task_option_are_errors(tmp_path):
                          (f"gsm8k:{data}?split=test", "task gsm8k takes no options")]:
         p = run("bench", "-m", "embedded", "-t", task, "-s", "cot", "--out", str(tmp_path / "run"))
         assert p.returncode == 2 and needle in p.stderr and len(p.stderr.strip().splitlines()) == 1, p.stderr
+
+
+@pytest.mark.parametrize("damage", ["truncated", "plain"])
+def test_a_damaged_task_file_is_an_error_not_an_abort(tmp_path, datasets_dir, damage):
+    """A .jsonl.gz cut short raised EOFError, which the command-line library turns into Abort: the
+    bench printed "aborted" and exited 130, as if the user had pressed Ctrl-C."""
+    path = tmp_path / "he.jsonl.gz"
+    if damage == "truncated":
+        path.write_bytes((datasets_dir / "HumanEval.jsonl.gz").read_bytes()[:20000])
+    else:
+        path.write_text('{"task_id": "x"}\n')
+    p = run("bench", "-t", f"humaneval:{path}", "-s", "cot", "--out", str(tmp_path / "run"), "--no-progress")
+    assert p.returncode == 2, p.stderr
+    [line] = p.stderr.strip().splitlines()
+    assert line.startswith(f"error: {path}: not readable as gzip ("), line
+
+
+def test_an_eof_error_is_not_taken_for_ctrl_c(monkeypatch, capsys):
+    """The command-line library raises Abort from an EOFError as from Ctrl-C; one from inside a
+    command is not the user's interrupt, and reads as the error it is (exit 1), not "aborted"."""
+    import typer
+
+    from ponder import cli_run
+
+    def aborted() -> None:
+        raise SystemExit(130)
+
+    monkeypatch.setattr(cli_run, "_abort", aborted)  # the real one ends the process
+    monkeypatch.delenv("PONDER_DEBUG", raising=False)
+    app = typer.Typer()
+
+    @app.command()
+    def read(what: str) -> None:
+        raise EOFError("Compressed file ended before the end-of-stream marker was reached")
+
+    with pytest.raises(SystemExit) as end:
+        cli_run.run_app(app, ["x"])
+    err = capsys.readouterr().err
+    assert end.value.code == 1 and "aborted" not in err, err
+    assert "internal error: EOFError: Compressed file ended before the end-of-stream marker" in err, err

@@ -89,3 +89,38 @@ def test_a_lab_task_of_n_problems_gives_at_most_n():
     assert len(load_task("arith?n=10").problems(limit=50)) == 10  # before: 50
     assert len(load_task("arith?n=10").problems(limit=5)) == 5
     assert len(load_task("arith").problems(limit=50)) == 50 and len(load_task("arith").problems()) == 300
+
+
+def _damaged(tmp_path, datasets_dir, damage: str, suffix: str):
+    """A task file of kind ``damage``: a gzip file cut short, plain text named .gz, or bytes that are not UTF-8."""
+    path = tmp_path / f"{damage}{suffix}"
+    if damage == "truncated":
+        path.write_bytes((datasets_dir / "HumanEval.jsonl.gz").read_bytes()[:20000])
+    elif damage == "plain":
+        path.write_text('{"question": "1+1?", "answer": "#### 2"}\n', encoding="utf-8")
+    else:
+        path.write_bytes('{"question": "caf\u00e9?", "answer": "#### 2"}\n'.encode("latin-1"))
+    return path
+
+
+@pytest.mark.parametrize("task", ["gsm8k", "math500", "humaneval", "code", "jsonl"])
+@pytest.mark.parametrize("damage, suffix, says", [
+    ("truncated", ".jsonl.gz", ": not readable as gzip (it ends before its compressed data does: cut short?)"),
+    ("plain", ".jsonl.gz", ": not readable as gzip (Not a gzipped file"),
+    ("latin1", ".jsonl", ":1: not UTF-8 text (byte 0xe9 at column 18)"),
+])
+def test_a_damaged_task_file_is_a_clear_error(tmp_path, datasets_dir, task, damage, suffix, says):
+    """A truncated .gz was an EOFError, which the CLI turned into "aborted" and exit 130; plain text
+    named .gz (BadGzipFile) and a non-UTF-8 file were internal errors, "a bug in Ponder"."""
+    path = _damaged(tmp_path, datasets_dir, damage, suffix)
+    with pytest.raises(TaskSpecError) as err:
+        load_task(f"{task}:{path}").problems()
+    assert str(err.value).startswith(f"{path}{says}"), str(err.value)
+
+
+def test_a_game24_csv_that_is_not_utf8_is_a_clear_error(tmp_path):
+    path = tmp_path / "g24.csv"
+    path.write_bytes("Rank,Puzzles,Note\n1,1 1 4 6,caf\u00e9\n".encode("latin-1"))
+    with pytest.raises(TaskSpecError, match=r"g24.csv:2: not UTF-8 text \(byte 0xe9 at column 14\); task files are "
+                                            "read as UTF-8"):
+        load_task(f"game24:{path}").problems()

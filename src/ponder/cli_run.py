@@ -3,15 +3,15 @@
 Shared by ``ponder``, ``python -m ponder.bench`` and ``python -m ponder.server``. Ponder's own
 errors exit 2 with ``error: ...``; usage errors (a missing argument, an option that is not a
 number, an unknown command) are shown by the command-line library with the usage line and exit 2;
-Ctrl-C prints ``aborted`` and exits 130; anything else is a bug in Ponder: one line and exit 1
-(``PONDER_DEBUG=1`` raises it instead).
+Ctrl-C prints ``aborted`` and exits 130 (an EOFError, which the library turns into the same Abort,
+does not); anything else is a bug in Ponder: one line and exit 1 (``PONDER_DEBUG=1`` raises it instead).
 """
 
 from __future__ import annotations
 
 import os
 import sys
-from typing import Any
+from typing import Any, NoReturn
 
 from .errors import PonderError
 
@@ -37,15 +37,26 @@ def run_app(app: Any, argv: list[str] | None = None) -> None:
             _exit_with(exc.exit_code)
             return
         if name == "Abort":
-            _abort()
+            eof = _eof_error(exc)
+            if eof is None:
+                _abort()
+            exc, name = eof, type(eof).__name__  # reported as what it is, below
         if _is_usage_error(exc):
             exc.show()  # type: ignore[attr-defined]
             sys.exit(getattr(exc, "exit_code", 2) or 2)
         if os.environ.get("PONDER_DEBUG"):
-            raise
+            raise exc
         _print_error(f"internal error: {name}: {exc} (a bug in Ponder; set PONDER_DEBUG=1 for the traceback)")
         sys.exit(1)
     _exit_with(code)
+
+
+def _eof_error(abort: BaseException) -> BaseException | None:
+    """The EOFError an ``Abort`` was raised from, None for any other (Ctrl-C). The command-line
+    library turns an EOFError into Abort as it does Ctrl-C (its meaning at a prompt, which Ponder
+    never shows): one from inside a command (a gzip file cut short) is an error, not "aborted"."""
+    cause = abort.__cause__ or abort.__context__
+    return cause if isinstance(cause, EOFError) else None
 
 
 def _exit_with(code: Any) -> None:
@@ -59,7 +70,7 @@ def _exit_with(code: Any) -> None:
     sys.exit(code)
 
 
-def _abort() -> None:
+def _abort() -> NoReturn:
     """Ctrl-C: "aborted" and exit code 130, at once. The work was left on the way here (a bench's
     store is closed, finished units kept for ``--resume``), but a local model's decoding thread
     may still be inside the step it was taking: the interpreter's shutdown would wait for queued

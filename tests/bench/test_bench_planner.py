@@ -89,3 +89,28 @@ def test_an_unpriced_point_does_not_win_a_tie_of_accuracy():
     assert _choose([unpriced, priced], None, "r")["spec"] == "sc(n=8)"
     assert _choose([priced, unpriced], None, "r")["spec"] == "sc(n=8)"
     assert _choose([{**unpriced, "accuracy": 0.9}, priced], None, "r")["spec"] == "sc(n=4)"  # more accurate
+
+
+def test_a_free_run_has_no_ratio():
+    """A cost of 0 per correct answer made the ratio infinite (and invalid JSON)."""
+    runs = [report("free", 0.8, 2000, 8000), report("paid", 0.9, 200, 800)]
+    cmp = plan(runs, [PriceSpec.parse("in=0,out=0"), PriceSpec.parse("in=1,out=1")])["comparison"]
+    assert cmp["ratio"] is None and cmp["cheaper_per_correct"] == "free"
+    assert cmp["sentence"].startswith("free costs nothing per correct answer at its price (against $0.00111111 "
+                                      "for paid) at every volume"), cmp["sentence"]
+    cmp = plan(runs, [PriceSpec.parse("in=0,out=0")])["comparison"]
+    assert cmp["ratio"] is None and cmp["cheaper_per_correct"] is None
+    assert cmp["sentence"] == "both cost nothing per correct answer at these prices", cmp["sentence"]
+    cmp = plan(runs, [PriceSpec.parse("in=1,out=1")])["comparison"]
+    assert cmp["ratio"] == pytest.approx((10000 / 0.8) / (1000 / 0.9))
+
+
+@pytest.mark.parametrize("accuracy, says", [
+    (None, "no comparison: broken: no graded point (every unit failed;"),
+    (0.0, "no comparison: broken x: no correct answer, so no cost per correct answer"),
+])
+def test_no_comparison_says_why(accuracy, says):
+    """A run without a graded point (every unit failed), or with no correct answer, left the two runs
+    uncompared without a word."""
+    out = plan([report("ok", 0.8, 2000, 8000), report("broken", accuracy, 200, 800)], [PriceSpec.parse("in=1,out=1")])
+    assert out["comparison"] is None and out["not_compared"].startswith(says), out["not_compared"]

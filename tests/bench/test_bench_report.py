@@ -78,6 +78,29 @@ def test_planner_compares_two_runs(finished_run):
     assert data["comparison"]["crossover_correct_answers"] > 0
 
 
+def _strict_json(text: str):
+    """JSON as the standard has it: no Infinity or NaN, which ``json.loads`` takes and most readers refuse."""
+    def refuse(name: str):
+        raise ValueError(f"{name} is not JSON")
+
+    return json.loads(text, parse_constant=refuse)
+
+
+@pytest.mark.parametrize("prices, sentence", [
+    (["in=0,out=0", "in=0.15,out=0.6"], "costs nothing per correct answer at its price"),
+    (["in=0,out=0"], "both cost nothing per correct answer at these prices"),
+])
+def test_planner_json_of_a_free_run_is_valid_json(finished_run, prices, sentence):
+    """A free run made the ratio Infinity (``"ratio": Infinity``, not JSON), also beside "both cost the same"."""
+    args = ["report", str(finished_run), str(finished_run), "--json"]
+    for price in prices:
+        args += ["--price", price]
+    res = CliRunner().invoke(make_app(), args)
+    assert res.exit_code == 0, res.output
+    comparison = _strict_json(res.output)["comparison"]
+    assert comparison["ratio"] is None and sentence in comparison["sentence"], comparison
+
+
 def chromium() -> str | None:
     return shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
 

@@ -118,3 +118,61 @@ async def test_a_strategy_the_task_cannot_serve_stops_the_bench_before_any_call(
     with pytest.raises(StrategySpecError, match=r"^s_star writes programs and runs them; problem 'q0' wants"):
         await run_bench(cfg, engine=Engine(cycling))
     assert cycling.requests == []
+
+
+async def test_a_unit_past_its_timeout_says_so(tmp_path, qa_jsonl):
+    """A unit failed by --unit-timeout was recorded as "TimeoutError: ", which named no timeout."""
+    import asyncio
+
+    class Slow:
+        name = "slow"
+
+        def capabilities(self):
+            from ponder.types import Capabilities
+            return Capabilities()
+
+        async def generate(self, request):
+            await asyncio.sleep(30)
+
+    cfg = BenchConfig(model="slow", task=f"jsonl:{qa_jsonl}", strategies="cot", limit=2, out=str(tmp_path / "run"),
+                      progress=False, unit_timeout=0.05)
+    await run_bench(cfg, engine=Engine(Slow()))
+    store = Store.for_run(tmp_path / "run", readonly=True)
+    units = store.units()
+    store.close()
+    assert [u["error"] for u in units] == ["timed out after 0.05s (--unit-timeout)"] * 2
+
+
+async def test_a_timeout_error_of_the_unit_itself_is_not_taken_for_the_unit_timeout(tmp_path, qa_jsonl):
+    class TimingOut:
+        name = "timing-out"
+
+        def capabilities(self):
+            from ponder.types import Capabilities
+            return Capabilities()
+
+        async def generate(self, request):
+            raise TimeoutError("read timed out")
+
+    cfg = BenchConfig(model="t", task=f"jsonl:{qa_jsonl}", strategies="cot", limit=1, out=str(tmp_path / "run"),
+                      progress=False, unit_timeout=30)
+    await run_bench(cfg, engine=Engine(TimingOut()))
+    store = Store.for_run(tmp_path / "run", readonly=True)
+    [unit] = store.units()
+    store.close()
+    assert unit["error"] == "TimeoutError: read timed out"
+
+
+@pytest.mark.parametrize("where, says", [
+    ("afile/sub", r"--out '.*afile/sub': cannot create the run directory \(Not a directory\); give a directory"),
+    ("locked", r"--out '.*locked': cannot write in the run directory \(Is a directory: '.*bench.lock'\)"),
+])
+def test_a_run_directory_that_cannot_be_made_or_written_is_a_clear_error(tmp_path, where, says):
+    """They were internal errors: NotADirectoryError, FileNotFoundError, PermissionError."""
+    from ponder.bench.store import open_for_write
+
+    (tmp_path / "afile").write_text("mine")
+    (tmp_path / "locked" / "bench.lock").mkdir(parents=True)  # the lock cannot be opened
+    with pytest.raises(RunStoreError, match=says):
+        open_for_write(tmp_path / where)
+    assert (tmp_path / "afile").read_text() == "mine"

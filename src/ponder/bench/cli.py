@@ -120,18 +120,35 @@ def report_command(
             picks = picks * len(reports)
         result = plan(reports, [PriceSpec.parse(p) for p in price], picks)
         if as_json:
-            print(json.dumps(result, indent=2, default=str))
+            print(_json(result))
         else:
             print_plan(result, out)
         return
     if as_json:
         payload = reports[0] if len(reports) == 1 else {"runs": reports}
-        print(json.dumps(payload, indent=2, default=str))
+        print(_json(payload))
         return
     for rep in reports:
         print_tables(rep, out)
         if rep.get("html"):
             out.print(Text(f"report: {rep['html']}"))
+
+
+def _json(value: object) -> str:
+    """``value`` as standard JSON: a number that is not finite is written ``null`` (Python writes
+    ``Infinity`` and ``NaN``, which JSON has not and strict readers refuse)."""
+    import math
+
+    def finite(v: object) -> object:
+        if isinstance(v, float) and not math.isfinite(v):
+            return None
+        if isinstance(v, dict):
+            return {k: finite(x) for k, x in v.items()}
+        if isinstance(v, (list, tuple)):
+            return [finite(x) for x in v]
+        return v
+
+    return json.dumps(finite(value), indent=2, default=str, allow_nan=False)
 
 
 def make_app() -> typer.Typer:

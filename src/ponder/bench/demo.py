@@ -8,8 +8,12 @@ from __future__ import annotations
 
 import asyncio
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from rich.console import Console
+
+if TYPE_CHECKING:
+    from .runner import BenchConfig
 
 DEMO_MODEL = "embedded"
 DEMO_TASK = "arith"
@@ -50,44 +54,75 @@ def demo_strategies(console: Console | None = None) -> list[str]:
     return kept
 
 
-def clear_demo_run(out: Path) -> None:
-    """Remove the files an earlier demo wrote in ``out`` (its run store, report and plots), nothing
-    else; a run of another benchmark there is refused, not removed."""
-    from .store import DB_NAME, LOCK_NAME, RunStoreError, Store
+def demo_config(out: str | Path, specs: list[str], *, limit: int = DEMO_LIMIT, fresh: bool = True) -> "BenchConfig":
+    """The bench the demo runs into ``out`` with the strategies ``specs`` (see :func:`demo_strategies`)."""
+    from .runner import BenchConfig
 
+    return BenchConfig(model=DEMO_MODEL, task=DEMO_TASK, strategies="; ".join(specs), limit=limit, seeds=DEMO_SEEDS,
+                       concurrency=DEMO_CONCURRENCY, out=str(out), resume=not fresh)
+
+
+def clear_demo_run(out: Path, cfg: "BenchConfig | None" = None) -> None:
+    """Remove the files an earlier demo wrote in ``out`` (its run store, report and plots), nothing
+    else. A run is the demo's when its manifest holds the settings of the demo's ``cfg`` (model, task,
+    strategies, seeds; any limit): the README's first bench example is on the demo's model
+    and task too, and was deleted. Any other run is refused, not removed, and so is a run another
+    process is writing (two demos at once: the second deleted the first's store and lock); the
+    run's lock is held while its files are removed."""
+    from .runner import MANIFEST_KEYS
+    from .store import DB_NAME, LOCK_NAME, RunStoreError, Store, lock_run
+
+    out = Path(out)
     db = out / DB_NAME
     if not db.exists():
         return
+    cfg = cfg or demo_config(out, demo_strategies())
+    lock = lock_run(out)  # RunLockedError while a bench (or demo) writes there
     try:
-        store = Store.for_run(out, readonly=True)
+        if not db.exists():  # removed meanwhile by a demo that held the lock
+            return
         try:
-            manifest = store.manifest()
-        finally:
-            store.close()
-    except Exception as exc:  # noqa: BLE001 - not a run store we can read: not ours to delete
-        raise RunStoreError(f"{db} is there and is not a run store the demo can read ({exc}); "
-                            "give the demo a directory of its own with --out") from None
-    if (manifest.get("model"), manifest.get("task")) != (DEMO_MODEL, DEMO_TASK):
-        raise RunStoreError(f"{out} holds a benchmark run of model {manifest.get('model')!r} on task "
-                            f"{manifest.get('task')!r}, not the demo's; the demo replaces only its own runs: "
-                            "give it another directory with --out")
-    for path in [db, out / f"{DB_NAME}-wal", out / f"{DB_NAME}-shm", out / LOCK_NAME, out / "report.html",
-                 *out.glob("accuracy_vs_*.png")]:
-        path.unlink(missing_ok=True)
+            store = Store.for_run(out, readonly=True)
+            try:
+                manifest = store.manifest()
+            finally:
+                store.close()
+        except Exception as exc:  # noqa: BLE001 - not a run store we can read: not ours to delete
+            raise RunStoreError(f"{db} is there and is not a run store the demo can read ({exc}); "
+                                "give the demo a directory of its own with --out") from None
+        # the demo's own settings; a demo run with another --limit is the demo's too, and replaced
+        ours = {k: getattr(cfg, k) for k in MANIFEST_KEYS if k != "limit"}
+        differs = [f"{k} {manifest.get(k)!r} where the demo runs {v!r}" for k, v in ours.items()
+                   if manifest.get(k) != v]
+        if (manifest.get("model"), manifest.get("task")) != (cfg.model, cfg.task):
+            differs = [f"the demo runs model {cfg.model!r} on task {cfg.task!r}"]
+        if differs:
+            raise RunStoreError(f"{out} holds a benchmark run of model {manifest.get('model')!r} on task "
+                                f"{manifest.get('task')!r} that is not the demo's ({'; '.join(differs)}); the demo "
+                                "replaces only its own runs: give it another directory with --out")
+        # the lock last, still held: a demo that opens the file after that finds no run to remove
+        paths = [db, out / f"{DB_NAME}-wal", out / f"{DB_NAME}-shm", out / "report.html",
+                 *out.glob("accuracy_vs_*.png"), out / LOCK_NAME]
+        for path in paths:
+            try:
+                path.unlink(missing_ok=True)
+            except OSError as exc:
+                raise RunStoreError(f"cannot remove the earlier demo run's {path} ({exc.strerror or exc}); remove "
+                                    "it yourself or give the demo another directory with --out") from None
+    finally:
+        lock.release()
 
 
 def run_default_demo(out_dir: str | Path = "runs/demo", *, limit: int = DEMO_LIMIT, fresh: bool = True) -> Path:
     """Run the default benchmark into ``out_dir`` (an earlier demo run there replaced when ``fresh``,
     see :func:`clear_demo_run`), print the tables, return the path of the HTML report."""
     from .cli import finish
-    from .runner import BenchConfig, run_bench
+    from .runner import run_bench
 
     out = Path(out_dir)
+    cfg = demo_config(out, demo_strategies(), limit=limit, fresh=fresh)
     if fresh:
-        clear_demo_run(out)
-    specs = demo_strategies()
-    cfg = BenchConfig(model=DEMO_MODEL, task=DEMO_TASK, strategies="; ".join(specs), limit=limit,
-                      seeds=DEMO_SEEDS, concurrency=DEMO_CONCURRENCY, out=str(out), resume=not fresh)
+        clear_demo_run(out, cfg)
     run_dir = asyncio.run(run_bench(cfg))
     path = finish(run_dir, html=True)
     assert path is not None

@@ -130,10 +130,26 @@ def plan(reports: list[dict[str, Any]], prices: list[PriceSpec], picks: list[str
         out["comparison"] = compare(runs[0], runs[1])
         out["comparison"]["caveat"] = unlike(runs[0], runs[1])
     elif len(runs) == 2:
-        why = [f"{r['run']} {r['chosen']['spec']}: {r['chosen']['unpriced']}" for r in runs
-               if r["chosen"] and r["chosen"]["unpriced"]]
+        why = [w for w in map(_not_compared, runs) if w]
         out["not_compared"] = ("no comparison: " + "; ".join(why)) if why else None
     return out
+
+
+def _not_compared(r: dict[str, Any]) -> str | None:
+    """Why run ``r`` has no cost per correct answer to compare (None when it has one): the runs were
+    left uncompared without a word where a run had no graded point or no correct answer."""
+    chosen = r["chosen"]
+    if chosen is None:
+        return f"{r['run']}: no graded point (every unit failed; --resume retries them)"
+    if chosen["cost_per_correct"] is not None:
+        return None
+    if chosen["unpriced"]:
+        return f"{r['run']} {chosen['spec']}: {chosen['unpriced']}"
+    if chosen["accuracy"] is None:
+        return f"{r['run']} {chosen['spec']}: not graded (its units failed; --resume retries them)"
+    if not chosen["accuracy"]:
+        return f"{r['run']} {chosen['spec']}: no correct answer, so no cost per correct answer"
+    return f"{r['run']} {chosen['spec']}: no token counts to price"
 
 
 def unlike(a: dict[str, Any], b: dict[str, Any]) -> str | None:
@@ -166,27 +182,33 @@ def _choose(points: list[dict[str, Any]], pick: str | None, run: str) -> dict[st
 
 
 def compare(a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:
+    """The two runs' chosen points: which costs less per correct answer, by what ratio (None where a
+    cost is 0: a free run is not "infinitely" cheaper, and Infinity is not JSON), and the crossover."""
     ca, cb = a["chosen"]["cost_per_correct"], b["chosen"]["cost_per_correct"]
     cheaper = a if ca < cb else b if cb < ca else None
     result: dict[str, Any] = {"cheaper_per_correct": cheaper["run"] if cheaper else None,
-                              "ratio": (max(ca, cb) / min(ca, cb)) if min(ca, cb) > 0 else math.inf,
+                              "ratio": (max(ca, cb) / min(ca, cb)) if min(ca, cb) > 0 else None,
                               "crossover_correct_answers": None, "sentence": ""}
     ta, tb = a["train"], b["train"]
     if cheaper is None:
-        result["sentence"] = "both cost the same per correct answer"
+        result["sentence"] = ("both cost nothing per correct answer at these prices" if ca == 0
+                              else "both cost the same per correct answer")
         return result
     other = b if cheaper is a else a
     t_cheap, t_other = (ta, tb) if cheaper is a else (tb, ta)
     c_cheap, c_other = min(ca, cb), max(ca, cb)
+    if c_cheap == 0:
+        head = (f"{cheaper['run']} costs nothing per correct answer at its price (against ${c_other:.6g} "
+                f"for {other['run']})")
+    else:
+        head = f"{cheaper['run']} costs less per correct answer (${c_cheap:.6g} vs ${c_other:.6g})"
     if t_cheap > t_other:
         v = (t_cheap - t_other) / (c_other - c_cheap)
         result["crossover_correct_answers"] = v
-        result["sentence"] = (f"{cheaper['run']} costs less per correct answer (${c_cheap:.6g} vs ${c_other:.6g}) "
-                              f"and overtakes {other['run']} in total cost after {v:,.0f} correct answers "
+        result["sentence"] = (f"{head} and overtakes {other['run']} in total cost after {v:,.0f} correct answers "
                               f"(its one-off ${t_cheap:,.0f} against ${t_other:,.0f})")
     else:
-        result["sentence"] = (f"{cheaper['run']} costs less per correct answer (${c_cheap:.6g} vs ${c_other:.6g}) "
-                              f"at every volume")
+        result["sentence"] = f"{head} at every volume"
     return result
 
 

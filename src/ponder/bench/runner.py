@@ -327,6 +327,8 @@ async def _run_units(cfg: BenchConfig, store: Store, base: Engine, todo: list[Un
                 raise
             except Exception as exc:  # a failed unit is recorded and reported, never hangs the run
                 error = f"{type(exc).__name__}: {exc}"
+                if isinstance(exc, asyncio.TimeoutError) and isinstance(exc.__cause__, asyncio.CancelledError):
+                    error = f"timed out after {cfg.unit_timeout:g}s (--unit-timeout)"  # wait_for's, empty
                 rows = failed_rows(unit, entries, error)
             store.finish_unit(unit.key, rows, error=error, wall_seconds=time.perf_counter() - start)
             store.set_manifest({"elapsed_seconds": elapsed0 + time.monotonic() - t0})

@@ -253,13 +253,36 @@ class _Tx:
         self.db.execute("ROLLBACK" if exc_type else "COMMIT")
 
 
-def open_for_write(run_dir: str | Path) -> tuple[Store, RunLock]:
-    """Create the run directory if needed, take its lock, open its store."""
+def lock_run(run_dir: str | Path) -> RunLock:
+    """Create the run directory if needed and take its lock. A directory that cannot be made or
+    written (a file on its path, a place without write permission) is a ``RunStoreError`` saying
+    why, where it was an internal error (NotADirectoryError, FileNotFoundError)."""
     run_dir = Path(run_dir)
     if run_dir.exists() and not run_dir.is_dir():
         raise RunStoreError(f"--out {str(run_dir)!r} is a file; give a directory for the run (it is made if missing)")
-    run_dir.mkdir(parents=True, exist_ok=True)
-    lock = RunLock(run_dir).acquire()
+    try:
+        run_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise RunStoreError(f"--out {str(run_dir)!r}: cannot create the run directory ({_why(exc, run_dir)}); "
+                            "give a directory that can be made and written (it is made if missing)") from None
+    try:
+        return RunLock(run_dir).acquire()
+    except OSError as exc:
+        raise RunStoreError(f"--out {str(run_dir)!r}: cannot write in the run directory ({_why(exc, run_dir)}); "
+                            "give a directory that can be written") from None
+
+
+def _why(exc: OSError, path: Path) -> str:
+    """An OSError's reason, with the path it names where that is not ``path``: "Permission denied: 'a'"."""
+    if not exc.strerror:
+        return str(exc)
+    return exc.strerror if exc.filename in (None, str(path)) else f"{exc.strerror}: {str(exc.filename)!r}"
+
+
+def open_for_write(run_dir: str | Path) -> tuple[Store, RunLock]:
+    """Create the run directory if needed, take its lock, open its store."""
+    lock = lock_run(run_dir)
+    run_dir = Path(run_dir)
     try:
         return Store.for_run(run_dir), lock
     except Exception:

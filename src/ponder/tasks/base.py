@@ -114,21 +114,46 @@ def no_records(path: Path, form: str, fields: tuple[str, ...] = ()) -> TaskSpecE
 def read_jsonl(path: Path, fields: tuple[str, ...] = ()) -> list[dict]:
     """The rows of a JSONL file (plain, or gzip when it ends in .gz); a bad line names its number,
     a file without a row is refused (naming ``fields``, those its task reads)."""
-    import gzip
+    import io
     import json
 
-    opener = gzip.open if path.suffix == ".gz" else open
     rows = []
-    with opener(path, "rt", encoding="utf-8") as f:  # type: ignore[operator]
-        for n, line in enumerate(f, 1):
-            if line.strip():
-                try:
-                    rows.append(json.loads(line))
-                except json.JSONDecodeError as exc:
-                    raise TaskSpecError(f"{path}:{n}: not JSON ({exc.msg})") from None
+    for n, line in enumerate(io.StringIO(read_text(path), newline=None), 1):  # newlines as a text-mode file's
+        if line.strip():
+            try:
+                rows.append(json.loads(line))
+            except json.JSONDecodeError as exc:
+                raise TaskSpecError(f"{path}:{n}: not JSON ({exc.msg})") from None
     if not rows:
         raise no_records(path, "one JSON object per line", fields)
     return rows
+
+
+def read_text(path: Path) -> str:
+    """A task file's text: UTF-8, gunzipped first when its name ends in .gz. A file that cannot be
+    read, a damaged or truncated gzip file and bytes that are not UTF-8 are errors naming the file
+    (they were an EOFError the CLI took for Ctrl-C, or an internal error)."""
+    import gzip
+    import zlib
+
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise TaskSpecError(f"{path}: cannot be read ({exc.strerror or exc})") from None
+    if path.suffix == ".gz":
+        try:
+            data = gzip.decompress(data)
+        except (OSError, EOFError, zlib.error) as exc:
+            why = "it ends before its compressed data does: cut short?" if isinstance(exc, EOFError) else str(exc)
+            raise TaskSpecError(f"{path}: not readable as gzip ({why}); a file whose name ends in .gz is read "
+                                "as gzip-compressed, any other as plain UTF-8 text") from None
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        column = exc.start - data.rfind(b"\n", 0, exc.start)
+        raise TaskSpecError(f"{path}:{line}: not UTF-8 text (byte 0x{data[exc.start]:02x} at column {column}); "
+                            "task files are read as UTF-8: convert it first (e.g. iconv -t UTF-8)") from None
 
 
 def require_fields(task: str, path: Path, n: int, row: object, names: tuple[str, ...], hint: str = "") -> dict:

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import csv
+import io
 import json
 import re
 
 from ..types import Problem
-from .base import (Task, TaskSpecError, no_records, read_jsonl, register_task, require_fields, require_file,
-                   require_options, take)
+from .base import (Task, TaskSpecError, no_records, read_jsonl, read_text, register_task, require_fields,
+                   require_file, require_options, take)
 
 
 @register_task("gsm8k")
@@ -36,7 +37,7 @@ def math500(path: str | None, options: dict[str, str]) -> Task:
     require_options("math500", options)
 
     def load(limit: int | None, seed: int) -> list[Problem]:
-        text = p.read_text(encoding="utf-8")
+        text = read_text(p)
         if text.lstrip().startswith("["):
             try:
                 rows = json.loads(text)
@@ -87,14 +88,13 @@ def game24(path: str | None, options: dict[str, str]) -> Task:
 
     def load(limit: int | None, seed: int) -> list[Problem]:
         out = []
-        with p.open(encoding="utf-8") as f:
-            for n, row in enumerate(csv.DictReader(f), 1):
-                puzzle = require_fields("game24", p, n, row, ("Puzzles",))["Puzzles"]
-                nums = [int(x) for x in re.findall(r"\d+", puzzle)]
-                if len(nums) != 4:
-                    raise TaskSpecError(f"{p}: record {n}: Puzzles {puzzle!r} is not four numbers")
-                lab_problem = countdown.problem_from_numbers(nums, 24, pid=f"game24-{row.get('Rank', len(out))}")
-                out.append(_from_lab(lab_problem, countdown))
+        for n, row in enumerate(csv.DictReader(io.StringIO(read_text(p), newline="")), 1):
+            puzzle = require_fields("game24", p, n, row, ("Puzzles",))["Puzzles"]
+            nums = [int(x) for x in re.findall(r"\d+", puzzle)]
+            if len(nums) != 4:
+                raise TaskSpecError(f"{p}: record {n}: Puzzles {puzzle!r} is not four numbers")
+            lab_problem = countdown.problem_from_numbers(nums, 24, pid=f"game24-{row.get('Rank', len(out))}")
+            out.append(_from_lab(lab_problem, countdown))
         if not out:
             raise no_records(p, "a CSV file with a header and a row per puzzle", ("Puzzles",))
         return take(out, limit)
