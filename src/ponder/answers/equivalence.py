@@ -16,8 +16,12 @@ other numbers within :data:`REL_TOL`.
 Before math-verify (which is lenient there) answers of different forms are
 unequal: both with units and the units differ (``10\\text{ cm}`` vs
 ``10\\text{ m}``, ``5 hours`` vs ``5 minutes``; a unit on one side only is
-left to math-verify, which ignores it), numbers in different bases
-(``52_8`` vs ``52_9``), a set ``\\{...\\}`` against a tuple or interval.
+ignored: a number and a unit word against a number compare as numbers, ``36 dollars``
+is ``36``, other forms are left to math-verify, which ignores units it knows), numbers
+in different bases (``52_8`` vs ``52_9``), a set ``\\{...\\}`` against a tuple or
+interval.  A multiple-choice letter alone (``\\text{(C)}``) and one followed by its
+option's value (``(C) 12``) compare by their letters.  Unicode math reads as LaTeX
+(``√51``, ``(2, ∞)``, ``1 ± √19``, ``½``, ``x³``; see :mod:`ponder.answers.notation`).
 After it, two numbers it calls equal must also agree within :data:`REL_TOL` (it
 rounds to 6 decimal places, which makes any two numbers below a millionth equal).
 
@@ -65,6 +69,7 @@ from fractions import Fraction
 from typing import Any
 
 from .extract import _match_brace, latex_digit_groups
+from .notation import choice_letters, unicode_math
 from .spans import ascii_minus
 
 __all__ = ["answers_equal", "normalize", "group_answers", "REL_TOL"]
@@ -159,12 +164,13 @@ def normalize(answer: str) -> str:
 
     Strips whitespace (but for one space between two digits), ``$``, math
     delimiters, ``\\text{}``-like wrappers, ``\\left`` / ``\\right``, spacing
-    commands and a trailing ``.``; unifies ``\\dfrac`` / ``\\tfrac`` to ``\\frac``
-    and Unicode minus signs to ``-``; canonicalizes plain numbers (``1,000`` ->
-    ``1000``, ``2.50`` -> ``2.5``, ``-0`` -> ``0``; not ``1, 000``, a list) and
-    mixed numbers (``2 3/4`` -> ``11/4``).
+    commands and a trailing ``.``; unifies ``\\dfrac`` / ``\\tfrac`` to ``\\frac``,
+    Unicode minus signs to ``-`` and other Unicode math to LaTeX (``√2`` ->
+    ``\\sqrt{2}``, see :func:`~ponder.answers.notation.unicode_math`); canonicalizes
+    plain numbers (``1,000`` -> ``1000``, ``2.50`` -> ``2.5``, ``-0`` -> ``0``; not
+    ``1, 000``, a list) and mixed numbers (``2 3/4`` -> ``11/4``).
     """
-    s = latex_digit_groups(unify_degrees(ascii_minus(answer))).strip()
+    s = latex_digit_groups(unify_degrees(unicode_math(ascii_minus(answer)))).strip()
     for left, right in (("\\(", "\\)"), ("\\[", "\\]")):
         if s.startswith(left) and s.endswith(right):
             s = s[len(left) : -len(right)]
@@ -263,6 +269,40 @@ def _unit(answer: str) -> str | None:
     elif len(unit) > 2 and unit.endswith("s") and not unit.endswith("ss"):
         unit = unit[:-1]
     return unit + exp
+
+
+# a unit word: a plain word of 3+ letters or a short unit; not a math name ("2 pi", "3 sqrt") or
+# a word that changes the number ("3 million", "4 squared", "3 halves")
+_SHORT_UNITS = frozenset({"cm", "mm", "km", "kg", "mg", "ml", "ft", "in", "hr", "yd", "mi", "lb", "oz", "ms"})
+_NOT_UNITS = frozenset(
+    "sqrt sin cos tan sec csc cot sinh cosh tanh arcsin arccos arctan log exp lim max min mod gcd lcm det "
+    "infty inf and or not plus minus over percent squared cubed factorial dozen dozens hundred hundreds "
+    "thousand thousands million millions billion billions trillion trillions half halves thirds fourths "
+    "fifths sixths sevenths eighths ninths tenths hundredths thousandths".split()
+)
+_NUMBER_UNIT = re.compile(r"(?P<num>[-+]?\d[\d,]*(?:\.\d+)?)\s+(?P<unit>[A-Za-z]+)\s*\.?")
+
+
+def _number_before_unit(answer: str) -> str | None:
+    """The number of ``number unit-word`` (``36 dollars`` -> ``36``), else ``None``."""
+    m = _NUMBER_UNIT.fullmatch(_plain(answer))
+    if m is None:
+        return None
+    unit = m.group("unit").lower()
+    if unit in _NOT_UNITS or (len(unit) < 3 and unit not in _SHORT_UNITS):
+        return None
+    return m.group("num")
+
+
+def _without_lone_unit(a: str, b: str) -> tuple[str, str]:
+    """``a`` and ``b``, where one is a number with a unit word (``36 dollars``) and the other a
+    number with no unit, with the unit dropped: the numbers decide (math-verify knows some unit
+    words, ``hours`` or ``cm``, and reads others, ``dollars``, as products of variables)."""
+    for first, (this, other) in enumerate(((a, b), (b, a))):
+        num = _number_before_unit(this)
+        if num is not None and _unit(other) is None and _as_number(normalize(other)) is not None:
+            return (a, num) if first else (num, b)
+    return a, b
 
 
 def _base(answer: str) -> tuple[str, str] | None:
@@ -464,7 +504,11 @@ def _cheap_equal(a: str, b: str, kind: str) -> bool | None:
 @functools.lru_cache(maxsize=65536)
 def _answers_equal_cached(a: str, b: str, kind: str, timeout: float) -> bool:
     if kind not in _STRING_KINDS:
-        a, b = unify_degrees(a), unify_degrees(b)
+        a, b = unify_degrees(unicode_math(a)), unify_degrees(unicode_math(b))
+        letters = choice_letters(a, b)
+        if letters is not None:
+            return letters[0] == letters[1]
+        a, b = _without_lone_unit(a, b)
     cheap = _cheap_equal(a, b, kind)
     if cheap is not None:
         return cheap

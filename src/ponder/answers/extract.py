@@ -12,10 +12,14 @@ Extraction methods (``method`` names), tried in this order for ``kind="auto"``:
     handled by a brace matcher (escaped ``\\{`` / ``\\}`` are skipped).
 ``"answer_line"``
     The last answer statement (case-insensitive), rest of its line, with ``$...$``
-    wrappers, markdown bold and a trailing period stripped.  Explicit forms
-    (``Final Answer: X``, ``The final answer is X``, an ``Answer:`` label) win
-    over ``the answer is X`` in prose; among one kind the last wins (models
-    restate answers).  Not answers: a lower-case ``answer:`` right after a
+    wrappers, markdown bold and inline code and a trailing period stripped; a value
+    that opens display math (``\\[`` or ``$$``) runs to its closing delimiter, on a
+    later line if need be.  Explicit forms (``Final Answer: X``, ``The final answer
+    is X``, an ``Answer:`` label, a heading ``### Final Answer`` / ``**Final Answer**``
+    with the value on the next line) win over ``the answer is X`` in prose (and over a
+    heading ``## Answer``, which may title a whole solution); a label whose line states
+    ``the answer is X`` gives ``X``; among one kind the last wins (models restate
+    answers).  Not answers: a lower-case ``answer:`` right after a
     lower-case word (``let me verify my answer: 3*7 = 21``), and ``the answer
     is`` followed by a word instead of a value (``is correct``, ``is not``,
     ``isn't``).  See :func:`answer_line`.
@@ -25,7 +29,7 @@ Extraction methods (``method`` names), tried in this order for ``kind="auto"``:
 ``"last_number"``
     The last number in the text (``1,234`` and LaTeX's ``1{,}234`` / ``1,\\!234`` /
     ``1\\,234`` -> ``1234``, negatives, decimals, fractions such as ``3/4`` and
-    ``\\frac{3}{4}`` -> ``3/4``).
+    ``\\frac{3}{4}`` -> ``3/4``, ``-\\frac{3}{4}`` -> ``-3/4``).
 ``"code"``
     (only for ``kind="code"``) a fenced code block, see :func:`extract_code`.
 
@@ -57,6 +61,7 @@ from typing import Callable
 
 from .code_blocks import code_block, extract_code
 from .spans import ascii_minus, split_think
+from .wrappers import _clean_answer_line, _strip_wrappers
 
 __all__ = [
     "Extraction",
@@ -178,76 +183,15 @@ def last_boxed(text: str) -> str | None:
 
 
 # --------------------------------------------------------------------------
-# Math delimiters and dollar signs
-# --------------------------------------------------------------------------
-
-_DOLLAR = re.compile(r"(?<!\\)\$")
-_SENTENCE_END = re.compile(r"\.(?=\s)")
-
-
-def _dollar_math(value: str) -> str | None:
-    """Content of a ``$...$`` pair opening ``value`` as TeX writes one (see the module
-    docstring), or ``None`` (a currency sign)."""
-    if len(value) < 2 or value[1].isspace():
-        return None
-    for m in _DOLLAR.finditer(value, 1):
-        j = m.start()
-        if value[j - 1].isspace() or value[j + 1 : j + 2].isdigit():
-            continue
-        return value[1:j] if j > 1 else None
-    return None
-
-
-def _leading_math(value: str) -> str | None:
-    """Content of the math span (``$$..$$``, ``$..$``, ``\\(..\\)``, ``\\[..\\]``)
-    that opens ``value``, or ``None`` when it does not open with one."""
-    if value.startswith("$$"):
-        close = value.find("$$", 2)
-        return value[2:close] if close > 2 else None
-    if value.startswith("$"):
-        return _dollar_math(value)
-    for left, right in (("\\(", "\\)"), ("\\[", "\\]")):
-        if value.startswith(left):
-            close = value.find(right, len(left))
-            return value[len(left) : close] if close > len(left) else None
-    return None
-
-
-def _strip_wrappers(value: str) -> str:
-    """Strip markdown bold, math delimiters and trailing punctuation."""
-    prev = None
-    while prev != value:
-        prev = value
-        value = value.strip().strip("*").strip()
-        value = value.rstrip(".").rstrip()
-        math = _leading_math(value)
-        if math is not None:
-            value = math  # keep only the math content: "$3$ dollars" -> "3"
-    return value.strip()
-
-
-def _clean_answer_line(rest: str) -> str:
-    """Turn the remainder of an answer statement's line into a value.
-
-    A math span that opens it is the value (``$\\$18.90$. I hope`` -> ``\\$18.90``);
-    otherwise unescaped ``$`` are currency signs and go, and the value ends with its
-    first sentence (``42. I hope it is correct.`` -> ``42``).
-    """
-    rest = rest.strip().lstrip("*").strip()
-    if _leading_math(rest) is None:
-        rest = _DOLLAR.sub("", rest)
-        m = _SENTENCE_END.search(rest)
-        if m:
-            rest = rest[: m.start()]
-    return _strip_wrappers(rest)
-
-
-# --------------------------------------------------------------------------
 # Answer statements
 # --------------------------------------------------------------------------
 
 # "Final Answer: X", "**Answer:** X", "Answer : X"
 _ANSWER_COLON = re.compile(r"(?i)(?<![A-Za-z])(?P<final>final\s+)?answer\s*(?:\*\*)?\s*[:：]")
+# a heading with no colon, its value on the next line: "### Final Answer", "**Final Answer**"
+_ANSWER_HEADING = re.compile(
+    r"(?im)^[ \t]*(?:#{1,6}[ \t]*(?:\*\*)?|\*\*)[ \t]*(?P<final>final[ \t]+)?answer[ \t]*(?:\*\*)?[ \t]*$"
+)
 # "The final answer is X", "the answer is: X" (not "the answer isn't")
 _ANSWER_IS = re.compile(r"(?i)(?<![A-Za-z])(?:the\s+)?(?P<final>final\s+)?answer\s+is(?![\w'’])\s*:?")
 # a lower-case word right before a marker on its line: "verify my answer:"
@@ -256,7 +200,7 @@ _WORD_BEFORE = re.compile(r"(?<![A-Za-z])[a-z]+[ \t*_]*$")
 # bracket, quote, a capitalised word or letter ("(B)", "Evelyn"), a variable ("x = 2") or
 # yes/no/even/odd ..., maybe after "therefore"/"thus"...; on the next line only the symbols
 _FILLER = r"(?:therefore|thus|hence|then|still|indeed|clearly|simply|just|actually|now|exactly)\b,?"
-_SYMBOL_START = r"[-+\d$\\(\[{'\"`]|\.\d"
+_SYMBOL_START = r"[-+\d$\\(\[{'\"`√∛∜∞±∓π½⅓⅔¼¾⅕⅖⅗⅘⅙⅚⅐⅛⅜⅝⅞⅑⅒]|\.\d"
 _VALUE_AFTER_IS = re.compile(
     r"(?:[ \t*]|" + _FILLER + r")*"
     r"(?:(?=" + _SYMBOL_START + r"|[A-Z]|(?!a\s)[a-z](?![A-Za-z'’]|\.[a-z])"
@@ -271,7 +215,8 @@ _NON_SPACE = re.compile(r"\S")
 class _Statement:
     start: int  # where its value starts
     end: int  # where the marker ends (statements are ordered by it)
-    explicit: bool  # a "final answer" form or an "Answer:" label
+    explicit: bool  # a "final answer" form, an "Answer:" label or a "Final Answer" heading
+    label: bool = False  # an "Answer:" label or heading: its line may state "the answer is X"
 
 
 def _statements(text: str) -> list[_Statement]:
@@ -283,7 +228,9 @@ def _statements(text: str) -> list[_Statement]:
             text, max(line_start, m.start() - 40), m.start()
         )
         if m.group("final") or not in_prose:
-            found.append(_Statement(m.end(), m.end(), True))
+            found.append(_Statement(m.end(), m.end(), True, True))
+    for m in _ANSWER_HEADING.finditer(text):  # "## Answer" may title a whole solution: not explicit
+        found.append(_Statement(m.end(), m.end(), bool(m.group("final")), True))
     for m in _ANSWER_IS.finditer(text):
         value = _VALUE_AFTER_IS.match(text, m.end())
         if value:
@@ -291,23 +238,61 @@ def _statements(text: str) -> list[_Statement]:
     return found
 
 
-def _line_at(text: str, pos: int) -> str:
-    """The rest of the line at ``pos``, or the next non-empty line when that is blank
-    (``Final Answer:\\n42``); at most :data:`MAX_ANSWER_LINE` characters."""
+def _line_span(text: str, pos: int) -> tuple[int, int]:
+    """Where the rest of the line at ``pos`` starts and ends, or the next non-empty line
+    when that is blank (``Final Answer:\\n42``); at most :data:`MAX_ANSWER_LINE` characters."""
     eol = text.find("\n", pos, pos + MAX_ANSWER_LINE)
-    line = text[pos : eol if eol >= 0 else pos + MAX_ANSWER_LINE]
-    if line.strip().strip("*").strip() or eol < 0:
-        return line
+    end = eol if eol >= 0 else min(len(text), pos + MAX_ANSWER_LINE)
+    if text[pos:end].strip().strip("*").strip() or eol < 0:
+        return pos, end
     nxt = _NON_SPACE.search(text, eol)
     if nxt is None:
-        return ""
-    end = text.find("\n", nxt.start(), nxt.start() + MAX_ANSWER_LINE)
-    return text[nxt.start() : end if end >= 0 else nxt.start() + MAX_ANSWER_LINE]
+        return end, end
+    eol = text.find("\n", nxt.start(), nxt.start() + MAX_ANSWER_LINE)
+    return nxt.start(), eol if eol >= 0 else min(len(text), nxt.start() + MAX_ANSWER_LINE)
+
+
+def _stated_value(text: str, start: int, end: int) -> int | None:
+    """Where the value of the first ``the answer is X`` on a label's line starts
+    (``Final Answer: The answer is $12$.``), or ``None``."""
+    for m in _ANSWER_IS.finditer(text, start, end):
+        value = _VALUE_AFTER_IS.match(text, m.end())
+        if value:
+            return value.end()
+    return None
+
+
+_DISPLAY_OPEN = re.compile(r"[ \t*]*(\\\[|\$\$)")
+
+
+def _display_end(text: str, start: int, end: int) -> int | None:
+    """Where a value that opens display math (``\\[`` or ``$$``) on a line of its own ends: the
+    end of the line that closes it (``The final answer is\\n\\[\\n12\\n\\]``), at most
+    :data:`MAX_ANSWER_LINE` characters on; ``end`` for other values, ``None`` if never closed."""
+    m = _DISPLAY_OPEN.match(text, start, end)
+    if m is None:
+        return end
+    close = "\\]" if m.group(1) == "\\[" else "$$"
+    found = text.find(close, m.end(), m.start() + MAX_ANSWER_LINE)
+    if found < 0:
+        return None
+    if found < end:
+        return end
+    eol = text.find("\n", found, found + MAX_ANSWER_LINE)
+    return eol if eol >= 0 else min(len(text), found + MAX_ANSWER_LINE)
 
 
 def _statement_value(text: str, st: _Statement) -> str | None:
-    """The value of an answer statement, or ``None`` (empty, or a box left open)."""
-    value = _clean_answer_line(_line_at(text, st.start))
+    """The value of an answer statement, or ``None`` (empty, a box or display math left open).
+    A label's line that states ``the answer is X`` gives ``X``."""
+    start, end = _line_span(text, st.start)
+    stated = _stated_value(text, start, end) if st.label else None
+    if stated is not None:
+        start, end = (stated, end) if stated < end else _line_span(text, stated)
+    display_end = _display_end(text, start, end)
+    if display_end is None:
+        return None
+    value = _clean_answer_line(text[start:display_end])
     if not value or (_BOX_CMD.search(value) and last_boxed(value) is None):
         return None
     return value
@@ -316,15 +301,18 @@ def _statement_value(text: str, st: _Statement) -> str | None:
 def answer_line(text: str) -> str | None:
     """Value of the last answer statement (``Answer:`` / ``The final answer is``).
 
-    Rules: ``Final Answer: X``, ``The final answer is X`` and an ``Answer:`` label
+    Rules: ``Final Answer: X``, ``The final answer is X``, an ``Answer:`` label
     (any ``Answer:`` but a lower-case ``answer:`` right after a lower-case word, as
-    in ``verify my answer: ...``) are explicit; ``the answer is X`` counts only when
-    a value follows (a number, math, a bracket, a capitalised word, a variable, an
-    optional ``therefore`` / ``thus`` ... before it), never ``the answer is
-    correct`` or ``the answer isn't``.  The last explicit statement wins, else the
+    in ``verify my answer: ...``) and a heading ``### Final Answer`` / ``**Final
+    Answer**`` are explicit (a heading ``## Answer`` is not); ``the answer is X``
+    counts only when a value follows (a number, math, a bracket, a capitalised word,
+    a variable, an optional ``therefore`` / ``thus`` ... before it), never ``the
+    answer is correct`` or ``the answer isn't``.  The last explicit statement wins, else the
     last ``the answer is X`` (of each kind, the last :data:`MAX_STATEMENTS` are
-    read).  If the marker ends its line (``Final Answer:\\n42``) the next non-empty
-    line is used.
+    read).  If the marker ends its line (``Final Answer:\\n42``, a heading ``### Final
+    Answer``) the next non-empty line is used; a label whose line states ``the answer is
+    X`` (``Final Answer: The answer is $12$.``) gives ``X``; a value that opens display
+    math unclosed on its line (``\\[`` / ``$$``) runs to the line that closes it.
     """
     statements = sorted(_statements(text), key=lambda s: s.end, reverse=True)
     for explicit in (True, False):
@@ -341,7 +329,7 @@ def answer_line(text: str) -> str | None:
 
 _GSM8K = re.compile(r"####\s*([^\n]*)")
 _NUMBER = re.compile(
-    r"\\[dt]?frac\{\s*(?P<fn>-?\d+)\s*\}\{\s*(?P<fd>\d+)\s*\}"  # \frac{3}{4}
+    r"(?:(?<![\w.)}\]])(?P<fs>-))?\\[dt]?frac\{\s*(?P<fn>-?\d+)\s*\}\{\s*(?P<fd>\d+)\s*\}"  # -\frac{3}{4}
     r"|(?<![\w.])(?P<num>-?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?(?:/\d+(?!\d|\.\d))?|-?\.\d+)"
 )
 
@@ -350,21 +338,25 @@ def _clean_number(num: str) -> str:
     return num.replace(",", "")
 
 
+def _number_text(m: re.Match) -> str:
+    """The number a :data:`_NUMBER` match reads: ``-\\frac{3}{4}`` -> ``-3/4``, ``1,234`` -> ``1234``."""
+    if m.group("fn") is None:
+        return _clean_number(m.group("num"))
+    negative = (m.group("fs") is not None) != m.group("fn").startswith("-")
+    return f"{'-' if negative else ''}{m.group('fn').lstrip('-')}/{m.group('fd')}"
+
+
 def last_number(text: str) -> str | None:
     """The last number in ``text`` as a string, or ``None``.
 
     Thousands separators are removed (``1,234`` -> ``1234``); negatives,
-    decimals and simple fractions (``3/4``, ``\\frac{3}{4}`` -> ``3/4``) are
-    kept as written.
+    decimals and simple fractions (``3/4``, ``\\frac{3}{4}`` -> ``3/4``, ``-\\frac{3}{4}`` ->
+    ``-3/4``) are kept as written.
     """
     last = None
     for last in _NUMBER.finditer(latex_digit_groups(text)):
         pass
-    if last is None:
-        return None
-    if last.group("fn") is not None:
-        return f"{last.group('fn')}/{last.group('fd')}"
-    return _clean_number(last.group("num"))
+    return None if last is None else _number_text(last)
 
 
 # what a "####" answer marker's value starts with (a markdown heading "#### Step 1" is not one,
@@ -400,16 +392,25 @@ def gsm8k_answer(text: str) -> str | None:
 # Dispatcher
 # --------------------------------------------------------------------------
 
+# what follows a number that makes it a number with a unit: a word ("9 eggs", "22 times",
+# "10000 a month"; not "9 x 2", "9 times 2") or \text{...} ("18 \text{ dollars}")
+_UNIT_AFTER = re.compile(
+    r"\s*(?:\\(?:text|textrm|mbox|mathrm)\s*\{\s*[A-Za-z]"
+    r"|(?!(?:times|plus|minus|over|divided|multiplied|[xX])\b\s*[-+\d(\\.])[A-Za-z]+\b)"
+)
+
+
 def number_of(value: str) -> str | None:
     """The number an answer states, for numeric answers (GSM8K).
 
     Currency signs and thousands separators go (``\\$70{,}000`` and ``70 000`` ->
     ``70000``, ``-\\$3`` -> ``-3``); of an equation, its last side that is a number alone
-    (``2+3=5`` -> ``5``, ``18 = 9 \\times 2`` -> ``18``); else the number the value
-    starts with (``5 hours (300 minutes)`` -> ``5``); else its last number.
+    (``2+3=5`` -> ``5``, ``18 = 9 \\times 2`` -> ``18``), else its last side if that is a
+    number and a unit (``16-3-4 = 9 eggs`` -> ``9``); else the number the value starts with
+    (``5 hours (300 minutes)`` -> ``5``); else its last number.
     """
     value = latex_digit_groups(value).replace("\\$", "").replace("$", "").strip()
-    value = re.sub(r"^([-+])\s+(?=\d)", r"\1", value)
+    value = re.sub(r"^([-+])\s+(?=\d|\\[dt]?frac)", r"\1", value)
     if re.fullmatch(r"-?\d{1,3}(?:[ \u00a0\u202f]\d{3})+(?:\.\d+)?", value):  # 70 000
         value = re.sub(r"\s", "", value)
     whole = _NUMBER.fullmatch(value)
@@ -418,13 +419,15 @@ def number_of(value: str) -> str | None:
             whole = _NUMBER.fullmatch(_strip_wrappers(side.strip()))
             if whole is not None:
                 break
+        if whole is None:  # "16-3-4 = 9 eggs", "9 \times 2 = 18 \text{ dollars}"
+            last = _strip_wrappers(value.rsplit("=", 1)[1])
+            first = _NUMBER.match(last)
+            whole = first if first and _UNIT_AFTER.match(last, first.end()) else None
     if whole is None:
         whole = _NUMBER.match(value)
     if whole is None:
         return last_number(value)
-    if whole.group("fn") is not None:
-        return f"{whole.group('fn')}/{whole.group('fd')}"
-    return _clean_number(whole.group("num"))
+    return _number_text(whole)
 
 
 def _numeric_only(fn: Callable[[str], str | None]) -> Callable[[str], str | None]:

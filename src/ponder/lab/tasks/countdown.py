@@ -203,15 +203,20 @@ def _eval(node, leaves: list[int]) -> Fraction:
 
 
 _LATEX = (("\\left", ""), ("\\right", ""), ("\\times", "*"), ("\\cdot", "*"), ("\\div", "/"), ("×", "*"),
-          ("·", "*"), ("÷", "/"), ("−", "-"), ("\\(", ""), ("\\)", ""), ("\\[", ""), ("\\]", ""), ("$", ""))
+          ("·", "*"), ("÷", "/"), ("−", "-"), ("\\(", ""), ("\\)", ""), ("\\[", ""), ("\\]", ""), ("$", ""),
+          ("`", ""), ("[", "("), ("]", ")"))
 _FRAC = re.compile(r"\\[dt]?frac\s*\{([^{}]*)\}\s*\{([^{}]*)\}")
 _TIMES_X = re.compile(r"(?<=[\d)])\s*[xX]\s*(?=[\d(])")  # 3 x 8, (1+2)x8
+# the value an answer's equality claims, maybe followed by a remark that is no arithmetic:
+# "24", "24, using each number once", "24 ✓", "24 (each number once)"; not "24 - 0", "24.5"
+_CLAIMED = re.compile(r"(\d+)(?:\s*(?:[,;:!✓✔✅]|\.(?!\d)|\((?=[A-Za-z])|(?<=\s)[A-Za-z]{2}).*)?", re.DOTALL)
 
 
 def expression_of(answer: str, target: int) -> str | None:
     """The arithmetic expression of an answer as models write it: LaTeX and typographic operators
-    as Python's, and an ``= 24`` after it (or ``24 =`` before it) dropped when it is the target;
-    None when such an equality names another number."""
+    as Python's, backticks gone, square brackets as parentheses, and an ``= 24`` after it (or
+    ``24 =`` before it) dropped when it is the target, with a remark after it (``= 24, using each
+    number once``, ``= 24 ✓``); None when such an equality names another number."""
     text = answer.strip().rstrip(".")
     for old, new in _LATEX:
         text = text.replace(old, new)
@@ -223,7 +228,8 @@ def expression_of(answer: str, target: int) -> str | None:
         return text
     if len(parts) == 2 and re.fullmatch(r"\d+", parts[0]):  # 24 = (4+8)*(6-4)
         parts.reverse()
-    if not re.fullmatch(r"\d+", parts[-1]) or int(parts[-1]) != target:
+    claimed = _CLAIMED.fullmatch(parts[-1])
+    if claimed is None or int(claimed.group(1)) != target:
         return None
     return parts[0]  # the expression; steps between it and the target are not graded
 
