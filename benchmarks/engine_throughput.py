@@ -17,6 +17,7 @@ import time
 
 from ponder import Engine, GenerationRequest
 from ponder.backends import load_backend
+from ponder.backends.hf import HFBackend
 from _args import positive_int, run  # noqa: E402  (benchmarks/_args.py)
 
 QUESTION = "Q: 567-227-134*4+24"
@@ -42,6 +43,9 @@ def main() -> None:
     import torch
 
     backend = load_backend(args.model)
+    if not isinstance(backend, HFBackend):  # the raw generate() arm needs the model in this process
+        ap.error(f"--model {args.model}: this benchmark compares decoding on the hf backend (hf:DIR or embedded), "
+                 "whose model runs in this process")
     req = GenerationRequest(messages=[{"role": "user", "content": QUESTION}], n=args.n, max_tokens=args.tokens,
                             min_tokens=args.tokens, temperature=1.0, seed=0)
 

@@ -18,13 +18,13 @@ import argparse
 import contextlib
 import random
 import time
-from _args import positive_int, run  # noqa: E402  (benchmarks/_args.py)
+from _args import positive_int, positive_ints, run  # noqa: E402  (benchmarks/_args.py)
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--steps", type=positive_int, default=20, help="timed steps per setting (after 3 warm-up steps)")
-    ap.add_argument("--threads", default="1,2", help="comma-separated thread counts")
+    ap.add_argument("--threads", type=positive_ints, default="1,2", help="comma-separated thread counts")
     args = ap.parse_args()
 
     import torch
@@ -69,7 +69,7 @@ def main() -> None:
         return (time.perf_counter() - t0) / timed, first_loss
 
     rows = []
-    for threads in [int(t) for t in args.threads.split(",")]:
+    for threads in args.threads:
         for bf16 in (False, True):
             rows.append((threads, "bf16" if bf16 else "fp32", *run(threads, bf16)))
     base = rows[0][2]

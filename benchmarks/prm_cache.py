@@ -18,7 +18,7 @@ from ponder.tasks import load_task
 from _args import positive_int, run  # noqa: E402  (benchmarks/_args.py)
 
 
-async def run(engine: Engine, spec: str, problems: list) -> tuple[int, int, list]:
+async def beam_prm_tokens(engine: Engine, spec: str, problems: list) -> tuple[int, int, list]:
     computed = total = 0
     answers = []
     for prob in problems:
@@ -40,8 +40,8 @@ def main() -> None:
     engine = Engine.from_spec(args.model)
     problems = load_task(f"arith?difficulty={args.difficulty}").problems(args.limit, 0)
     spec = "beam(n=8, width=2, seed=1, scorer=prm(cache={}))"
-    with_c, tot_c, ans_c = asyncio.run(run(engine, spec.format("true"), problems))
-    without, tot_n, ans_n = asyncio.run(run(engine, spec.format("false"), problems))
+    with_c, tot_c, ans_c = asyncio.run(beam_prm_tokens(engine, spec.format("true"), problems))
+    without, tot_n, ans_n = asyncio.run(beam_prm_tokens(engine, spec.format("false"), problems))
     print(f"beam(n=8, width=2) on arith difficulty {args.difficulty}, {len(problems)} problems")
     print(f"  PRM tokens run without cache: {without:,} (of {tot_n:,} read)")
     print(f"  PRM tokens run with cache:    {with_c:,} (of {tot_c:,} read)")

@@ -306,3 +306,9 @@ def test_right_so_far_judges_unfinished_solutions_exactly():
     # the finished labels are unchanged: the last segment is the answer's
     assert arith.step_labels(q, f"<think> {a}{op1}{b1}={v1};") == [True, False]
     assert arith.step_labels(q, f"<think> {a}{op1}{b1}={v1};", finished=False) == [True, True]
+
+
+def test_extract_answer_takes_the_last_answer_on_a_line_too():
+    assert extract_answer("Answer: 1 Answer: 235") == "235"
+    assert extract_answer("<think> 2+3=5 </think> Answer: 5\nAnswer: 6") == "6"
+    assert extract_answer("Answer: 848<|end|>") == "848"

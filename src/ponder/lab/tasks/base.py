@@ -435,7 +435,7 @@ def render_chain(leaves, ops, answer: str, style: str, rng: random.Random,
     return [(f"{THINK_OPEN} ", True)] + body + [(f" {THINK_CLOSE} Answer: ", True)] + answer_parts
 
 
-_ANSWER_RE = re.compile(r"Answer:\s*([^\n<]*)")
+_ANSWER_RE = re.compile(r"Answer:\s*((?:(?!Answer:)[^\n<])*)")  # the last of two on one line too
 
 
 def extract_answer(text: str) -> str | None:
