@@ -3,9 +3,13 @@
 Tests are Python statements (usually ``assert f(x) == y``; a HumanEval ``check(candidate)`` block
 followed by ``check(f)`` is one test too), each run in a copy of the solution's namespace (so a
 test's ``check`` does not replace a helper of the solution's own with that name) with a per-test
-time limit. The solution is the module ``solution`` in ``sys.modules``, as if imported. Inputs are Python expressions (usually calls such as ``f(10**16 + 1)``); the output of each is
-``repr`` of its value, or the exception's type name. The solution is loaded with
-``__name__ != "__main__"``, so a demo block under ``if __name__ == "__main__":`` does not run.
+time limit. The solution is the module ``solution`` in ``sys.modules``, as if imported (a spawn or
+forkserver worker of ``multiprocessing`` imports it from ``solution.py`` by that name; the harness
+itself, ``main.py``, does nothing when imported again as ``__mp_main__``). Inputs are Python
+expressions (usually calls such as ``f(10**16 + 1)``); the output of each is ``repr`` of its value,
+or the exception's type name. The solution is loaded with ``__name__ != "__main__"``, so a demo
+block under ``if __name__ == "__main__":`` does not run. Once it has reported, the harness exits at
+once (``os._exit``): a thread the solution left running does not hold the run to its wall limit.
 
 Results come back on stdout as lines tagged with a random nonce, which guards against a program's
 own output being read as a result (it is not a defence against code written to forge results).
@@ -26,9 +30,7 @@ TestStatus = Literal["passed", "failed", "no_tests", "syntax_error", "error", "t
                      "output_limit"]
 
 HARNESS = r'''
-import ast, json, signal, sys, traceback
-NONCE, PER = sys.argv[1], float(sys.argv[2])
-OUT = sys.stdout
+import ast, json, os, signal, sys, traceback
 
 def emit(**obj):
     OUT.write("\n" + NONCE + json.dumps(obj) + "\n")
@@ -69,40 +71,55 @@ def actual(test, ns):
         pass
     return None
 
-signal.signal(signal.SIGALRM, alarm)
-with open("solution.py", encoding="utf-8") as f:
-    source = f.read()
-with open("cases.json", encoding="utf-8") as f:
-    cases = json.load(f)
-try:
-    code = compile(source, "solution.py", "exec")
-except (SyntaxError, ValueError) as exc:
-    emit(kind="syntax", error=f"{type(exc).__name__}: {exc}"[:600])
-    sys.exit(3)
-module = type(sys)("solution")  # a real module: dataclasses, pickle and typing look it up by name
-module.__file__ = "solution.py"
-sys.modules["solution"] = module
-ns = module.__dict__
-try:
-    limited(lambda: exec(code, ns))
-except BaseException as exc:
-    emit(kind="load", error=describe(exc, "solution.py"))
-    sys.exit(4)
-emit(kind="loaded")
-for i, item in enumerate(cases["items"]):
+def finish(code):
+    """Exit at once: a thread the solution left running must not hold the process past its report."""
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except BaseException:
+            pass
+    os._exit(code)
+
+# Only as the program itself: a spawn or forkserver worker of multiprocessing imports this file again
+# (as __mp_main__) and must not run the tests once more.
+if __name__ == "__main__":
+    NONCE, PER = sys.argv[1], float(sys.argv[2])
+    OUT = sys.stdout
+    signal.signal(signal.SIGALRM, alarm)
+    with open("solution.py", encoding="utf-8") as f:
+        source = f.read()
+    with open("cases.json", encoding="utf-8") as f:
+        cases = json.load(f)
     try:
-        if cases["mode"] == "tests":
-            # in a copy: a test's own names (HumanEval's check) do not replace the solution's
-            limited(lambda: exec(compile(item, "<test>", "exec"), dict(ns)))
-            emit(kind="case", i=i, ok=True)
-        else:
-            value = limited(lambda: eval(compile(item, "<input>", "eval"), ns))
-            emit(kind="case", i=i, ok=True, out=repr(value)[:2000])
+        code = compile(source, "solution.py", "exec")
+    except (SyntaxError, ValueError) as exc:
+        emit(kind="syntax", error=f"{type(exc).__name__}: {exc}"[:600])
+        finish(3)
+    module = type(sys)("solution")  # a real module: dataclasses, pickle and typing look it up by name
+    module.__file__ = "solution.py"
+    sys.modules["solution"] = module
+    ns = module.__dict__
+    try:
+        limited(lambda: exec(code, ns))
     except BaseException as exc:
-        extra = actual(item, ns) if cases["mode"] == "tests" and isinstance(exc, AssertionError) else None
-        out = "timeout" if isinstance(exc, Slow) else f"raised {type(exc).__name__}"
-        emit(kind="case", i=i, ok=False, error=extra or describe(exc, "solution.py"), out=out)
-emit(kind="done")
+        emit(kind="load", error=describe(exc, "solution.py"))
+        finish(4)
+    emit(kind="loaded")
+    for i, item in enumerate(cases["items"]):
+        try:
+            if cases["mode"] == "tests":
+                # in a copy: a test's own names (HumanEval's check) do not replace the solution's
+                limited(lambda: exec(compile(item, "<test>", "exec"), dict(ns)))
+                emit(kind="case", i=i, ok=True)
+            else:
+                value = limited(lambda: eval(compile(item, "<input>", "eval"), ns))
+                emit(kind="case", i=i, ok=True, out=repr(value)[:2000])
+        except BaseException as exc:
+            extra = actual(item, ns) if cases["mode"] == "tests" and isinstance(exc, AssertionError) else None
+            out = "timeout" if isinstance(exc, Slow) else f"raised {type(exc).__name__}"
+            emit(kind="case", i=i, ok=False, error=extra or describe(exc, "solution.py"), out=out)
+    emit(kind="done")
+    finish(0)
 '''
 
 

@@ -15,14 +15,22 @@ class Limits:
 
     ``wall_seconds``: wall clock, after which the whole process tree is killed (status ``timeout``);
     ``cpu_seconds``: CPU time per process (RLIMIT_CPU; ``timeout`` too); ``memory_mb``: address space
-    *per process* (RLIMIT_AS; ``memory``), not a total: there is no cgroup, so a run may use up to
-    ``processes`` x ``memory_mb``, plus its private tmpfs and its SysV shared memory (which dies with
-    the run, and as root is capped at ``memory_mb``); ``processes``: processes and threads of the run
+    *per process* (RLIMIT_AS; ``memory``); ``processes``: processes and threads of the run
     (RLIMIT_NPROC on a uid of its own when Ponder runs as root); ``file_size_mb``: largest file it may
-    write; ``output_bytes``: stdout and stderr are each captured up to this many bytes, beyond which
-    the run is stopped (``output_limit``); ``network``: allow the network (default: a namespace
-    without one); ``python``: the interpreter to run (default: Ponder's own if the sandbox uid can run
-    it, else the system ``python3``, with a note in ``ExecResult.notes``).
+    write (RLIMIT_FSIZE, anywhere, memfds included); ``open_files``: descriptors per process
+    (RLIMIT_NOFILE); ``output_bytes``: stdout and stderr are each captured up to this many bytes,
+    beyond which the run is stopped (``output_limit``); ``network``: allow the network (default: a
+    namespace without one); ``python``: the interpreter to run (default: Ponder's own if the sandbox
+    uid can run it, else the system ``python3``, with a note in ``ExecResult.notes``).
+
+    ``memory_mb`` is not a total (there is no cgroup, nor a disk quota). What a run can hold, all of
+    it released when the run ends: ``processes`` x ``memory_mb`` of address space; its private tmpfs
+    (64 MB each for ``/tmp``, ``/var/tmp`` and ``/dev/shm``, 1 MB for the others); SysV shared memory
+    (capped at ``memory_mb`` when Ponder runs as root); files made with ``memfd_create``, which are
+    RAM but not address space, up to ``file_size_mb`` each and ``open_files`` of them per process
+    (``processes`` x ``open_files`` x ``file_size_mb`` in all); and the working directory, whose
+    total size is capped by nothing but its file system (``file_size_mb`` bounds each file, not their
+    number): it lives under ``TMPDIR``, which on a tmpfs means RAM.
     """
 
     wall_seconds: float = 10.0
@@ -52,8 +60,9 @@ class ExecResult:
     ``stdout``/``stderr`` are decoded as UTF-8 with invalid bytes replaced; when cut they end with a
     ``[... truncated ...]`` marker and ``*_truncated`` is set. ``network_isolated`` says whether the
     program ran without network access; ``isolation`` lists each mechanism and whether it held;
-    ``notes`` says in words what the OS refused. ``leftovers`` counts processes still alive when the
-    program ended (detached children), all of which were killed.
+    ``notes`` says in words what the OS refused (and if the working directory could not be removed).
+    ``leftovers`` counts processes still alive when the program ended (detached children), all of
+    which were killed.
     """
 
     status: Status

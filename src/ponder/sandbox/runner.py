@@ -1,13 +1,16 @@
 """Run untrusted Python in a separate, limited, isolated process: ``run_python`` and ``arun_python``.
 
-Each run gets a fresh working directory (removed afterwards), an empty environment, closed stdin
+Each run gets a fresh working directory under ``TMPDIR`` (removed afterwards, following no symlink;
+if something cannot be removed, ``ExecResult.notes`` says so), an empty environment, closed stdin
 unless given, captured and capped stdout/stderr, and the launcher in ``_launcher.py`` between Ponder
 and the program (network, IPC, PID and mount namespaces with a read-only file system but for private
 tmpfs and the working directory, a private ``/proc``, rlimits, subreaper, cleanup; see the launcher's
 docstring). Both as root and as an ordinary user. When Ponder runs as root, each concurrent
-run also gets an unprivileged uid of its own (a slot claimed with a lock file, so parallel runs in
-several Ponder processes never share one): the process limit then counts only that run, the program
-cannot touch files it does not own, and every process of that uid is killed when the run ends.
+run also gets an unprivileged uid of its own (a slot claimed with a lock file in one directory for
+the whole machine, ``/run/ponder-sandbox`` where it can be made, see :func:`slot_lock_dir`, so
+parallel runs in several Ponder processes never share one, whatever their TMPDIR): the process limit
+then counts only that run, the program cannot touch files it does not own, and every process of that
+uid is killed when the run ends.
 """
 
 from __future__ import annotations
@@ -19,8 +22,8 @@ import json
 import os
 import secrets
 import selectors
-import shutil
 import signal
+import stat
 import subprocess
 import sys
 import tempfile
@@ -41,6 +44,8 @@ HIDE_DIRS = ("/tmp", "/var/tmp", "/dev/shm")  # private tmpfs of 64 MB each
 EXTRA_HIDE_DIRS = ("/run/lock", "/var/lock", "/var/crash", "/dev/mqueue")
 TRUNCATION = "\n[... output truncated at {n} bytes ...]"
 GRACE_SECONDS = 15.0
+# Where the uid-slot locks live (see slot_lock_dir): fixed paths, not the caller's TMPDIR.
+SLOT_LOCK_DIRS = ("/run/ponder-sandbox", "/dev/shm/ponder-sandbox", "/var/tmp/ponder-sandbox")
 
 
 class SandboxError(PonderError):
@@ -94,6 +99,28 @@ def uid_base() -> int | None:
     return None
 
 
+def slot_lock_dir() -> str:
+    """The directory of the uid-slot lock files: one place for every Ponder process of the machine,
+    whatever its TMPDIR (two places would let two processes claim one uid, and claiming a slot kills
+    the processes of its uid). The first of ``SLOT_LOCK_DIRS`` that is, or can be made, a real
+    directory of our own that nobody else may write; else one under the temporary directory."""
+    for d in (*SLOT_LOCK_DIRS, os.path.join(tempfile.gettempdir(), "ponder-sandbox-slots")):
+        try:
+            os.mkdir(d, 0o700)
+        except FileExistsError:
+            pass
+        except OSError:
+            continue
+        try:
+            st = os.lstat(d)
+        except OSError:
+            continue
+        if stat.S_ISDIR(st.st_mode) and st.st_uid == os.geteuid() and not st.st_mode & 0o022:
+            return d
+    raise SandboxError("no usable directory for the sandbox's uid-slot locks (tried "
+                       + ", ".join(SLOT_LOCK_DIRS) + " and the temporary directory)")
+
+
 class _Slot:
     """A claimed uid of the pool, held by an exclusive lock file until released."""
 
@@ -103,8 +130,7 @@ class _Slot:
         self._fd: int | None = None
         if base is None:
             return
-        lock_dir = Path(tempfile.gettempdir()) / "ponder-sandbox-slots"
-        lock_dir.mkdir(mode=0o700, exist_ok=True)
+        lock_dir = Path(slot_lock_dir())
         start = secrets.randbelow(POOL_SIZE)
         for k in range(POOL_SIZE):
             i = (start + k) % POOL_SIZE
@@ -258,16 +284,84 @@ def _prepare(workdir: str, code: str, files: dict[str, str | bytes], uid: int | 
         os.chown(workdir, uid, uid)
 
 
-def _remove(workdir: str) -> None:
-    def fix(func, path, _exc):  # a program may leave unreadable dirs behind (when not root)
-        try:
-            os.chmod(os.path.dirname(path), 0o700)
-            os.chmod(path, 0o700)
-            func(path)
-        except OSError:
-            pass
+_DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 
-    shutil.rmtree(workdir, onerror=fix)
+
+def _remove(workdir: str) -> str | None:
+    """Delete the working directory; None when done, else a note saying what stayed (never raises:
+    a failed cleanup must not fail the run, or every run gathered with it)."""
+    try:
+        _clear(workdir)
+        os.rmdir(workdir)
+        return None
+    except Exception as exc:  # noqa: BLE001
+        return f"the working directory {workdir} could not be removed: {type(exc).__name__}: {exc}"
+
+
+def _clear(workdir: str) -> None:
+    """Empty ``workdir`` without recursion and without following a symlink.
+
+    A program may leave a tree deeper than the recursion limit and PATH_MAX, directories without
+    permissions (which matter when not root) and links to host files. The walk holds one directory
+    descriptor at a time: down into a subdirectory by name, back up by ``..`` (checked to be the
+    directory it came from); modes are changed only on real directories, symlinks are unlinked.
+    """
+    fd = _open_dir(workdir, None)
+    stack: list[tuple[str, int, int, list[str]]] = []  # (name, its parent's device, inode, subdirs to do)
+    try:
+        subdirs = _unlink_files(fd)
+        while True:
+            if subdirs:
+                name = subdirs.pop()
+                child = _open_dir(name, fd)
+                st = os.fstat(fd)
+                stack.append((name, st.st_dev, st.st_ino, subdirs))
+                os.close(fd)
+                fd = child
+                subdirs = _unlink_files(fd)
+                continue
+            if not stack:
+                return
+            name, dev, ino, subdirs = stack.pop()
+            parent = os.open("..", _DIR_FLAGS, dir_fd=fd)
+            os.close(fd)
+            fd = parent
+            st = os.fstat(fd)
+            if (st.st_dev, st.st_ino) != (dev, ino):
+                raise OSError(f"a directory moved during the removal (at {name!r})")
+            os.rmdir(name, dir_fd=fd)
+    finally:
+        os.close(fd)
+
+
+def _unlink_files(fd: int) -> list[str]:
+    """Unlink every entry of the directory ``fd`` but its subdirectories; returns their names."""
+    with os.scandir(fd) as it:
+        entries = [(e.name, e.is_dir(follow_symlinks=False)) for e in it]
+    for name, is_dir in entries:
+        if not is_dir:
+            os.unlink(name, dir_fd=fd)
+    return [name for name, is_dir in entries if is_dir]
+
+
+def _open_dir(name: str, dir_fd: int | None) -> int:
+    """Open a real directory (never through a symlink), owner rwx: its entries can then be removed."""
+    try:
+        fd = os.open(name, _DIR_FLAGS, dir_fd=dir_fd)
+    except PermissionError:  # mode 0 (not root): chmod the directory itself, found without following
+        path = os.open(name, os.O_PATH | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=dir_fd)
+        try:
+            os.chmod(f"/proc/self/fd/{path}", 0o700)
+        finally:
+            os.close(path)
+        fd = os.open(name, _DIR_FLAGS, dir_fd=dir_fd)
+    try:
+        if os.geteuid() != 0 and os.fstat(fd).st_mode & 0o700 != 0o700:
+            os.fchmod(fd, 0o700)
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
 
 
 def _run(code: str, stdin: str | bytes | None, limits: Limits, files: dict[str, str | bytes],
@@ -301,12 +395,12 @@ def _run(code: str, stdin: str | bytes | None, limits: Limits, files: dict[str, 
         finally:
             os.close(report_w)
         started = time.monotonic()
-        out, err, report_raw, capped = _collect(proc, report_r, limits, started)
+        out, err, report_raw = _collect(proc, report_r, limits, started)
         duration = time.monotonic() - started
     finally:
         if stdin_file is not None:
             stdin_file.close()
-        _remove(workdir)
+        left = _remove(workdir)
     try:
         report = json.loads(report_raw.decode("utf-8") or "{}")
     except ValueError:
@@ -314,10 +408,10 @@ def _run(code: str, stdin: str | bytes | None, limits: Limits, files: dict[str, 
     if report.get("error") or "reason" not in report:
         raise SandboxError(f"the sandbox launcher failed: {report.get('error') or 'no report'}; "
                            f"stderr: {err[0][-500:].decode('utf-8', 'replace')}")
-    note = interpreter_note(python, limits.python)
-    if note:
-        report.setdefault("notes", []).append(note)
-    return _result(report, out, err, capped, duration, limits)
+    for note in (interpreter_note(python, limits.python), left):
+        if note:
+            report.setdefault("notes", []).append(note)
+    return _result(report, out, err, duration, limits)
 
 
 def _collect(proc: subprocess.Popen, report_r: int, limits: Limits, started: float):
@@ -368,7 +462,7 @@ def _collect(proc: subprocess.Popen, report_r: int, limits: Limits, started: flo
         except subprocess.TimeoutExpired:
             _force_kill(proc)
             proc.wait()
-    return (bytes(bufs["out"]), over["out"]), (bytes(bufs["err"]), over["err"]), bytes(bufs["rep"]), stopped
+    return (bytes(bufs["out"]), over["out"]), (bytes(bufs["err"]), over["err"]), bytes(bufs["rep"])
 
 
 def _force_kill(proc: subprocess.Popen) -> None:
@@ -386,7 +480,7 @@ def _text(data: bytes, truncated: bool, cap: int) -> str:
 _MEMORY_SIGNS = ("MemoryError", "Cannot allocate memory", "out of memory", "std::bad_alloc")
 
 
-def _result(report: dict, out: tuple[bytes, bool], err: tuple[bytes, bool], capped: bool, duration: float,
+def _result(report: dict, out: tuple[bytes, bool], err: tuple[bytes, bool], duration: float,
             limits: Limits) -> ExecResult:
     status_word = report.get("status")
     exit_code = sig = None
@@ -397,7 +491,7 @@ def _result(report: dict, out: tuple[bytes, bool], err: tuple[bytes, bool], capp
             exit_code = os.WEXITSTATUS(status_word)
     stderr_tail = err[0][-4000:].decode("utf-8", "replace")
     cpu = report.get("cpu_seconds")
-    if capped and report.get("reason") == "stopped":
+    if out[1] or err[1]:  # past the cap, whether or not the program ended before it was stopped
         status = "output_limit"
     elif report.get("reason") == "wall":
         status = "timeout"
