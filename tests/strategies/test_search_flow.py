@@ -339,7 +339,7 @@ async def test_a_rollout_the_budget_cut_stops_the_search_and_says_so():
                                 engine)
     assert [q.max_tokens for q in backend.requests] == [7, 2]  # the rollout was cut to what the budget left
     assert result.budget_exhausted and result.trace["iterations"] == 1
-    assert [c.finish_reason for c in result.candidates] == ["length"] and result.answer is None
+    assert [c.finish_reason for c in result.candidates] == ["budget"] and result.answer is None  # the budget cut the rollout
 
 
 async def test_a_rollout_sees_the_memories_of_its_own_path():

@@ -4,7 +4,9 @@ The judge (any model spec; by default the policy itself) reads the problem and o
 solution and answers with a rating from 1 to 10; the score is rating / 10. The rating read is a
 labelled one (``Rating: 7``, ``score 7``, ``7/10``, ``7 out of 10``), else the last number from 1 to
 10 of the reply outside any thinking (a judge that works the problem first, ``12+7=19 ... Rating: 1``,
-is not read as 7). A reply with no rating scores 0 and is kept in the candidate's metadata.
+is not read as 7). A reply with no rating scores 0 and is kept in the candidate's metadata; a reply
+the budget cut off is not read at all: the candidate is unscored (None), as if the budget had
+stopped the call.
 """
 
 from __future__ import annotations
@@ -74,11 +76,13 @@ class JudgeScorer(Scorer):
         p: JudgeParams = self.params  # type: ignore[assignment]
         judge = self._engine(engine)
 
-        async def rate(c: Candidate) -> float:
+        async def rate(c: Candidate) -> float | None:
             prompt = JUDGE_PROMPT.format(question=problem.question, solution=c.text)
             [s] = await judge.generate(GenerationRequest(messages=[{"role": "user", "content": prompt}],
                                                          max_tokens=p.max_tokens, temperature=0.0), role=self.role)
             c.meta["judge_reply"] = s.text[:200]
+            if s.finish_reason == "budget":  # the budget cut the reply (or left it undrawn): no rating read
+                return None  # unscored by the budget (``unscored_by_budget``), as a reply never made
             rating = read_rating(s.text)
             return rating / 10 if rating is not None else 0.0
 

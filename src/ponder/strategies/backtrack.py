@@ -27,6 +27,7 @@ from ..engine import Engine
 from ..errors import BudgetExhausted
 from ..types import Candidate, GenerationRequest, Problem, Result, Sample
 from .base import CUT, Params, Strategy, answer_of, cut_by_budget
+from .stepping import undrawn
 
 Scored = list[tuple[int, float]] | None
 """The log-probs of the tokens that wrote a path's text, each with where in that text its token
@@ -69,7 +70,7 @@ class SelfBacktracking(Strategy):
                     messages=problem.messages, prefix=prefix, n=k, stop=[p.token], max_tokens=p.max_tokens,
                     temperature=p.temperature, seed=seed, logprobs=True))
                 for s in samples:
-                    if _undrawn(s):
+                    if undrawn(s):
                         done.append(Candidate.not_drawn(backtracks=used))
                         continue
                     text = prefix + s.text
@@ -121,12 +122,6 @@ def _step_back(text: str, delimiter: str) -> str:
     ``\n\n`` a step that the delimiter ended is the one dropped); "" where there is none."""
     cut = text.rstrip().rfind(delimiter)
     return text[: cut + len(delimiter)] if cut >= 0 else ""
-
-
-def _undrawn(sample: Sample) -> bool:
-    """A sample the budget did not reach (the Engine's filler): no text, no tokens, ``budget``."""
-    return sample.finish_reason == "budget" and not sample.text and not sample.completion_tokens \
-        and not sample.logprobs
 
 
 def _mean(scored: Scored, logprobs: list[float] | None) -> float | None:

@@ -23,7 +23,7 @@ from ..errors import BudgetExhausted
 from ..scorers import build_scorer
 from ..scorers.prm import PRMScorer, aggregate
 from ..types import Candidate, Problem, Result
-from .base import Params, Strategy, answer_of
+from .base import Params, Strategy, answer_of, cut_by_budget
 from .stepping import Node, Stepper, Tree, dedupe
 from .voting import vote
 
@@ -82,7 +82,10 @@ class BeamSearch(Strategy):
         text, done = node.text, node.terminal
         if p.lookahead and not node.terminal:  # roll k greedy steps forward to judge this step
             for _ in range(p.lookahead):
-                [nxt] = await stepper.expand(text, 1, temperature=0.0)
+                ahead = await stepper.expand(text, 1, temperature=0.0)
+                if not ahead:  # the budget did not draw it
+                    break
+                [nxt] = ahead
                 text, done = text + nxt.text, nxt.terminal
                 if nxt.terminal:
                     break
@@ -100,7 +103,7 @@ class BeamSearch(Strategy):
             frontier = [(0, s) for s in await stepper.expand("", p.n)]
             for depth in range(p.max_steps):
                 frontier = dedupe(frontier, key=lambda ps: tree.nodes[ps[0]].text + ps[1].text)
-                nodes = [tree.add(parent, s.text, terminal=s.terminal) for parent, s in frontier]
+                nodes = [tree.add(parent, s.text, terminal=s.terminal, finish=s.finish_reason) for parent, s in frontier]
                 for nd in nodes:
                     nd.score = await self.evaluate(problem, nd, stepper, engine)
                 finished += [nd for nd in nodes if nd.terminal]
@@ -116,6 +119,9 @@ class BeamSearch(Strategy):
                     if isinstance(out, BaseException):
                         raise out
                 frontier = [(nd.id, s) for nd, steps in zip(active, expanded) for s in steps]
+                if stepper.budget_cut and not frontier:  # the budget drew none of the next steps
+                    finished += active if not finished else []
+                    break
         except BudgetExhausted:
             exhausted = True
             if not finished:
@@ -126,12 +132,14 @@ class BeamSearch(Strategy):
                stepper: Stepper) -> Result:
         p: BeamParams = self.params  # type: ignore[assignment]
         # a path the model did not finish (the steps or the budget ran out) has not answered yet; a
-        # finished node that is not the tree's own is a rollout (mcts) from the tree node of its id
+        # finished node that is not the tree's own is a rollout (mcts) from the tree node of its id;
+        # one whose last step the budget cut says ``budget``, and so does the result
         cands = [Candidate(text=nd.text, answer=answer_of(problem, nd.text, cut=not nd.terminal).value,
-                           finish_reason="stop" if nd.terminal else "length",
+                           finish_reason="stop" if nd.terminal else ("budget" if nd.finish == "budget" else "length"),
                            score=nd.score, meta={"node": nd.id, "terminal": nd.terminal,
                                                  **({"rollout": True} if nd is not tree.nodes[nd.id] else {})})
                  for nd in finished]
+        exhausted = exhausted or stepper.budget_cut or cut_by_budget(cands)
         note = None
         if not stepper.delimiter_seen and cands:
             if any(nd.depth > 1 for nd in tree.nodes):  # samples longer than a step went on in pieces

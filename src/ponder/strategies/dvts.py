@@ -39,7 +39,10 @@ class DiverseVerifierTreeSearch(BeamSearch):
         for _ in range(p.max_steps):
             if node.terminal:
                 break
-            kids = [tree.add(node.id, s.text, terminal=s.terminal) for s in await stepper.expand(node.text, p.width)]
+            kids = [tree.add(node.id, s.text, terminal=s.terminal, finish=s.finish_reason)
+                    for s in await stepper.expand(node.text, p.width)]
+            if not kids:  # the budget drew none of them: the path so far is this subtree's
+                break
             for k in kids:
                 k.score = await self.evaluate(problem, k, stepper, engine)
             node = reached[i] = max(kids, key=lambda k: k.score or 0.0)
@@ -63,4 +66,6 @@ class DiverseVerifierTreeSearch(BeamSearch):
         leaves = [nd for nd in reached if nd is not tree.nodes[0]]  # a subtree the budget stopped: its path so far
         stepper.delimiter_seen = stepper.delimiter_seen or any(st.delimiter_seen for st in steppers)
         stepper.stop_unknown = stepper.stop_unknown or any(st.stop_unknown for st in steppers)
+        stepper.budget_cut = any(st.budget_cut for st in steppers)
+        exhausted = exhausted or stepper.budget_cut
         return self.finish(problem, tree, leaves, exhausted, stepper)

@@ -19,7 +19,7 @@ from ..engine import Engine
 from ..errors import BudgetExhausted
 from ..scorers import build_scorer, rank, unscored_by_budget
 from ..types import Candidate, GenerationRequest, Problem, Result
-from .base import Params, Strategy, gather_within_budget, to_candidate
+from .base import Params, Strategy, cut_by_budget, gather_within_budget, to_candidate
 from .cot import Cot, CotParams
 from .voting import vote
 
@@ -95,7 +95,10 @@ class FeedbackEdit(Strategy):
                                                   for i, (d, g) in enumerate(zip(drafts, groups))))
         exhausted = exhausted or stopped
         edited = [c for g in groups for c in g]
-        pool = edited or drafts
+        exhausted = exhausted or cut_by_budget(drafts) or cut_by_budget(edited)
+        # an edit the budget cut (or any edit) with no answer does not replace a draft that has one
+        fallback = bool(edited) and all(c.answer is None for c in edited) and any(d.answer is not None for d in drafts)
+        pool = drafts if fallback else (edited or drafts)
         if not pool:
             return Result(answer=None, text="", strategy=self.spec, budget_exhausted=True)
         scored = False
@@ -113,4 +116,5 @@ class FeedbackEdit(Strategy):
             best = v.index if v.index is not None else 0
             answer, text = pool[best].answer, pool[best].text
         return Result(answer=answer, text=text, strategy=self.spec, candidates=pool, budget_exhausted=exhausted,
-                      trace={"drafts": [d.answer for d in drafts], "edited": len(edited), "chosen": best})
+                      trace={"drafts": [d.answer for d in drafts], "edited": len(edited), "chosen": best,
+                             **({"note": "no edit has an answer: chosen among the drafts"} if fallback else {})})

@@ -125,8 +125,12 @@ class MonteCarloTreeSearch(BeamSearch):
                 if not node.terminal and node.depth < p.max_depth:
                     stepper.problem = self.with_memory(problem, self.memories(tree, node))
                     steps = dedupe(await stepper.expand(node.text, p.children), key=lambda s: s.text)
+                    if stepper.budget_cut:  # a step cut or left undrawn: nothing more can be drawn
+                        exhausted = True
+                    if not steps:  # the budget drew none: the search stops here
+                        break
                     for s in steps:
-                        kid = tree.add(node.id, s.text, terminal=s.terminal)
+                        kid = tree.add(node.id, s.text, terminal=s.terminal, finish=s.finish_reason)
                         kid.score = await self.score_path(problem, kid.text, engine, partial=not kid.terminal)
                         mem = await self.associate(problem, kid, engine)
                         if mem:
@@ -148,8 +152,8 @@ class MonteCarloTreeSearch(BeamSearch):
                     if not roll.terminal:  # cut by rollout_tokens or the budget: it has not answered yet
                         node.meta["rollout_finish"] = roll.finish_reason
                     finished.append(Node(node.id, node.text + roll.text, roll.text, node.parent, node.depth,
-                                         score=value, terminal=roll.terminal))
-                    exhausted = roll.finish_reason == "budget"
+                                         score=value, terminal=roll.terminal, finish=roll.finish_reason))
+                    exhausted = exhausted or roll.finish_reason == "budget"
                 for i in tree.path(node.id):
                     tree.nodes[i].visits += 1
                     tree.nodes[i].value += value

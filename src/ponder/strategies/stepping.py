@@ -14,7 +14,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..engine import Engine
-from ..types import GenerationRequest, Problem
+from ..types import GenerationRequest, Problem, Sample
+
+
+def undrawn(sample: Sample) -> bool:
+    """A sample the budget did not reach (the Engine's filler): no text, no tokens, ``budget``."""
+    return sample.finish_reason == "budget" and not sample.text and not sample.completion_tokens \
+        and not sample.logprobs
 
 
 @dataclass
@@ -41,6 +47,7 @@ class Node:
     terminal: bool = False
     children: list[int] = field(default_factory=list)
     meta: dict[str, Any] = field(default_factory=dict)
+    finish: str | None = None  # the finish reason of the step's sample (``budget``: the budget cut it)
 
 
 class Tree:
@@ -49,9 +56,11 @@ class Tree:
     def __init__(self) -> None:
         self.nodes: list[Node] = [Node(0, "", "", None, 0)]
 
-    def add(self, parent: int, step: str, *, terminal: bool = False, score: float | None = None) -> Node:
+    def add(self, parent: int, step: str, *, terminal: bool = False, score: float | None = None,
+            finish: str | None = None) -> Node:
         p = self.nodes[parent]
-        node = Node(len(self.nodes), p.text + step, step, parent, p.depth + 1, score=score, terminal=terminal)
+        node = Node(len(self.nodes), p.text + step, step, parent, p.depth + 1, score=score, terminal=terminal,
+                    finish=finish)
         self.nodes.append(node)
         p.children.append(node.id)
         return node
@@ -93,10 +102,15 @@ class Stepper:
         self._greedy: list[tuple[str, str, str, int]] = []  # (messages, start, whole text, max_tokens)
         self.delimiter_seen = False
         self.stop_unknown = False  # the server did not say whether a step ended at the delimiter
+        self.budget_cut = False  # the budget cut a step, or left a sample of an expansion undrawn
 
     async def expand(self, prefix: str, k: int, *, temperature: float | None = None,
                      stop: list[str] | None = None) -> list[Step]:
-        """``k`` sampled next steps after ``prefix`` (one call; the samples share its prefill)."""
+        """``k`` sampled next steps after ``prefix`` (one call; the samples share its prefill).
+
+        A sample the budget did not draw (the Engine's empty filler) is no step and is left out, so
+        fewer than ``k`` may come back; that, or a step the budget cut (finish reason ``budget``),
+        sets ``budget_cut``."""
         seed = None if self.seed is None else self.seed + self.calls
         self.calls += 1
         req = GenerationRequest(messages=self.problem.messages, prefix=prefix, n=k,
@@ -105,6 +119,10 @@ class Stepper:
                                 seed=seed, logprobs=self.logprobs)
         steps = []
         for s in await self.engine.generate(req):
+            if s.finish_reason == "budget":
+                self.budget_cut = True
+            if undrawn(s):
+                continue
             if s.matched_stop == self.delimiter:
                 self.delimiter_seen = True
             self.stop_unknown = self.stop_unknown or s.stop_unknown
@@ -134,6 +152,7 @@ class Stepper:
                     return Step(text=whole[len(prefix):], terminal=True, finish_reason="stop", tokens=None)
         [s] = await self.engine.generate(GenerationRequest(
             messages=self.problem.messages, prefix=prefix, max_tokens=max_tokens, temperature=temperature, seed=seed))
+        self.budget_cut = self.budget_cut or s.finish_reason == "budget"
         if temperature == 0.0 and s.finish_reason == "stop":
             self._greedy.append((said, prefix, prefix + s.text, max_tokens))
         return Step(text=s.text, terminal=s.finish_reason == "stop", finish_reason=s.finish_reason,

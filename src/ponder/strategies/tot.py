@@ -88,7 +88,9 @@ class TreeOfThoughts(BeamSearch):
         samples = await engine.generate(GenerationRequest(
             messages=[{"role": "user", "content": prompt}], max_tokens=8, n=p.value_samples,
             temperature=p.value_temperature, seed=seed), role="value")
-        words = [re.search(r"sure|likely|impossible", s.text.lower()) for s in samples]
+        if any(s.finish_reason == "budget" for s in samples):  # cut or not drawn: not a vote
+            node.meta["value_cut_by_budget"] = True
+        words = [re.search(r"sure|likely|impossible", s.text.lower()) for s in samples if s.finish_reason != "budget"]
         return sum(VALUE_WORDS[m.group(0)] for m in words if m)
 
     async def run(self, problem: Problem, engine: Engine) -> Result:
@@ -105,7 +107,12 @@ class TreeOfThoughts(BeamSearch):
                 for state in frontier:
                     proposed += [(state, s) for s in await stepper.expand(state.text, p.proposals)]
                 proposed = dedupe(proposed, key=lambda ss: ss[0].text + ss[1].text)
-                kids = [tree.add(state.id, s.text, terminal=s.terminal) for state, s in proposed]
+                kids = [tree.add(state.id, s.text, terminal=s.terminal, finish=s.finish_reason)
+                        for state, s in proposed]
+                if not kids and stepper.budget_cut:  # the budget drew no next step: the states so far
+                    finished += [st for st in frontier if st.id] if not finished else []
+                    frontier = []
+                    break
                 for k in kids:
                     k.score = await self.value_of(problem, k, engine)
                 finished += [k for k in kids if k.terminal]
@@ -118,10 +125,12 @@ class TreeOfThoughts(BeamSearch):
             for st, roll in zip(frontier, tails):
                 if roll is None:
                     continue
-                leaf = tree.add(st.id, roll.text, terminal=roll.terminal)  # cut: it has not answered yet
+                leaf = tree.add(st.id, roll.text, terminal=roll.terminal,  # cut: it has not answered yet
+                                finish=roll.finish_reason)
                 exhausted = exhausted or roll.finish_reason == "budget"
                 leaf.score = await self.value_of(problem, leaf, engine)
                 finished.append(leaf)
         except BudgetExhausted:
             exhausted = True
+        exhausted = exhausted or stepper.budget_cut or any(nd.meta.get("value_cut_by_budget") for nd in tree.nodes)
         return self.finish(problem, tree, finished, exhausted, stepper)
