@@ -3,6 +3,7 @@ sandbox, stage-2 selection on an edge case, bad input, and an end-to-end flow on
 
 from __future__ import annotations
 
+import asyncio
 import re
 
 import pytest
@@ -226,3 +227,22 @@ async def test_the_block_that_defines_the_function_is_run_not_a_demo_after_it():
     demo = fenced(RIGHT) + "And how to call it:\n```python\ndef demo():\n    print(is_square(4))\n```\n"
     result = await run_strategy(S_Star(S_Star.Params(n=1, rounds=1)), square_problem(), Engine(Replying(demo)))
     assert result.trace["passed_public"] == 1 and result.correct is True and "math.isqrt" in result.answer
+
+
+class SlowJudge(Scripted):
+    async def generate(self, request):
+        if "Which output is correct" in request.messages[-1]["content"]:
+            await asyncio.sleep(0.3)
+        return await super().generate(request)
+
+
+async def test_a_verdict_the_budget_stops_does_not_leave_the_other_running():
+    """The two verdicts on a pair run side by side; when the budget refused the second, the first
+    went on after the result was returned, and its call entered the returned ledger later."""
+    backend = SlowJudge([FLOAT, RIGHT])
+    eng = Engine(backend).for_problem(Budget(max_calls=3))  # the draw, the test inputs, one verdict
+    result = await run_strategy(S_Star(S_Star.Params(n=2)), square_problem(), eng)
+    assert result.budget_exhausted
+    judged = roles(result).get("judge", 0)
+    await asyncio.sleep(0.5)
+    assert roles(result).get("judge", 0) == judged == 1

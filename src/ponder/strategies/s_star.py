@@ -239,8 +239,13 @@ class SStar(Strategy):
                 (oi, gi), (oj, gj) = ordered[i], ordered[j]
                 k = next(t for t in range(len(inputs)) if oi[t] != oj[t])
                 a, b = (gi[0].code, oi[k]), (gj[0].code, oj[k])
-                first, second = await asyncio.gather(self._verdict(problem, judge, inputs[k], a, b),
-                                                     self._verdict(problem, judge, inputs[k], b, a))
+                # both orders side by side; both end before a budget stop is raised (it left the other running)
+                said = await asyncio.gather(self._verdict(problem, judge, inputs[k], a, b),
+                                            self._verdict(problem, judge, inputs[k], b, a), return_exceptions=True)
+                for out in said:
+                    if isinstance(out, BaseException):
+                        raise out
+                first, second = said
                 winner = i if (first, second) == ("A", "B") else j if (first, second) == ("B", "A") else None
                 if winner is not None:
                     wins[winner] += 1
