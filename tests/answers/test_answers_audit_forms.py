@@ -12,6 +12,7 @@ import re
 import pytest
 
 from ponder.answers import Extraction, answers_equal, extract_answer, group_answers
+from ponder.answers.extract import number_of
 from ponder.strategies.base import answer_of, grade
 from ponder.tasks.base import load_task
 from ponder.types import Problem
@@ -374,3 +375,28 @@ def test_a_choice_letter_equals_only_its_own_letter():
     assert not answers_equal("\\text{(C)}", "(D) 12")
     assert not answers_equal("\\text{(C)}", "(CD) 12")
     assert not answers_equal("\\text{(C)}", "(C) or (D)")
+
+
+# -- what the forms above must not take in (found reviewing them) --------------------------------
+@pytest.mark.parametrize("text, expected", [
+    ("### Final Answer\nThe total is 7 apples.", "7"),  # a sentence under a heading: the last number
+    ("**Final Answer**\n\nThus, Tom has 12 marbles left.", "12"),
+    ("## Answer\nThe total is 7 apples.", "7"),
+    ("Final Answer: 12. Earlier I thought the answer is 15.", "12"),  # a later remark is not the value
+    ("Answer: 7. Check: if the answer is 5 we'd get 10.", "7"),
+])
+def test_a_heading_over_a_sentence_or_a_later_remark_does_not_make_the_answer(text, expected):
+    assert extract_answer(text, kind="math").value == expected
+
+
+@pytest.mark.parametrize("value, number", [
+    ("x = 4 divided by 2", "2"), ("p = 7 mod 3", "3"), ("5 + 3 = 8 pi", "5"), ("16-3-4 = 9 eggs", "9"),
+])
+def test_an_operator_word_after_a_number_is_not_its_unit(value, number):
+    assert number_of(value) == number
+
+
+@pytest.mark.parametrize("word", ["third", "quarter", "tenth", "sixteenth", "twelfths", "quarters", "tens", "grand",
+                                  "score", "lakh", "xyz", "abc"])
+def test_a_word_that_changes_the_number_is_not_a_unit(word):
+    assert not answers_equal(f"2 {word}", "2")

@@ -1,7 +1,7 @@
 """Regressions of the sandbox's own machinery: the working directory's removal (deep trees, locked
 directories, symlinks to host files), the status when output passes the cap, the uid-slot locks of
-several Ponder processes, the documented memory channels, and the test harness under multiprocessing
-and with threads left running."""
+several Ponder processes, and the test harness under multiprocessing and with threads left
+running."""
 
 from __future__ import annotations
 
@@ -177,7 +177,6 @@ def test_slots_are_shared_by_processes_with_different_tmpdirs(tmp_path, monkeypa
     assert not lock_dir.startswith(str(tmp_path))
 
 
-# -- memory channels ----------------------------------------------------------------------------
 # -- harness --------------------------------------------------------------------------------
 SPAWN = """
 import multiprocessing as mp

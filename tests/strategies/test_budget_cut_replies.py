@@ -48,7 +48,7 @@ async def test_feedback_edit_keeps_the_drafts_answer_over_an_edit_the_budget_cut
     editor = [e for e in r.ledger.entries if e.role == "editor"]
     assert editor and editor[0].finish_reasons == ["budget"]
     assert r.answer == "21" and r.budget_exhausted
-    assert "no edit has an answer" in r.trace["note"]
+    assert "the budget cut the edits" in r.trace["note"]
 
 
 async def test_an_expansion_leaves_out_the_samples_the_budget_did_not_draw():

@@ -271,14 +271,20 @@ def _unit(answer: str) -> str | None:
     return unit + exp
 
 
-# a unit word: a plain word of 3+ letters or a short unit; not a math name ("2 pi", "3 sqrt") or
-# a word that changes the number ("3 million", "4 squared", "3 halves")
-_SHORT_UNITS = frozenset({"cm", "mm", "km", "kg", "mg", "ml", "ft", "in", "hr", "yd", "mi", "lb", "oz", "ms"})
+# a unit word: a plain word of 4+ letters with a vowel, or a short unit; not a math name ("2 pi",
+# "3 sqrt"), a product of variables ("2 xyz") or a word that changes the number ("3 million",
+# "4 squared", "1 third", "2 quarters", "5 tens")
+_SHORT_UNITS = frozenset({"cm", "mm", "km", "kg", "mg", "ml", "ft", "in", "hr", "yd", "mi", "lb", "oz", "ms", "hrs",
+                          "mph", "lbs", "yds", "kms", "cms", "pts", "men", "day", "cup", "kgs", "mins", "secs"})
+_ORDINALS = ("third fourth fifth sixth seventh eighth ninth tenth eleventh twelfth thirteenth fourteenth fifteenth "
+             "sixteenth seventeenth eighteenth nineteenth twentieth thirtieth fortieth fiftieth sixtieth seventieth "
+             "eightieth ninetieth hundredth thousandth millionth billionth quarter").split()
 _NOT_UNITS = frozenset(
     "sqrt sin cos tan sec csc cot sinh cosh tanh arcsin arccos arctan log exp lim max min mod gcd lcm det "
-    "infty inf and or not plus minus over percent squared cubed factorial dozen dozens hundred hundreds "
-    "thousand thousands million millions billion billions trillion trillions half halves thirds fourths "
-    "fifths sixths sevenths eighths ninths tenths hundredths thousandths".split()
+    "infty inf and or not plus minus over times percent squared cubed factorial dozen dozens hundred hundreds "
+    "thousand thousands million millions billion billions trillion trillions half halves tens score scores "
+    "grand gross lakh lakhs crore crores".split()
+    + _ORDINALS + [w + "s" for w in _ORDINALS]
 )
 _NUMBER_UNIT = re.compile(r"(?P<num>[-+]?\d[\d,]*(?:\.\d+)?)\s+(?P<unit>[A-Za-z]+)\s*\.?")
 
@@ -289,7 +295,7 @@ def _number_before_unit(answer: str) -> str | None:
     if m is None:
         return None
     unit = m.group("unit").lower()
-    if unit in _NOT_UNITS or (len(unit) < 3 and unit not in _SHORT_UNITS):
+    if unit in _NOT_UNITS or (unit not in _SHORT_UNITS and (len(unit) < 4 or not re.search("[aeiouy]", unit))):
         return None
     return m.group("num")
 

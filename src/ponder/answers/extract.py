@@ -209,6 +209,13 @@ _VALUE_AFTER_IS = re.compile(
     re.MULTILINE,
 )
 _NON_SPACE = re.compile(r"\S")
+# what a heading's next line opens with when it holds the value (math, a number, a bracket, or
+# "the answer is"), not a sentence ("The total is 7 apples.", which the last number decides)
+_HEADING_VALUE = re.compile(r"\s*[ \t*]*(?:" + _SYMBOL_START + r"|(?:the\s+)?(?:final\s+)?answer\s+is\b"
+                            r"|(?:so|therefore|thus|hence)\b,?[ \t]*(?:the\s+)?(?:final\s+)?answer\s+is\b)", re.I)
+# a label's value that opens with "the answer is X" (maybe after "So" / "Therefore,")
+_STATED_OPENING = re.compile(r"[ \t*]*(?:(?:so|therefore|thus|hence)\b,?[ \t]*)?(?=(?:the\s+)?(?:final\s+)?answer\s+is)",
+                             re.I)
 
 
 @dataclass(frozen=True)
@@ -230,7 +237,8 @@ def _statements(text: str) -> list[_Statement]:
         if m.group("final") or not in_prose:
             found.append(_Statement(m.end(), m.end(), True, True))
     for m in _ANSWER_HEADING.finditer(text):  # "## Answer" may title a whole solution: not explicit
-        found.append(_Statement(m.end(), m.end(), bool(m.group("final")), True))
+        if _HEADING_VALUE.match(text, m.end()):  # a value below it, not a sentence
+            found.append(_Statement(m.end(), m.end(), bool(m.group("final")), True))
     for m in _ANSWER_IS.finditer(text):
         value = _VALUE_AFTER_IS.match(text, m.end())
         if value:
@@ -253,13 +261,13 @@ def _line_span(text: str, pos: int) -> tuple[int, int]:
 
 
 def _stated_value(text: str, start: int, end: int) -> int | None:
-    """Where the value of the first ``the answer is X`` on a label's line starts
-    (``Final Answer: The answer is $12$.``), or ``None``."""
-    for m in _ANSWER_IS.finditer(text, start, end):
-        value = _VALUE_AFTER_IS.match(text, m.end())
-        if value:
-            return value.end()
-    return None
+    """Where the value starts of a label's value that opens with ``the answer is X``
+    (``Final Answer: The answer is $12$.``, ``Answer: So the answer is 12``), or ``None``
+    (``Final Answer: 12. Earlier I thought the answer is 15.`` is 12)."""
+    opening = _STATED_OPENING.match(text, start, end)
+    m = _ANSWER_IS.match(text, opening.end(), end) if opening else None
+    value = _VALUE_AFTER_IS.match(text, m.end()) if m else None
+    return value.end() if value else None
 
 
 _DISPLAY_OPEN = re.compile(r"[ \t*]*(\\\[|\$\$)")
@@ -393,10 +401,10 @@ def gsm8k_answer(text: str) -> str | None:
 # --------------------------------------------------------------------------
 
 # what follows a number that makes it a number with a unit: a word ("9 eggs", "22 times",
-# "10000 a month"; not "9 x 2", "9 times 2") or \text{...} ("18 \text{ dollars}")
+# "10000 a month"; not "9 x 2", "9 times 2", "4 divided by 2", "8 pi") or \text{...} ("18 \text{ dollars}")
 _UNIT_AFTER = re.compile(
     r"\s*(?:\\(?:text|textrm|mbox|mathrm)\s*\{\s*[A-Za-z]"
-    r"|(?!(?:times|plus|minus|over|divided|multiplied|[xX])\b\s*[-+\d(\\.])[A-Za-z]+\b)"
+    r"|(?!(?:times|plus|minus|over|mod|[xX])\b\s*[-+\d(\\.]|(?:divided|multiplied)\s+by\b|pi\b)[A-Za-z]+\b)"
 )
 
 

@@ -6,7 +6,8 @@ Open-Ended General-Domain Tasks", arXiv 2503.04378. Each of generator, feedback 
 own model spec (by default the policy for all three). ``n`` drafts x ``feedbacks`` critiques x
 ``edits`` edits; the selector is a scorer (``scorer=``), or a majority vote over the edited answers
 when none is given. The paper scales drafts, feedbacks and edits together; its defaults
-are larger than these laptop-sized ones (n = 2, feedbacks = 2, edits = 1).
+are larger than these laptop-sized ones (n = 2, feedbacks = 2, edits = 1). When the budget cut
+the edits and none has an answer, the selector picks among the drafts (the result says so).
 """
 
 from __future__ import annotations
@@ -96,8 +97,9 @@ class FeedbackEdit(Strategy):
         exhausted = exhausted or stopped
         edited = [c for g in groups for c in g]
         exhausted = exhausted or cut_by_budget(drafts) or cut_by_budget(edited)
-        # an edit the budget cut (or any edit) with no answer does not replace a draft that has one
-        fallback = bool(edited) and all(c.answer is None for c in edited) and any(d.answer is not None for d in drafts)
+        # edits the budget cut, none with an answer, do not replace a draft that has one
+        fallback = cut_by_budget(edited) and all(c.answer is None for c in edited) \
+            and any(d.answer is not None for d in drafts)
         pool = drafts if fallback else (edited or drafts)
         if not pool:
             return Result(answer=None, text="", strategy=self.spec, budget_exhausted=True)
@@ -117,4 +119,5 @@ class FeedbackEdit(Strategy):
             answer, text = pool[best].answer, pool[best].text
         return Result(answer=answer, text=text, strategy=self.spec, candidates=pool, budget_exhausted=exhausted,
                       trace={"drafts": [d.answer for d in drafts], "edited": len(edited), "chosen": best,
-                             **({"note": "no edit has an answer: chosen among the drafts"} if fallback else {})})
+                             **({"note": "the budget cut the edits, none with an answer: chosen among the drafts"}
+                                if fallback else {})})
