@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 import ponder
@@ -354,9 +356,10 @@ def test_a_full_context_window_stops_the_strategy_and_keeps_its_work(tiny_model_
     assert len(r.candidates) == 1 and r.text == r.candidates[0].text  # the draft is kept
     assert [e.role for e in r.ledger.entries] == ["policy", "critic"] and r.to_dict()["stop_reason"] == r.stop_reason
     assert r.ledger.entries[0].completion_tokens <= 150  # refine's max_tokens holds for the draft too
-    # a budget that runs out says so too
-    r = ponder.solve("2+2?", model=engine, strategy="sc(n=4, of=cot(max_tokens=50))", budget={"max_tokens": 60})
-    assert r.budget_exhausted and r.stop_reason == "token budget of 60 spent"
+    # a budget that runs out says so too ("spent", or "nearly spent" when what is left cannot pay for
+    # the next call's prompt: which one depends on the sampled lengths)
+    r = ponder.solve("2+2?", model=engine, strategy="sc(n=4, seed=0, of=cot(max_tokens=50))", budget={"max_tokens": 60})
+    assert r.budget_exhausted and re.fullmatch(r"token budget of 60 (spent|nearly spent: .*)", r.stop_reason)
 
 
 def test_a_long_lived_engine_is_not_spoiled_by_one_prompt_too_long(tiny_model_dir):
