@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from ponder.answers import answers_equal, extract_answer, last_boxed, normalize
-from ponder.answers.equivalence import _verify_with_timeout
+from ponder.answers.verify import verify_with_timeout as _verify_with_timeout
 
 DATASETS = Path(__file__).resolve().parents[2].parent / "shared" / "datasets"
 

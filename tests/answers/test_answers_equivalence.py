@@ -14,6 +14,7 @@ import pytest
 
 from ponder.answers import answers_equal, group_answers, normalize
 from ponder.answers import equivalence as eq
+from ponder.answers import verify
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
@@ -123,7 +124,7 @@ def test_number_kinds_do_not_use_math_verify(monkeypatch):
     def boom(*args, **kwargs):  # pragma: no cover - must not be called
         raise AssertionError("math-verify called for a numeric kind")
 
-    monkeypatch.setattr(eq, "_verify_with_timeout", boom)
+    monkeypatch.setattr(eq, "verify_with_timeout", boom)
     assert answers_equal("1,000", "1000.0", kind="gsm8k")
     assert not answers_equal("18", "19", kind="number")
     assert not answers_equal(r"\sqrt{4}", "2", kind="number")
@@ -160,7 +161,7 @@ def _slow(*args, **kwargs):
 
 def test_timeout_off_main_thread(monkeypatch, caplog):
     """Off the main thread our own daemon-thread timeout applies."""
-    monkeypatch.setattr(eq, "_math_verify_equal", _slow)
+    monkeypatch.setattr(verify, "_math_verify_equal", _slow)
     caplog.set_level(logging.WARNING, logger=eq.__name__)
     start = time.monotonic()
     with concurrent.futures.ThreadPoolExecutor(1) as pool:
@@ -169,7 +170,7 @@ def test_timeout_off_main_thread(monkeypatch, caplog):
     assert time.monotonic() - start < 2.5
     assert any("timed out" in r.getMessage() for r in caplog.records)
     # a timed-out comparison is not cached
-    monkeypatch.setattr(eq, "_math_verify_equal", lambda a, b, t: True)
+    monkeypatch.setattr(verify, "_math_verify_equal", lambda a, b, t: True)
     with concurrent.futures.ThreadPoolExecutor(1) as pool:
         assert pool.submit(answers_equal, r"\sqrt{2}", r"\sqrt{2}+0", timeout=0.3).result(10)
 
@@ -189,11 +190,11 @@ def test_timeout_main_thread(monkeypatch, caplog):
 
 
 def test_daemon_thread_runner_returns_and_raises():
-    assert eq._run_in_daemon_thread(lambda x: x + 1, (1,), 5) == 2
+    assert verify._run_in_daemon_thread(lambda x: x + 1, (1,), 5) == 2
     with pytest.raises(ZeroDivisionError):
-        eq._run_in_daemon_thread(lambda: 1 / 0, (), 5)
+        verify._run_in_daemon_thread(lambda: 1 / 0, (), 5)
     with pytest.raises(eq.AnswerTimeout):
-        eq._run_in_daemon_thread(time.sleep, (2,), 0.1)
+        verify._run_in_daemon_thread(time.sleep, (2,), 0.1)
 
 
 # ---------------------------------------------------------------- groups

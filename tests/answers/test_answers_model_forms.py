@@ -11,7 +11,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from ponder.answers import answers_equal, extract_answer, group_answers
-from ponder.answers.equivalence import too_costly
+from ponder.answers.verify import too_costly
 
 # how a model that imitates markdown writes a GSM8K solution (Qwen-style)
 HEADINGS = """To find the answer, we go step by step.
