@@ -68,6 +68,21 @@ def test_an_effort_map_strategy_the_model_cannot_run_is_refused_at_start(tmp_pat
     assert started == []
 
 
+@pytest.mark.parametrize("default, effort", [("sc(n=64, of=sc(n=64))", None), ("sc(n=2)", "sc(n=64, of=sc(n=64))")])
+def test_a_strategy_of_its_own_above_max_runs_is_refused_at_start(tmp_path, capsys, started, default, effort):
+    """The default was checked against ``--max-runs``; an effort map's strategy was not, so the
+    server started and refused every request with that reasoning_effort."""
+    args = ["-m", UPSTREAM, "-s", default, "--max-runs", "1000"]
+    if effort:
+        path = tmp_path / "effort.json"
+        path.write_text(json.dumps({"high": effort}))
+        args += ["--effort-map", str(path)]
+    code, err = serve(capsys, *args)
+    assert_one_line_error(code, err, "4,096 runs", "--max-runs 1,000",
+                          "reasoning_effort high" if effort else "default strategy")
+    assert started == []
+
+
 def test_create_app_checks_the_default_strategy():
     from ponder.errors import CapabilityError
     from ponder.server import create_app

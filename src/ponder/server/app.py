@@ -57,9 +57,6 @@ def create_app(config: ServerConfig, backend: Any = None) -> FastAPI:
 
         backend = load_backend(config.model)
     default = _build(_parse(config.default_strategy))  # a bad default fails at start (checked on the model below)
-    if default.runs() > config.max_runs:
-        raise StrategySpecError(f"the default strategy {default.spec} may start {default.runs():,} runs, above "
-                                f"--max-runs {config.max_runs:,}")
     if hasattr(backend, "prefer_aiohttp"):
         backend.prefer_aiohttp()  # one event loop for the server's life: the cheaper transport
     upstream = getattr(backend, "config", None)
@@ -294,11 +291,15 @@ def create_app(config: ServerConfig, backend: Any = None) -> FastAPI:
 def _check_own_strategies(config: ServerConfig, default: Strategy, engine: Engine) -> None:
     """Fail at start, as ``ponder solve`` does for the same spec, when a strategy of the server's
     own (the default, those of the effort map) cannot run on its model: a capability the backend
-    lacks, a scorer whose model does not load. Else the server started and answered every request
-    that chose none 400 param=strategy, though the client had sent no strategy."""
+    lacks, a scorer whose model does not load, more runs than ``--max-runs``. Else the server
+    started and answered every request that chose none (or that effort) 400 param=strategy, though
+    the client had sent no strategy."""
     own = [("the default strategy", default)]
     own += [(f"the strategy of reasoning_effort {e}", _build(_parse(getattr(config.effort_map, e)))) for e in EFFORTS]
     for what, strategy in own:
+        if strategy.runs() > config.max_runs:
+            raise StrategySpecError(f"{what} {strategy.spec} may start {strategy.runs():,} runs, above "
+                                    f"--max-runs {config.max_runs:,}")
         try:
             strategy.check(engine)
         except PonderError as exc:  # the same type, the message saying which of the server's strategies
