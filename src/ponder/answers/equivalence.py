@@ -15,9 +15,10 @@ other numbers within :data:`REL_TOL`.
 
 Before math-verify (which is lenient there) answers of different forms are
 unequal: both with units and the units differ (``10\\text{ cm}`` vs
-``10\\text{ m}``, ``5 hours`` vs ``5 minutes``; a unit on one side only is
-ignored: a number and a unit word against a number compare as numbers, ``36 dollars``
-is ``36``, other forms are left to math-verify, which ignores units it knows), numbers
+``10\\text{ m}``, ``5 hours`` vs ``5 minutes``; with the same unit on both sides, or
+a unit on one side only, the values compare: ``36 dollars`` is ``36``, ``10\\text{ cm}``
+is ``10``; math-verify's own unit stripping is off, for its list of units holds letters
+that are variables and made ``3ab`` equal to ``3``), numbers
 in different bases (``52_8`` vs ``52_9``), a set ``\\{...\\}`` against a tuple or
 interval.  A multiple-choice letter alone (``\\text{(C)}``) and one followed by its
 option's value (``(C) 12``) compare by their letters.  Unicode math reads as LaTeX
@@ -278,25 +279,42 @@ _NOT_UNITS = frozenset(
 _NUMBER_UNIT = re.compile(r"(?P<num>[-+]?\d[\d,]*(?:\.\d+)?)\s+(?P<unit>[A-Za-z]+)\s*\.?")
 
 
-def _number_before_unit(answer: str) -> str | None:
-    """The number of ``number unit-word`` (``36 dollars`` -> ``36``), else ``None``."""
-    m = _NUMBER_UNIT.fullmatch(_plain(answer))
-    if m is None:
-        return None
-    unit = m.group("unit").lower()
-    if unit in _NOT_UNITS or (unit not in _SHORT_UNITS and (len(unit) < 4 or not re.search("[aeiouy]", unit))):
-        return None
-    return m.group("num")
+def _unit_word(word: str) -> bool:
+    """Whether a plain word after a number is a unit (``dollars``, ``cm``), not a math name, a
+    product of variables (``ab``, ``xyz``) or a word that changes the number (``million``)."""
+    word = word.lower()
+    return word not in _NOT_UNITS and (word in _SHORT_UNITS or (len(word) >= 4 and bool(re.search("[aeiouy]", word))))
 
 
-def _without_lone_unit(a: str, b: str) -> tuple[str, str]:
-    """``a`` and ``b``, where one is a number with a unit word (``36 dollars``) and the other a
-    number with no unit, with the unit dropped: the numbers decide (math-verify knows some unit
-    words, ``hours`` or ``cm``, and reads others, ``dollars``, as products of variables)."""
-    for first, (this, other) in enumerate(((a, b), (b, a))):
-        num = _number_before_unit(this)
-        if num is not None and _unit(other) is None and _as_number(normalize(other)) is not None:
-            return (a, num) if first else (num, b)
+def _value_and_unit(answer: str) -> tuple[str, str] | None:
+    """``(value, unit)`` of a value with a unit: ``10\\text{ cm}``, ``15\\mbox{ cm}^2``,
+    ``36 dollars`` (the unit in :func:`_unit`'s spelling), else ``None``."""
+    s = _plain(answer)
+    m = _UNIT_TEXT.search(s)
+    if m is not None:
+        value = s[: m.start() + 1]
+    else:
+        m = _NUMBER_UNIT.fullmatch(s)
+        if m is None or not _unit_word(m.group("unit")):
+            return None
+        value = m.group("num")
+    unit = _unit(answer)
+    return (value, unit) if unit is not None else None
+
+
+def _without_units(a: str, b: str) -> tuple[str, str]:
+    """``a`` and ``b`` with their units dropped where the values decide: both have the same
+    unit (``5\\text{ hours}``, ``5 hour``), or one has a unit and the other none (``36 dollars``,
+    ``36``). math-verify's own unit stripping is off (:mod:`.verify`): it takes letters that are
+    variables for units (``3ab`` -> ``3``) and reads unit words it does not know (``dollars``)
+    as products of variables."""
+    ua, ub = _value_and_unit(a), _value_and_unit(b)
+    if ua is not None and ub is not None:
+        return (ua[0], ub[0]) if ua[1] == ub[1] else (a, b)
+    if ua is not None and _unit(b) is None:
+        return ua[0], b
+    if ub is not None and _unit(a) is None:
+        return a, ub[0]
     return a, b
 
 
@@ -357,7 +375,7 @@ def _answers_equal_cached(a: str, b: str, kind: str, timeout: float) -> bool:
         letters = choice_letters(a, b)
         if letters is not None:
             return letters[0] == letters[1]
-        a, b = _without_lone_unit(a, b)
+        a, b = _without_units(a, b)
     cheap = _cheap_equal(a, b, kind)
     if cheap is not None:
         return cheap

@@ -116,10 +116,15 @@ def _close_as_numbers(a: Any, b: Any) -> bool:
 
 @functools.lru_cache(maxsize=8192)
 def _parsed(answer: str, timeout: int | None) -> list:
-    """math-verify's parse of ``answer``, kept: a vote compares each answer with many others."""
+    """math-verify's parse of ``answer``, kept: a vote compares each answer with many others.
+    Its unit stripping is off: its units include variables (``ab``, ``bc``, ``c``, ``t``, ``h``),
+    so ``3ab`` parsed as ``3``; :mod:`.equivalence` drops the units of both answers first."""
     from math_verify import ExprExtractionConfig, LatexExtractionConfig, parse
+    from math_verify.parser import NormalizationConfig
 
-    config = [LatexExtractionConfig(boxed_match_priority=0), ExprExtractionConfig()]
+    norm = NormalizationConfig(basic_latex=True, units=False, malformed_operators=True, nits=True, boxed="all",
+                               equations=False)
+    config = [LatexExtractionConfig(boxed_match_priority=0, normalization_config=norm), ExprExtractionConfig()]
     return parse(f"\\boxed{{{answer}}}", extraction_config=config, parsing_timeout=timeout)
 
 
