@@ -14,11 +14,14 @@ served under any base path (``/v1``, ``/proxy4000/v1``). Settings:
   ``r1_parser`` (vLLM's deepseek_r1 parser: output without ``</think>`` is all reasoning) |
   ``parts`` (Mistral's typed content parts)
 * ``finish``: ``stop`` | ``null``; ``hit_stop``: the first stop string ended the choice
-* ``usage``: ``normal`` | ``deepseek`` (``prompt_cache_hit_tokens``) | ``omit``;
-  ``prompt_tokens``, ``completion_tokens`` (per choice), ``cached_tokens``
+* ``usage``: ``normal`` | ``deepseek`` (``prompt_cache_hit_tokens``) | ``omit`` | ``zeros`` (every
+  count 0, as a server that counts nothing); ``prompt_tokens``, ``completion_tokens`` (per choice),
+  ``cached_tokens``
 * streams: ``truncate_after`` (pieces sent before the response ends, with no finish, usage or
   [DONE]), ``bad_event_at`` (a malformed event before that piece, once), ``one_chunk`` (the whole
-  text in one event)
+  text in one event), ``drop`` (the connection breaks, the response unfinished: after that many
+  pieces, or with ``finish`` after every choice's finish, before the usage and [DONE]; a body
+  not streamed breaks in its middle)
 * ``o_series``: refuses ``max_tokens`` and a temperature other than 1, as OpenAI's reasoning models
 * ``unexpected``: fields answered with a 422 "Unexpected fields", as ``transformers serve`` does
 """
@@ -35,8 +38,8 @@ from fastapi.responses import JSONResponse, Response, StreamingResponse
 DEFAULT = dict(n="honor", refusal="'n' : number must be at most 1", errors=[], delay=0.0, chunk_delay=0.0,
                slow_seeds=None, answer="The sum is 5.\nAnswer: 5", thought="Add 2 and 3.", reasoning="none",
                finish="stop", hit_stop=False, usage="normal", prompt_tokens=17, completion_tokens=11,
-               cached_tokens=9, truncate_after=None, bad_event_at=None, one_chunk=False, o_series=False,
-               unexpected=[])
+               cached_tokens=9, truncate_after=None, bad_event_at=None, one_chunk=False, drop=None,
+               o_series=False, unexpected=[])
 CFG = json.loads(json.dumps(DEFAULT))
 LOG = []
 app = FastAPI()
@@ -111,6 +114,8 @@ def finish(body: dict):
 def usage(body: dict, k: int):
     if CFG["usage"] == "omit":
         return None
+    if CFG["usage"] == "zeros":
+        return {"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0}
     u = {"prompt_tokens": CFG["prompt_tokens"], "completion_tokens": limit(body) * k,
          "total_tokens": CFG["prompt_tokens"] + limit(body) * k}
     if CFG["usage"] == "deepseek":
@@ -160,7 +165,18 @@ async def chat(base: str, request: Request):
     out = {"id": "q", "object": "chat.completion", "created": 0, "model": body.get("model"), "choices": choices}
     if usage(body, len(choices)) is not None:
         out["usage"] = usage(body, len(choices))
+    if CFG["drop"] is not None:
+        return StreamingResponse(broken(json.dumps(out)[:40]), media_type="application/json")
     return JSONResponse(out)
+
+
+class Dropped(Exception):
+    """Raised in a response's body: the server closes the connection with the response unfinished."""
+
+
+async def broken(start: str):
+    yield start
+    raise Dropped("the connection breaks here")
 
 
 def words(text: str) -> list[str]:
@@ -181,6 +197,8 @@ async def chat_events(body: dict):
         if CFG["truncate_after"] is not None:
             pieces = pieces[:CFG["truncate_after"]]
         for k, piece in enumerate(pieces):
+            if CFG["drop"] == k:
+                raise Dropped("the connection breaks here")
             if CFG["bad_event_at"] == k:
                 CFG["bad_event_at"] = None
                 yield 'data: {"id": "q", "choices": [{"index": 0, "delta": {"content": "oops"\n\n'
@@ -190,6 +208,8 @@ async def chat_events(body: dict):
         if CFG["truncate_after"] is not None:
             return  # the response ends here: no finish, no usage, no [DONE]
         yield f"data: {json.dumps({**base, 'choices': [{**closing(body, i), 'delta': {}}]})}\n\n"
+    if CFG["drop"] == "finish":
+        raise Dropped("the connection breaks here")
     said = usage(body, len(indices(body)))
     if said is not None:
         yield f"data: {json.dumps({**base, 'choices': [], 'usage': said})}\n\n"

@@ -276,10 +276,71 @@ async def test_a_stream_broken_after_its_first_token_is_an_error_not_a_retry(qui
     quirky.cfg(answer="The answer is 5. Answer: 5", bad_event_at=3)
     deltas: list[str] = []
     model = engine(f"openai:m@{quirky.url}?http={http}", on_token=deltas.append)
-    with pytest.raises(BackendError, match="failed in the middle of a stream"):
+    with pytest.raises(BackendError, match="sent a malformed response in the middle of a stream"):
         await model.generate(GenerationRequest(messages=ask(), max_tokens=50))
     await asyncio.sleep(0)
     assert "".join(deltas) == "The answer is " and len(quirky.log()) == 1
+
+
+@pytest.mark.parametrize("http", ["httpx", "direct"])
+async def test_a_stream_cut_in_its_middle_is_in_the_ledger_and_charged(quirky, http):
+    """A stream whose connection broke after its first words was an error and nothing more: no
+    ledger entry, nothing charged, though its text had reached the client; and the error read
+    "ContentLengthError: 400" (aiohttp's code for a short body, not the server's). Now the call is
+    an entry whose tokens are unknown, finish reason error, and the budget is charged its prompt's
+    claim and the text passed on; the error says the connection closed."""
+    quirky.cfg(answer="The answer is 5. Answer: 5", drop=3)
+    deltas: list[str] = []
+    model = engine(f"openai:m@{quirky.url}?http={http}", on_token=deltas.append, budget=Budget(max_tokens=10_000))
+    with pytest.raises(BackendError, match="failed in the middle of a stream: the connection closed") as err:
+        await model.generate(GenerationRequest(messages=ask(), max_tokens=50))
+    await asyncio.sleep(0)
+    assert "".join(deltas) == "The answer is " and "400" not in str(err.value)
+    [e] = model.ledger.entries
+    assert e.finish_reasons == ["error"] and (e.prompt_tokens, e.completion_tokens) == (None, None)
+    assert model.ledger.uncounted_calls == 1 and model.budget.calls_used == 1
+    assert model.budget.tokens_used >= len("Compute 2+3") + -(-len("The answer is ") // 4)
+
+
+@pytest.mark.parametrize("http", ["httpx", "direct"])
+async def test_a_call_that_fails_after_its_retries_is_in_the_ledger_with_them(quirky, http):
+    """Three attempts reached the server and nothing recorded them: now one call, two retries, its
+    time without the waits between them (at least 0.375 s)."""
+    quirky.cfg(drop=0)  # every answer breaks in its middle
+    model = engine(f"openai:m@{quirky.url}?http={http}&retries=2")
+    start = time.monotonic()
+    with pytest.raises(BackendError, match=r"failed after 3 attempt\(s\): the connection closed before the whole "
+                                           "answer came"):
+        await model.generate(GenerationRequest(messages=ask(), max_tokens=8))
+    [e] = model.ledger.entries
+    assert len(quirky.log()) == 3 and e.retries == 2 and e.finish_reasons == ["error"]
+    assert model.ledger.uncounted_calls == 1 and model.budget.calls_used == 1
+    assert e.wall_seconds <= time.monotonic() - start - 0.3
+
+
+@pytest.mark.parametrize("http", ["httpx", "direct"])
+def test_a_stream_cut_after_its_choices_finished_keeps_them(quirky, http):
+    """A stream that broke after every choice's finish, before its usage and [DONE], was thrown
+    away (an error) though the same answer not streamed was kept: the choices are kept, the
+    call's tokens unknown."""
+    quirky.cfg(drop="finish")
+    r = ponder.solve("Compute 2+3", model=engine(f"openai:m@{quirky.url}?http={http}"), strategy="sc(n=2)",
+                     budget={"max_seconds": 30})
+    [e] = r.ledger.entries
+    assert r.answer == "5" and e.finish_reasons == ["stop", "stop"] and r.ledger.uncounted_calls == 1
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_usage_of_all_zeros_beside_a_text_is_not_a_count(quirky, stream):
+    """A server that answers usage as zeros counts nothing: taken as true, the token budget was
+    never charged and all 16 samples were drawn under a budget of 120 tokens. Now the counts are
+    unknown and the budget is charged the prompt's claim and the text, as for no usage."""
+    quirky.cfg(usage="zeros")
+    budget = {"max_tokens": 120, **({"max_seconds": 60} if stream else {})}
+    r = ponder.solve("Compute 2+3", model=engine(f"openai:m@{quirky.url}"), strategy="sc(n=16, of=cot(max_tokens=16))",
+                     budget=budget)
+    assert r.ledger.calls >= 1 and r.ledger.uncounted_calls == r.ledger.calls and r.ledger.completion_tokens is None
+    assert r.budget_exhausted and len([c for c in r.candidates if c.text]) < 16
 
 
 def test_a_stream_event_past_aiohttps_line_limit_is_read(quirky):

@@ -15,9 +15,10 @@ import weakref
 from typing import TYPE_CHECKING, Any, AsyncIterator, Callable
 
 from .budget import Budget
-from .errors import BudgetExhausted, CapabilityError, ContextLengthError, ContextWindowFull, ModelSpecError
+from .errors import (BackendError, BudgetExhausted, CapabilityError, ContextLengthError, ContextWindowFull,
+                     ModelSpecError)
 from .ledger import Ledger, LedgerEntry
-from .types import Capabilities, Generation, GenerationRequest, Sample
+from .types import Capabilities, Generation, GenerationRequest, Sample, Usage
 
 if TYPE_CHECKING:
     from .backends.base import Backend
@@ -333,18 +334,21 @@ class Engine:
             stream = self._token_forwarder(sink)
         async with self._sem(), self._window():
             start = time.perf_counter()
-            if stream is not None and getattr(self.backend, "supports_streaming", False):
-                generation = await self.backend.generate(request, on_token=stream)
-                await _delivered()  # this call's deltas reach the sink before the caller's next text
-            else:
-                generation = await self.backend.generate(request)
+            try:
+                if stream is not None and getattr(self.backend, "supports_streaming", False):
+                    generation = await self.backend.generate(request, on_token=stream)
+                    await _delivered()  # this call's deltas reach the sink before the caller's next text
+                else:
+                    generation = await self.backend.generate(request)
+            except BackendError as exc:
+                self._failed(request, role, exc, prompt, time.perf_counter() - start - exc.slept)
+                raise
             wall = time.perf_counter() - start
         samples = generation.samples
         if clamped:
             for s in samples:
                 if s.finish_reason == "length":
                     s.finish_reason = "budget"
-        usage = generation.usage
         calls = [(part, self.ledger.record(
             role=role,
             model=self.model,
@@ -356,10 +360,14 @@ class Engine:
         )) for part in generation.parts or [generation]]  # an entry per call the backend made
         self._learn_prompt_scale(request, [part for part, _ in calls])
         # what the backend did not count (a stream stopped at a deadline, a server that reports no
-        # usage) is charged as the prompt's claim and the samples' tokens as far as they can be seen
-        spent = (usage.prompt_tokens if usage.prompt_tokens is not None else prompt) + (usage.completion_tokens or 0)
-        if usage.completion_tokens is None:
-            spent += sum(self._seen_tokens(s) for s in samples)
+        # usage) is charged as the prompt's claim and the samples' tokens as far as they can be seen,
+        # call by call (one that counted does not stand for another that did not)
+        spent = 0
+        for part, _ in calls:
+            u = part.usage
+            spent += u.prompt_tokens if u.prompt_tokens is not None else prompt
+            spent += u.completion_tokens if u.completion_tokens is not None else sum(
+                self._seen_tokens(s) for s in part.samples)
         self.budget.charge(spent, calls=len(calls))
         if sink is not None and not getattr(self.backend, "supports_streaming", False):
             for i, s in enumerate(samples):  # a backend that cannot stream: one delta each
@@ -368,6 +376,24 @@ class Engine:
             for part, entry in calls:
                 self.on_call(entry, part.samples)
         return samples
+
+    def _failed(self, request: GenerationRequest, role: str, exc: BackendError, prompt: int, wall: float) -> None:
+        """A call the backend failed to finish, recorded and charged all the same: an entry whose
+        tokens are unknown (``uncounted_calls``), with the attempts it made and finish reason
+        ``error``, and the budget charged as for tokens a server did not report: the prompt's
+        claim and the text the call had passed on."""
+        entry = self.ledger.record(
+            role=role,
+            model=self.model,
+            n=request.n,
+            usage=Usage(retries=exc.retries),
+            wall_seconds=wall,
+            finish_reasons=["error"] * request.n,
+            num_parameters=self.capabilities().num_parameters,
+        )
+        self.budget.charge(prompt + sum(self.estimate_tokens(t) for t in exc.texts))
+        if self.on_call is not None:
+            self.on_call(entry, [])
 
     def _seen_tokens(self, sample: Sample) -> int:
         """A sample's tokens as far as they can be seen: its token ids, else its text's count."""

@@ -35,7 +35,16 @@ class CapabilityError(PonderError):
 
 
 class BackendError(PonderError):
-    """A backend failed to answer (unreachable server, repeated upstream errors, ...)."""
+    """A backend failed to answer (unreachable server, repeated upstream errors, ...).
+
+    What the failed call did, for the engine to record it in the ledger and charge it to the
+    budget: ``retries``, the attempts it made after the first, and ``slept``, the seconds it waited
+    between them (not the model's time); ``texts``, the text each choice had passed on before it
+    failed (a stream that broke in the middle)."""
+
+    retries: int = 0
+    slept: float = 0.0
+    texts: tuple[str, ...] = ()
 
 
 class BudgetExhausted(PonderError):

@@ -137,8 +137,8 @@ class Ledger:
     @property
     def uncounted_calls(self) -> int:
         """Model calls whose prompt or completion tokens the backend did not report (a stream
-        stopped at a deadline, a server that sends no usage): the token totals leave them out, so
-        they are a lower bound while this is above 0."""
+        stopped at a deadline, a server that sends no usage, a call that failed): the token
+        totals leave them out, so they are a lower bound while this is above 0."""
         return sum(1 for e in self.entries if e.model_call and (e.prompt_tokens is None or e.completion_tokens is None))
 
     @property

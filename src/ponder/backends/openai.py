@@ -9,7 +9,8 @@ llama.cpp, hosted APIs — through the official ``openai`` SDK (``AsyncOpenAI``)
   refused connections and malformed bodies, never past a call's deadline; each retry is counted in
   the ledger and the waits are not the model's time. A generation with no answer within
   ``timeout`` is not started over: the error names the timeout and how to raise it.
-* ``usage`` is read as reported, including cached and reasoning tokens when present.
+* ``usage`` is read as reported, including cached and reasoning tokens when present; a count of 0
+  beside a text that holds something is taken as not reported (a server that counts nothing).
 * Continuing a partial assistant message: through ``/completions`` with the chat template applied
   client-side (``?tokenizer=PATH``), or the server's own flag (``?continue=vllm`` sends vLLM's
   ``continue_final_message``). Without either, a clear CapabilityError.
@@ -19,7 +20,9 @@ llama.cpp, hosted APIs — through the official ``openai`` SDK (``AsyncOpenAI``)
 * Streaming: given ``on_token``, the call is made with ``stream=True`` and each text delta is
   passed on as it arrives with its choice's index (reasoning deltas inside ``<think>…</think>``),
   usage from the final chunk (``stream_options.include_usage``). A stream that fails before its first token is
-  retried like any call; one that fails after it is an error (its tokens were already delivered).
+  retried like any call; one that fails after it is an error (its tokens were already delivered),
+  which carries the text it passed on for the engine to charge; one that broke after every choice
+  had finished, before its usage, keeps its choices, the call's tokens unknown.
   A call with a ``deadline`` (a time budget) is streamed too, and left when the time is up, while
   it waits for its first token or for a retry as while it streams: its samples keep the text so
   far and end with finish reason ``budget``.
@@ -43,8 +46,8 @@ from ..errors import BackendError, CapabilityError, ModelSpecError, PonderError
 from ..types import Capabilities, Generation, GenerationRequest, Sample, Usage
 from .base import logprob_fields, render_chat, sample_of
 from .openai_direct import RETRIED_STATUSES, UpstreamStatus, UpstreamUnreachable, html_page
-from .openai_retry import (StatusError, TimeUp, message_of, refuses_field, refuses_n, wants_completion_tokens,
-                           with_retries)
+from .openai_retry import (StatusError, TimeUp, closed_early, failure, message_of, refuses_field, refuses_n,
+                           wants_completion_tokens, with_retries)
 from .openai_spec import HTTP_CLIENTS, SPEC_OPTIONS, OpenAIConfig, parse_spec  # noqa: F401  (re-exported)
 from .openai_stream import (StreamRead, content_of, cut_short, reasoning_of, sdk_chunk, token_logprobs,
                             with_thinking)
@@ -257,7 +260,11 @@ class OpenAIBackend:
                 return Generation(samples=[], usage=Usage(prompt_tokens=0, completion_tokens=0),
                                   wall_seconds=time.perf_counter() - start)
             if adapted < 2 and self._adapt(ep, exc, body):  # sent again in the form the server asked for
-                gen = await self._call(ep, request, continuing, on_token, adapted + 1)
+                try:
+                    gen = await self._call(ep, request, continuing, on_token, adapted + 1)
+                except BackendError as err:
+                    err.retries += 1
+                    raise
                 gen.usage.retries += 1
                 return gen
             raise
@@ -370,8 +377,15 @@ class OpenAIBackend:
             except Exception as exc:  # noqa: BLE001 - before the first token: tried again or raised as it is
                 if not read.delivered:
                     raise
-                raise BackendError(f"{ep.url} failed in the middle of a stream: {type(exc).__name__}: "
-                                   f"{message_of(exc)}") from exc
+                if not read.going(request.n):  # every choice had its end: kept, its usage unknown
+                    log.warning("%s: the stream of %s broke after its choices had finished, before its usage "
+                                "(%s): the call's tokens are unknown", ep.url, self.name, failure(exc))
+                    return read
+                if isinstance(exc, (ValueError, TypeError)):  # as a malformed non-streamed answer is said
+                    raise BackendError(f"{ep.url} sent a malformed response in the middle of a stream: "
+                                       f"{exc}") from exc
+                said = failure(exc) if closed_early(exc) else f"{type(exc).__name__}: {message_of(exc)}"
+                raise BackendError(f"{ep.url} failed in the middle of a stream: {said}") from exc
             finally:
                 if decode is None:
                     await stream.aclose()
@@ -387,9 +401,12 @@ class OpenAIBackend:
         except TimeUp as up:  # the time is up: what arrived so far
             retries, slept = up.retries, up.slept
             read.leave(request.n)
+        except BackendError as exc:  # the text it passed on is charged for (the engine records the call)
+            exc.texts = tuple("".join(read.parts.get(i, [])) for i in sorted(read.outs))
+            raise
         read.end(on_token)
         samples = read.samples(request.stop, request.logprobs)
-        usage = _usage(read.usage, retries)
+        usage = _usage(read.usage, retries, request, samples)
         if len(samples) == 1:
             samples[0].completion_tokens = usage.completion_tokens
         return Generation(samples=samples, usage=usage), slept
@@ -421,7 +438,7 @@ class OpenAIBackend:
                 text = with_thinking(reasoning, text, cut_short(ch), continued)
             scored = token_logprobs(ch.get("logprobs") or {}, completions) if request.logprobs else []
             samples.append(sample_of(text, ch, request.stop, **logprob_fields(scored)))
-        usage = _usage(resp.get("usage"), retries)
+        usage = _usage(resp.get("usage"), retries, request, samples)
         if usage.reasoning_tokens is None and self.config.tokenizer:
             spans = [_think_span(smp.text) for smp in samples]
             if any(sp is not None for sp in spans):  # the server did not count them; the text shows them
@@ -499,9 +516,12 @@ def _unheard(_index: int, _delta: str) -> None:
     """The text deltas of a call streamed only so that it can be stopped at a deadline."""
 
 
-def _usage(u: dict[str, Any] | None, retries: int) -> Usage:
+def _usage(u: dict[str, Any] | None, retries: int, request: GenerationRequest | None = None,
+           samples: list[Sample] | None = None) -> Usage:
     """Usage as the server reported it in its JSON (None where it did not); cached prompt tokens
-    as ``prompt_tokens_details.cached_tokens``, or DeepSeek's ``prompt_cache_hit_tokens``."""
+    as ``prompt_tokens_details.cached_tokens``, or DeepSeek's ``prompt_cache_hit_tokens``. A count
+    of 0 beside a text that holds something (the samples', the prompt of ``request``) is a server
+    that counts nothing and answers zeros: not reported either, so the engine charges what it sees."""
     usage = Usage(retries=retries)
     if isinstance(u, dict):
         usage.prompt_tokens = u.get("prompt_tokens")
@@ -510,6 +530,11 @@ def _usage(u: dict[str, Any] | None, retries: int) -> Usage:
         if usage.cached_prompt_tokens is None:
             usage.cached_prompt_tokens = u.get("prompt_cache_hit_tokens")
         usage.reasoning_tokens = (u.get("completion_tokens_details") or {}).get("reasoning_tokens")
+    if usage.completion_tokens == 0 and any(s.text for s in samples or []):
+        usage.completion_tokens = None
+    if usage.prompt_tokens == 0 and request is not None and (
+            request.prefix or any(m.get("content") for m in request.messages)):
+        usage.prompt_tokens = None
     return usage
 
 

@@ -123,17 +123,19 @@ async def with_retries(ep: Any, make_call: Callable[[Any], Awaitable[Any]], *, r
             raise
         except Exception as exc:  # noqa: BLE001 - sorted by _verdict; what it does not know is raised as is
             error, asked = _verdict(exc, ep.url, path, timeout)
+            if error is None and attempt >= retries:
+                error = BackendError(f"{ep.url} sent a malformed response: {exc}"
+                                     if isinstance(exc, (ValueError, TypeError))
+                                     else f"{ep.url} failed after {attempt + 1} attempt(s): {failure(exc)}")
+            elif error is None and asked is not None and asked > RETRY_AFTER_CAP:
+                error = BackendError(f"{ep.url} asks to be called again in {asked:.0f}s, more than the "
+                                     f"{RETRY_AFTER_CAP:.0f}s Ponder waits: {failure(exc)}")
+            if isinstance(error, BackendError):  # what it tried is counted (the engine records the call)
+                error.retries, error.slept = attempt, slept
             if error is exc:
                 raise
             if error is not None:
                 raise error from exc
-            if attempt >= retries:
-                if isinstance(exc, (ValueError, TypeError)):
-                    raise BackendError(f"{ep.url} sent a malformed response: {exc}") from exc
-                raise BackendError(f"{ep.url} failed after {attempt + 1} attempt(s): {failure(exc)}") from exc
-            if asked is not None and asked > RETRY_AFTER_CAP:
-                raise BackendError(f"{ep.url} asks to be called again in {asked:.0f}s, more than the "
-                                   f"{RETRY_AFTER_CAP:.0f}s Ponder waits: {failure(exc)}") from exc
             wait = backoff(attempt, _status(exc) == 429) if asked is None else asked
             if deadline is not None and time.monotonic() + wait >= deadline:
                 left = max(0.0, deadline - time.monotonic())
@@ -278,7 +280,10 @@ def failure(exc: BaseException) -> str:
     """What a call that failed for good failed with, as its error says it. The SDK's aiohttp
     transport maps every aiohttp connection error to a connect timeout (``APITimeoutError``), a
     refused connection included; named by the aiohttp error under it, that is a connection error,
-    as the httpx transport and ``http=direct`` report it."""
+    as the httpx transport and ``http=direct`` report it. A connection that closed before the
+    answer's end is said so (``closed_early``)."""
+    if closed_early(exc):
+        return "the connection closed before the whole answer came"
     if type(exc).__name__ == "APITimeoutError":
         try:
             from aiohttp import ClientConnectorError
@@ -290,6 +295,20 @@ def failure(exc: BaseException) -> str:
                 return f"APIConnectionError: {type(cause).__name__}: {cause}"
             cause = cause.__cause__
     return f"{type(exc).__name__}: {exc}"
+
+
+def closed_early(exc: BaseException) -> bool:
+    """The connection closed before the answer's end: aiohttp's ClientPayloadError (whose text
+    reads as a status 400, aiohttp's own code for a body shorter than its headers said, not the
+    server's), httpx's "peer closed connection without sending complete message body", under
+    whatever error the transport or the SDK raised over them."""
+    seen: BaseException | None = exc
+    while seen is not None:
+        name = type(seen).__name__
+        if name == "ClientPayloadError" or (name == "RemoteProtocolError" and str(seen).startswith("peer closed")):
+            return True
+        seen = seen.__cause__
+    return False
 
 
 @functools.lru_cache(maxsize=None)

@@ -110,15 +110,24 @@ def starts_inside_thinking(text: str, tags: tuple[str, str] = THINK_TAGS) -> boo
 
 
 def usage_of(ledger: Ledger) -> dict[str, Any]:
-    """OpenAI ``usage`` from a ledger: every call of every role, as the backends reported them."""
-    prompt, completion = ledger.prompt_tokens, ledger.completion_tokens
-    total = None if prompt is None and completion is None else (prompt or 0) + (completion or 0)
+    """OpenAI ``usage`` from a ledger: every call of every role, as the backends reported them. A
+    count that some call did not report (``uncounted_calls``: a server that sends no usage, a
+    stream left at a deadline, a call that failed) is null, as when no call reported it: the
+    ledger's sum of the others is a lower bound, which the ``ponder`` ledger gives as one ("at
+    least"), not a count to bill by."""
+    calls = [e for e in ledger.entries if e.model_call]
+
+    def counted(counter: str) -> int | None:
+        return None if any(getattr(e, counter) is None for e in calls) else getattr(ledger, counter)
+
+    prompt, completion = counted("prompt_tokens"), counted("completion_tokens")
+    uncounted = ledger.uncounted_calls > 0
     return {
         "prompt_tokens": prompt,
         "completion_tokens": completion,
-        "total_tokens": total,
-        "prompt_tokens_details": {"cached_tokens": ledger.cached_prompt_tokens},
-        "completion_tokens_details": {"reasoning_tokens": ledger.reasoning_tokens},
+        "total_tokens": None if prompt is None or completion is None else prompt + completion,
+        "prompt_tokens_details": {"cached_tokens": None if uncounted else ledger.cached_prompt_tokens},
+        "completion_tokens_details": {"reasoning_tokens": None if uncounted else ledger.reasoning_tokens},
     }
 
 

@@ -8,6 +8,7 @@ upstream URLs are scrubbed from every message that leaves the server.
 from __future__ import annotations
 
 import logging
+import re
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -43,7 +44,9 @@ class APIError(Exception):
 
 
 class Redactor:
-    """Replaces secrets with ``[redacted]`` and upstream URLs with ``upstream``."""
+    """Replaces secrets with ``[redacted]`` and upstream URLs with ``upstream``, with the path
+    that follows a URL (``upstream answered 404``, ``upstream: no answer within ...``, not
+    ``upstream/chat/completions: ...``)."""
 
     def __init__(self, secrets: list[str] | None = None, urls: list[str] | None = None) -> None:
         self.secrets = sorted({s for s in (secrets or []) if s and len(s) >= 4}, key=len, reverse=True)
@@ -54,13 +57,13 @@ class Redactor:
             split = urlsplit(u if "//" in u else f"//{u}")
             parts |= {x for x in (split.netloc.rpartition("@")[2], split.hostname) if x and len(x) >= 4}
         self.urls = sorted(parts, key=len, reverse=True)
+        path = r"(?:/[\w.~%-]*)*"  # the segments that follow a URL
+        self._urls = re.compile("|".join(re.escape(u) + path for u in self.urls)) if self.urls else None
 
     def __call__(self, text: str) -> str:
         for s in self.secrets:
             text = text.replace(s, "[redacted]")
-        for u in self.urls:
-            text = text.replace(u, "upstream")
-        return text
+        return text if self._urls is None else self._urls.sub("upstream", text)
 
 
 class RedactingFilter(logging.Filter):
