@@ -129,11 +129,16 @@ def test_scoring_calls_stay_within_a_token_budget_and_are_seen_by_on_call():
         answered = [c for c in r.candidates if c.answer is not None]
         scored = [c for c in answered if c.score is not None]
         assert answered and r.budget_exhausted, limit
-        # every answer is scored, but where one sample and its score do not fit (150 tokens)
-        assert len(scored) == len(answered) or (limit == 150 and not scored), limit
+        # every answer is scored but the last wave's, whose score the budget may refuse when its
+        # sample came out longer than those before it (300 tokens: 41 tokens, then 52); where one
+        # sample and its score do not fit (150 tokens), none is
+        drawn = [c for c in r.candidates if c.text]
+        assert len(answered) - len(scored) <= 1 or (limit == 150 and not scored), limit
+        assert all(c.score is not None for c in drawn[:-1] if c.answer is not None), limit
         assert all(c.meta["unscored"] == "no answer to score" for c in r.candidates if c.answer is None and c.text)
         assert all(c.finish_reason == "budget" for c in r.candidates if not c.text)  # not drawn
-    assert len(scored) >= 4 and r.ledger.calls == 2 * len(scored)  # 1000 tokens: a sample and a score each
+    # 1000 tokens: every answer scored, a score call for each text (the scorer reads equal texts once)
+    assert len(scored) >= 4 and r.ledger.by_role()["orm"].calls == len({c.text for c in scored})
     import asyncio
 
     from ponder.scorers import build_scorer

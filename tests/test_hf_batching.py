@@ -170,3 +170,33 @@ def test_a_script_that_exits_during_a_call_exits_cleanly(tmp_path):
         "sys.exit(0)\n")
     done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr[-500:]
+
+
+def test_a_seeded_sample_does_not_depend_on_how_it_was_drawn(backend, questions):
+    """Sample i of a call seeded s is seeded s + i: one call of 6 samples draws what 6 calls of one
+    (seeded s, s + 1, ...) draw, and a call of 3 seeded s + 3 draws its samples 3 to 5 (the
+    Engine's waves under a token budget, a server's fan-out). Before, a call's samples came from one
+    generator, so the same seeded run drew other samples under a budget than without one."""
+    whole = backend.generate_sync(req(questions[0], temperature=1.0, n=6, seed=11)).samples
+    ones = [backend.generate_sync(req(questions[0], temperature=1.0, seed=11 + i)).samples[0] for i in range(6)]
+    wave = backend.generate_sync(req(questions[0], temperature=1.0, n=3, seed=14)).samples
+    assert [s.token_ids for s in whole] == [s.token_ids for s in ones]
+    assert [s.token_ids for s in whole[3:]] == [s.token_ids for s in wave]
+    assert len({tuple(s.token_ids) for s in whole}) > 1  # sampled, not one greedy text
+
+
+def test_a_budget_that_is_not_reached_does_not_change_a_seeded_run():
+    """Under a token budget below n x max_tokens the Engine draws a call's samples in waves; the
+    samples, the answer and the tokens written are those of the run without a budget (before, a budget of
+    five times what the run spent changed sc(n=4, of=cod)'s samples and its answer)."""
+    import ponder
+
+    question = "Compute left to right: 305-129+368-375"
+    for spec in ("sc(n=4, seed=3, of=cod)", "bon(n=4, seed=3)"):
+        free = ponder.solve(question, strategy=spec)
+        spent = free.ledger.total_tokens
+        capped = ponder.solve(question, strategy=spec, budget={"max_tokens": 5 * spent + 100})
+        assert [c.text for c in capped.candidates] == [c.text for c in free.candidates], spec
+        # the same tokens written; the prompt is read once more per wave
+        completion = [r.ledger.totals()["completion_tokens"] for r in (free, capped)]
+        assert capped.answer == free.answer and completion[0] == completion[1], spec

@@ -11,6 +11,7 @@ counts in the ledger are exact.
 from __future__ import annotations
 
 import asyncio
+import random
 import threading
 from collections import OrderedDict
 from concurrent.futures import ThreadPoolExecutor
@@ -197,7 +198,10 @@ class HFBackend:
             return text
         return emitted
 
-    def _pick(self, scores: Any, temperature: float, top_p: float, gen: Any) -> Any:
+    def _pick(self, scores: Any, temperature: float, top_p: float, rngs: list[random.Random]) -> Any:
+        """A token for each row of ``scores``, drawn by inverse transform with one uniform from that
+        row's own generator (``rngs``, one per row), so that a row's token depends on its sample's
+        seed only, not on the rows it was drawn with."""
         import torch
 
         # Below 1e-5 sampling is argmax up to rounding, and a tinier temperature (3e-132 is valid
@@ -210,16 +214,21 @@ class HFBackend:
             cum = sorted_p.cumsum(dim=-1)
             sorted_p[(cum - sorted_p) > top_p] = 0.0
             probs = torch.zeros_like(probs).scatter(1, order, sorted_p)
-        return torch.multinomial(probs, 1, generator=gen)[:, 0]
+        cum = probs.double().cumsum(dim=-1)
+        u = torch.tensor([g.random() for g in rngs], dtype=torch.float64, device=cum.device) * cum[:, -1]
+        # the first token whose cumulative mass passes u: never one of probability 0
+        return torch.searchsorted(cum, u[:, None], right=True)[:, 0].clamp_(max=cum.shape[-1] - 1)
 
     def _sample(self, prompt_text: str, ids: list[int], logps: list[float] | None, finish: str,
                 stop: list[str], min_tokens: int = 0) -> Sample:
         text_ids = ids[:-1] if ids and ids[-1] in self.eos_ids else ids
+        if logps is not None:  # the text's tokens, as OpenAI servers give them: not the end of turn
+            logps = logps[:len(text_ids)]
         full = self.decode(text_ids)
         text, cut = truncate_at_stop(full, stop, self.stop_after(text_ids, min_tokens))
         matched = next((s for s in stop if s and full[len(text):].startswith(s)), None) if cut else None
         reasoning = None if self.think_ids is None else reasoning_token_count(prompt_text, list(ids), self.think_ids)
-        tokens = [self.decode([t]) for t in ids] if logps is not None else None
+        tokens = [self.decode([t]) for t in text_ids] if logps is not None else None
         return Sample(text=text, finish_reason=finish, token_ids=list(ids), logprobs=logps,  # type: ignore[arg-type]
                       tokens=tokens, completion_tokens=len(ids), reasoning_tokens=reasoning, matched_stop=matched)
 

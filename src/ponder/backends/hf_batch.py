@@ -7,7 +7,7 @@ others; an attention mask hides the padding and every row keeps its own position
 leave the batch at once, and a request whose caller was cancelled (a client that disconnected)
 leaves at the next step.
 
-Each request keeps its own sampling controls, seeded generator, ``min_tokens``, stop strings, logits
+Each request keeps its own sampling controls, a seeded generator per sample, ``min_tokens``, stop strings, logits
 processors and streaming callback, so what a seeded request samples does not depend on what it was
 batched with, up to float rounding in the padded matrix products (a batch without padding runs
 exactly the unbatched computation). Caches that cannot be stacked (anything but plain
@@ -19,6 +19,7 @@ from __future__ import annotations
 import atexit
 import concurrent.futures
 import queue
+import random
 import threading
 import time
 import weakref
@@ -67,7 +68,7 @@ class DecodeJob:
     prompt_text: str = ""
     prompt_ids: list[int] = field(default_factory=list)
     reused: int = 0
-    gen: Any = None
+    rngs: list[random.Random] = field(default_factory=list)  # one generator per sample
     prompt_t: Any = None
     step: int = 0
     max_tokens: int = 0  # the request's, cut to what the context window leaves after the prompt
@@ -179,11 +180,10 @@ class BatchDecoder:
             job.max_tokens = min(req.max_tokens, b.context_length - len(job.prompt_ids))
         job.n = n = max(1, req.n)
         job.stop_tail = max((len(s) for s in req.stop), default=0) + 2
-        job.gen = torch.Generator(device=b.device)
-        if req.seed is not None:
-            job.gen.manual_seed(int(req.seed))
-        else:
-            job.gen.seed()
+        # sample i of a request seeded s is seeded s + i: what one call of n samples draws, n calls of
+        # one sample (seeded s, s + 1, ...) or calls of a few draw too (the Engine's waves, a server's
+        # fan-out)
+        job.rngs = [random.Random(None if req.seed is None else int(req.seed) + i) for i in range(n)]
         job.generated, job.logps = [[] for _ in range(n)], [[] for _ in range(n)]
         job.finish, job.emitted = [None] * n, [""] * n
         if req.logits_processors:
@@ -250,7 +250,7 @@ class BatchDecoder:
                         s = proc(ids, s)
                 if job.step < req.min_tokens and b.eos_ids:
                     s[:, sorted(b.eos_ids)] = float("-inf")
-                picked = b._pick(s, req.temperature, req.top_p, job.gen)
+                picked = b._pick(s, req.temperature, req.top_p, [job.rngs[batch.rows[r][1]] for r in rows])
             except Exception as exc:  # noqa: BLE001 - a logits processor of this request failed
                 _fail(job, exc)
                 failed.add(job)

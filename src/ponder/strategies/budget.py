@@ -23,7 +23,7 @@ from pydantic import Field, model_validator
 from ..engine import Engine
 from ..errors import BudgetExhausted
 from ..types import Candidate, GenerationRequest, Problem, Result, Sample
-from .base import Params, Strategy, gather_within_budget, to_candidate
+from .base import Params, Strategy, derive_seed, gather_within_budget, to_candidate
 
 
 class BudgetParams(Params):
@@ -157,7 +157,7 @@ class BudgetForcing(Strategy):
         t = p.temperature if temperature is None else temperature
         base = p.seed if seed is None else seed
         cands, _ = await gather_within_budget(*(
-            self.think_once(problem, engine, None if base is None else base + 1000 * i, t) for i in range(n)))
+            self.think_once(problem, engine, None if base is None else derive_seed(base, i), t) for i in range(n)))
         return [c if c is not None else Candidate.not_drawn() for c in cands]
 
     async def run(self, problem: Problem, engine: Engine) -> Result:

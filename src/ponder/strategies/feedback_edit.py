@@ -20,7 +20,7 @@ from ..engine import Engine
 from ..errors import BudgetExhausted
 from ..scorers import build_scorer, rank, unscored_by_budget
 from ..types import Candidate, GenerationRequest, Problem, Result
-from .base import Params, Strategy, cut_by_budget, gather_within_budget, to_candidate
+from .base import Params, Strategy, cut_by_budget, derive_seed, gather_within_budget, to_candidate
 from .cot import Cot, CotParams
 from .voting import vote
 
@@ -76,12 +76,14 @@ class FeedbackEdit(Strategy):
         async def critique_and_edit(draft: Candidate, i: int, out: list[Candidate]) -> None:
             req = GenerationRequest(messages=[{"role": "user", "content": FEEDBACK_PROMPT.format(
                 question=q, response=draft.text)}], n=p.feedbacks, max_tokens=p.max_tokens // 2,
-                temperature=p.temperature, seed=None if p.seed is None else p.seed + i)
+                temperature=p.temperature, seed=None if p.seed is None else derive_seed(p.seed, i))
             notes = await fb.generate(req, role="feedback")
             for j, note in enumerate(notes):
+                # hashed seeds: two equal drafts (or notes) seeded s + i and s + i + 1 would share samples
+                seed = None if p.seed is None else derive_seed(p.seed, 100 * (i + 1) + j)
                 ereq = GenerationRequest(messages=[{"role": "user", "content": EDIT_PROMPT.format(
                     question=q, response=draft.text, feedback=note.text)}], n=p.edits, max_tokens=p.max_tokens,
-                    temperature=p.temperature, seed=None if p.seed is None else p.seed + 100 * i + j)
+                    temperature=p.temperature, seed=seed)
                 for s in await ed.generate(ereq, role="editor"):
                     out.append(to_candidate(problem, s, draft=i, feedback=note.text[:300]))
 
