@@ -231,8 +231,11 @@ def test_ctrl_c_aborts_with_130_and_the_run_resumes(tmp_path):
         time.sleep(0.05)
     proc.send_signal(signal.SIGINT)
     _, stderr = proc.communicate(timeout=60)
-    assert proc.returncode == 130 and stderr.strip().splitlines()[-1] == "aborted", stderr
+    last = stderr.strip().splitlines()[-1]
     done, total = _done_units(out)
+    # it says what was kept and how to go on
+    assert proc.returncode == 130 and last == (f"aborted: {done} of 12 units done and kept in the run; ponder bench "
+                                               f"--out {out} --resume runs the rest without redoing them"), stderr
     assert 1 <= done < total == 12
     p = run("bench", "--out", str(out), "--resume", "--no-report", "--no-progress")
     assert p.returncode == 0 and "sc(n=16)" in p.stdout, p.stderr
@@ -285,8 +288,9 @@ def test_a_bench_with_failed_units_says_so_and_resume_retries_them(tmp_path, fla
     assert line.startswith("error: 1 of 3 units failed (the first: BackendError: ") and \
         line.endswith(f"accuracy and compute leave them out; ponder bench --out {out} --resume retries them"), line
     row = next(r for r in p.stdout.splitlines() if r.startswith("│ cot"))
-    cells = [c.strip() for c in row.split("│")[1:-1]]  # strategy, accuracy, CI95, wrong, parse fail, ..., failed
-    assert (cells[1], cells[3], cells[4], cells[-1]) == ("100.0%", "0.0%", "0.0%", "1"), row  # the two answered
+    # strategy, accuracy, CI95, problems (graded: 2 of the run's 3), wrong, parse fail, ..., failed
+    cells = [c.strip() for c in row.split("│")[1:-1]]
+    assert (cells[1], cells[3], cells[4], cells[5], cells[-1]) == ("100.0%", "2", "0.0%", "0.0%", "1"), row
     p = run("bench", "--out", out, "--resume", "--no-progress", "--no-report")
     assert p.returncode == 0 and p.stderr == "", p.stderr
 

@@ -3,8 +3,9 @@
 Shared by ``ponder``, ``python -m ponder.bench`` and ``python -m ponder.server``. Ponder's own
 errors exit 2 with ``error: ...``; usage errors (a missing argument, an option that is not a
 number, an unknown command) are shown by the command-line library with the usage line and exit 2;
-Ctrl-C prints ``aborted`` and exits 130 (an EOFError, which the library turns into the same Abort,
-does not); anything else is a bug in Ponder: one line and exit 1 (``PONDER_DEBUG=1`` raises it instead).
+Ctrl-C prints ``aborted`` (with what a command left, ``set_abort_note``) and exits 130 (an EOFError,
+which the library turns into the same Abort, does not); anything else is a bug in Ponder: one line
+and exit 1 (``PONDER_DEBUG=1`` raises it instead).
 """
 
 from __future__ import annotations
@@ -14,6 +15,16 @@ import sys
 from typing import Any, NoReturn
 
 from .errors import PonderError
+
+_abort_note: str | None = None
+
+
+def set_abort_note(note: str | None) -> None:
+    """What Ctrl-C printed after "aborted:" tells the user, set by the command it interrupted (a
+    bench: its finished units are kept, and the command that goes on). The command-line library
+    turns the interrupt into an exit code, so the command says it here before it lets it go."""
+    global _abort_note
+    _abort_note = note
 
 
 def _is_usage_error(exc: BaseException) -> bool:
@@ -77,7 +88,7 @@ def _abort() -> NoReturn:
     model calls and then stop that thread mid-call, which aborts the process (SIGABRT,
     "terminate called without an active exception"). So the streams are flushed and the process
     ends without that shutdown."""
-    _print_error("aborted")
+    _print_error(f"aborted: {_abort_note}" if _abort_note else "aborted")
     for stream in (sys.stdout, sys.stderr):
         try:
             stream.flush()

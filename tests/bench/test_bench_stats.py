@@ -139,21 +139,30 @@ def test_matched_budgets_pick_the_best_within_each_budget():
 
 
 def test_a_matched_budget_winner_shows_its_failed_units():
-    """Accuracy is over the units that finished: a strategy that fails on the hard problems can win
-    a budget, and the matched table says how many of its units failed (it did not)."""
+    """Accuracy is over the units that finished. A point whose failed unit leaves a problem ungraded
+    is not compared with those graded on every problem (its accuracy is over others: a strategy
+    that fails on the hard problems would win); one whose failed seed leaves the problem graded by
+    its other seed is, and the matched table says how many of its units failed."""
     import io
 
     from rich.console import Console
 
     from ponder.bench.report import print_tables
+    from ponder.bench.stats import unmatched
 
-    ok = rows("sc(n=1..4)", "sc(n=4)", 4, {"a": [1.0], "b": [1.0]}, 300.0)
+    ok = rows("sc(n=1..4)", "sc(n=4)", 4, {"a": [1.0, 1.0], "b": [1.0, 1.0]}, 300.0)
     failed = [{**ok[0], "problem_id": "c", "correct": 0.0, "parsed": 0.0, "error": "TimeoutError: "}]
-    pts = aggregate(rows("cot", "cot", None, {"a": [0.0], "b": [1.0], "c": [0.0]}, 100.0) + ok + failed)
+    cot = rows("cot", "cot", None, {"a": [0.0, 0.0], "b": [1.0, 1.0], "c": [0.0, 0.0]}, 100.0)
+    pts = aggregate(cot + ok + failed)
+    assert [(m["spec"], m["errors"]) for m in matched_budgets(pts)] == [("cot", 0)]
+    assert [(u["spec"], u["problems"], u["of"]) for u in unmatched(pts)] == [("sc(n=4)", 2, 3)]
+    seed_failed = [{**ok[0], "problem_id": "c", "seed": 1, "correct": 0.0, "parsed": 0.0, "error": "TimeoutError: "}]
+    graded = [{**ok[0], "problem_id": "c", "seed": 0}]
+    pts = aggregate(cot + ok + graded + seed_failed)
     matched = matched_budgets(pts)
     assert [(m["spec"], m["errors"]) for m in matched] == [("cot", 0), ("sc(n=4)", 1)]
     out = io.StringIO()
-    print_tables({"manifest": {"model": "m", "task": "arith", "seeds": 1},
+    print_tables({"manifest": {"model": "m", "task": "arith", "seeds": 2},
                   "summary": {"problems": 3, "units_failed": 1, "retries": 0}, "points": [], "matched": matched},
                  Console(file=out, width=200))
     assert "failed" in out.getvalue().split("matched budgets")[1].split("retried call")[0]

@@ -50,7 +50,13 @@ def bench_command(
     cfg = BenchConfig(model=model, task=task, strategies=strategies, limit=limit, seeds=seeds,
                       concurrency=concurrency, out=out_dir, resume=resume, max_subsets=subsets,
                       unit_timeout=unit_timeout, progress=not no_progress)
-    run_dir = asyncio.run(run_bench(cfg))
+    try:
+        run_dir = asyncio.run(run_bench(cfg))
+    except KeyboardInterrupt:
+        from ..cli_run import set_abort_note
+
+        set_abort_note(interrupted_note(out_dir))
+        raise
     failed, total, first = failed_units(run_dir)
     if total and failed == total:  # nothing to show: no table of dashes, one line with the cause
         what = "the run's only unit failed" if total == 1 else f"all {total} units failed; the first"
@@ -59,6 +65,26 @@ def bench_command(
     if failed:
         raise BenchFailed(f"{failed} of {total} units failed (the first: {first}); accuracy and compute leave them out; "
                           f"ponder bench --out {shlex.quote(str(run_dir))} --resume retries them")
+
+
+def interrupted_note(run_dir: str | Path) -> str:
+    """What a bench stopped by Ctrl-C left: its finished units, kept in the run's store, and the
+    command that goes on from them (the run's settings are in its store)."""
+    from .store import Store
+
+    resume = f"ponder bench --out {shlex.quote(str(run_dir))} --resume"
+    try:
+        store = Store.for_run(run_dir, readonly=True)
+        try:
+            started, units = bool(store.manifest()), store.units()
+        finally:
+            store.close()
+    except Exception:  # nothing stored yet (stopped while loading the model), or not readable
+        started, units = False, []
+    if not started:
+        return "the run had not started; nothing was stored (run the same command again)"
+    done = sum(1 for u in units if u["status"] == "done")
+    return (f"{done} of {len(units)} units done and kept in the run; {resume} runs the rest without redoing them")
 
 
 def failed_units(run_dir: str | Path) -> tuple[int, int, str | None]:
@@ -100,7 +126,7 @@ def report_command(
     no_html: bool = typer.Option(False, "--no-html", help="Tables only; no plots or HTML."),
 ) -> None:
     """Tables, plots and a self-contained HTML report of a run; with --price, the cost planner."""
-    from .report import load_report, print_tables, write_report
+    from .report import for_json, load_report, print_tables, write_report
 
     if pick and not price:  # it chooses what the planner compares: alone it would be ignored
         raise typer.BadParameter("--pick chooses the strategy the cost planner compares; give --price with it "
@@ -125,7 +151,7 @@ def report_command(
             print_plan(result, out)
         return
     if as_json:
-        payload = reports[0] if len(reports) == 1 else {"runs": reports}
+        payload = for_json(reports[0]) if len(reports) == 1 else {"runs": [for_json(r) for r in reports]}
         print(_json(payload))
         return
     for rep in reports:

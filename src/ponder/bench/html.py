@@ -8,8 +8,8 @@ import json
 from pathlib import Path
 from typing import Any
 
-from .format import POINT_COLUMNS, fmt_cell
-from .report import uncounted_note
+from .format import MATCHED_NOTE, fmt_cell, point_columns
+from .report import uncounted_note, unfinished_note, unmatched_note
 
 CSS = """
 body{font-family:system-ui,-apple-system,Segoe UI,sans-serif;margin:2rem auto;max-width:1100px;color:#222}
@@ -17,7 +17,8 @@ h1{font-size:1.5rem} h2{font-size:1.15rem;margin-top:2rem;border-bottom:1px soli
 table{border-collapse:collapse;font-size:.85rem;margin:.5rem 0}
 th,td{border:1px solid #ddd;padding:.25rem .5rem;text-align:right} th{background:#f4f4f4}
 td.l,th.l{text-align:left} .plots img{max-width:100%;border:1px solid #eee;margin:.5rem 0}
-.note{color:#666;font-size:.85rem} pre{background:#f7f7f7;padding:.5rem;overflow:auto;font-size:.8rem}
+.note{color:#666;font-size:.85rem} .warn{color:#a15c00;font-weight:600}
+pre{background:#f7f7f7;padding:.5rem;overflow:auto;font-size:.8rem}
 """
 
 
@@ -48,13 +49,17 @@ def render(report: dict[str, Any], plots: dict[str, Path]) -> str:
              f"a problem). Pool strategies: smaller k from the largest pool by unbiased subsampling; compute at k "
              f"counts the shared prompt once and k/N of the completions, and a scorer that scores a repeated "
              f"text once (prm, orm) by the distinct texts a k-subset holds.</p>"]
+    note = unfinished_note(report)
+    if note:
+        parts.append(f"<p class='warn' id='unfinished'>{html.escape(note)}</p>")
     parts.append("<h2>Accuracy against compute</h2><div class='plots'>")
     for metric, path in plots.items():
         parts.append(f"<img alt='accuracy against {html.escape(metric)}' data-metric='{html.escape(metric)}' "
                      f"src='{data_uri(path)}'>")
     parts.append("</div>")
     parts.append("<h2>Every strategy and budget</h2>")
-    parts.append(table(report["points"], POINT_COLUMNS, table_id="points"))
+    parts.append(table(report["points"], point_columns(report["points"], report["summary"].get("problems")),
+                       table_id="points"))
     note = uncounted_note(report)
     if note:
         parts.append(f"<p class='note' id='uncounted'>{html.escape(note)}</p>")
@@ -62,7 +67,11 @@ def render(report: dict[str, Any], plots: dict[str, Path]) -> str:
     failed = [("errors", "failed")] if any(r.get("errors") for r in report["matched"]) else []
     parts.append(table(report["matched"], [("budget", "tokens from"), ("up_to", "up to"), ("spec", "best"),
                                            ("accuracy", "accuracy"), ("ci", "CI95"), ("tokens", "mean tokens"),
-                                           *failed], table_id="matched"))
+                                           *failed, ("versus", "against the runner-up")], table_id="matched"))
+    parts.append(f"<p class='note'>{html.escape(MATCHED_NOTE)}</p>")
+    note = unmatched_note(report)
+    if note:
+        parts.append(f"<p class='warn' id='unmatched'>{html.escape(note)}</p>")
     if report.get("failures"):
         parts.append("<h2>Retries and failures per problem</h2>")
         parts.append(table(report["failures"], [("problem_id", "problem"), ("retries", "retries"),

@@ -116,7 +116,8 @@ def plan(reports: list[dict[str, Any]], prices: list[PriceSpec], picks: list[str
             cpp = cost_per_problem(p, price, tps)
             acc = p.get("accuracy")
             cpc = None if cpp is None or not acc else cpp / acc
-            points.append({"spec": p["spec"], "accuracy": acc, "tokens": p.get("tokens"),
+            points.append({"spec": p["spec"], "accuracy": acc, "problems": p.get("problems_graded"),
+                           "tokens": p.get("tokens"),
                            "uncounted_calls": p.get("uncounted_calls") or 0.0,
                            "cost_per_problem": cpp, "cost_per_correct": cpc, "failed": p.get("errors") or 0,
                            "unpriced": unpriced(p, price, tps)})
@@ -128,7 +129,8 @@ def plan(reports: list[dict[str, Any]], prices: list[PriceSpec], picks: list[str
     out: dict[str, Any] = {"runs": runs, "comparison": None}
     if len(runs) == 2 and all(r["chosen"] and r["chosen"]["cost_per_correct"] is not None for r in runs):
         out["comparison"] = compare(runs[0], runs[1])
-        out["comparison"]["caveat"] = unlike(runs[0], runs[1])
+        sets = [_graded_on(rep, r["chosen"]["spec"]) for rep, r in zip(reports, runs)]
+        out["comparison"]["caveat"] = unlike(runs[0], runs[1], sets[0], sets[1])
     elif len(runs) == 2:
         why = [w for w in map(_not_compared, runs) if w]
         out["not_compared"] = ("no comparison: " + "; ".join(why)) if why else None
@@ -152,12 +154,31 @@ def _not_compared(r: dict[str, Any]) -> str | None:
     return f"{r['run']} {chosen['spec']}: no token counts to price"
 
 
-def unlike(a: dict[str, Any], b: dict[str, Any]) -> str | None:
+def _graded_on(report: dict[str, Any], spec: str) -> set[str] | None:
+    """The problems the point ``spec`` of ``report`` was graded on (None where the report does not
+    keep them)."""
+    for p in report["points"]:
+        if p["spec"] == spec and p.get("per_problem") is not None:
+            return set(p["per_problem"])
+    return None
+
+
+def unlike(a: dict[str, Any], b: dict[str, Any], on_a: set[str] | None = None,
+           on_b: set[str] | None = None) -> str | None:
     """Why two runs' costs per correct answer are not like with like (None when they are): an
-    accuracy is a property of the problems as much as of the model."""
+    accuracy is a property of the problems as much as of the model. ``on_a`` and ``on_b`` are the
+    problems the chosen points were graded on (an unfinished run's, or one with failed units, can
+    be a few of its problems); without them the runs' numbers of problems are compared."""
     if a["task"] != b["task"]:
         return (f"the runs solved different tasks ({a['task']} and {b['task']}): "
                 "their accuracies are not comparable")
+    if on_a is not None and on_b is not None:
+        if on_a != on_b:
+            return (f"the points compared were graded on different problems of {a['task']} ({a['chosen']['spec']} "
+                    f"on {len(on_a)}, {b['chosen']['spec']} on {len(on_b)}, {len(on_a & on_b)} in common"
+                    "; a run unfinished or with failed units is graded on fewer, and --resume completes it): "
+                    "their accuracies are measured on different sets")
+        return None
     if a["problems"] != b["problems"]:
         return (f"the runs solved different numbers of problems of {a['task']} ({a['problems']} and "
                 f"{b['problems']}): their accuracies are measured on different sets")
@@ -175,10 +196,12 @@ def _choose(points: list[dict[str, Any]], pick: str | None, run: str) -> dict[st
                 return p
         raise PriceError(f"{run}: no strategy {pick!r}; it has {', '.join(p['spec'] for p in points)}")
     graded = [p for p in points if p["accuracy"] is not None]
-    # the most accurate; of those, a priced one before an unpriced one (whose cost is unknown, not 0),
-    # then the cheapest
-    return max(graded, key=lambda p: (p["accuracy"], p["cost_per_problem"] is not None,
-                                      -(p["cost_per_problem"] or 0))) if graded else None
+    most = max((p.get("problems") or 0 for p in graded), default=0)
+    # the most accurate of those graded on the most problems (in an unfinished run, 3 problems right
+    # of 3 is not more accurate than 23 of 30); of those, a priced one before an unpriced one (whose
+    # cost is unknown, not 0), then the cheapest
+    return max(graded, key=lambda p: ((p.get("problems") or 0) == most, p["accuracy"], p["cost_per_problem"]
+                                      is not None, -(p["cost_per_problem"] or 0))) if graded else None
 
 
 def compare(a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:
@@ -223,12 +246,15 @@ def print_plan(plan_out: dict[str, Any], console: Any = None) -> None:
     for r in plan_out["runs"]:
         t = Table(title=Text(f"{r['run']}: {r['model']} on {r['task']}"
                              + (f" · {r['throughput_tps']:,.0f} tok/s measured" if r["throughput_tps"] else "")))
-        for title in ("strategy", "accuracy", "tokens", "$ / problem", "$ / correct"):
+        # the problems each accuracy is over, where they differ (an unfinished run, failed units)
+        counts = len({p.get("problems") for p in r["points"]}) > 1
+        for title in ("strategy", "accuracy") + (("problems",) if counts else ()) + ("tokens", "$ / problem",
+                                                                                     "$ / correct"):
             t.add_column(title, justify="left" if title == "strategy" else "right")
         for p in r["points"]:
             mark = " ◀" if r["chosen"] is p else ""
-            t.add_row(Text(p["spec"] + mark), fmt_cell("accuracy", p), fmt_cell("tokens", p),
-                      _money(p["cost_per_problem"]), _money(p["cost_per_correct"]))
+            t.add_row(Text(p["spec"] + mark), fmt_cell("accuracy", p), *((fmt_cell("problems", p),) if counts else ()),
+                      fmt_cell("tokens", p), _money(p["cost_per_problem"]), _money(p["cost_per_correct"]))
         console.print(t)
         for p in r["points"]:
             if p.get("unpriced"):

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import shlex
 import sqlite3
 from pathlib import Path
 from typing import Any
 
-from .format import POINT_COLUMNS, fmt_cell
-from .stats import aggregate, failures_by_problem, left_out, matched_budgets
+from .format import MATCHED_NOTE, fmt_cell, point_columns
+from .stats import aggregate, failures_by_problem, left_out, matched_budgets, unmatched
 from .store import RunStoreError, Store
 from .subsample import is_model_call
 
@@ -31,6 +32,8 @@ def load_report(run: str | Path) -> dict[str, Any]:
     abandoned = sum(1 for c in calls if c["attempt"] < latest.get(c["unit"], 0))
     summary = {
         "problems": len({u["problem_id"] for u in units}), "units": len(units), "units_done": len(done),
+        # an unfinished run (killed, or still running): its points may cover different problems
+        "complete": len(done) == len(units),
         "units_failed": sum(1 for u in units if u["status"] == "failed"),
         "calls": sum(1 for c in calls if is_model_call(c)),
         "calls_of_abandoned_attempts": abandoned,
@@ -41,8 +44,38 @@ def load_report(run: str | Path) -> dict[str, Any]:
         "elapsed_seconds": manifest.get("elapsed_seconds"),
     }
     return {"run": str(run), "manifest": manifest, "summary": summary, "points": points,
-            "matched": matched_budgets(points), "left_out": left_out(points),
+            "matched": matched_budgets(points), "unmatched": unmatched(points), "left_out": left_out(points),
             "failures": failures_by_problem(units, calls)}
+
+
+def for_json(report: dict[str, Any]) -> dict[str, Any]:
+    """``report`` as ``--json`` prints it: each point with the number of problems it was graded on,
+    not every problem's score (those are in the run's store)."""
+    return {**report, "points": [{k: v for k, v in p.items() if k != "per_problem"} for p in report["points"]]}
+
+
+def unfinished_note(report: dict[str, Any]) -> str | None:
+    """What an unfinished run's tables show and how to finish it (None when every unit ran)."""
+    s = report["summary"]
+    if s.get("complete", True):
+        return None
+    run = Path(report["run"])
+    run = run.parent if run.is_file() else run  # the store's file was given: --out is its directory
+    return (f"Unfinished run: {s['units_done']} of {s['units']} units done (the bench was stopped, or is still "
+            "running). Its strategies may be graded on different problems (the problems column); the matched "
+            "budgets compare only those graded on the same ones. "
+            f"ponder bench --out {shlex.quote(str(run))} --resume finishes it.")
+
+
+def unmatched_note(report: dict[str, Any]) -> str | None:
+    """The points the matched budgets leave out for being graded on fewer problems (None if none)."""
+    out = report.get("unmatched") or []
+    if not out:
+        return None
+    names = ", ".join(f"{p['spec']} ({p['problems']} of {p['of']})" for p in out[:8])
+    names += f" and {len(out) - 8} more" if len(out) > 8 else ""
+    return (f"Not in the matched budgets, graded on fewer problems than the others (units unfinished or "
+            f"failed; --resume runs them): {names}.")
 
 
 def _uncounted(call: dict[str, Any]) -> bool:
@@ -121,26 +154,35 @@ def print_tables(report: dict[str, Any], console: Any = None) -> None:
     if not console.is_terminal and console.width < 200:  # piped: do not squeeze the table to 80 columns
         console = Console(width=200, file=console.file)
     m, s = report["manifest"], report["summary"]
-    t = Table(title=Text(f"{m.get('model')} on {m.get('task')} · {s['problems']} problems × {m.get('seeds')} seed(s)"),
+    unfinished = "" if s.get("complete", True) else f" · UNFINISHED: {s['units_done']}/{s['units']} units done"
+    t = Table(title=Text(f"{m.get('model')} on {m.get('task')} · {s['problems']} problems × {m.get('seeds')} seed(s)"
+                         + unfinished),
               caption="accuracy: mean over problems (seeds averaged); CI95 Wilson score over problems; "
                       "tokens are means per problem", caption_justify="left")
-    for i, (_, title) in enumerate(POINT_COLUMNS):
+    columns = point_columns(report["points"], s.get("problems"))
+    for i, (_, title) in enumerate(columns):
         t.add_column(title, justify="left" if i == 0 else "right", overflow="fold", min_width=24 if i == 0 else None)
     for p in report["points"]:
-        t.add_row(*(Text(fmt_cell(k, p)) for k, _ in POINT_COLUMNS))
+        t.add_row(*(Text(fmt_cell(k, p)) for k, _ in columns))
     console.print(t)
-    note = uncounted_note(report)
-    if note:
-        console.print(Text(note, style="yellow"))
+    for note in (unfinished_note(report), uncounted_note(report)):
+        if note:
+            console.print(Text(note, style="yellow"))
     if report["matched"]:
-        mt = Table(title="matched budgets: best strategy within each token budget")
+        mt = Table(title="matched budgets: best strategy within each token budget", caption=MATCHED_NOTE,
+                   caption_justify="left")
         failed = any(r.get("errors") for r in report["matched"])  # accuracy over the units that finished
         for title in ("tokens ≤", "best strategy", "accuracy", "CI95", "mean tokens") + (("failed",) if failed else ()):
             mt.add_column(title, justify="right" if title != "best strategy" else "left")
+        mt.add_column("against the runner-up", justify="left")
         for r in report["matched"]:
             mt.add_row(fmt_cell("up_to", r), Text(r["spec"]), fmt_cell("accuracy", r), fmt_cell("ci", r),
-                       fmt_cell("tokens", r), *((fmt_cell("errors", r),) if failed else ()))
+                       fmt_cell("tokens", r), *((fmt_cell("errors", r),) if failed else ()),
+                       Text(fmt_cell("versus", r)))
         console.print(mt)
+    note = unmatched_note(report)
+    if note:
+        console.print(Text(note, style="yellow"))
     if s["units_failed"] or s["retries"]:
         console.print(f"[yellow]{s['retries']} retried call(s), {s['units_failed']} failed unit(s); "
                       f"see the HTML report for the problems affected[/yellow]")

@@ -106,7 +106,29 @@ def families(strategies: str) -> list[Family]:
                               and point_key == cls.pool_param))
     if not out:
         raise StrategySpecError(f"no strategy in {strategies!r}; give a ';'-separated list, e.g. 'cot; sc(n=1..16)'")
+    _refuse_overlap(out)
     return out
+
+
+def point_specs(fam: Family) -> list[str]:
+    """The specs a family's rows are stored and reported under: one per point of its sweep."""
+    if fam.point_key is None:
+        return [fam.label]
+    return [str(fam.parsed.with_args(**{fam.point_key: k})) for k in fam.points]
+
+
+def _refuse_overlap(fams: list[Family]) -> None:
+    """Refuse two families that run the same spec (``sc(n=4); sc(n=1..8)``): each would store its
+    own rows under it, and the report showed two rows of one name with different numbers (and
+    ``--pick`` took the first)."""
+    seen: dict[str, str] = {}
+    for fam in fams:
+        for spec in point_specs(fam):
+            if spec in seen:
+                raise StrategySpecError(f"strategy {spec} is listed twice: in {seen[spec]!r} and in {fam.label!r}; "
+                                        "each strategy's results are kept under its spec, so list it once "
+                                        "(drop it from one of them)")
+            seen[spec] = fam.label
 
 
 def gen_seed(problem_id: str, family: str, spec: str, seed: int) -> int:
