@@ -272,7 +272,7 @@ async def test_concurrent_runs_share_the_budget_and_the_first_finish_first():
     r = await ponder.asolve("2+2?", model=Engine(backend), strategy=spec, budget={"max_tokens": 50})
     assert [q.max_tokens for q in backend.requests] == [20, 20, 10]
     assert r.ledger.calls == 3 and r.ledger.total_tokens == 45 and r.budget_exhausted and r.answer == "4"
-    assert r.stop_reason == "token budget of 50 nearly spent: 5 left, fewer than the next call's prompt of about 10"
+    assert r.stop_reason == "token budget of 50 nearly spent: 5 left, no more than the next call's prompt of about 10 (a call needs room to write a token)"
     # a budget large enough for all: all four run at once, nothing clamped or waiting
     backend = Interleaved(text="Answer: 4\n", completion=5, prompt=10)
     r = await ponder.asolve("2+2?", model=Engine(backend), strategy=spec, budget={"max_tokens": 120})

@@ -76,7 +76,7 @@ async def test_without_public_tests_a_program_that_loads_beats_one_that_does_not
 
 async def test_a_problem_that_wants_no_code_is_refused_before_any_call():
     backend = Programs([RIGHT])
-    with pytest.raises(StrategySpecError, match=r"^scorer execution runs programs .* problem 'q' wants a math answer"):
+    with pytest.raises(StrategySpecError, match=r"^scorer execution runs programs .* problem 'q' wants an answer of kind 'math'"):
         await run_strategy(build_strategy("bon(n=2, scorer=execution)"),
                            Problem.from_question("2+2?", answer="4", id="q", answer_kind="math"), Engine(backend))
     assert backend.requests == []

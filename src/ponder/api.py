@@ -7,7 +7,7 @@ from typing import Any
 
 from .budget import Budget
 from .engine import Engine
-from .errors import BudgetError, QuestionError
+from .errors import BudgetError, PonderError, QuestionError
 from .types import Problem, Result
 
 
@@ -54,6 +54,19 @@ async def asolve(
     return await run_strategy(strat, problem, engine)
 
 
-def solve(question: str | Problem, **kwargs: Any) -> Result:
-    """Synchronous ``asolve`` (for scripts and notebooks without a running event loop)."""
-    return asyncio.run(asolve(question, **kwargs))
+def solve(
+    question: str | Problem,
+    *,
+    model: str | Engine = "embedded",
+    strategy: Any = "cot",
+    budget: Budget | dict[str, Any] | None = None,
+    answer: str | None = None,
+) -> Result:
+    """Synchronous ``asolve``, for code with no event loop running (a script). Where one runs (a
+    Jupyter notebook, an async application) ``await ponder.asolve(...)`` instead."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(asolve(question, model=model, strategy=strategy, budget=budget, answer=answer))
+    raise PonderError("ponder.solve cannot run inside a running event loop (a Jupyter notebook, an async "
+                      "application): use `await ponder.asolve(...)`, which takes the same arguments")

@@ -181,8 +181,8 @@ class Budget:
         if ahead or self.calls_in_flight:
             return _WAIT
         if free - prompt < 1:  # alone, and not even its prompt fits
-            self.cut_short = (f"token budget of {self.max_tokens} nearly spent: {free} left, fewer than the "
-                              f"next call's prompt of about {prompt}")
+            self.cut_short = (f"token budget of {self.max_tokens} nearly spent: {free} left, no more than the "
+                              f"next call's prompt of about {prompt} (a call needs room to write a token)")
             raise BudgetExhausted(self.cut_short)
         self.cut_short = f"token budget of {self.max_tokens} spent"  # the last call was given what was left
         return free - prompt

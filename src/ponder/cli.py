@@ -31,7 +31,7 @@ def solve(
     question: str = typer.Argument(..., metavar="QUESTION", help="The question to answer."),
     model: str = typer.Option("embedded", "--model", "-m", help="embedded | hf:PATH | openai:MODEL@URL | vllm:PATH"),
     strategy: Optional[str] = typer.Option(None, "--strategy", "-s",
-                                           help="e.g. cot, sc(n=16); see `ponder strategies` [default: cot]"),
+                                           help="e.g. cot, sc(n=16); see `ponder strategies` \\[default: cot]"),
     effort: Optional[Effort] = typer.Option(None, "--reasoning-effort", "-e",
                                             help="Thinking on demand: the strategy this effort maps to."),
     thinking_budget: Optional[int] = typer.Option(None, "--thinking-budget", min=1,
@@ -95,7 +95,8 @@ def _choose_strategy(strategy: Optional[str], effort: Optional["Effort"], thinki
 
 
 def format_tree(trace: dict) -> str:
-    """A search tree as indented lines: step text, score, visits; the chosen path marked with *."""
+    """A search tree as indented lines: step text, score, visits; the chosen path marked with *,
+    down to the rollout that gave the answer where the answer came from one (mcts)."""
     nodes = {n["id"]: n for n in trace["nodes"]}
     kids: dict[int | None, list[int]] = {}
     for n in trace["nodes"]:
@@ -111,6 +112,10 @@ def format_tree(trace: dict) -> str:
             end = "  [end]" if n["terminal"] else ""
             step = n["step"].strip().replace("\n", " ")
             lines.append(f"{mark} {'  ' * (depth - 1)}{step[:100]}{score}{visits}{end}")
+            if n["chosen"] and n.get("rollout") and not any(nodes[k]["chosen"] for k in kids.get(i, [])):
+                # the chosen answer is this node's simulation (mcts), not a node of the tree
+                said = "" if n.get("rollout_score") is None else f"  score={n['rollout_score']:.3f}"
+                lines.append(f"* {'  ' * depth}(rollout) {n['rollout'].strip().replace(chr(10), ' ')[:100]}{said}")
         for k in kids.get(i, []):
             walk(k, depth + 1)
 

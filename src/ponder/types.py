@@ -6,7 +6,10 @@ import dataclasses
 import math
 import numbers
 from dataclasses import dataclass, field
-from typing import Any, Callable, Literal
+from typing import TYPE_CHECKING, Any, Callable, Literal
+
+if TYPE_CHECKING:
+    from .ledger import Ledger
 
 FinishReason = Literal["stop", "length", "budget"]
 
@@ -230,7 +233,7 @@ class Result:
     strategy: str
     candidates: list[Candidate] = field(default_factory=list)
     trace: dict[str, Any] | None = None
-    ledger: Any = None  # ponder.ledger.Ledger
+    ledger: Ledger | None = None
     budget_exhausted: bool = False
     stop_reason: str | None = None  # why it stopped early, when budget_exhausted
     correct: bool | None = None

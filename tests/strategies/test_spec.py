@@ -138,7 +138,7 @@ def test_quoted_text_beside_bare_ranges_and_models_in_nested_specs():
                                   "sc(n=4, seed=-True)", "sc(n=4, seed=-true)", "sc(n=-[2])"])
 def test_a_minus_before_anything_but_a_number_is_refused(text):
     """-'x' and -None raised a TypeError (an internal error at the CLI); -True was read as -1."""
-    with pytest.raises(StrategySpecError, match=r"cannot read value .-.*.: a minus goes only before a number, "
+    with pytest.raises(StrategySpecError, match=r"cannot read value .-.*.: a sign goes only before a number, "
                                                 r"e\.g\. seed=-1"):
         build_strategy(text)
 

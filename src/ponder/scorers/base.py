@@ -103,20 +103,22 @@ def rank(score: float | None) -> float:
 def build_scorer(spec: Any) -> Scorer:
     """A Scorer from ``"prm"``, a parsed ``prm(agg=min)`` spec, or a Scorer."""
     from . import exact, execution, judge, logprob, prm, vote  # noqa: F401  (registration)
-    from ..strategies.spec import ParsedSpec, parse_spec
+    from ..strategies.spec import ParsedSpec, format_value, parse_spec
 
     if isinstance(spec, Scorer):
         return spec
     parsed = parse_spec(spec) if isinstance(spec, str) else spec
     if not isinstance(parsed, ParsedSpec):
-        raise StrategySpecError(f"scorer must be a name such as prm, got {spec!r}")
+        raise StrategySpecError(f"scorer must be a scorer's name, or its spec such as prm(agg=min), got {spec!r}; "
+                                f"available: {', '.join(sorted(SCORERS))}")
     cls = SCORERS.get(parsed.name)
     if cls is None:
         raise StrategySpecError(f"unknown scorer {parsed.name!r}; available: {', '.join(sorted(SCORERS))}")
     try:
         return cls(cls.Params(**parsed.args))
     except ValidationError as exc:
-        keys = ", ".join(f"{k}={f.default}" for k, f in cls.Params.model_fields.items()) or "none (no options)"
+        keys = ", ".join(f"{k}={format_value(f.get_default(call_default_factory=True))}"
+                         for k, f in cls.Params.model_fields.items()) or "none (no options)"
         msgs = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" if e["loc"]
                          else str(e["msg"]).removeprefix("Value error, ") for e in exc.errors())
         raise StrategySpecError(f"scorer {parsed.name}: {msgs}. Keys of {parsed.name}: {keys}") from None

@@ -44,7 +44,7 @@ class ExecutionScorer(Scorer):
         if problem is not None and problem.answer_kind != "code":
             raise StrategySpecError(
                 f"scorer execution runs programs against a code problem's public tests; problem {problem.id!r} "
-                f"wants a {problem.answer_kind} answer. Use it on a code task (humaneval:PATH, code:PATH); "
+                f"wants an answer of kind {problem.answer_kind!r}. Use it on a code task (humaneval:PATH, code:PATH); "
                 "for other answers use prm, orm, judge or logprob")
 
     def spends_tokens(self) -> bool:

@@ -5,18 +5,21 @@ from __future__ import annotations
 import copy
 import typing
 import hashlib
-from typing import Any, ClassVar
+from typing import Annotated, Any, ClassVar
 
-from pydantic import BaseModel, ConfigDict, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, ValidationError, field_validator, model_validator
 
 from ..answers import Extraction, extract_answer
 from ..budget import gather_within_budget  # noqa: F401  (strategies import it from here)
 from ..engine import Engine
 from ..errors import BudgetExhausted, StrategySpecError
 from ..types import Candidate, Problem, Result, Sample
-from .spec import ParsedSpec, Range, parse_spec, refuse_bool_for_number
+from .spec import ParsedSpec, Range, format_value, parse_spec, refuse_bool_for_number
 
 REGISTRY: dict[str, type["Strategy"]] = {}
+
+# a list of strings that also takes one string, as the OpenAI API's stop does: stop=';', words=Hmm
+Texts = Annotated[list[str], BeforeValidator(lambda v: [v] if isinstance(v, str) else v)]
 
 
 class Params(BaseModel):
@@ -220,7 +223,7 @@ def describe_params(cls: type[Strategy]) -> str:
     parts = []
     for key, f in cls.Params.model_fields.items():
         default = f.get_default(call_default_factory=True)  # a list's default too (stop=[])
-        parts.append(f"{key}={'none' if default is None else default}")
+        parts.append(f"{key}={format_value(default)}")
     return ", ".join(parts) or "(none)"
 
 

@@ -14,7 +14,7 @@ from pydantic import Field
 
 from ..engine import Engine
 from ..errors import BudgetExhausted
-from .base import Params, Strategy, cut_by_budget, to_candidate
+from .base import Params, Strategy, Texts, cut_by_budget, to_candidate
 from ..types import GenerationRequest, Problem, Result
 
 
@@ -24,7 +24,7 @@ class PassThroughParams(Params):
     top_p: float = Field(1.0, gt=0.0, le=1.0)
     max_tokens: int = Field(1024, gt=0)
     min_tokens: int = Field(0, ge=0)
-    stop: list[str] = Field(default_factory=list, max_length=16)
+    stop: Texts = Field(default_factory=list, max_length=16)
     seed: int | None = None
     logprobs: bool = False  # each choice's token log-probabilities (the OpenAI API's logprobs=true)
 

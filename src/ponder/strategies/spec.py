@@ -44,7 +44,7 @@ class ParsedSpec:
     def __str__(self) -> str:
         if not self.args:
             return self.name
-        return f"{self.name}({', '.join(f'{k}={_fmt(v)}' for k, v in self.args.items())})"
+        return f"{self.name}({', '.join(f'{k}={format_value(v)}' for k, v in self.args.items())})"
 
     def ranges(self) -> dict[str, Range]:
         return {k: v for k, v in self.args.items() if isinstance(v, Range)}
@@ -53,13 +53,16 @@ class ParsedSpec:
         return ParsedSpec(self.name, {**self.args, **args})
 
 
-def _fmt(v: Any) -> str:
+def format_value(v: Any) -> str:
+    """``v`` as it is written in a spec (``true``, ``none``, ``';'``, ``[Alternatively]``)."""
+    if v is None:
+        return "none"
     if isinstance(v, str):
         return v if re.fullmatch(r"[A-Za-z_][\w.-]*", v) and ".." not in v else repr(v)
     if isinstance(v, bool):
         return "true" if v else "false"
     if isinstance(v, list):
-        return "[" + ", ".join(_fmt(x) for x in v) + "]"
+        return "[" + ", ".join(format_value(x) for x in v) + "]"
     return str(v)
 
 
@@ -74,13 +77,14 @@ def parse_spec(text: str) -> ParsedSpec:
     if not isinstance(text, str) or not text.strip():
         raise StrategySpecError("empty strategy spec; write e.g. cot, sc(n=16) or bon(n=8, scorer=prm)")
     masked, unmask = _mask_quoted(text.strip())  # the rewrites below are for bare values, not quoted text
-    src = _RANGE.sub(lambda m: f"__range__({m.group(1)}, {m.group(2)})", masked)
-    src = _MODEL_VALUE.sub(lambda m: m.group(1) + repr(m.group(2)), src)
+    # model specs first, then masked in turn: a range rewrite must not reach into hf:/data/ckpt-1..2
+    models, unmask_models = _mask_quoted(_MODEL_VALUE.sub(lambda m: m.group(1) + repr(m.group(2)), masked))
+    src = _RANGE.sub(lambda m: f"__range__({m.group(1)}, {m.group(2)})", models)
     left = re.search(r"[^\s=,(]*\s*\.\.\s*[^\s,)]*", re.sub(r"'[^']*'|\"[^\"]*\"", "", src))
     if left:  # a range that is not of whole numbers (it was read as Python: 1..a gave '1.0.a')
         raise StrategySpecError(f"in {text!r}: {left.group(0).strip()!r} is not a range; a range is LO..HI of "
                                 "whole numbers, e.g. n=1..16 (for ponder bench)")
-    src = unmask(src)
+    src = unmask(unmask_models(src))
     try:
         tree = ast.parse(src, mode="eval")
     except SyntaxError as exc:
@@ -149,12 +153,12 @@ def _value(node: ast.AST, text: str, depth: int = 1) -> Any:
                     "text reads backslashes the way Python does; for a backslash write two (\\\\boxed) "
                     "or put r before the quote (r'\\boxed')")
         return node.value
-    if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub):
+    if isinstance(node, ast.UnaryOp) and isinstance(node.op, (ast.USub, ast.UAdd)):
         value = node.operand.value if isinstance(node.operand, ast.Constant) else None
         if not isinstance(value, (int, float)) or isinstance(value, bool):  # -'x', -None, -True (which was -1)
-            raise StrategySpecError(f"in {text!r}: cannot read value {ast.unparse(node)!r}: a minus goes only "
-                                    "before a number, e.g. seed=-1 or temperature=-0.5")
-        return -value
+            raise StrategySpecError(f"in {text!r}: cannot read value {ast.unparse(node)!r}: a sign goes only "
+                                    "before a number, e.g. seed=-1 or temperature=+0.5")
+        return -value if isinstance(node.op, ast.USub) else value
     if isinstance(node, ast.Name):
         return {"true": True, "false": False, "True": True, "False": False, "none": None,
                 "None": None}.get(node.id, node.id)
@@ -169,7 +173,9 @@ def _value(node: ast.AST, text: str, depth: int = 1) -> Any:
         return _node_to_spec(node, text, depth + 1)
     if isinstance(node, ast.Attribute):  # dotted words such as a model name
         return ast.unparse(node)
-    raise StrategySpecError(f"cannot read value {ast.unparse(node)!r} in {text!r}")
+    raise StrategySpecError(f"cannot read value {ast.unparse(node)!r} in {text!r}; a value is a number (16, "
+                            "-0.5, 1e-3), true or false, a word or quoted text, a list [a, b], a range 1..16, "
+                            "or a strategy or scorer spec such as cot or prm(agg=min); no arithmetic or dicts")
 
 
 MODEL_PREFIXES = ("hf:", "openai:", "vllm:")

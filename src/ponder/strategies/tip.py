@@ -23,7 +23,7 @@ from ..backends.base import partial_turn
 from ..engine import Engine
 from ..errors import StrategySpecError
 from ..types import Candidate, Problem, Result
-from .base import Params, Strategy
+from .base import Params, Strategy, Texts
 from .cot import Cot, CotParams
 
 
@@ -91,7 +91,7 @@ def thought_so_far(backend: Any, prefix: str, token_ids: list[int]) -> int:
 class TipParams(Params):
     alpha: float = Field(3.0, ge=0.0)
     beta: int = Field(600, gt=0)
-    words: list[str] = Field(default_factory=lambda: ["Alternatively"], min_length=1)
+    words: Texts = Field(default_factory=lambda: ["Alternatively"], min_length=1)
     of: Any = None
     seed: int | None = Field(None, description="the seed of the penalised strategy (given to it)")
 
