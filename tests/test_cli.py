@@ -23,6 +23,8 @@ def run(*args: str, timeout: float = 120) -> subprocess.CompletedProcess:
     (["solve", "q", "--model", "nope:x"], "accepted forms"),
     (["solve", "q", "--model", "hf:/definitely/not/here"], "does not exist"),
     (["solve", "q", "--strategy", "warp(n=2)"], "available: "),
+    (["solve", "q", "--model", "embedded-prm"], "is a process reward model"),  # it wrote '199'
+    (["solve", "q", "--strategy", "bon(n=2, scorer=judge(model=embedded-prm))"], "is a process reward model"),
     (["solve", "q", "--strategy", "sc(k=2)"], "Keys of sc"),
     (["solve", "q", "--strategy", "sc(n=-1)"], "greater than 0"),
     (["lab", "train", "--kind", "prm", "--policy", "/definitely/not/here", "--out", "/tmp/never-written"],
@@ -156,6 +158,32 @@ def test_solve_json_on_a_local_model(tiny_model_dir):
     totals = data["ledger"]["totals"]
     assert totals["calls"] == 1 and totals["completion_tokens"] > 0 and totals["prompt_tokens"] > 0
     assert totals["flops"]["total"] > 0
+
+
+def test_a_model_directory_hf_cannot_use_is_one_line_and_exit_2(tiny_model_dir, tmp_path):
+    import shutil
+
+    from transformers import Qwen2Config, Qwen2ForTokenClassification
+
+    bare = shutil.copytree(tiny_model_dir, tmp_path / "bare")
+    for name in ("tokenizer.json", "tokenizer_config.json"):
+        (bare / name).unlink()
+    scorer = tmp_path / "scorer"  # a PRM-style token classifier: transformers also logged a table of its weights
+    Qwen2ForTokenClassification(Qwen2Config(vocab_size=300, hidden_size=32, intermediate_size=64, num_hidden_layers=1,
+                                            num_attention_heads=2, num_key_value_heads=1)).save_pretrained(scorer)
+    for name in ("tokenizer.json", "tokenizer_config.json"):
+        shutil.copy(tiny_model_dir / name, scorer / name)
+    for spec, needle in [(f"hf:{bare}", "has no tokenizer files (accepted: tokenizer.json"),
+                         (f"hf:{scorer}", "says Qwen2ForTokenClassification (model_type qwen2); loaded as one it "
+                                          "lacks the weights lm_head.weight"),
+                         (f"hf:{tiny_model_dir}?dtype=float64", "dtype= accepts auto, float32, bfloat16, float16"),
+                         (f"hf:{tiny_model_dir}?gpu=1", "unknown option(s) ['gpu']")]:
+        p = run("solve", "2+2?", "--model", spec)
+        assert p.returncode == 2 and needle in p.stderr, p.stderr
+        assert len(p.stderr.splitlines()) == 1 and p.stderr.startswith("error: ")
+    p = run("solve", "2+2?", "--model", f"hf:{tiny_model_dir}?dtype=bfloat16&device=cpu", "--strategy",
+            "cot(max_tokens=4)")
+    assert p.returncode == 0 and "1 call, tokens in" in p.stdout, p.stderr
 
 
 def test_solve_prints_answer_and_ledger_line(tiny_model_dir):

@@ -468,3 +468,28 @@ def test_a_time_budget_stops_a_local_call_while_it_decodes(tiny_model_dir):
     r = asyncio.run(run_strategy(build_strategy("cot(max_tokens=400)"), problem, slowed))
     assert r.budget_exhausted and r.answer is None and r.stop_reason == "time budget of 0.5s spent"
     assert r.ledger.wall_seconds < 2.0
+
+
+def test_a_sample_cut_by_the_context_window_is_not_cut_by_the_budget(tmp_path):
+    """A token budget far from spent clamps a call's max_tokens; the model's 64 positions cut its
+    sample sooner. Before: that sample's "length" was relabelled "budget", the run said the budget
+    was spent, and sc(n=4) drew 1 of its 4 samples."""
+    from ponder.backends.hf import HFBackend
+    from tiny_model import save_tiny_model
+
+    backend = HFBackend(save_tiny_model(tmp_path / "short", positions=64))
+    engine = Engine(backend).for_problem(Budget(max_tokens=400))
+    request = GenerationRequest(messages=[{"role": "user", "content": "2+2?"}], n=4, max_tokens=1000,
+                                min_tokens=1000, temperature=1.0, seed=0)
+    samples = await_(engine.generate(request))
+    prompt = engine.ledger.entries[0].prompt_tokens
+    assert [s.finish_reason for s in samples] == ["length"] * 4
+    assert all(s.completion_tokens == 64 - prompt for s in samples)  # each drawn, to the window's end
+    assert all(r == "length" for e in engine.ledger.entries for r in e.finish_reasons)
+    assert engine.budget.tokens_used <= 400
+
+
+def await_(coro):
+    import asyncio
+
+    return asyncio.run(coro)

@@ -97,6 +97,41 @@ def test_prefix_continuation_and_partial_assistant_turn(backend):
     assert backend._sample(closed, [x, x, end, x], None, "stop", []).reasoning_tokens == 0
 
 
+def forcing(ids, prompt_len):
+    """A logits processor that makes the model write ``ids``, then "a" forever."""
+    import torch
+
+    def force(input_ids, scores):
+        out = torch.full_like(scores, float("-inf"))
+        k = input_ids.shape[1] - prompt_len
+        out[:, ids[k] if k < len(ids) else ids[0]] = 0.0
+        return out
+
+    return force
+
+
+@pytest.mark.parametrize("stop", ["😀", "中文"])
+def test_a_stop_string_of_more_tokens_than_characters_stops_the_sample(backend, stop):
+    """Before: the stop string was looked for in the last len(stop) + 2 tokens, where a byte-level
+    tokenizer writes an emoji in 4 tokens: the sample ran to max_tokens and said "length" beside a
+    matched stop string."""
+    ids = backend.encode(f"ab{stop}cd 1+2=3; 3*4=12 Answer: 42.")
+    head = len(backend.encode("ab"))
+    end = next(k for k in range(len(ids)) if stop in backend.decode(ids[:k + 1]))  # the token that completes it
+    assert end - head + 1 > len(stop) + 2  # the byte-level tokens of the stop string
+    prompt_len = len(backend.encode(backend.render(req())))
+    sample = backend.generate_sync(req(max_tokens=len(ids), temperature=0.0, stop=[stop],
+                                       logits_processors=[forcing(ids, prompt_len)])).samples[0]
+    assert (sample.finish_reason, sample.matched_stop, sample.text) == ("stop", stop, "ab")
+    assert sample.token_ids == ids[:end + 1]  # it stopped at the token that completed the stop string
+
+
+def test_a_sample_never_says_length_beside_a_matched_stop_string(backend):
+    x = backend.encode("ab")
+    sample = backend._sample("", x + backend.encode("cd"), None, "length", ["b"])
+    assert (sample.finish_reason, sample.matched_stop, sample.text) == ("stop", "b", "a")
+
+
 def test_an_empty_stop_string_stops_nothing(backend):
     a = backend.generate_sync(req(stop=["", "\x00"]))
     assert a.samples[0].token_ids == backend.generate_sync(req()).samples[0].token_ids

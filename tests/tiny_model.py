@@ -11,7 +11,9 @@ CHAT_TEMPLATE = (
 )
 
 
-def save_tiny_model(out: Path, seed: int = 0) -> Path:
+def save_tiny_model(out: Path, seed: int = 0, *, positions: int = 512, chat_template: str = CHAT_TEMPLATE,
+                    dtype: str = "float32") -> Path:
+    """The model (``positions``: its context window) and its tokenizer, saved in ``dtype``."""
     import torch
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
     from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
@@ -27,12 +29,12 @@ def save_tiny_model(out: Path, seed: int = 0) -> Path:
     tok.train_from_iterator(["Answer: 42. Let's think step by step. 1+2=3; 3*4=12"] * 10, trainer)
     fast = PreTrainedTokenizerFast(tokenizer_object=tok, bos_token="<bos>", eos_token="<|end|>",
                                    pad_token="<pad>")
-    fast.chat_template = CHAT_TEMPLATE
+    fast.chat_template = chat_template
     config = LlamaConfig(vocab_size=len(fast), hidden_size=32, intermediate_size=64, num_hidden_layers=2,
-                         num_attention_heads=2, num_key_value_heads=2, max_position_embeddings=512,
+                         num_attention_heads=2, num_key_value_heads=2, max_position_embeddings=positions,
                          bos_token_id=fast.bos_token_id, eos_token_id=fast.eos_token_id,
                          pad_token_id=fast.pad_token_id, tie_word_embeddings=True)
-    model = LlamaForCausalLM(config)
+    model = LlamaForCausalLM(config).to(getattr(torch, dtype))
     out.mkdir(parents=True, exist_ok=True)
     model.save_pretrained(out)
     fast.save_pretrained(out)

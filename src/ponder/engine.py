@@ -69,7 +69,7 @@ class Engine:
     def from_spec(cls, spec: str = "embedded", **kwargs: Any) -> "Engine":
         from .backends import load_backend
 
-        return cls(load_backend(spec), **kwargs)
+        return cls(writer(load_backend(spec), spec), **kwargs)
 
     def for_problem(self, budget: Budget | None = None, **hooks: Any) -> "Engine":
         """A fresh ledger and budget (same limits unless given) on the same backend."""
@@ -89,8 +89,9 @@ class Engine:
                       on_call=self.on_call, allowed_models=self.allowed_models)
 
     def with_model(self, spec: str) -> "Engine":
-        """``with_backend`` on the model ``spec`` names (``load_model``)."""
-        return self.with_backend(self.load_model(spec))
+        """``with_backend`` on the model ``spec`` names (``load_model``), one that writes (a judge,
+        an editor)."""
+        return self.with_backend(writer(self.load_model(spec), spec))
 
     def load_model(self, spec: str) -> "Backend":
         """The backend of another model a strategy or scorer names (a PRM, a judge, an editor),
@@ -345,9 +346,10 @@ class Engine:
                 raise
             wall = time.perf_counter() - start
         samples = generation.samples
-        if clamped:
-            for s in samples:
-                if s.finish_reason == "length":
+        if clamped:  # a sample cut at the clamped max_tokens was cut by the budget; one cut shorter, by
+            for s in samples:  # something else (the model's context window): it stays "length"
+                if s.finish_reason == "length" and (s.completion_tokens is None
+                                                    or s.completion_tokens >= request.max_tokens):
                     s.finish_reason = "budget"
         calls = [(part, self.ledger.record(
             role=role,
@@ -461,6 +463,17 @@ class Engine:
 
 # per backend that cannot count tokens: the most its server's prompt counts exceeded 4 characters a token
 _PROMPT_SCALE: "weakref.WeakKeyDictionary[Any, float]" = weakref.WeakKeyDictionary()
+
+
+def writer(backend: "Backend", spec: str) -> "Backend":
+    """``backend``, refused where it is a process reward model (its directory holds
+    ``ponder_prm.json``, as ``embedded-prm``'s does): it scores steps and writes no answers."""
+    path = getattr(backend, "path", None)
+    if path is not None and (path / "ponder_prm.json").is_file():
+        raise ModelSpecError(f"{spec} is a process reward model (its directory holds ponder_prm.json): it "
+                             "scores steps and writes no answers; use it as a scorer, e.g. bon(n=8, "
+                             f"scorer=prm(model={spec})), and a policy such as embedded or hf:PATH as the model")
+    return backend
 
 
 def _prompt_text(request: GenerationRequest) -> str:

@@ -2,7 +2,9 @@
 
 Model specs users type:
   ``embedded``            the lab policy shipped in the package (``embedded-prm``: the lab PRM)
-  ``hf:PATH``             a local Hugging Face model directory
+  ``hf:PATH``             a local Hugging Face model directory; options after ``?``:
+                          ``dtype=auto|float32|bfloat16|float16`` (default float32),
+                          ``device=cpu|cuda|cuda:N|auto`` (default cpu)
   ``openai:MODEL@URL``    any OpenAI-compatible server; ``URL1,URL2`` for a pool; options after
                           ``?``: ``tokenizer=PATH`` (continuation through /completions),
                           ``continue=vllm`` (server-side continuation), ``params=7e9``,
@@ -36,7 +38,9 @@ def resolve_local_path(spec: str) -> Path | None:
     if spec == "embedded-prm":
         return embedded_path("prm")
     if spec.startswith("hf:"):
-        return Path(spec[3:]).expanduser()
+        from .hf_spec import parse_hf_spec
+
+        return parse_hf_spec(spec).path
     return None
 
 
@@ -49,10 +53,13 @@ def load_backend(spec: str, *, cache: bool = True) -> Backend:
         return _CACHE[spec]
     if spec in ("embedded", "embedded-prm") or spec.startswith("hf:"):
         from .hf import HFBackend
+        from .hf_spec import HFSpec, parse_hf_spec
 
-        path = resolve_local_path(spec)
-        assert path is not None
-        backend: Backend = HFBackend(path, name=spec if spec.startswith("embedded") else None)
+        # the shipped models take no options: float32 on the CPU
+        parsed = parse_hf_spec(spec) if spec.startswith("hf:") else HFSpec(embedded_path(
+            "prm" if spec == "embedded-prm" else "policy"))
+        backend: Backend = HFBackend(parsed.path, name=spec if spec.startswith("embedded") else None,
+                                     dtype=parsed.dtype, device=parsed.device)
     elif spec.startswith("openai:"):
         from .openai import OpenAIBackend
 

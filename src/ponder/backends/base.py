@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
 from ..errors import ModelSpecError
@@ -18,6 +19,24 @@ class Backend(Protocol):
     async def generate(self, request: GenerationRequest) -> Generation: ...
 
     def capabilities(self) -> Capabilities: ...
+
+
+# the files a tokenizer is read from (besides any *.model or *.tiktoken file): fast tokenizers,
+# sentencepiece models, BPE vocabularies (vocab.json with merges.txt), WordPiece vocabularies
+TOKENIZER_FILES = ("tokenizer.json", "tokenizer.model", "vocab.json", "vocab.txt", "spiece.model")
+TOKENIZER_FORMS = "tokenizer.json, tokenizer.model, vocab.json with merges.txt, vocab.txt, *.model or *.tiktoken"
+
+
+def check_tokenizer_files(path: Path) -> None:
+    """Refuse a model or tokenizer directory without tokenizer files. From config.json alone
+    transformers builds an empty tokenizer for some models (GPT-2, Qwen2: every prompt encodes to no
+    tokens, and the model answered a prompt it never saw) and asks others (Llama) to install
+    sentencepiece."""
+    if any((path / name).is_file() for name in TOKENIZER_FILES) or any(
+            f.is_file() for pattern in ("*.model", "*.tiktoken") for f in path.glob(pattern)):
+        return
+    raise ModelSpecError(f"{str(path)!r} has no tokenizer files (accepted: {TOKENIZER_FORMS}); save the "
+                         "model's tokenizer there (tokenizer.save_pretrained(PATH))")
 
 
 def truncate_at_stop(text: str, stop: list[str], after: int = 0) -> tuple[str, bool]:

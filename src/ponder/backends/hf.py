@@ -20,7 +20,8 @@ from typing import Any
 
 from ..errors import ContextLengthError, ModelSpecError
 from ..types import Capabilities, Generation, GenerationRequest, Sample
-from .base import reasoning_token_count, render_chat, think_ids, truncate_at_stop
+from .base import (TOKENIZER_FORMS, check_tokenizer_files, reasoning_token_count, render_chat, think_ids,
+                   truncate_at_stop)
 from .hf_batch import BatchDecoder, TokenCallback
 
 
@@ -31,6 +32,7 @@ def check_model_dir(path: Path) -> None:
     if not path.is_dir() or not (path / "config.json").is_file():
         raise ModelSpecError(f"{str(path)!r} is not a Hugging Face model directory: no config.json "
                              "(hf:PATH needs a directory saved with save_pretrained)")
+    check_tokenizer_files(path)
 
 
 class HFBackend:
@@ -43,22 +45,36 @@ class HFBackend:
 
         from transformers.utils import logging as hf_logging
 
+        from .hf_spec import DTYPES, resolve_device
+
         hf_logging.disable_progress_bar()  # no "Loading weights" bar on every load of a local model
         self.path = Path(path).expanduser()
         check_model_dir(self.path)
         self.name = name or f"hf:{self.path}"
+        if dtype not in DTYPES:
+            raise ModelSpecError(f"dtype={dtype!r}: accepted {', '.join(DTYPES)}")
+        device = resolve_device(device)
         # whatever fails while loading the files (a missing tokenizer, weights that do not fit
         # config.json, a truncated safetensors file) is the model directory's fault, not Ponder's
         try:
             self.tokenizer = AutoTokenizer.from_pretrained(self.path, local_files_only=True)
         except Exception as exc:  # noqa: BLE001
             raise ModelSpecError(f"cannot load the tokenizer of {str(self.path)!r}: {load_failure(exc)}") from exc
+        verbosity = hf_logging.get_verbosity()
+        hf_logging.set_verbosity_error()  # no table of missing weights: the error below names them
         try:
-            self.model = AutoModelForCausalLM.from_pretrained(
-                self.path, local_files_only=True, dtype=getattr(torch, dtype)
-            ).to(device)
+            self.model, info = AutoModelForCausalLM.from_pretrained(
+                self.path, local_files_only=True, dtype="auto" if dtype == "auto" else getattr(torch, dtype),
+                output_loading_info=True)
         except Exception as exc:  # noqa: BLE001
+            if "Unrecognized configuration class" in str(exc):  # its message lists every causal LM config
+                raise ModelSpecError(not_causal_lm(self.path)) from None
             raise ModelSpecError(f"cannot load a causal LM from {str(self.path)!r}: {load_failure(exc)}") from exc
+        finally:
+            hf_logging.set_verbosity(verbosity)
+        if info.get("missing_keys"):  # loaded as a causal LM, its output head would be random
+            raise ModelSpecError(not_causal_lm(self.path, sorted(info["missing_keys"])))
+        self.model.to(device)
         self.model.eval()
         self.device = device
         self.threads = _threads_for(int(self.model.num_parameters()))
@@ -114,6 +130,23 @@ class HFBackend:
 
     def encode(self, text: str) -> list[int]:
         return list(self.tokenizer(text, add_special_tokens=False, verbose=False)["input_ids"])  # check_fits says it
+
+    def prompt_ids(self, text: str) -> list[int]:
+        """The tokens of a rendered prompt. An empty prompt (no messages, no prefix, no BOS text)
+        starts from the BOS token where the tokenizer has one; a prompt that encodes to no tokens
+        otherwise is an error: the model would answer a prompt it never saw."""
+        ids = self.encode(text)
+        if ids:
+            return ids
+        bos = self.tokenizer.bos_token_id
+        if not text and isinstance(bos, int):
+            return [bos]
+        if not text:
+            raise ModelSpecError(f"the prompt is empty and the tokenizer of {self.name} has no BOS token to "
+                                 "start from: give a message or a prefix")
+        raise ModelSpecError(f"the tokenizer of {self.name} encodes the prompt ({len(text)} characters) to no "
+                             f"tokens: it is empty or not this model's (save the model's own {TOKENIZER_FORMS} "
+                             "with it)")
 
     def decode(self, ids: list[int]) -> str:
         return self.tokenizer.decode(ids, skip_special_tokens=False, clean_up_tokenization_spaces=False)
@@ -227,6 +260,8 @@ class HFBackend:
         full = self.decode(text_ids)
         text, cut = truncate_at_stop(full, stop, self.stop_after(text_ids, min_tokens))
         matched = next((s for s in stop if s and full[len(text):].startswith(s)), None) if cut else None
+        if matched is not None:  # its text ends at a stop string, whatever ended the decoding after it
+            finish = "stop"
         reasoning = None if self.think_ids is None else reasoning_token_count(prompt_text, list(ids), self.think_ids)
         tokens = [self.decode([t]) for t in text_ids] if logps is not None else None
         return Sample(text=text, finish_reason=finish, token_ids=list(ids), logprobs=logps,  # type: ignore[arg-type]
@@ -276,6 +311,31 @@ def load_failure(exc: Exception) -> str:
     if "mismatched_sizes" in text:
         return "the sizes of its weights do not match its config.json"
     return text if isinstance(exc, (OSError, ValueError, KeyError)) else f"{type(exc).__name__}: {text}"
+
+
+def not_causal_lm(path: Path, missing: list[str] | None = None) -> str:
+    """Why the checkpoint in ``path`` is no policy: what its config.json says it is (a classifier,
+    a reward model, an encoder-decoder) and, where transformers loaded it as a causal LM anyway,
+    the weights it lacks for that (they would be random, and so would every token)."""
+    import json
+
+    try:
+        config = json.loads((path / "config.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        config = {}
+    archs = config.get("architectures") if isinstance(config, dict) else None
+    what = ", ".join(map(str, archs)) if isinstance(archs, list) and archs else "no architectures"
+    kind = config.get("model_type", "unknown") if isinstance(config, dict) else "unknown"
+    lacks = ""
+    if missing:
+        shown = ", ".join(missing[:3]) + (f" and {len(missing) - 3} more" if len(missing) > 3 else "")
+        lacks = f"; loaded as one it lacks the weights {shown}"
+        if isinstance(archs, list) and archs and all(str(a).endswith(("ForCausalLM", "LMHeadModel")) for a in archs):
+            return (f"the checkpoint in {str(path)!r} ({what}) lacks the weights {shown}: they would be "
+                    "random, and so would every token (hf:PATH needs a complete causal LM)")
+    return (f"{str(path)!r} is not a causal language model: its config.json says {what} (model_type "
+            f"{kind}){lacks}. hf:PATH needs a causal LM (an architecture such as LlamaForCausalLM or "
+            "GPT2LMHeadModel)")
 
 
 def copy_cache(cache: Any) -> Any:

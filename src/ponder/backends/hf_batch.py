@@ -72,7 +72,7 @@ class DecodeJob:
     prompt_t: Any = None
     step: int = 0
     max_tokens: int = 0  # the request's, cut to what the context window leaves after the prompt
-    stop_tail: int = 0  # trailing tokens to decode when looking for a stop string
+    stop_tail: int = 0  # trailing tokens to decode when looking for a stop string (its bytes, and 2)
     generated: list[list[int]] = field(default_factory=list)
     logps: list[list[float]] = field(default_factory=list)
     finish: list[str | None] = field(default_factory=list)
@@ -173,13 +173,14 @@ class BatchDecoder:
 
         b, req = self.b, job.request
         job.prompt_text = b.render(req)
-        job.prompt_ids = b.encode(job.prompt_text) or [b.tokenizer.bos_token_id or 0]
+        job.prompt_ids = b.prompt_ids(job.prompt_text)
         b.check_fits(len(job.prompt_ids), generate=req.max_tokens > 0)
         job.max_tokens = req.max_tokens
         if b.context_length is not None:  # a sample ends "length" at the end of the window
             job.max_tokens = min(req.max_tokens, b.context_length - len(job.prompt_ids))
         job.n = n = max(1, req.n)
-        job.stop_tail = max((len(s) for s in req.stop), default=0) + 2
+        # a token holds at least a byte of text: a stop string of k bytes is in the last k tokens
+        job.stop_tail = max((len(s.encode("utf-8")) for s in req.stop), default=0) + 2
         # sample i of a request seeded s is seeded s + i: what one call of n samples draws, n calls of
         # one sample (seeded s, s + 1, ...) or calls of a few draw too (the Engine's waves, a server's
         # fan-out)

@@ -44,7 +44,7 @@ from typing import Any, Callable
 
 from ..errors import BackendError, CapabilityError, ModelSpecError, PonderError
 from ..types import Capabilities, Generation, GenerationRequest, Sample, Usage
-from .base import logprob_fields, render_chat, sample_of
+from .base import check_tokenizer_files, logprob_fields, render_chat, sample_of
 from .openai_direct import RETRIED_STATUSES, UpstreamStatus, UpstreamUnreachable, html_page
 from .openai_retry import (StatusError, TimeUp, closed_early, failure, message_of, refuses_field, refuses_n,
                            wants_completion_tokens, with_retries)
@@ -160,6 +160,8 @@ class OpenAIBackend:
 
             path = Path(self.config.tokenizer).expanduser()
             try:
+                if path.is_dir():  # not a name in the local Hugging Face cache
+                    check_tokenizer_files(path)
                 self._tokenizer = AutoTokenizer.from_pretrained(path, local_files_only=True)
             except Exception as exc:  # noqa: BLE001 - a directory without usable tokenizer files
                 reason = " ".join(str(exc).split()) or type(exc).__name__

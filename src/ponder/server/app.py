@@ -24,7 +24,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import JSONResponse, Response
 
 from .. import __version__
-from ..engine import Engine
+from ..engine import Engine, writer
 from ..errors import PonderError, StrategySpecError
 from ..strategies import Strategy
 from ..thinking import EFFORTS
@@ -55,7 +55,7 @@ def create_app(config: ServerConfig, backend: Any = None) -> FastAPI:
     if backend is None:
         from ..backends import load_backend
 
-        backend = load_backend(config.model)
+        backend = writer(load_backend(config.model), config.model)
     default = _build(_parse(config.default_strategy))  # a bad default fails at start (checked on the model below)
     if hasattr(backend, "prefer_aiohttp"):
         backend.prefer_aiohttp()  # one event loop for the server's life: the cheaper transport

@@ -87,7 +87,7 @@ class ServerConfig:
             at = max(body.rfind("@http://"), body.rfind("@https://"))
             return body[:at] if at > 0 else body
         if spec.startswith(("hf:", "vllm:")):
-            return Path(spec.split(":", 1)[1]).expanduser().name or spec
+            return Path(spec.split(":", 1)[1].split("?", 1)[0]).expanduser().name or spec  # not its options
         return spec
 
 

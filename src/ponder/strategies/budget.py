@@ -47,6 +47,20 @@ class BudgetParams(Params):
         return self
 
 
+def template_thinking(engine: Engine, request: GenerationRequest, open_tag: str, close_tag: str) -> str | None:
+    """What the chat template did with the thinking span at the end of the prompt the backend
+    renders for ``request`` (where it renders prompts itself): ``"open"``, it opened one (DeepSeek-R1
+    distills, Qwen3 thinking models); ``"closed"``, it wrote an empty one (Qwen3 with thinking off);
+    None, neither (or the backend renders no prompts here)."""
+    render = getattr(engine.backend, "render", None)
+    if render is None:
+        return None
+    prompt = render(request)
+    if prompt.rfind(open_tag) > prompt.rfind(close_tag):
+        return "open"
+    return "closed" if close_tag in prompt and prompt.rstrip().endswith(close_tag) else None
+
+
 class BudgetForcing(Strategy):
     name = "budget"
     summary = "s1 budget forcing: exact max/min thinking tokens, 'Wait' k times instead of ending"
@@ -64,6 +78,10 @@ class BudgetForcing(Strategy):
             return None
         ids = encode(p.close)
         return ids[0] if len(ids) == 1 else None
+
+    def _opened_by_template(self, engine: Engine, request: GenerationRequest) -> bool:
+        p: BudgetParams = self.params  # type: ignore[assignment]
+        return template_thinking(engine, request, p.open, p.close) == "open"
 
     def _count(self, engine: Engine, text: str) -> int:
         return max(1, engine.estimate_tokens(text))  # a call that wrote nothing still ended
@@ -88,7 +106,10 @@ class BudgetForcing(Strategy):
         call kept short) so that the answer is still written; its finish reason is then ``budget``."""
         p: BudgetParams = self.params  # type: ignore[assignment]
         base = GenerationRequest(messages=problem.messages, temperature=temperature, top_p=p.top_p)
-        text, used, waits, forced, rounds, cut = p.open, 0, 0, False, 0, False
+        # a chat template whose generation prompt opens the thinking itself (DeepSeek-R1 distills,
+        # Qwen3 thinking models) needs no second open tag
+        text = "" if self._opened_by_template(engine, base) else p.open
+        used, waits, forced, rounds, cut = 0, 0, False, 0, False
         close_id = self._close_id(engine) if p.min_think else None
         while True:
             remaining = p.think - used
@@ -137,7 +158,8 @@ class BudgetForcing(Strategy):
             engine.budget.cut_short = engine.budget.cut_short or (
                 f"budget forcing ended the thinking early ({used} tokens{waited}) to leave the budget's last "
                 "tokens or call for the answer")
-        text = text.rstrip() + f" {p.close}" + (f" {p.answer_prompt}" if p.answer_prompt else "")
+        text = (text.rstrip() + " " if text.strip() else "") + p.close
+        text += f" {p.answer_prompt}" if p.answer_prompt else ""
         try:
             [a] = await engine.generate(base.replace(prefix=text, max_tokens=p.answer_tokens,
                                                      seed=None if seed is None else seed + rounds))

@@ -17,7 +17,7 @@ from ..engine import Engine
 from ..errors import BudgetExhausted
 from ..types import Candidate, GenerationRequest, Problem, Result
 from .base import Params, Strategy, to_candidate
-from .budget import BudgetForcing, BudgetParams
+from .budget import BudgetForcing, BudgetParams, template_thinking
 
 
 class ThinkParams(Params):
@@ -57,12 +57,15 @@ class Think(Strategy):
                 seed: int | None) -> GenerationRequest:
         p: ThinkParams = self.params  # type: ignore[assignment]
         caps = engine.capabilities()
-        prefix = ""
+        req = GenerationRequest(messages=problem.messages, n=n, max_tokens=p.max_tokens, temperature=temperature,
+                                seed=seed, template_kwargs={"enable_thinking": p.mode == "on"})
         if p.mode == "off" and caps.thinking_tags and caps.prefix_continuation:
-            prefix = f"{caps.thinking_tags[0]} {caps.thinking_tags[1]}"
-        return GenerationRequest(messages=problem.messages, prefix=prefix, n=n, max_tokens=p.max_tokens,
-                                 temperature=temperature, seed=seed,
-                                 template_kwargs={"enable_thinking": p.mode == "on"})
+            # an empty thinking span, but for what the template wrote itself: it closed one (Qwen3
+            # with thinking off), or it opened one that only needs its end (DeepSeek-R1 distills)
+            opened, closed = caps.thinking_tags
+            done = template_thinking(engine, req, opened, closed)
+            req.prefix = "" if done == "closed" else f" {closed}" if done == "open" else f"{opened} {closed}"
+        return req
 
     async def sample(self, problem: Problem, engine: Engine, n: int, *, seed: int | None = None,
                      temperature: float | None = None) -> list[Candidate]:
