@@ -8,6 +8,8 @@ greedy decoding by little (benchmarks/backtrack_vs_greedy.py); its paired check 
 
 from __future__ import annotations
 
+import asyncio
+
 from lab_fixtures import CountingBackend, accuracy, lab_engine, problems, run_all, tokens  # noqa: F401  (fixture)
 
 
@@ -138,3 +140,36 @@ def test_mcts_answers_a_greedy_rollout_from_an_earlier_one_with_the_models_own_t
 
     for p, prefix, rollout in reused:
         assert asyncio.run(greedy(p, prefix)) == rollout, (prefix, rollout)
+
+
+def test_tot_stopped_by_the_budget_before_any_path_ended_returns_its_best_state(lab_engine):
+    """Under a call budget that ends it before any path finishes, tot returned no candidate and the
+    note "no path was scored", though its tree held scored states; beam returns its best state."""
+    from ponder import Budget
+    from ponder.strategies import build_strategy, run_strategy
+
+    [problem] = problems("arith?difficulty=7", 1)
+    for spec in ("tot(breadth=2, proposals=2, depth=8, seed=1)", "beam(n=4, width=2, seed=1)"):
+        r = asyncio.run(run_strategy(build_strategy(spec), problem, lab_engine.for_problem(Budget(max_calls=12))))
+        scored = [n for n in r.trace["nodes"] if n["score"] is not None]
+        assert r.budget_exhausted and scored and r.candidates and r.text, spec
+        assert r.trace.get("chosen") is not None and r.text.startswith("<think>"), spec
+
+
+def test_an_input_the_prm_is_scoring_is_not_scored_again(lab_engine):
+    """dvts's subtrees reach the same step at the same time: each asked the PRM for it, and a seeded
+    run's PRM calls varied from run to run (21 to 24 on one problem); now the second waits."""
+    from ponder.scorers.prm import PRMScorer
+
+    [problem] = problems("arith", 1)
+    text = "<think> 1+2=3; 3*4=12 </think> Answer: 12"
+    scorer, engine = PRMScorer(), lab_engine.for_problem()
+
+    async def both():
+        return await asyncio.gather(*(scorer.step_scores(problem, text, engine) for _ in range(3)))
+
+    first, *rest = asyncio.run(both())
+    assert all(r == first for r in rest)
+    assert [e.role for e in engine.ledger.entries] == ["prm"]
+    runs = [run_all(lab_engine, "dvts(n=8, width=2)", problems("arith?difficulty=7", 2))[1] for _ in range(2)]
+    assert len({tuple(sorted((e.role, e.prompt_tokens) for e in r.ledger.entries)) for r in runs}) == 1

@@ -139,3 +139,17 @@ async def test_a_server_without_log_probs_still_gets_a_majority_vote_that_says_s
     result = await run("backtrack(n=3, expansions=1)", ScriptedBackend(lambda req, i: " Answer: 3"))
     assert result.answer == "3" and result.trace["answer_mass"] == {"3": 3.0}
     assert "no token log-probabilities" in result.trace["note"]
+
+
+@pytest.mark.parametrize("text, delimiter, back", [
+    (" 1; 5; ", ";", " 1;"),  # the wrong step 5 ended in its ';': it is the one dropped (it stayed)
+    (" 1; 5", ";", " 1;"),
+    ("1\n\n5\n\n", "\n\n", "1\n\n"),
+    ("1\n\n5", "\n\n", "1\n\n"),
+    ("5;", ";", ""),
+    ("<think> 1+2=3; 3*4=13 ", ";", "<think> 1+2=3;"),  # the lab policy's form: the token before its ';'
+])
+def test_a_roll_back_drops_the_last_step_whatever_its_delimiter(text, delimiter, back):
+    from ponder.strategies.backtrack import _step_back
+
+    assert _step_back(text, delimiter) == back

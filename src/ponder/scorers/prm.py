@@ -15,6 +15,7 @@ score: the PRM's score at the final tag.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import itertools
 import json
@@ -101,6 +102,9 @@ class PRMScorer(Scorer):
         self._cfg: dict[str, Any] | None = None
         self._ids: tuple[int, int, int] | None = None
         self._scores: OrderedDict[tuple[int, ...], float] = OrderedDict()  # tagged prefix -> P(good)
+        # inputs being scored now, and the future of their scores: a second request for one waits
+        # for them (dvts's subtrees reach the same step at the same time)
+        self._pending: dict[tuple[int, ...], asyncio.Future] = {}
         self.memo_id = f"{self.role}-{next(_MEMOS)}"  # names this memo in the candidates' ``SCORING`` records
 
     def check(self, engine: Engine, problem: Problem | None = None) -> None:
@@ -134,7 +138,10 @@ class PRMScorer(Scorer):
 
         With ``cache=true`` (default) the scores of steps seen before are reused and only the new
         tokens run through the PRM (its KV cache of the common prefix is kept): a beam that grew by
-        one step costs one step. The ledger shows the reused tokens as cached prompt tokens.
+        one step costs one step. The ledger shows the reused tokens as cached prompt tokens. An
+        input already being scored is not scored again: its request waits for those scores (before,
+        the concurrent subtrees of a seeded dvts run paid for a third of their PRM calls twice, as
+        many as their timing made, so that its ledger and its budget differed from run to run).
         ``ids``: ``input_ids(problem, text)`` where the caller has them already.
         """
         p: PRMParams = self.params  # type: ignore[assignment]
@@ -145,6 +152,18 @@ class PRMScorer(Scorer):
         keys = [tuple(ids[: i + 1]) for i in pos]
         if p.cache and keys and all(k in self._scores for k in keys):
             return [self._scores[k] for k in keys]
+        whole = tuple(ids)
+        loop = asyncio.get_running_loop()
+        if p.cache:
+            waiting = self._pending.get(whole)
+            if waiting is not None and waiting.get_loop() is loop:
+                done = await asyncio.shield(waiting)  # shielded: a waiter's cancel is not the scorer's
+                if done is not None:
+                    return list(done)
+                # the call it waited for failed (its budget, say): this request makes its own
+        mine = loop.create_future()
+        if p.cache:
+            self._pending[whole] = mine
 
         async def forward() -> tuple[list[float], Usage]:
             if p.cache:
@@ -168,7 +187,14 @@ class PRMScorer(Scorer):
                     self._scores.popitem(last=False)
             return scores, Usage(prompt_tokens=len(ids), cached_prompt_tokens=start, completion_tokens=0)
 
-        return await engine.with_backend(backend).call(self.role, forward, reads=len(ids))
+        scores = None
+        try:
+            scores = await engine.with_backend(backend).call(self.role, forward, reads=len(ids))
+            return scores
+        finally:
+            mine.set_result(scores)  # None when it failed: a waiter then scores for itself
+            if self._pending.get(whole) is mine:
+                del self._pending[whole]
 
     def unreadable(self, ids: list[int]) -> str | None:
         """Why the PRM cannot read the input ``ids`` whole (longer than its context window), or None."""

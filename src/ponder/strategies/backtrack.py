@@ -117,10 +117,15 @@ class SelfBacktracking(Strategy):
 
 
 def _step_back(text: str, delimiter: str) -> str:
-    """``text`` without its last step: up to the end of its last ``delimiter`` (all of it, however
-    many characters), trailing whitespace set aside (so with a whitespace delimiter such as
-    ``\n\n`` a step that the delimiter ended is the one dropped); "" where there is none."""
-    cut = text.rstrip().rfind(delimiter)
+    """``text`` without its last step: up to the end of the ``delimiter`` before it (all of it,
+    however many characters); "" where there is none. A last step that its delimiter ended (``1;
+    5; <backtrack>``, or with ``\n\n``, ``1\n\n5\n\n``) is the one dropped, trailing whitespace
+    set aside: before, with ``;`` the cut fell after it and the wrong step stayed."""
+    body = text.rstrip()
+    end = delimiter.strip()
+    if end and body.endswith(end):
+        body = body[: -len(end)]
+    cut = body.rfind(delimiter)
     return text[: cut + len(delimiter)] if cut >= 0 else ""
 
 

@@ -133,4 +133,6 @@ class TreeOfThoughts(BeamSearch):
         except BudgetExhausted:
             exhausted = True
         exhausted = exhausted or stepper.budget_cut or any(nd.meta.get("value_cut_by_budget") for nd in tree.nodes)
+        if exhausted and not finished:  # the budget ended it before any path did: its best state so far,
+            finished = [nd for nd in tree.nodes[1:] if nd.score is not None]  # as beam search returns
         return self.finish(problem, tree, finished, exhausted, stepper)
