@@ -128,9 +128,10 @@ def test_on_v0_tips_penalty_shapes_vllms_sampling_as_the_local_models(vllm_spec,
     engine = v0_engine(monkeypatch)
     llm = engine.backend.llm
     problem = load_task("countdown").problems(1, 0)[0]
-    free = ponder.solve(problem, strategy="tip(alpha=0, seed=0, of=cot(temperature=1.0))", model=engine)
+    # seed 3: a sample that writes the switch word unpenalised (sample 3 of sc(n=4, seed=0) below)
+    free = ponder.solve(problem, strategy="tip(alpha=0, seed=3, of=cot(temperature=1.0))", model=engine)
     assert "Alternatively" in free.text
-    spec = "tip(alpha=3, seed=0, of=cot(temperature=1.0))"
+    spec = "tip(alpha=3, seed=3, of=cot(temperature=1.0))"
     penalised, local = ponder.solve(problem, strategy=spec, model=engine), ponder.solve(problem, strategy=spec)
     assert "Alternatively" not in penalised.text and penalised.text == local.text
     free = ponder.solve(problem, strategy="tip(alpha=0, of=sc(n=4, temperature=1.0, seed=0))", model=engine)

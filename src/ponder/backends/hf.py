@@ -255,15 +255,13 @@ class HFBackend:
     def _sample(self, prompt_text: str, ids: list[int], logps: list[float] | None, finish: str,
                 stop: list[str], min_tokens: int = 0) -> Sample:
         text_ids = ids[:-1] if ids and ids[-1] in self.eos_ids else ids
-        if logps is not None:  # the text's tokens, as OpenAI servers give them: not the end of turn
-            logps = logps[:len(text_ids)]
         full = self.decode(text_ids)
         text, cut = truncate_at_stop(full, stop, self.stop_after(text_ids, min_tokens))
         matched = next((s for s in stop if s and full[len(text):].startswith(s)), None) if cut else None
         if matched is not None:  # its text ends at a stop string, whatever ended the decoding after it
             finish = "stop"
         reasoning = None if self.think_ids is None else reasoning_token_count(prompt_text, list(ids), self.think_ids)
-        tokens = [self.decode([t]) for t in text_ids] if logps is not None else None
+        tokens = [self.decode([t]) for t in ids] if logps is not None else None
         return Sample(text=text, finish_reason=finish, token_ids=list(ids), logprobs=logps,  # type: ignore[arg-type]
                       tokens=tokens, completion_tokens=len(ids), reasoning_tokens=reasoning, matched_stop=matched)
 

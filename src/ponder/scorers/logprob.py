@@ -57,7 +57,13 @@ class LogprobScorer(Scorer):
 
         backend = engine.backend
         prompt = backend.render(GenerationRequest(messages=problem.messages))
-        return backend.encode(prompt), backend.encode(cand.text)
+        ids = backend.encode(cand.text)
+        # a candidate that ended its turn wrote the end-of-turn token too, and a sampling call's
+        # log-probabilities hold it (as vLLM's do): scored with it, the two paths agree
+        end = getattr(getattr(backend, "tokenizer", None), "eos_token_id", None)
+        if cand.finish_reason == "stop" and isinstance(end, int) and end in getattr(backend, "eos_ids", ()):
+            ids.append(end)
+        return backend.encode(prompt), ids
 
     @staticmethod
     async def _forward(p_ids: list[int], c_ids: list[int], engine: Engine) -> tuple[float, Usage]:
