@@ -7,10 +7,11 @@ others; an attention mask hides the padding and every row keeps its own position
 leave the batch at once, and a request whose caller was cancelled (a client that disconnected)
 leaves at the next step.
 
-Each request keeps its own sampling controls, a seeded generator per sample, ``min_tokens``, stop strings, logits
-processors and streaming callback, so what a seeded request samples does not depend on what it was
-batched with, up to float rounding in the padded matrix products (a batch without padding runs
-exactly the unbatched computation). Caches that cannot be stacked (anything but plain
+Each request keeps its own sampling controls, a seeded generator per sample (sample ``i`` of a
+request seeded ``s`` is seeded ``s + i``), ``min_tokens``, stop strings, logits processors and
+streaming callback, so what a seeded request samples does not depend on what it was batched with,
+up to float rounding in the padded matrix products (a batch without padding runs exactly the
+unbatched computation). Caches that cannot be stacked (anything but plain
 ``DynamicCache`` layers, e.g. sliding windows) decode one request at a time.
 """
 
