@@ -35,7 +35,8 @@ class KindChoice(str, Enum):
 
 @lab_app.command("train")
 def train(
-    out: str = typer.Option(..., "--out", help="output directory (Hugging Face format)"),
+    out: str = typer.Option(..., "--out", help="output directory (Hugging Face format): new, empty, or an "
+                            "earlier lab training's, whose model is replaced"),
     task: Optional[TaskChoice] = typer.Option(None, "--task",
                                               help="training task(s) of the policy (default mix); --kind policy only"),
     steps: Optional[int] = typer.Option(None, "--steps", min=1, help="optimizer steps"),
@@ -102,26 +103,18 @@ def quick_eval(
     import tempfile
     from pathlib import Path
 
-    from ..errors import ModelSpecError
+    from ..types import finite
     from . import POLICY_DIR
-    from .evaluate import check_model_files, evaluate_policy, evaluate_prm
+    from .evaluate import check_policy_model, check_prm_dir, evaluate_policy, evaluate_prm
     from .train import LabError
 
     if not math.isfinite(temperature):
         raise LabError(f"--temperature must be a finite number >= 0 (0: greedy), got {temperature}")
     # the model directories are checked before any sampling (the PRM is read only at the end)
     policy = Path(model).expanduser() if model else POLICY_DIR
-    check_model_files(policy, "--model")
+    check_policy_model(policy, "--model")  # a PRM writes no answers: refused, as ponder lab eval does
     if prm:
-        from ..scorers.prm import read_prm_config
-
-        check_model_files(prm, "--prm")
-        try:
-            read_prm_config(f"hf:{Path(prm).expanduser()}")
-        except ModelSpecError as exc:
-            raise ModelSpecError(f"--prm: {exc}") from exc
-        except (ValueError, OSError) as exc:  # ponder_prm.json is there but not readable JSON
-            raise ModelSpecError(f"--prm {prm!r}: cannot read its ponder_prm.json: {exc}") from exc
+        check_prm_dir(prm, "--prm")
 
     with tempfile.TemporaryDirectory() as tmp:
         samples = str(Path(tmp) / "samples.json")
@@ -129,4 +122,4 @@ def quick_eval(
                               temperature=temperature, samples_out=samples)
         if prm:
             res["prm"] = evaluate_prm(prm, samples)
-    typer.echo(json.dumps(res, indent=2))
+    typer.echo(json.dumps(finite(res), indent=2, allow_nan=False))  # an AUROC without both classes: null

@@ -78,11 +78,28 @@ class EvalReport:
     scorer: str | None = None
     mean_tokens_per_problem: float = 0.0
     skipped: list[str] = field(default_factory=list)  # ids of the problems that did not fit the window
+    scorer_note: str | None = None  # where the scorer told no candidate from another (``unscored_note``)
 
     def to_dict(self) -> dict[str, Any]:
         return {"model": self.model, "task": self.task, "problems": self.problems, "greedy": self.greedy,
-                "scorer": self.scorer, "mean_tokens_per_problem": self.mean_tokens_per_problem,
+                "scorer": self.scorer, "scorer_note": self.scorer_note,
+                "mean_tokens_per_problem": self.mean_tokens_per_problem,
                 "skipped": list(self.skipped), "by_n": {str(k): v for k, v in self.by_n.items()}}
+
+
+def unscored_note(pools: list[ProblemPool], scorer: str | None) -> str | None:
+    """What to say when the scorer gave every candidate of a pool the same score, or none (a judge
+    that reads no rating in its reply scores 0.0): best-of-N there is the lowest-index sample, not
+    the scorer's choice, and the figure would otherwise read as one. A pool-relative scorer
+    (``vote``) is left out: it scores each subset again, and equal shares are agreement."""
+    flat = [p for p in pools if p.scores is not None and len(p.scores) > 1 and len(set(p.scores)) == 1
+            and not getattr(p.scorer, "pool_relative", False)]
+    if not flat:
+        return None
+    nones = [s is None for p in flat for s in p.scores]
+    how = "no score" if all(nones) else "the same score (or none)" if any(nones) else "the same score"
+    return (f"the scorer {scorer} gave every candidate {how} on {len(flat)} of {len(pools)} problems "
+            f"(e.g. {flat[0].problem.id}): best-of-N there is the lowest-index sample, not a choice")
 
 
 def ns_up_to(max_n: int) -> list[int]:
@@ -168,7 +185,10 @@ async def evaluate(model: str, task: str, *, limit: int | None = 100, seed: int 
         print(f"skipped {len(skipped)} of {len(problems)} problems, whose prompt does not fit the context "
               f"window of {model}: {', '.join(pid for _, pid, _ in skipped)}; the figures are over the other "
               f"{len(pools)}", file=sys.stderr, flush=True)
-    return EvalReport(model=model, task=task, problems=len(pools),
+    note = unscored_note(pools, scorer)
+    if note:  # said where the text report is read, as the skipped problems are
+        print(f"note: {note}", file=sys.stderr, flush=True)
+    return EvalReport(model=model, task=task, problems=len(pools), scorer_note=note,
                       greedy=sum(p.greedy_correct for p in pools) / max(1, len(pools)),
                       by_n=summarise(pools, max_n, seed), scorer=scorer,
                       mean_tokens_per_problem=sum(p.tokens for p in pools) / max(1, len(pools)),

@@ -55,6 +55,58 @@ def check_model_files(path, option: str = "--model"):
         raise ModelSpecError(f"{option}: cannot load the tokenizer of {str(d)!r}: {load_failure(exc)}") from exc
 
 
+def check_policy_model(path, option: str = "--model"):
+    """``check_model_files``, and refuse a PRM (its directory holds ``ponder_prm.json``): it scores
+    steps and writes no answers, so sampling it measures nothing (as ``ponder lab eval`` refuses
+    it, ``engine.writer``). Returns the tokenizer."""
+    from ..errors import ModelSpecError
+
+    tok = check_model_files(path, option)
+    if (Path(path).expanduser() / "ponder_prm.json").is_file():
+        raise ModelSpecError(f"{option} {str(path)!r} is a process reward model (its directory holds "
+                             "ponder_prm.json): it scores steps and writes no answers; give a policy, and the "
+                             "PRM as --prm")
+    return tok
+
+
+def check_prm_dir(path, option: str = "--prm") -> dict:
+    """Refuse, before any work, a ``--prm`` that is not a step-tag PRM: ``check_model_files`` and a
+    readable ``ponder_prm.json``. Returns that config."""
+    from ..errors import ModelSpecError
+    from ..scorers.prm import read_prm_config
+
+    check_model_files(path, option)
+    try:
+        return read_prm_config(f"hf:{Path(path).expanduser()}")
+    except ModelSpecError as exc:
+        raise ModelSpecError(f"{option}: {exc}") from exc
+    except (ValueError, OSError) as exc:  # ponder_prm.json is there but not readable JSON
+        raise ModelSpecError(f"{option} {str(path)!r}: cannot read its ponder_prm.json: {exc}") from exc
+
+
+def read_samples(path) -> dict:
+    """The samples file ``evaluate policy --samples-out`` wrote, checked (``LabError`` naming what is
+    wrong): JSON with a known ``task``, ``problems`` and a non-empty ``samples`` list, one list of
+    equally many texts per problem."""
+    from .tasks import TASKS
+    from .train import LabError
+
+    wanted = "give the file written by python -m ponder.lab.evaluate policy --samples-out"
+    try:
+        d = json.loads(Path(path).expanduser().read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise LabError(f"--samples {str(path)!r} cannot be read ({exc.strerror or exc}); {wanted}") from exc
+    except ValueError as exc:
+        raise LabError(f"--samples {str(path)!r} is not JSON ({exc}); {wanted}") from exc
+    ss = d.get("samples") if isinstance(d, dict) else None
+    if (not isinstance(d, dict) or d.get("task") not in TASKS or not isinstance(d.get("problems"), list)
+            or not isinstance(ss, list) or not ss or len(ss) != len(d["problems"])
+            or not all(isinstance(x, list) and x and len(x) == len(ss[0]) for x in ss)):
+        raise LabError(f"--samples {str(path)!r} is not a samples file (a task of {', '.join(TASKS)}, its "
+                       f"problems and k samples for each); {wanted}")
+    return d
+
+
 def load_model(path):
     """Model (float32, eval mode) and tokenizer from a directory, offline. A directory that is
     not a model, or whose files do not load, is a ``ModelSpecError`` (as with ``HFBackend``)."""
@@ -141,17 +193,45 @@ def prompt_messages(question: str, prompt: str = "plain") -> list[dict]:
     return [{"role": "system", "content": instr}, {"role": "user", "content": question}]
 
 
+def _lab_error(msg: str):
+    from .train import LabError
+
+    return LabError(msg)
+
+
+def _check_sampling(task: str, n: int, k: int, temperature: float, seed: int | None = None,
+                    greedy_ok: bool = True):
+    """The task module, once ``task``, ``n``, ``k``, ``temperature`` and the problem ``seed`` are
+    checked (``LabError`` naming the option and what it accepts); before any model loads."""
+    from .recipe import training_seed_note
+    from .tasks import TASKS
+
+    if task not in TASKS:
+        raise _lab_error(f"--task {task!r} is not a lab task; give one of {', '.join(TASKS)}")
+    if n < 1 or k < 1:
+        raise _lab_error(f"--n and --k must be at least 1 (problems, samples per problem), got {n} and {k}")
+    if not (math.isfinite(temperature) and (temperature >= 0 if greedy_ok else temperature > 0)):
+        raise _lab_error(f"--temperature must be a finite number {'>= 0 (0: greedy)' if greedy_ok else '> 0'}, "
+                         f"got {temperature}")
+    note = training_seed_note(seed) if seed is not None else None
+    if note:
+        raise _lab_error(f"--seed {seed}: {note}")
+    return TASKS[task]
+
+
 def evaluate_policy(model_dir, task: str = "arith", n: int = 300, k: int = 16, seed: int = 12345,
                     difficulty: int | None = None, temperature: float = 1.0, prompt: str = "plain",
                     samples_out: str | None = None) -> dict:
     """Greedy / one-sample / maj@k / any@k accuracy on ``n`` held-out problems."""
-    from .tasks import TASKS, extract_answer
+    from .tasks import extract_answer
 
-    T = TASKS[task]
-    if not temperature >= 0:
-        raise ValueError(f"temperature must be >= 0 (0: greedy), got {temperature}")
+    T = _check_sampling(task, n, k, temperature, seed)
+    try:  # before the model loads: a difficulty the task does not have is refused at once
+        probs = T.generate(n, seed=seed, difficulty=difficulty)
+    except ValueError as exc:
+        raise _lab_error(f"--difficulty: {exc}") from exc
+    check_policy_model(model_dir, "--model")
     model, tok = load_model(model_dir)
-    probs = T.generate(n, seed=seed, difficulty=difficulty)
     msgs = [prompt_messages(p.question, prompt) for p in probs]
     t0 = time.time()
     greedy = [o[0] for o in sample(model, tok, msgs, n=1, greedy=True)]
@@ -199,11 +279,14 @@ def budget_forcing(model_dir, task: str = "arith", n: int = 300, k: int = 4, see
                    temperature: float = 1.0, waits: int = 1, difficulty: int | None = None) -> dict:
     """s1 budget forcing, paired: the same first pass (sampled up to ``</think>``) is either
     continued normally or has its ``</think>`` replaced by ``Wait,`` (``waits`` times)."""
-    from .tasks import TASKS, extract_answer
+    from .tasks import extract_answer
 
-    T = TASKS[task]
-    model, tok = load_model(model_dir)
+    T = _check_sampling(task, n, k, temperature, seed, greedy_ok=False)
+    if waits < 1:
+        raise _lab_error(f"--waits must be at least 1 (times </think> is replaced by Wait,), got {waits}")
     probs = T.generate(n, seed=seed, difficulty=difficulty)
+    check_policy_model(model_dir, "--model")
+    model, tok = load_model(model_dir)
     msgs = [prompt_messages(p.question) for p in probs for _ in range(k)]
     rep = [p for p in probs for _ in range(k)]
     first = [o[0] for o in sample(model, tok, msgs, n=1, temperature=temperature, seed=seed,
@@ -306,13 +389,20 @@ def evaluate_prm(prm_dir, samples_file: str, policy_dir=None) -> dict:
     token log-probability."""
     from .tasks import TASKS, LabProblem, extract_answer
 
-    d = json.loads(Path(samples_file).read_text())
+    check_prm_dir(prm_dir, "--prm")
+    d = read_samples(samples_file)
+    if policy_dir is not None:
+        check_policy_model(policy_dir, "--policy")
     T = TASKS[d["task"]]
-    if "problem_data" in d:
-        probs = [LabProblem(**x) for x in d["problem_data"]]
-    else:  # older files: regenerate (only valid with the same default difficulty mix)
-        probs = T.generate(len(d["problems"]), seed=d["seed"], difficulty=d["difficulty"])
-    assert [p.id for p in probs] == d["problems"]
+    try:
+        if "problem_data" in d:
+            probs = [LabProblem(**x) for x in d["problem_data"]]
+        else:  # older files: regenerate (only valid with the same default difficulty mix)
+            probs = T.generate(len(d["problems"]), seed=d["seed"], difficulty=d["difficulty"])
+    except (TypeError, KeyError, ValueError) as exc:
+        raise _lab_error(f"--samples {samples_file!r}: its problems cannot be read ({exc})") from exc
+    if [p.id for p in probs] != d["problems"]:
+        raise _lab_error(f"--samples {samples_file!r}: its problem data does not match its problem ids")
     flat_p, flat_m, flat_t = [], [], []
     for p, ss in zip(probs, d["samples"]):
         for s in ss:
@@ -351,8 +441,9 @@ def evaluate_prm(prm_dir, samples_file: str, policy_dir=None) -> dict:
         votes: dict = {}
         for j in range(k):
             a = _norm(extract_answer(flat_t[i * k + j]))
-            votes[a] = votes.get(a, 0.0) + aggs["last"](i * k + j)
-        weighted += T.check(p, max(votes, key=votes.get))
+            if a:  # a sample with no answer has none to vote for (as in majority)
+                votes[a] = votes.get(a, 0.0) + aggs["last"](i * k + j)
+        weighted += bool(votes) and T.check(p, max(votes, key=votes.get))
     res[f"weighted_{k}_last"] = weighted / len(probs)
     maj = sum(T.check(p, majority([_norm(extract_answer(s)) for s in ss]))
               for p, ss in zip(probs, d["samples"]))
@@ -372,6 +463,10 @@ def probe_prm(prm_dir, n: int = 300, seed: int = 999, drills: int = 300) -> dict
     from .prm_data import drill_items
     from .tasks import arith
 
+    check_prm_dir(prm_dir, "--prm")
+    if n < 1 or drills < 1:
+        raise _lab_error(f"--n must be at least 1 (problems), got {n}" if n < 1 else
+                         f"drills must be at least 1, got {drills}")
     rng = random.Random(0)
     msgs, texts, labels = [], [], []
     for p in arith.generate(n, seed=seed):
@@ -434,17 +529,26 @@ def main(argv: list[str] | None = None) -> None:
     c.add_argument("--temperature", type=float, default=1.0)
     c.add_argument("--waits", type=int, default=1)
     args = ap.parse_args(argv)
-    if args.what == "policy":
-        res = evaluate_policy(args.model, args.task, args.n, args.k, args.seed, args.difficulty,
-                              args.temperature, args.prompt, args.samples_out)
-    elif args.what == "prm":
-        res = evaluate_prm(args.prm, args.samples, args.policy)
-    elif args.what == "probe":
-        res = probe_prm(args.prm, n=args.n)
-    else:
-        res = budget_forcing(args.model, n=args.n, k=args.k, temperature=args.temperature,
-                             waits=args.waits)
-    print(json.dumps(res, indent=2))
+    from ..errors import PonderError
+    from ..types import finite
+
+    try:  # what was given is checked before any work: a bad value is one line and exit 2
+        if args.what == "policy":
+            if args.samples_out and not Path(args.samples_out).expanduser().parent.is_dir():
+                raise _lab_error(f"--samples-out {args.samples_out!r}: its directory does not exist; give a "
+                                 "file in an existing directory")
+            res = evaluate_policy(args.model, args.task, args.n, args.k, args.seed, args.difficulty,
+                                  args.temperature, args.prompt, args.samples_out)
+        elif args.what == "prm":
+            res = evaluate_prm(args.prm, args.samples, args.policy)
+        elif args.what == "probe":
+            res = probe_prm(args.prm, n=args.n)
+        else:
+            res = budget_forcing(args.model, n=args.n, k=args.k, temperature=args.temperature,
+                                 waits=args.waits)
+    except PonderError as exc:
+        ap.exit(2, f"error: {exc}\n")
+    print(json.dumps(finite(res), indent=2, allow_nan=False))  # an AUROC without both classes: null
 
 
 if __name__ == "__main__":

@@ -56,6 +56,35 @@ PRM_STAGES = [
 ]
 
 
+def problem_seed(data_seed: int) -> int:
+    """The task-generator seed of the problems that ``data.training_problems(n, data_seed)`` draws."""
+    return data_seed * 7919 + 101
+
+
+def training_generator_seeds() -> frozenset[int]:
+    """The task-generator seeds (``generate(n, seed, ...)``) of every problem the shipped models were
+    trained on: each policy stage's examples (its ``data_seed``), and each PRM stage's synthetic
+    traces (data seed = stage seed + 7, ``train.train_prm``) and on-policy samples (that + 1,
+    ``prm_data.build_prm_dataset``). A model trained with other seeds drew other problems."""
+    seeds = {problem_seed(st["data_seed"]) for st in POLICY_STAGES}
+    for st in PRM_STAGES:
+        if st["n_synthetic"]:
+            seeds.add(problem_seed(st["seed"] + 7))
+        if st["n_onpolicy"]:
+            seeds.add(problem_seed(st["seed"] + 8))
+    return frozenset(seeds)
+
+
+def training_seed_note(generator_seed: int) -> str | None:
+    """Why evaluating on the problems of ``generator_seed`` would not be held out (None where it is
+    not a training seed): the generators are seeded per ``(seed, difficulty)``, so such a seed
+    repeats training problems at the training difficulties and is refused whatever the difficulty."""
+    if generator_seed not in training_generator_seeds():
+        return None
+    return (f"its problems are those of task-generator seed {generator_seed}, which the shipped models "
+            "were trained on; give another seed (evaluation problems must be held out)")
+
+
 def _run_stages(stages: list[dict], out: str, train, start_stage: int, init_from: str | None,
                 overrides: dict, seed_per_stage: bool) -> dict:
     """Run ``stages[start_stage-1:]``, each continuing from the previous checkpoint.
@@ -122,14 +151,41 @@ def main(argv: list[str] | None = None) -> None:
         ap.error(f"--start-stage {args.start_stage}: the {args.kind} recipe has stages 1-{len(stages)}")
     if args.start_stage > 1 and not args.init:
         ap.error("--start-stage > 1 needs --init DIR (the checkpoint of the stage before)")
+    if args.kind == "prm" and not args.policy:
+        ap.error("--policy is required for prm")
+    from ..errors import PonderError
+
+    try:  # every stage runs for minutes: what was given is checked before the first
+        check_args(args)
+    except PonderError as exc:
+        ap.exit(2, f"error: {exc}\n")
     over = {k: v for k, v in (("steps", args.steps), ("seed", args.seed)) if v is not None}
     if args.kind == "policy":
         res = run_policy(args.out, start_stage=args.start_stage, init_from=args.init, **over)
     else:
-        if not args.policy:
-            ap.error("--policy is required for prm")
         res = run_prm(args.out, args.policy, start_stage=args.start_stage, init_from=args.init, **over)
     print(json.dumps(res, indent=2))
+
+
+def check_args(args: argparse.Namespace) -> None:
+    """Refuse what ``main`` cannot use (``LabError``/``ModelSpecError``, one line): ``--steps`` below 1
+    (no step: a NaN loss), an ``--out`` ``train.check_out_dir`` refuses, a ``--policy`` that is not a
+    lab policy, an ``--init`` that is not the checkpoint a stage continues from (a policy for the
+    policy stages, a PRM for the PRM's)."""
+    from .evaluate import check_prm_dir
+    from .train import LabError, check_out_dir, check_policy_dir
+
+    if args.steps is not None and args.steps < 1:
+        raise LabError(f"--steps must be at least 1 (the last stage's optimizer steps), got {args.steps}")
+    if args.policy and args.kind == "policy":
+        raise LabError("--policy applies to prm only (the policy the PRM starts from and samples); leave it out")
+    if args.kind == "prm":
+        check_policy_dir(args.policy, "--policy", optional=False)
+    if args.init and args.kind == "policy":
+        check_policy_dir(args.init, "--init", optional=False)
+    elif args.init:
+        check_prm_dir(args.init, "--init")
+    check_out_dir(args.out)
 
 
 if __name__ == "__main__":

@@ -36,12 +36,41 @@ class LabError(PonderError, ValueError):
     """A lab command was given something it cannot use (an output path it cannot write, ...)."""
 
 
+# What a lab training writes in its --out (``export``: save_pretrained's weights and configs, the
+# tokenizer's files; ``lab_training.json``; a PRM's ``ponder_prm.json``): the files a later training
+# into the same directory may replace.
+LAB_OUTPUTS = frozenset({
+    "config.json", "generation_config.json", "model.safetensors", "model.safetensors.index.json",
+    "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "added_tokens.json",
+    "chat_template.jinja", "lab_training.json", "ponder_prm.json"})
+TRAINING_RECORD = "lab_training.json"
+
+
 def check_out_dir(out_dir: str | Path) -> Path:
     """Make ``out_dir`` (parents too) and check that files can be written in it, before any
-    training: a model is exported there only at the end."""
+    training: a model is exported there only at the end.
+
+    An empty ``out_dir`` is refused (it would be the current directory). A directory that holds
+    files must be a previous lab training's output (its ``lab_training.json`` and only the files
+    a training writes, ``LAB_OUTPUTS``): the new model replaces those, and ``export`` removes the
+    one the new model would otherwise inherit (``ponder_prm.json`` under a policy). Anything else
+    is refused rather than overwritten or left beside the new model; nothing is deleted here."""
+    if not str(out_dir).strip():
+        raise LabError("--out is empty; give a directory for the model (it is made if missing)")
     out = Path(out_dir).expanduser()
     if out.exists() and not out.is_dir():
         raise LabError(f"--out {str(out)!r} is a file; give a directory for the model (it is made if missing)")
+    try:
+        held = sorted(p.name for p in out.iterdir()) if out.is_dir() else []
+    except OSError as exc:
+        raise LabError(f"--out {str(out)!r} cannot be read ({exc.strerror or exc}); give a directory "
+                       "that can be made and written to") from exc
+    foreign = [name for name in held if name not in LAB_OUTPUTS]
+    if foreign or (held and TRAINING_RECORD not in held):
+        what = (f"files a lab training does not write ({', '.join(foreign[:5])}{', ...' if len(foreign) > 5 else ''})"
+                if foreign else f"files but no {TRAINING_RECORD} (not a lab training's output)")
+        raise LabError(f"--out {str(out)!r} holds {what}; give a new or empty directory, or one a lab training "
+                       "wrote (its model is then replaced); nothing was deleted")
     try:
         out.mkdir(parents=True, exist_ok=True)
         with tempfile.TemporaryFile(dir=out):
@@ -52,20 +81,27 @@ def check_out_dir(out_dir: str | Path) -> Path:
     return out
 
 
-def check_policy_dir(path: str | Path) -> None:
+def check_policy_dir(path: str | Path, option: str = "--policy", optional: bool = True) -> None:
     """Refuse, before any work, a ``--policy`` that is not a lab policy: it must be a model
     directory whose config and tokenizer load, the tokenizer the lab's (its special tokens
-    and chat template), with weights."""
+    and chat template), with weights, and not a PRM (``ponder_prm.json``: a PRM started from
+    would be trained again as if it were the policy, and sampled as one). ``optional``: the
+    message may say to leave ``--policy`` out (the shipped policy is the default)."""
     from .evaluate import check_model_files
     from .tokenizer import verify_tokenizer
 
-    tok = check_model_files(path, "--policy")
+    tok = check_model_files(path, option)
+    shipped = ", or leave --policy out for the shipped one" if optional and option == "--policy" else ""
+    if (Path(path).expanduser() / "ponder_prm.json").is_file():
+        raise ModelSpecError(f"{option} {str(path)!r} is a process reward model (its directory holds "
+                             "ponder_prm.json), not a policy; give a policy saved by ponder lab train --kind "
+                             f"policy{shipped}")
     try:
         verify_tokenizer(tok)
     except Exception as exc:  # noqa: BLE001 - an AssertionError naming the token or text that failed
-        raise ModelSpecError(f"--policy {str(path)!r} is not a lab policy: its tokenizer lacks the lab's "
+        raise ModelSpecError(f"{option} {str(path)!r} is not a lab policy: its tokenizer lacks the lab's "
                              f"special tokens or chat template ({' '.join(str(exc).split())[:120]}); give "
-                             "a policy saved by ponder lab train, or leave --policy out for the shipped one") from exc
+                             f"a policy saved by ponder lab train{shipped}") from exc
 
 
 def make_model(tokenizer, d_model=128, n_layers=4, n_heads=4, d_ff=512, max_len=512, seed=0):
@@ -127,7 +163,9 @@ def export(model, tokenizer, out_dir: str | Path, extra_files: dict[str, dict] |
 
     ``save_pretrained`` writes the weights' dtype into config.json (``"dtype": "float16"``), so a
     plain ``AutoModelForCausalLM.from_pretrained`` computes in float16; Ponder's loaders ask for
-    ``dtype=torch.float32`` (what the models were trained and evaluated in)."""
+    ``dtype=torch.float32`` (what the models were trained and evaluated in). A ``ponder_prm.json``
+    that an earlier training left in ``out_dir`` goes unless this export writes one: a policy
+    trained over a PRM's directory would otherwise be read as a PRM."""
     import torch
     from transformers import GenerationConfig
 
@@ -139,6 +177,8 @@ def export(model, tokenizer, out_dir: str | Path, extra_files: dict[str, dict] |
             pad_token_id=tokenizer.pad_token_id, do_sample=True, temperature=1.0, top_p=1.0,
             top_k=0, max_new_tokens=384,
         )
+    if "ponder_prm.json" not in (extra_files or {}):  # a PRM's, left by an earlier training into out
+        (out / "ponder_prm.json").unlink(missing_ok=True)
     model.save_pretrained(out, safe_serialization=True)
     model.to(torch.float32)
     tokenizer.model_max_length = model.config.max_position_embeddings  # what the model takes

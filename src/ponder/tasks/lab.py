@@ -28,11 +28,18 @@ def _lab_task(name: str):
             raise TaskSpecError(f"task {name}: n must be positive, got {count}")
 
         def load(limit: int | None, seed: int) -> list[Problem]:
+            from ..lab.recipe import training_seed_note
+
             if limit is not None and limit <= 0:
                 raise TaskSpecError(f"limit must be positive, got {limit}")
-            # seeds from 10_000 up are never used for training: arith problems are held out; countdown's
+            # evaluation seed s draws the problems of generator seed 10_000 + s; the shipped models were
+            # trained on those of a few generator seeds (recipe.training_generator_seeds(), some above
+            # 10_000), and an s that maps onto one is refused, so arith problems are held out; countdown's
             # space is small, so its problems recur across seeds and are among the training problems
             # (benchmarks/lab_overlap.py)
+            note = training_seed_note(10_000 + seed)
+            if note:
+                raise TaskSpecError(f"task {name}, seed {seed}: {note}")
             want = count if limit is None else min(limit, count) if given_n else limit
             problems = module.generate(want, seed=10_000 + seed, difficulty=difficulty)
             return [_from_lab(p, module) for p in problems]

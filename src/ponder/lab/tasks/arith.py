@@ -63,7 +63,11 @@ def expression(start: int, steps: list[tuple[str, int]]) -> str:
 
 
 def generate(n: int, seed: int, difficulty: int | None = None) -> list[LabProblem]:
-    """``n`` problems, deterministic per ``(seed, difficulty)``; difficulty = #operations."""
+    """``n`` problems, deterministic per ``(seed, difficulty)``; difficulty = #operations, within
+    ``DIFFICULTY_RANGE`` (``ValueError`` otherwise)."""
+    low, high = DIFFICULTY_RANGE
+    if difficulty is not None and not low <= difficulty <= high:
+        raise ValueError(f"arith difficulty (operations) must be from {low} to {high}, got {difficulty}")
     rng = random.Random(f"arith:{seed}:{difficulty}")
     out = []
     for i in range(n):
@@ -84,14 +88,18 @@ def generate(n: int, seed: int, difficulty: int | None = None) -> list[LabProble
 
 
 _INT_RE = re.compile(r"-?\d+")
+_ANSWER_RE = re.compile(r"-?[0-9]{1,400}")  # ASCII digits only (\d takes other scripts' too); a sane length
 
 
 def check(problem: LabProblem, answer: str | None) -> bool:
-    """Exact grader: the answer must be an integer equal to the gold value."""
+    """Exact grader: the answer must be an integer equal to the gold value, in ASCII digits (a
+    minus sign, leading zeros, surrounding whitespace and one final full stop are accepted; other
+    scripts' digits, ``693..`` and numbers too long for ``int`` are not)."""
     if answer is None:
         return False
-    a = answer.strip().rstrip(".").strip()
-    return bool(_INT_RE.fullmatch(a)) and int(a) == int(problem.answer)
+    a = answer.strip()
+    a = a[:-1].strip() if a.endswith(".") else a
+    return bool(_ANSWER_RE.fullmatch(a)) and int(a) == int(problem.answer)
 
 
 def _chain_of(problem: LabProblem):

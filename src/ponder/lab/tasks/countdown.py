@@ -140,7 +140,11 @@ def solve(numbers: list[int], target: int, rng: random.Random, fractions: bool =
 
 
 def generate(n: int, seed: int, difficulty: int | None = None) -> list[LabProblem]:
-    """``n`` problems, deterministic per ``(seed, difficulty)``; difficulty = #numbers."""
+    """``n`` problems, deterministic per ``(seed, difficulty)``; difficulty = #numbers, within
+    ``DIFFICULTY_RANGE`` (``ValueError`` otherwise)."""
+    low, high = DIFFICULTY_RANGE
+    if difficulty is not None and not low <= difficulty <= high:
+        raise ValueError(f"countdown difficulty (numbers) must be from {low} to {high}, got {difficulty}")
     rng = random.Random(f"countdown:{seed}:{difficulty}")
     out = []
     while len(out) < n:
@@ -189,14 +193,19 @@ def problem_from_numbers(numbers: list[int], target: int = 24, pid: str = "custo
 
 
 _OPS = {ast.Add: "+", ast.Sub: "-", ast.Mult: "*", ast.Div: "/"}
+_DECIMAL = re.compile(r"[0-9]+")
 
 
-def _eval(node, leaves: list[int]) -> Fraction:
+def _eval(node, leaves: list[int], text: str) -> Fraction:
+    """The exact value of the expression tree ``node`` parsed from ``text``; its numbers go to
+    ``leaves``. A number must be written as a plain decimal integer (``ast`` also reads ``0b11``,
+    ``0x3`` and ``1_3`` as integers: not numbers the problem gives)."""
     if isinstance(node, ast.BinOp) and type(node.op) in _OPS:
-        a = _eval(node.left, leaves)
-        b = _eval(node.right, leaves)
+        a = _eval(node.left, leaves, text)
+        b = _eval(node.right, leaves, text)
         return apply_op(a, _OPS[type(node.op)], b)  # exact; division by zero raises
-    if isinstance(node, ast.Constant) and type(node.value) is int and node.value >= 0:
+    if isinstance(node, ast.Constant) and type(node.value) is int and node.value >= 0 \
+            and _DECIMAL.fullmatch(ast.get_source_segment(text, node) or ""):
         leaves.append(node.value)
         return Fraction(node.value)
     raise ValueError("disallowed syntax")
@@ -245,7 +254,7 @@ def check(problem: LabProblem, answer: str | None) -> bool:
     try:
         tree = ast.parse(text, mode="eval")
         leaves: list[int] = []
-        value = _eval(tree.body, leaves)
+        value = _eval(tree.body, leaves, text)
     except (SyntaxError, ValueError, ZeroDivisionError, RecursionError):
         return False
     return Counter(leaves) == Counter(problem.meta["numbers"]) and value == problem.meta["target"]
