@@ -10,21 +10,7 @@ torch = pytest.importorskip("torch")
 
 from ponder.lab import POLICY_DIR, PRM_DIR  # noqa: E402
 
-TINY_ARCH = {"d_model": 32, "n_layers": 1, "n_heads": 2, "d_ff": 64, "max_len": 512}
-
-
-def lab(capsys, *args: str) -> tuple[int, str, str]:
-    """Run ``ponder lab ARGS`` in this process as the ``ponder`` command does: (exit code, stdout, stderr)."""
-    from ponder.cli import app
-    from ponder.cli_run import run_app
-
-    try:
-        run_app(app, ["lab", *args])
-        code = 0
-    except SystemExit as exc:
-        code = exc.code
-    out, err = capsys.readouterr()
-    return code, out, err
+from .lab_commands import TINY_ARCH, assert_one_line_error, lab  # noqa: E402
 
 
 def module_main(capsys, main, *args: str) -> tuple[int, str, str]:
@@ -36,12 +22,6 @@ def module_main(capsys, main, *args: str) -> tuple[int, str, str]:
         code = exc.code
     out, err = capsys.readouterr()
     return code, out, err
-
-
-def assert_one_line_error(code: int, err: str, needle: str) -> None:
-    assert code == 2, err
-    assert needle in err and err.startswith("error: "), err
-    assert len(err.strip().splitlines()) == 1 and "internal error" not in err, err
 
 
 def no_work(*_a, **_k):

@@ -9,6 +9,8 @@ torch = pytest.importorskip("torch")
 
 from ponder.lab import POLICY_DIR  # noqa: E402
 
+from .lab_commands import TINY_ARCH, assert_one_line_error, lab  # noqa: E402
+
 
 def test_tiny_policy_and_prm_training(tmp_path):
     from transformers import AutoModelForCausalLM, AutoTokenizer
@@ -192,29 +194,6 @@ def test_recipe_runs_its_stages_in_order_and_can_start_late(monkeypatch):
 
 
 # --- the `ponder lab` commands: what was given is checked before any work -------------------------
-
-TINY_ARCH = {"d_model": 32, "n_layers": 1, "n_heads": 2, "d_ff": 64, "max_len": 512}
-
-
-def lab(capsys, *args: str) -> tuple[int, str, str]:
-    """Run ``ponder lab ARGS`` in this process as the ``ponder`` command does: (exit code, stdout, stderr)."""
-    from ponder.cli import app
-    from ponder.cli_run import run_app
-
-    try:
-        run_app(app, ["lab", *args])
-        code = 0
-    except SystemExit as exc:
-        code = exc.code
-    out, err = capsys.readouterr()
-    return code, out, err
-
-
-def assert_one_line_error(code: int, err: str, needle: str) -> None:
-    assert code == 2, err
-    assert needle in err and err.startswith("error: "), err
-    assert len(err.strip().splitlines()) == 1 and "internal error" not in err, err
-
 
 def no_work(*_a, **_k):
     raise AssertionError("the work started before the input was checked")
