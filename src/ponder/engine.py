@@ -468,8 +468,10 @@ _PROMPT_SCALE: "weakref.WeakKeyDictionary[Any, float]" = weakref.WeakKeyDictiona
 def writer(backend: "Backend", spec: str) -> "Backend":
     """``backend``, refused where it is a process reward model (its directory holds
     ``ponder_prm.json``, as ``embedded-prm``'s does): it scores steps and writes no answers."""
+    from .backends.base import is_reward_model
+
     path = getattr(backend, "path", None)
-    if path is not None and (path / "ponder_prm.json").is_file():
+    if path is not None and is_reward_model(path):
         raise ModelSpecError(f"{spec} is a process reward model (its directory holds ponder_prm.json): it "
                              "scores steps and writes no answers; use it as a scorer, e.g. bon(n=8, "
                              f"scorer=prm(model={spec})), and a policy such as embedded or hf:PATH as the model")

@@ -27,6 +27,15 @@ TOKENIZER_FILES = ("tokenizer.json", "tokenizer.model", "vocab.json", "vocab.txt
 TOKENIZER_FORMS = "tokenizer.json, tokenizer.model, vocab.json with merges.txt, vocab.txt, *.model or *.tiktoken"
 
 
+PRM_CONFIG = "ponder_prm.json"  # what makes a model directory a step-tag process reward model's
+
+
+def is_reward_model(path: str | Path) -> bool:
+    """Whether the model directory ``path`` holds a process reward model (its ``ponder_prm.json``):
+    it scores steps and writes no answers, so it is no policy, judge or editor."""
+    return (Path(path).expanduser() / PRM_CONFIG).is_file()
+
+
 def check_tokenizer_files(path: Path) -> None:
     """Refuse a model or tokenizer directory without tokenizer files. From config.json alone
     transformers builds an empty tokenizer for some models (GPT-2, Qwen2: every prompt encodes to no

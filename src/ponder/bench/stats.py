@@ -11,7 +11,8 @@ Matched budgets compare only points graded on the same problems, and give each b
 paired comparison with the next best (an exact sign test over problems, McNemar's with 0/1 scores):
 the best of several strategies scored on the same problems it was chosen on is biased upward (8
 strategies of true accuracy 0.5 on 50 problems: the best averaged 0.60, and its CI95 held 0.5 in
-about 74 % of trials), so its accuracy and CI95 alone cannot say it is better than the runner-up.
+74 % of trials: ``python benchmarks/winner_bias.py``), so its accuracy and CI95 alone cannot say it
+is better than the runner-up.
 """
 
 from __future__ import annotations

@@ -59,10 +59,11 @@ def check_policy_model(path, option: str = "--model"):
     """``check_model_files``, and refuse a PRM (its directory holds ``ponder_prm.json``): it scores
     steps and writes no answers, so sampling it measures nothing (as ``ponder lab eval`` refuses
     it, ``engine.writer``). Returns the tokenizer."""
+    from ..backends.base import is_reward_model
     from ..errors import ModelSpecError
 
     tok = check_model_files(path, option)
-    if (Path(path).expanduser() / "ponder_prm.json").is_file():
+    if is_reward_model(path):
         raise ModelSpecError(f"{option} {str(path)!r} is a process reward model (its directory holds "
                              "ponder_prm.json): it scores steps and writes no answers; give a policy, and the "
                              "PRM as --prm")

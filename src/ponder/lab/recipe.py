@@ -12,6 +12,7 @@ with ``AutoModelForCausalLM``/``AutoTokenizer``.
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 
 # The shipped policy was trained in five stages (each continues from the previous
@@ -61,6 +62,7 @@ def problem_seed(data_seed: int) -> int:
     return data_seed * 7919 + 101
 
 
+@functools.cache  # every lab task load asks
 def training_generator_seeds() -> frozenset[int]:
     """The task-generator seeds (``generate(n, seed, ...)``) of every problem the shipped models were
     trained on: each policy stage's examples (its ``data_seed``), and each PRM stage's synthetic

@@ -87,12 +87,13 @@ def check_policy_dir(path: str | Path, option: str = "--policy", optional: bool 
     and chat template), with weights, and not a PRM (``ponder_prm.json``: a PRM started from
     would be trained again as if it were the policy, and sampled as one). ``optional``: the
     message may say to leave ``--policy`` out (the shipped policy is the default)."""
+    from ..backends.base import is_reward_model
     from .evaluate import check_model_files
     from .tokenizer import verify_tokenizer
 
     tok = check_model_files(path, option)
     shipped = ", or leave --policy out for the shipped one" if optional and option == "--policy" else ""
-    if (Path(path).expanduser() / "ponder_prm.json").is_file():
+    if is_reward_model(path):
         raise ModelSpecError(f"{option} {str(path)!r} is a process reward model (its directory holds "
                              "ponder_prm.json), not a policy; give a policy saved by ponder lab train --kind "
                              f"policy{shipped}")

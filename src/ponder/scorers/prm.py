@@ -26,12 +26,12 @@ from pathlib import Path
 from typing import Any, Literal
 
 from ..backends import load_backend, resolve_local_path
+from ..backends.base import PRM_CONFIG
 from ..engine import Engine
 from ..errors import BudgetExhausted, ModelSpecError
 from ..types import Candidate, GenerationRequest, Problem, Usage
 from .base import SCORING, Scorer, ScorerParams, scores_so_far
 
-PRM_CONFIG = "ponder_prm.json"
 _MEMOS = itertools.count(1)  # one id per scorer instance: the memo its records belong to
 
 
