@@ -73,5 +73,5 @@ class LogprobScorer(Scorer):
             return float("-inf"), Usage(prompt_tokens=len(p_ids), completion_tokens=0)
         logits = await engine.backend.forward_logits(p_ids + c_ids)
         lp = torch.log_softmax(logits[len(p_ids) - 1:-1], dim=-1)
-        token_lp = lp.gather(1, torch.tensor(c_ids)[:, None])[:, 0]
+        token_lp = lp.gather(1, torch.tensor(c_ids, device=lp.device)[:, None])[:, 0]
         return float(token_lp.mean()), Usage(prompt_tokens=len(p_ids) + len(c_ids), completion_tokens=0)
