@@ -4,7 +4,8 @@ proxy with strategy ``none`` (pass-through), at concurrency 1 and 32.
 The upstream is a small fake OpenAI-compatible server (a bare ASGI app under uvicorn, in its own
 process) that answers at once, or after ``--delay-ms`` to stand in for a model's generation time.
 An instant upstream isolates the proxy's own cost best: every millisecond added is the proxy's.
-Throughput ratio = proxied req/s ÷ direct req/s; added latency = proxied minus direct percentiles.
+Throughput ratio = proxied req/s ÷ direct req/s in the same round (median over the rounds, each
+running the paths in a rotated order); added latency = proxied minus direct percentiles.
 Client, proxy and upstream share this machine's cores, so with an instant upstream the ratio also
 measures how much CPU the proxy takes from the upstream; with a realistic ``--delay-ms`` it
 measures what a user would see. ``--upstream-model SPEC`` (e.g. ``embedded``) makes the upstream a
@@ -166,7 +167,7 @@ def main() -> None:
         return
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--requests", type=positive_int, default=400, help="requests per measurement")
-    ap.add_argument("--rounds", type=positive_int, default=3, help="alternating direct/proxied rounds (median taken)")
+    ap.add_argument("--rounds", type=positive_int, default=3, help="rounds, each running every path in a rotated order (median of the rounds' ratios)")
     ap.add_argument("--delay-ms", type=float, default=0.0, help="upstream answer delay (0: instant)")
     ap.add_argument("--concurrency", type=positive_int, nargs="+", default=[1, 32])
     ap.add_argument("--workers", type=positive_int, default=1, help="proxy worker processes (ponder serve --workers)")
@@ -203,20 +204,28 @@ def main() -> None:
                    "floor": f"http://127.0.0.1:{bare_port}/v1/chat/completions"}
         print(f"upstream {upstream}, {args.requests} requests x {args.rounds} rounds, "
               f"{args.workers} proxy worker(s), {os.cpu_count()} CPU cores shared by client, proxy and upstream")
-        print(f"{'conc':>4} {'path':>7} {'rps':>8} {'ratio':>6} {'p50':>9} {'added p50':>9} {'p99':>9} {'added p99':>9}")
+        print(f"{'conc':>4} {'path':>7} {'rps':>8} {'ratio':>6} {'(range)':>13} {'p50':>9} {'added p50':>9} "
+              f"{'p99':>9} {'added p99':>9}")
+        names = list(targets)
         for conc in args.concurrency:
             rps: dict[str, list[float]] = {name: [] for name in targets}
             lat: dict[str, list[float]] = {name: [] for name in targets}
-            for _ in range(args.rounds):
-                for name, url in targets.items():
-                    r, l = asyncio.run(load(url, conc, args.requests, body))
+            for k in range(args.rounds):
+                # each round runs the three paths in a rotated order, so that an upstream whose speed
+                # drifts (a GPU's clocks, a busy core) slows each path in turn, not one of them
+                for name in names[k % 3:] + names[:k % 3]:
+                    r, l = asyncio.run(load(targets[name], conc, args.requests, body))
                     rps[name].append(r)
                     lat[name].extend(l)
-            d, d50, d99 = statistics.median(rps["direct"]), pct(lat["direct"], 0.5) * 1e3, pct(lat["direct"], 0.99) * 1e3
+            d50, d99 = pct(lat["direct"], 0.5) * 1e3, pct(lat["direct"], 0.99) * 1e3
             for name in targets:
-                r, p50, p99 = statistics.median(rps[name]), pct(lat[name], 0.5) * 1e3, pct(lat[name], 0.99) * 1e3
-                print(f"{conc:>4} {name:>7} {r:>8.1f} {r / d:>6.3f} {p50:>7.2f}ms {p50 - d50:>7.2f}ms "
-                      f"{p99:>7.2f}ms {p99 - d99:>7.2f}ms")
+                # the ratio is the median of the rounds' own ratios (each path against direct in
+                # the same round); the range shows how far single rounds spread
+                ratios = [r / d for r, d in zip(rps[name], rps["direct"])]
+                p50, p99 = pct(lat[name], 0.5) * 1e3, pct(lat[name], 0.99) * 1e3
+                spread = f"{min(ratios):.3f}-{max(ratios):.3f}"
+                print(f"{conc:>4} {name:>7} {statistics.median(rps[name]):>8.1f} {statistics.median(ratios):>6.3f} "
+                      f"{spread:>13} {p50:>7.2f}ms {p50 - d50:>7.2f}ms {p99:>7.2f}ms {p99 - d99:>7.2f}ms")
     finally:
         for proc in procs:
             proc.terminate()
