@@ -213,7 +213,7 @@ def main() -> None:
             for k in range(args.rounds):
                 # each round runs the three paths in a rotated order, so that an upstream whose speed
                 # drifts (a GPU's clocks, a busy core) slows each path in turn, not one of them
-                for name in names[k % 3:] + names[:k % 3]:
+                for name in names[k % len(names):] + names[:k % len(names)]:
                     r, l = asyncio.run(load(targets[name], conc, args.requests, body))
                     rps[name].append(r)
                     lat[name].extend(l)
