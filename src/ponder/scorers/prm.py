@@ -161,8 +161,8 @@ class PRMScorer(Scorer):
                 if done is not None:
                     return list(done)
                 # the call it waited for failed (its budget, say): this request makes its own
-        mine = loop.create_future()
-        if p.cache:
+        mine = loop.create_future() if p.cache else None
+        if mine is not None:
             self._pending[whole] = mine
 
         async def forward() -> tuple[list[float], Usage]:
@@ -192,9 +192,10 @@ class PRMScorer(Scorer):
             scores = await engine.with_backend(backend).call(self.role, forward, reads=len(ids))
             return scores
         finally:
-            mine.set_result(scores)  # None when it failed: a waiter then scores for itself
-            if self._pending.get(whole) is mine:
-                del self._pending[whole]
+            if mine is not None:
+                mine.set_result(scores)  # None when it failed: a waiter then scores for itself
+                if self._pending.get(whole) is mine:
+                    del self._pending[whole]
 
     def unreadable(self, ids: list[int]) -> str | None:
         """Why the PRM cannot read the input ``ids`` whole (longer than its context window), or None."""
