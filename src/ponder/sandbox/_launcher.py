@@ -14,8 +14,15 @@ What it does, in order (every refusal by the kernel is reported in the notes, ne
    namespaces. In the mount namespace: every mount becomes private, the working directory is bound
    onto itself, every other existing mount is remounted read-only (walking ``/proc/self/mountinfo``),
    then private tmpfs cover ``/tmp``, ``/var/tmp``, ``/dev/shm`` and the other world-writable
-   directories (``/run/lock``...) and the working directory is bound at ``/tmp/work``: those are the
-   only writable places;
+   directories (``/run/lock``...). The program's working directory is a tmpfs of its own at
+   ``/tmp/work``, ``CONFIG["workdir_mb"]`` plus the size of the prepared files (``main.py`` and the
+   caller's files, copied there with their modes and owners), with at most one file or directory per
+   4 KB of that cap (4096 at least) beyond the prepared ones: a write past it fails with ENOSPC in the
+   program, and the report notes that the cap was reached (memfds stay uncapped as a total). The
+   host's working directory is then remounted read-only: the program never writes there. Those tmpfs
+   are the only writable places. Without a private ``/tmp`` (or if that tmpfs cannot be made) the
+   host's working directory is bound there (or used in place) instead, writable and capped by nothing
+   but its file system, which the notes say;
 3. forks an *init* process, PID 1 of the new PID namespace: it enters a nested mount namespace (so
    the launcher keeps the host's ``/proc``), mounts a fresh ``proc`` on ``/proc`` (the program sees
    only its own processes), makes itself non-dumpable, forks the program and reaps every orphan.
@@ -40,6 +47,7 @@ import os
 import re
 import resource
 import signal
+import stat
 import sys
 import time
 
@@ -52,6 +60,7 @@ KEEP_FLAGS = {"nosuid": MS_NOSUID, "nodev": MS_NODEV, "noexec": MS_NOEXEC, "nosy
               "noatime": 1024, "nodiratime": 2048, "relatime": 1 << 21, "strictatime": 1 << 24}
 PR_SET_PDEATHSIG, PR_SET_DUMPABLE, PR_SET_NO_NEW_PRIVS, PR_SET_CHILD_SUBREAPER = 1, 4, 38, 36
 WORK_MOUNT = "/tmp/work"
+MB, PAGE = 1024 * 1024, os.sysconf("SC_PAGE_SIZE")
 
 _libc = ctypes.CDLL(None, use_errno=True)
 
@@ -137,17 +146,20 @@ def isolate(cfg: dict, info: dict) -> int:
         notes.append(f"could not make mounts private ({err}): /tmp is shared with the host")
         return _open_dir(cfg)
     # The working directory becomes a mount of its own, left writable by the read-only pass below
-    # (a bind mount of it keeps its mount's flags, so /tmp/work stays writable too).
+    # (for the fallback where it is bound at /tmp/work or used in place: a bind keeps its mount's
+    # flags); once copied to the capped /tmp/work it is remounted read-only (setup_workdir).
     workdir = os.path.realpath(cfg["workdir"])
     err = _mount(workdir, workdir, None, MS_BIND, None)
     workfd = _open_dir(cfg)
     if err:
         notes.append(f"file system left writable: could not bind the working directory ({err})")
     else:
+        cfg["bound_workdir"] = workdir  # remounted read-only once copied to /tmp/work (setup_workdir)
         make_read_only({workdir}, info)
     for d in hide:
-        size = "64m" if d in cfg["big_dirs"] else "1m"
-        err = _mount("tmpfs", d, "tmpfs", MS_NOSUID | MS_NODEV, f"size={size},mode=1777")
+        # one file per 4 KB at most: empty files take no space but do take the kernel's memory
+        size, inodes = ("64m", 16384) if d in cfg["big_dirs"] else ("1m", 256)
+        err = _mount("tmpfs", d, "tmpfs", MS_NOSUID | MS_NODEV, f"size={size},nr_inodes={inodes},mode=1777")
         if err:
             notes.append(f"no private {d} ({err})")
         else:
@@ -178,20 +190,122 @@ def _open_dir(cfg: dict) -> int:
     return os.open(cfg["workdir"], os.O_RDONLY | os.O_DIRECTORY)
 
 
-def bind_workdir(workfd: int, info: dict) -> str | None:
-    """Bind the working directory at /tmp/work when /tmp is private; the path to chdir to, or None."""
+def _scan(workfd: int) -> tuple[list[tuple[str, os.stat_result]], int]:
+    """The prepared tree under ``workfd``, parents first, as (relative path, lstat), and the bytes
+    its files take on a tmpfs (whole pages)."""
+    entries, need = [], 0
+    for top, dirs, files, dfd in os.fwalk(".", dir_fd=workfd):
+        for name in dirs + files:
+            st = os.stat(name, dir_fd=dfd, follow_symlinks=False)
+            entries.append((os.path.normpath(os.path.join(top, name)), st))
+            if stat.S_ISREG(st.st_mode):
+                need += -(-st.st_size // PAGE) * PAGE
+    return entries, need
+
+
+def _copy_file(src: int, dst: int) -> None:
+    while True:
+        chunk = memoryview(os.read(src, MB))
+        if not chunk:
+            return
+        while chunk:
+            chunk = chunk[os.write(dst, chunk):]
+
+
+def _copy_tree(cfg: dict, workfd: int, entries: list[tuple[str, os.stat_result]]) -> None:
+    """Copy the prepared files into the fresh tmpfs at WORK_MOUNT, with their modes; as root, with
+    their owners too (the sandbox uid; unprivileged, the files are the caller's, as the program is)."""
+    chown = cfg["uid"] is not None
+    dirs = [(".", os.fstat(workfd))]
+    for rel, st in entries:
+        path = os.path.join(WORK_MOUNT, rel)
+        if stat.S_ISDIR(st.st_mode):
+            os.mkdir(path, 0o700)
+            dirs.append((rel, st))
+            continue
+        if stat.S_ISREG(st.st_mode):
+            src = os.open(rel, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=workfd)
+            try:
+                dst = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+                try:
+                    _copy_file(src, dst)
+                finally:
+                    os.close(dst)
+            finally:
+                os.close(src)
+            os.chmod(path, stat.S_IMODE(st.st_mode))
+        elif stat.S_ISLNK(st.st_mode):
+            os.symlink(os.readlink(rel, dir_fd=workfd), path)
+        else:
+            continue
+        if chown:
+            os.chown(path, st.st_uid, st.st_gid, follow_symlinks=False)
+    for rel, st in reversed(dirs):  # last, children first: a read-only directory stays fillable until then
+        path = os.path.normpath(os.path.join(WORK_MOUNT, rel))
+        if chown:
+            os.chown(path, st.st_uid, st.st_gid)
+        os.chmod(path, stat.S_IMODE(st.st_mode))
+
+
+def _seal_host_workdir(cfg: dict, workfd: int, info: dict) -> None:
+    """Remount the bind of the host's working directory read-only: the program writes only to its copy."""
+    bound = cfg.get("bound_workdir")
+    if not bound:  # not bound: the whole file system was left writable, as the notes already say
+        return
+    try:
+        opts = dict(_mounts()).get(bound, [])
+    except OSError:
+        opts = []
+    err = _mount(None, f"/proc/self/fd/{workfd}", None, MS_BIND | MS_REMOUNT | MS_RDONLY | _keep_flags(opts), None)
+    if err:
+        info["notes"].append(f"the host's working directory stays writable at {bound} ({err}): what the "
+                             "program writes there is not size-capped")
+
+
+def setup_workdir(cfg: dict, workfd: int, info: dict) -> str | None:
+    """Make the program's working directory when /tmp is private: a tmpfs at /tmp/work capped at
+    ``workdir_mb`` beyond the prepared files, which are copied into it. The path to chdir to, or None
+    (the host's working directory is used in place)."""
+    notes = info["notes"]
+    uncapped = ("the working directory is not size-capped ({}): what the program writes there goes to the "
+                "host's TMPDIR, bounded only per file (file_size_mb)")
     if "/tmp" not in info["private_dirs"]:
+        notes.append(uncapped.format("no private /tmp"))
         return None
     try:
         os.mkdir(WORK_MOUNT, 0o700)
     except OSError as exc:
-        info["notes"].append(f"no {WORK_MOUNT}: {exc}")
+        notes.append(uncapped.format(f"no {WORK_MOUNT}: {exc}"))
         return None
-    err = _mount(f"/proc/self/fd/{workfd}", WORK_MOUNT, None, MS_BIND, None)
+    entries, need = _scan(workfd)
+    size = cfg["workdir_mb"] * MB + need
+    inodes = max(4096, cfg["workdir_mb"] * (MB // 4096)) + len(entries)
+    err = _mount("tmpfs", WORK_MOUNT, "tmpfs", MS_NOSUID | MS_NODEV, f"size={size},nr_inodes={inodes},mode=700")
     if err:
-        info["notes"].append(f"could not bind the working directory ({err})")
-        return None
+        notes.append(uncapped.format(f"no tmpfs for it: {err}"))
+        err = _mount(f"/proc/self/fd/{workfd}", WORK_MOUNT, None, MS_BIND, None)
+        if err:
+            notes.append(f"could not bind the working directory ({err})")
+            return None
+        return WORK_MOUNT
+    _copy_tree(cfg, workfd, entries)
+    info["workdir_capped"] = True
+    _seal_host_workdir(cfg, workfd, info)
     return WORK_MOUNT
+
+
+def note_full_workdir(cfg: dict, info: dict) -> None:
+    """After the run: say so when the capped working directory is full (the program saw ENOSPC)."""
+    if not info["workdir_capped"]:
+        return
+    try:
+        st = os.statvfs(WORK_MOUNT)
+    except OSError:
+        return
+    what = "size" if st.f_bavail == 0 else "number of files" if st.f_favail == 0 else None
+    if what:
+        info["notes"].append(f"the working directory is full: it reached its cap ({what}, Limits.workdir_mb="
+                             f"{cfg['workdir_mb']}); writes past it fail with ENOSPC (No space left on device)")
 
 
 def exec_program(cfg: dict, workfd: int, workpath: str | None) -> None:
@@ -414,7 +528,7 @@ def main() -> None:
     info: dict = {"network_isolated": False, "ipc_isolated": False, "pid_namespace": False,
                   "private_proc": False, "read_only": False, "private_dirs": [], "notes": [], "subreaper": False,
                   "uid": cfg["uid"], "reason": None, "status": None, "cpu_seconds": None,
-                  "max_rss_kb": None, "leftovers": 0, "error": None}
+                  "max_rss_kb": None, "leftovers": 0, "workdir_capped": False, "error": None}
     try:
         signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGCHLD, signal.SIGTERM, signal.SIGINT})
         info["subreaper"] = _libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) == 0
@@ -422,7 +536,7 @@ def main() -> None:
             info["notes"].append("not a subreaper: detached descendants may outlive the program")
         _libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
         workfd = isolate(cfg, info)
-        workpath = bind_workdir(workfd, info)
+        workpath = setup_workdir(cfg, workfd, info)
         start = time.monotonic()
         if info["pid_namespace"]:
             _run_with_init(cfg, info, workfd, workpath, start)
@@ -436,6 +550,7 @@ def main() -> None:
             if info["status"] is None:  # killed by us: collect the program's own status too
                 leftovers -= 1
             info["leftovers"] = max(0, leftovers)
+        note_full_workdir(cfg, info)
     except BaseException as exc:  # noqa: BLE001 - the caller reads the report
         info["error"] = f"{type(exc).__name__}: {exc}"
     report.write(json.dumps(info))

@@ -21,16 +21,25 @@ class Limits:
     (RLIMIT_NOFILE); ``output_bytes``: stdout and stderr are each captured up to this many bytes,
     beyond which the run is stopped (``output_limit``); ``network``: allow the network (default: a
     namespace without one); ``python``: the interpreter to run (default: Ponder's own if the sandbox
-    uid can run it, else the system ``python3``, with a note in ``ExecResult.notes``).
+    uid can run it, else the system ``python3``, with a note in ``ExecResult.notes``); ``workdir_mb``:
+    what the program may write in its working directory beyond the files it is given (``main.py`` and
+    ``files``), and at most one file or directory per 4 KB of it (4096 at least): a write past it fails
+    with ENOSPC (``No space left on device``, status ``failed`` unless the program handles it, and a
+    note in ``ExecResult.notes``).
 
     ``memory_mb`` is not a total (there is no cgroup, nor a disk quota). What a run can hold, all of
     it released when the run ends: ``processes`` x ``memory_mb`` of address space; its private tmpfs
-    (64 MB each for ``/tmp``, ``/var/tmp`` and ``/dev/shm``, 1 MB for the others); SysV shared memory
+    (64 MB and 16 384 files each for ``/tmp``, ``/var/tmp`` and ``/dev/shm``, 1 MB and 256 files for the
+    others); SysV shared memory
     (capped at ``memory_mb`` when Ponder runs as root); files made with ``memfd_create``, which are
     RAM but not address space, up to ``file_size_mb`` each and ``open_files`` of them per process
-    (``processes`` x ``open_files`` x ``file_size_mb`` in all); and the working directory, whose
-    total size is capped by nothing but its file system (``file_size_mb`` bounds each file, not their
-    number): it lives under ``TMPDIR``, which on a tmpfs means RAM.
+    (``processes`` x ``open_files`` x ``file_size_mb`` in all, uncapped as a total); and the working
+    directory, a tmpfs of its own (RAM) of ``workdir_mb`` plus the given files: the program never
+    writes to the host's copy under ``TMPDIR``. Where the system refuses the mount namespace or a
+    private ``/tmp``, the program works in the host's directory under ``TMPDIR`` (which on a tmpfs
+    means RAM), whose total size is then capped by nothing but its file system (``file_size_mb``
+    bounds each file, not their number): ``ExecResult.notes`` says so and ``ExecResult.isolation``
+    has ``workdir_capped`` false.
     """
 
     wall_seconds: float = 10.0
@@ -42,10 +51,11 @@ class Limits:
     output_bytes: int = 1_000_000
     network: bool = False
     python: str | None = None
+    workdir_mb: int = 64
 
     def __post_init__(self) -> None:
         for name in ("wall_seconds", "cpu_seconds", "memory_mb", "processes", "file_size_mb", "open_files",
-                     "output_bytes"):
+                     "output_bytes", "workdir_mb"):
             if getattr(self, name) <= 0:
                 raise ValueError(f"sandbox limit {name} must be positive, got {getattr(self, name)!r}")
 

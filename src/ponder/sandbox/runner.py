@@ -4,7 +4,8 @@ Each run gets a fresh working directory under ``TMPDIR`` (removed afterwards, fo
 if something cannot be removed, ``ExecResult.notes`` says so), an empty environment, closed stdin
 unless given, captured and capped stdout/stderr, and the launcher in ``_launcher.py`` between Ponder
 and the program (network, IPC, PID and mount namespaces with a read-only file system but for private
-tmpfs and the working directory, a private ``/proc``, rlimits, subreaper, cleanup; see the launcher's
+tmpfs, among them the program's working directory, a copy of the prepared one capped at
+``Limits.workdir_mb``, a private ``/proc``, rlimits, subreaper, cleanup; see the launcher's
 docstring). Both as root and as an ordinary user. When Ponder runs as root, each concurrent
 run also gets an unprivileged uid of its own (a slot claimed with a lock file in one directory for
 the whole machine, ``/run/ponder-sandbox`` where it can be made, see :func:`slot_lock_dir`, so
@@ -377,7 +378,7 @@ def _run(code: str, stdin: str | bytes | None, limits: Limits, files: dict[str, 
         report_r, report_w = os.pipe()
         cfg = {"workdir": workdir, "argv": [python, "-E", "-s", "-B", "main.py", *args], "uid": uid, "gid": uid,
                "wall": limits.wall_seconds, "netns": not limits.network, "hide_dirs": hide, "big_dirs": big,
-               "report_fd": report_w, "shm_bytes": limits.memory_mb * mb,
+               "report_fd": report_w, "shm_bytes": limits.memory_mb * mb, "workdir_mb": limits.workdir_mb,
                "rlimits": {"cpu": max(1, int(round(limits.cpu_seconds))), "as": limits.memory_mb * mb,
                            "fsize": limits.file_size_mb * mb, "nofile": limits.open_files, "nproc": nproc,
                            "core": 0}}
@@ -510,6 +511,7 @@ def _result(report: dict, out: tuple[bytes, bool], err: tuple[bytes, bool], dura
                  "ipc_namespace": bool(report.get("ipc_isolated")), "pid_namespace": bool(report.get("pid_namespace")),
                  "private_proc": bool(report.get("private_proc")), "read_only_fs": bool(report.get("read_only")),
                  "own_uid": report.get("uid") is not None, "subreaper": bool(report.get("subreaper")),
+                 "workdir_capped": bool(report.get("workdir_capped")),
                  "rlimits": True, "empty_environment": True}
     return ExecResult(status=status, exit_code=exit_code, signal=sig,
                       stdout=_text(out[0], out[1], limits.output_bytes),
