@@ -35,6 +35,20 @@ def test_budget_forcing_never_exceeds_the_thinking_budget(lab_engine):
             assert meta["forced_end"] or meta["waits"] == 2
 
 
+def test_the_answer_prompt_is_written_only_after_a_forced_end(lab_engine):
+    """budget's default "Final Answer:" was written after every thought, also one the model ended
+    itself: the lab model, which answers after "Answer:", then wrote a wrong number every time
+    (0 of 8 here, where cot had 8). Now a thought ended by the model is followed by its own answer,
+    and only a cut one gets the prompt."""
+    probs = problems("arith", 8)
+    plain = run_all(lab_engine, "cot", probs)
+    natural = run_all(lab_engine, "budget(think=256)", probs)
+    assert [r.answer for r in natural] == [r.answer for r in plain]
+    assert all(not r.trace["forced_end"] and "Final Answer:" not in r.text for r in natural)
+    cut = run_all(lab_engine, "budget(think=4)", probs)
+    assert all(r.trace["forced_end"] and "</think> Final Answer:" in r.text for r in cut)
+
+
 def test_min_think_masks_the_end_of_thinking_in_one_call(lab_engine):
     """On a backend with logits, min_think is s1's suppression: the end-of-thinking token is masked
     until min_think tokens, in the same call (one thinking call, one answer call), not a new call

@@ -1,7 +1,8 @@
 """s1 budget forcing: control how long a model thinks, exactly.
 
 Paper: Muennighoff et al., "s1: Simple test-time scaling", arXiv 2501.19393. ``think=`` caps the
-thinking tokens (when reached, the end of thinking is forced and "Final Answer:" appended);
+thinking tokens (when reached, the end of thinking is forced and "Final Answer:" appended; a model
+that ends its thinking by itself, "Wait"s done, answers in its own words);
 ``min_think=`` suppresses the end of thinking until that many tokens were spent: on a backend
 with logits the end-of-thinking token and the end of the turn are masked until then, in the same
 call; elsewhere the model's end of thinking is replaced by "Wait" and it continues. ``wait=k``
@@ -9,9 +10,10 @@ replaces the end of thinking by "Wait" k times. Defaults from the paper: the "Wa
 "Final Answer:", greedy decoding.
 Unlike s1's own code, which gives every continuation the full budget, the remaining budget is
 carried exactly across continuations (inserted "Wait" tokens count too), so thinking never exceeds
-``think``. ``answer_prompt=''`` closes the thinking and lets the model answer in its own format
-(the lab model writes ``Answer: X`` and has never seen "Final Answer:": use ``answer_prompt=Answer:``
-or ``''`` with it). Needs a backend that continues a partial assistant message.
+``think``. ``answer_prompt`` is written only after a forced end; ``answer_prompt=''`` lets the model
+answer in its own format then too (the lab model writes ``Answer: X`` and has never seen "Final
+Answer:": use ``answer_prompt=Answer:`` or ``''`` with it). Needs a backend that continues a partial
+assistant message.
 """
 
 from __future__ import annotations
@@ -159,7 +161,8 @@ class BudgetForcing(Strategy):
                 f"budget forcing ended the thinking early ({used} tokens{waited}) to leave the budget's last "
                 "tokens or call for the answer")
         text = (text.rstrip() + " " if text.strip() else "") + p.close
-        text += f" {p.answer_prompt}" if p.answer_prompt else ""
+        # the answer prompt pulls an answer out of a cut thought; after its own end the model answers itself
+        text += f" {p.answer_prompt}" if p.answer_prompt and forced else ""
         try:
             [a] = await engine.generate(base.replace(prefix=text, max_tokens=p.answer_tokens,
                                                      seed=None if seed is None else seed + rounds))
