@@ -4,6 +4,14 @@ Uses the log-probabilities returned with the sample where the strategy asked for
 ``wbon`` over ``cot`` do, so it works on OpenAI-compatible servers that return them: vLLM, SGLang,
 the OpenAI API); otherwise it scores the text with a forward pass on a backend with logits access
 (``hf``, ``embedded``).
+
+The forward pass reads the text after the prompt the candidate was sampled from, where the
+strategy recorded it (``meta["_prompt"]``: the request's messages, with cot's or cod's instruction,
+and its chat-template arguments, such as think's ``enable_thinking``; see
+``strategies.base.to_candidate``), so that it gives what the sampling call's log-probabilities
+would; for a candidate without that record, after the problem's own messages. It counts the
+end-of-turn token only after a text that ended the model's turn (``meta["_ended_turn"]``; where
+not recorded, a finish reason ``stop``): not after one cut at a stop string or a token limit.
 """
 
 from __future__ import annotations
@@ -53,15 +61,24 @@ class LogprobScorer(Scorer):
 
     @staticmethod
     def _ids(problem: Problem, cand: Candidate, engine: Engine) -> tuple[list[int], list[int]]:
+        """The prompt's tokens and the candidate's: its text, and the end-of-turn token if it wrote one."""
+        from ..strategies.base import ENDED_TURN, PROMPT
         from ..types import GenerationRequest
 
         backend = engine.backend
-        prompt = backend.render(GenerationRequest(messages=problem.messages))
+        sampled = cand.meta.get(PROMPT)  # the messages and template arguments it was sampled with
+        request = (GenerationRequest(messages=sampled["messages"], template_kwargs=sampled["template_kwargs"])
+                   if sampled else GenerationRequest(messages=problem.messages))
+        prompt = backend.render(request)
         ids = backend.encode(cand.text)
         # a candidate that ended its turn wrote the end-of-turn token too, and a sampling call's
-        # log-probabilities hold it (as vLLM's do): scored with it, the two paths agree
+        # log-probabilities hold it (as vLLM's do): scored with it, the two paths agree. One that
+        # stopped at a stop string (or a token limit) wrote no such token: it is scored without.
+        ended = cand.meta.get(ENDED_TURN)
+        if ended is None:  # not recorded (a candidate not made by to_candidate, nor of one)
+            ended = cand.finish_reason == "stop"
         end = getattr(getattr(backend, "tokenizer", None), "eos_token_id", None)
-        if cand.finish_reason == "stop" and isinstance(end, int) and end in getattr(backend, "eos_ids", ()):
+        if ended and isinstance(end, int) and end in getattr(backend, "eos_ids", ()):
             ids.append(end)
         return backend.encode(prompt), ids
 

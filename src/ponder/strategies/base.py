@@ -13,7 +13,7 @@ from ..answers import Extraction, extract_answer
 from ..budget import gather_within_budget  # noqa: F401  (strategies import it from here)
 from ..engine import Engine
 from ..errors import BudgetExhausted, StrategySpecError
-from ..types import Candidate, Problem, Result, Sample
+from ..types import Candidate, GenerationRequest, Problem, Result, Sample
 from .spec import ParsedSpec, Range, format_value, parse_spec, refuse_bool_for_number
 
 REGISTRY: dict[str, type["Strategy"]] = {}
@@ -145,14 +145,15 @@ class Strategy:
         """``n`` independent candidates. Default: ``n`` concurrent runs of this strategy at
         ``temperature`` (unless its spec sets its own), run ``i`` with seed ``derive_seed(seed, i)``
         (``seed``, else this strategy's own seed): a seeded call is reproducible and its runs
-        differ; with no seed at all every run is unseeded."""
+        differ; with no seed at all every run is unseeded. A candidate keeps the prompt record of
+        the result's candidate it is (``generation_record``)."""
         base = seed if seed is not None else getattr(self.params, "seed", None)
         me = self.with_temperature(temperature)  # refine under sc(n=4) samples at sc's temperature
         runs = [me if base is None else me.with_seed(derive_seed(base, i)) for i in range(n)]
         results, _ = await gather_within_budget(*(r.run(problem, engine) for r in runs))
         return [Candidate.not_drawn(strategy=self.spec) if r is None
                 else Candidate(text=r.text, answer=r.answer, finish_reason="budget" if r.budget_exhausted else "stop",
-                               meta={"strategy": self.spec}) for r in results]
+                               meta={"strategy": self.spec, **generation_record(r)}) for r in results]
 
     def with_seed(self, seed: int) -> "Strategy":
         """A copy of this strategy whose ``seed`` parameter is ``seed`` (itself if it has none)."""
@@ -237,10 +238,36 @@ def answer_of(problem: Problem, text: str, *, cut: bool = False) -> Extraction:
     return extract_answer(text, kind=problem.answer_kind, cut=cut, entry_point=problem.meta.get("entry_point"))
 
 
-def to_candidate(problem: Problem, sample: Sample, **meta: Any) -> Candidate:
+# Bookkeeping keys of a candidate's ``meta`` ("_": left out of ``Candidate.to_dict``), read by the
+# ``logprob`` scorer's forward pass: the prompt the candidate was sampled from (``{"messages": ...,
+# "template_kwargs": ...}``), and whether the model ended its turn after the text (wrote its
+# end-of-turn token), rather than stopping at a stop string or a token limit.
+PROMPT = "_prompt"
+ENDED_TURN = "_ended_turn"
+
+
+def to_candidate(problem: Problem, sample: Sample, *, request: GenerationRequest | None = None,
+                 **meta: Any) -> Candidate:
+    """A candidate of ``sample``; ``request``: the request it was sampled with, whose messages and
+    template arguments are kept (``meta[PROMPT]``) for a scorer that reads the text under its prompt.
+    A sample whose text continues the request's ``prefix`` should hold the prefix in its text."""
     ext = answer_of(problem, sample.text, cut=sample.finish_reason in CUT)
-    return Candidate(text=sample.text, answer=ext.value, finish_reason=sample.finish_reason,
+    cand = Candidate(text=sample.text, answer=ext.value, finish_reason=sample.finish_reason,
                      meta={"extraction": ext.method, "completion_tokens": sample.completion_tokens, **meta})
+    if request is not None:
+        cand.meta[PROMPT] = {"messages": list(request.messages), "template_kwargs": dict(request.template_kwargs)}
+    if not sample.stop_unknown:  # a server that did not say: unknown (a stop string's "stop" looks the same)
+        cand.meta[ENDED_TURN] = sample.finish_reason == "stop" and sample.matched_stop is None
+    return cand
+
+
+def generation_record(result: Result) -> dict[str, Any]:
+    """The bookkeeping (``PROMPT``, ``ENDED_TURN``) of the candidate of ``result`` whose text is
+    the result's: what a candidate made of the whole result carries over (empty where none is)."""
+    source = next((c for c in result.candidates if c.text == result.text), None)
+    if source is None:
+        return {}
+    return {k: source.meta[k] for k in (PROMPT, ENDED_TURN) if k in source.meta}
 
 
 def cut_by_budget(candidates: list[Candidate]) -> bool:

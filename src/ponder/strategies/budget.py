@@ -169,7 +169,7 @@ class BudgetForcing(Strategy):
         except BudgetExhausted:  # no answer call fits: the thinking is kept, as far as it went
             a, cut = Sample.not_drawn(), True
         full = text + a.text
-        cand = to_candidate(problem, a.__class__(text=full, finish_reason=a.finish_reason))
+        cand = to_candidate(problem, a.__class__(text=full, finish_reason=a.finish_reason), request=base)
         if cut:  # the budget shaped this sample, though its answer may be whole
             cand.finish_reason = "budget"
         cand.meta.update(thinking_tokens=used, waits=waits, forced_end=forced,

@@ -51,8 +51,8 @@ class Cot(Strategy):
         request = self.request(problem, n=n, temperature=temperature, seed=seed)
         request.logprobs = logprobs
         samples = await engine.generate(request)
-        return [to_candidate(problem, s, **({"logprobs": s.logprobs} if logprobs and s.logprobs else {}))
-                for s in samples]
+        return [to_candidate(problem, s, request=request,
+                             **({"logprobs": s.logprobs} if logprobs and s.logprobs else {})) for s in samples]
 
     async def run(self, problem: Problem, engine: Engine) -> Result:
         try:

@@ -76,7 +76,7 @@ class Think(Strategy):
         req = self.request(problem, engine, n, t, p.seed if seed is None else seed)
         samples = await engine.generate(req)
         return [to_candidate(problem, s.__class__(text=req.prefix + s.text, finish_reason=s.finish_reason,
-                                                  completion_tokens=s.completion_tokens)) for s in samples]
+                                                  completion_tokens=s.completion_tokens), request=req) for s in samples]
 
     async def run(self, problem: Problem, engine: Engine) -> Result:
         if self.params.mode == "budget":  # type: ignore[attr-defined]
