@@ -125,6 +125,8 @@ def test_thinking_on_demand_chooses_the_strategy(tmp_path):
 
 @pytest.mark.parametrize("args, needle", [
     (["-e", "high", "-s", "cot"], "--strategy and --reasoning-effort both choose the strategy"),
+    (["-e", "high", "-s", "cot", "--thinking-budget", "8"],
+     "--strategy, --reasoning-effort and --thinking-budget each choose the strategy"),
     (["--effort-map", "MAP"], "give --reasoning-effort too"),
     (["-e", "high", "--effort-map", "MAP"], "high: unknown strategy 'warp'; available: "),
 ])

@@ -83,7 +83,8 @@ def _choose_strategy(strategy: Optional[str], effort: Optional["Effort"], thinki
     given = [name for name, v in (("--strategy", strategy), ("--reasoning-effort", effort),
                                   ("--thinking-budget", thinking_budget)) if v is not None]
     if len(given) > 1:
-        raise StrategySpecError(f"{' and '.join(given)} both choose the strategy; give one of them")
+        named = f"{given[0]} and {given[1]} both" if len(given) == 2 else f"{', '.join(given[:-1])} and {given[-1]} each"
+        raise StrategySpecError(f"{named} choose the strategy; give one of them")
     if effort_map is not None and effort is None:
         raise StrategySpecError("--effort-map maps --reasoning-effort to strategies; give --reasoning-effort too")
     if effort is not None:

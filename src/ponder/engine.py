@@ -474,7 +474,8 @@ def writer(backend: "Backend", spec: str) -> "Backend":
     if path is not None and is_reward_model(path):
         raise ModelSpecError(f"{spec} is a process reward model (its directory holds ponder_prm.json): it "
                              "scores steps and writes no answers; use it as a scorer, e.g. bon(n=8, "
-                             f"scorer=prm(model={spec})), and a policy such as embedded or hf:PATH as the model")
+                             f"scorer=prm(model={spec})), and a policy such as embedded or hf:PATH as the model "
+                             "(also for what writes text: a judge, refine's critic, feedback_edit's models)")
     return backend
 
 

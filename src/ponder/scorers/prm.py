@@ -45,6 +45,9 @@ def read_prm_config(spec: str) -> dict[str, Any]:
     path = resolve_local_path(spec)
     if path is None:
         raise ModelSpecError(f"a PRM must be a local model directory (hf:PATH or embedded-prm), got {spec!r}")
+    if not Path(path).is_dir():
+        raise ModelSpecError(f"PRM {spec!r}: {str(path)!r} does not exist or is not a directory; a PRM is a local "
+                             "model directory with ponder_prm.json (hf:PATH, or embedded-prm)")
     cfg_path = Path(path) / PRM_CONFIG
     if not cfg_path.is_file():
         raise ModelSpecError(

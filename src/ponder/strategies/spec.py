@@ -19,7 +19,8 @@ from ..errors import StrategySpecError
 
 @dataclass(frozen=True)
 class Range:
-    """``lo..hi``: the powers of two from lo to hi, plus hi (``1..16`` → 1, 2, 4, 8, 16)."""
+    """``lo..hi``: lo doubled while below hi, then hi (``1..16`` → 1, 2, 4, 8, 16; ``3..16`` → 3, 6,
+    12, 16): powers of two where lo is one."""
 
     lo: int
     hi: int
